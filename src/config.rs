@@ -1,0 +1,242 @@
+//! Every limit and timeout pushwire enforces, in one place, with its default and its reason.
+//!
+//! Limits are enforced *before* memory is allocated for the thing they bound: a frame
+//! header announcing 1 GiB is refused from its 10 header bytes, a request head is refused
+//! at the byte that crosses `max_head_bytes`. Each sans-IO module receives the slice of
+//! this configuration it needs ([`HeadLimits`], [`WsLimits`]) so it can be tested and
+//! fuzzed alone.
+
+use std::time::Duration;
+
+/// Server configuration. Start from [`Config::default()`] and change fields:
+///
+/// ```
+/// let mut config = pushwire::Config::default();
+/// config.max_message_size = 64 * 1024;
+/// config.ping_interval = None; // no keepalive pings
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    // ===== HTTP request head =====
+    /// Largest request head (request line + headers + the blank line) in bytes.
+    /// Default 16 KiB. Exceeding it answers `431 Request Header Fields Too Large`.
+    pub max_head_bytes: usize,
+    /// Most header fields in one request head. Default 100. Exceeding it answers `431`.
+    pub max_headers: usize,
+    /// Longest request target (the path and query) in bytes. Default 8 KiB.
+    /// Exceeding it answers `414 URI Too Long`.
+    pub max_target_len: usize,
+    /// Time allowed from accepting a connection (or finishing the previous request)
+    /// until a complete request head has arrived. Default 10 s. Slowloris protection:
+    /// a client that trickles its head is disconnected when this runs out.
+    pub handshake_timeout: Duration,
+
+    // ===== WebSocket =====
+    /// Largest payload of one frame, checked from the frame header before any byte of the
+    /// payload is buffered. Default 16 MiB. Exceeding it closes with 1009.
+    pub max_frame_size: u64,
+    /// Largest message (sum of its fragments), checked at each frame header before
+    /// buffering. Default 16 MiB. Exceeding it closes with 1009. This bounds the memory
+    /// one connection can make the server hold for an incoming message.
+    pub max_message_size: u64,
+    /// Most frames in one fragmented message. Default 4096. Exceeding it closes with 1009.
+    /// Tiny fragments cost far more per byte than large ones; this bounds that cost.
+    pub max_fragments: u32,
+    /// After this long without any byte from the peer, the server sends a keepalive ping.
+    /// Default `Some(30 s)`; `None` turns keepalive off. Keeps NAT and proxy state alive and
+    /// finds dead peers that vanished without a TCP reset.
+    pub ping_interval: Option<Duration>,
+    /// After a keepalive ping, time allowed for any byte from the peer before the connection
+    /// is dropped and reported closed with 1006. Default 30 s.
+    pub pong_timeout: Duration,
+    /// After the server sends a Close frame, time allowed for the peer's Close before the
+    /// TCP connection is dropped anyway (RFC 6455 §7.1.1). Default 5 s.
+    pub close_timeout: Duration,
+    /// Browser `Origin` values allowed to open a WebSocket. Default `None`: any origin.
+    /// With `Some(list)`, a handshake whose `Origin` header is present and not in the list
+    /// (compared ASCII case-insensitively) is refused with `403 Forbidden` (RFC 6455 §4.2.2
+    /// and §10.2). A request without `Origin` comes from a non-browser client, which could
+    /// forge any origin anyway, and is allowed.
+    pub allowed_origins: Option<Vec<String>>,
+
+    // ===== Driver =====
+    /// Write-buffer high-water mark per connection, in bytes. Default 1 MiB. While a
+    /// connection's unsent output is at or above it, the server stops reading from that
+    /// connection and sends to it fail with [`SendError::Full`](crate::SendError), handing the
+    /// message back. A peer that never reads can make the server hold at most this plus one
+    /// message.
+    pub write_buffer_high_water: usize,
+    /// Size of the one read buffer shared by every connection of the event loop. Default
+    /// 64 KiB. Connections keep only their leftover partial bytes between reads, so an idle
+    /// connection holds no read buffer.
+    pub read_buffer_size: usize,
+    /// Most simultaneous connections. Default 16 384. Connections beyond it are accepted and
+    /// closed at once, so they do not wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Capacity of the queue of commands sent from other threads through a
+    /// [`Handle`](crate::Handle). Default 65 536. When full, `Handle` calls return the
+    /// command's message with an error instead of blocking.
+    pub command_queue_capacity: usize,
+    /// On graceful shutdown, time allowed for peers to answer the server's Close (1001)
+    /// before the remaining connections are dropped. Default 5 s.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            max_target_len: 8 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_frame_size: 16 << 20,
+            max_message_size: 16 << 20,
+            max_fragments: 4096,
+            ping_interval: Some(Duration::from_secs(30)),
+            pong_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+            allowed_origins: None,
+            write_buffer_high_water: 1 << 20,
+            read_buffer_size: 64 * 1024,
+            max_connections: 16 * 1024,
+            command_queue_capacity: 64 * 1024,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A configuration value that cannot work, found by [`Config::validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field at fault.
+    pub field: &'static str,
+    /// Why it cannot work.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid config: {}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Checks that the values can work together. Called once when a server is bound.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |field, reason| Err(ConfigError { field, reason });
+        if self.max_head_bytes < 64 {
+            return fail("max_head_bytes", "must be at least 64 bytes");
+        }
+        if self.max_headers == 0 {
+            return fail("max_headers", "must be at least 1 (a WebSocket handshake needs 5)");
+        }
+        if self.max_target_len == 0 || self.max_target_len > self.max_head_bytes {
+            return fail("max_target_len", "must be between 1 and max_head_bytes");
+        }
+        if self.max_frame_size > self.max_message_size {
+            return fail("max_frame_size", "must not exceed max_message_size");
+        }
+        if self.max_message_size > isize::MAX as u64 {
+            return fail("max_message_size", "must fit in memory (at most isize::MAX)");
+        }
+        if self.max_fragments == 0 {
+            return fail("max_fragments", "must be at least 1");
+        }
+        if self.read_buffer_size < 1024 {
+            return fail("read_buffer_size", "must be at least 1024 bytes");
+        }
+        if self.write_buffer_high_water == 0 {
+            return fail("write_buffer_high_water", "must be at least 1 byte");
+        }
+        if self.max_connections == 0 || self.max_connections > (u32::MAX as usize) {
+            return fail("max_connections", "must be between 1 and 2^32 - 1");
+        }
+        if self.command_queue_capacity == 0 {
+            return fail("command_queue_capacity", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The limits the HTTP request-head parser enforces.
+    pub fn head_limits(&self) -> HeadLimits {
+        HeadLimits {
+            max_head_bytes: self.max_head_bytes,
+            max_headers: self.max_headers,
+            max_target_len: self.max_target_len,
+        }
+    }
+
+    /// The limits and timeouts one WebSocket connection enforces.
+    pub fn ws_limits(&self) -> WsLimits {
+        WsLimits {
+            max_frame_size: self.max_frame_size,
+            max_message_size: self.max_message_size,
+            max_fragments: self.max_fragments,
+            ping_interval: self.ping_interval,
+            pong_timeout: self.pong_timeout,
+            close_timeout: self.close_timeout,
+        }
+    }
+}
+
+/// Limits of the HTTP request-head parser (see the fields of [`Config`] with these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// See [`Config::max_head_bytes`].
+    pub max_head_bytes: usize,
+    /// See [`Config::max_headers`].
+    pub max_headers: usize,
+    /// See [`Config::max_target_len`].
+    pub max_target_len: usize,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        Config::default().head_limits()
+    }
+}
+
+/// Limits and timeouts of one WebSocket connection (see the fields of [`Config`] with
+/// these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsLimits {
+    /// See [`Config::max_frame_size`].
+    pub max_frame_size: u64,
+    /// See [`Config::max_message_size`].
+    pub max_message_size: u64,
+    /// See [`Config::max_fragments`].
+    pub max_fragments: u32,
+    /// See [`Config::ping_interval`].
+    pub ping_interval: Option<Duration>,
+    /// See [`Config::pong_timeout`].
+    pub pong_timeout: Duration,
+    /// See [`Config::close_timeout`].
+    pub close_timeout: Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        Config::default().ws_limits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn frame_limit_above_message_limit_is_rejected() {
+        let mut c = Config::default();
+        c.max_frame_size = c.max_message_size + 1;
+        assert_eq!(c.validate().unwrap_err().field, "max_frame_size");
+    }
+}
