@@ -8,6 +8,3 @@ pub mod response;
 pub mod status_code;
 pub mod token;
 
-pub use request::{HeadParser, HttpError, Request, RequestHead, Version};
-pub use response::Response;
-pub use status_code::StatusCode;
