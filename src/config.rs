@@ -13,6 +13,7 @@ use std::time::Duration;
 /// ```
 /// let mut config = pushwire::Config::default();
 /// config.max_message_size = 64 * 1024;
+/// config.max_frame_size = 64 * 1024;
 /// config.ping_interval = None; // no keepalive pings
 /// assert!(config.validate().is_ok());
 /// ```
@@ -132,7 +133,10 @@ impl Config {
             return fail("max_head_bytes", "must be at least 64 bytes");
         }
         if self.max_headers == 0 {
-            return fail("max_headers", "must be at least 1 (a WebSocket handshake needs 5)");
+            return fail(
+                "max_headers",
+                "must be at least 1 (a WebSocket handshake needs 5)",
+            );
         }
         if self.max_target_len == 0 || self.max_target_len > self.max_head_bytes {
             return fail("max_target_len", "must be between 1 and max_head_bytes");
@@ -141,7 +145,10 @@ impl Config {
             return fail("max_frame_size", "must not exceed max_message_size");
         }
         if self.max_message_size > isize::MAX as u64 {
-            return fail("max_message_size", "must fit in memory (at most isize::MAX)");
+            return fail(
+                "max_message_size",
+                "must fit in memory (at most isize::MAX)",
+            );
         }
         if self.max_fragments == 0 {
             return fail("max_fragments", "must be at least 1");

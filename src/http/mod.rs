@@ -8,3 +8,6 @@ pub mod response;
 pub mod status_code;
 pub mod token;
 
+pub use request::{HeadParser, HttpError, Request, RequestHead, Version};
+pub use response::{Body, Response};
+pub use status_code::StatusCode;

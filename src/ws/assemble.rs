@@ -1,1 +1,365 @@
-//! (in progress)
+//! Fragments → messages (RFC 6455 §5.4), with text validated as the bytes arrive.
+//!
+//! A message is one data frame with FIN set, or a Text/Binary frame with FIN clear
+//! followed by Continuation frames, the last with FIN set. Control frames may appear
+//! between fragments (§5.4: "Control frames MAY be injected in the middle of a fragmented
+//! message"), so they never pass through here.
+//!
+//! The [`Assembler`] is fed frame by frame: [`begin_frame`](Assembler::begin_frame) with
+//! the header (where the continuation rules and the size limits are checked, before any
+//! payload byte is stored), [`payload`](Assembler::payload) with each piece of unmasked
+//! payload as it arrives, and [`end_frame`](Assembler::end_frame), which yields the
+//! message when the final fragment ends. Text is checked by an incremental UTF-8
+//! validator on every piece, so invalid text fails the connection (1007) at the first bad
+//! byte, even in the middle of a frame that is still arriving.
+
+use crate::config::WsLimits;
+use crate::ws::error::ProtocolError;
+use crate::ws::frame::{FrameHeader, OpCode};
+use crate::ws::utf8::Utf8Validator;
+
+/// Kind of data message (the opcode of its first frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Opcode 0x1: the payload must be UTF-8 (§5.6).
+    Text,
+    /// Opcode 0x2: arbitrary bytes.
+    Binary,
+}
+
+/// A message that [`Assembler::end_frame`] completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assembled {
+    /// A text message; validated UTF-8.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+/// The message being assembled, if any.
+#[derive(Debug, Default)]
+enum State {
+    /// Between messages.
+    #[default]
+    Idle,
+    /// Inside a message: its bytes so far and how many frames carried them.
+    Receiving {
+        kind: MessageKind,
+        data: Vec<u8>,
+        /// Frames seen so far for this message, including the current one.
+        fragments: u32,
+        /// FIN of the frame currently being received.
+        final_frame: bool,
+        utf8: Utf8Validator,
+    },
+}
+
+/// Assembles data frames into messages. Holds no allocation between messages.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    state: State,
+}
+
+/// How much payload to reserve at the start of a frame. The header's length is trusted
+/// only up to this much: a peer that announces 16 MiB and then stalls makes us hold what
+/// it actually sent, not what it promised.
+const INITIAL_RESERVE: u64 = 64 * 1024;
+
+impl Assembler {
+    /// A fresh assembler, between messages.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `true` while a fragmented (or still-arriving) message is incomplete.
+    pub fn in_message(&self) -> bool {
+        matches!(self.state, State::Receiving { .. })
+    }
+
+    /// Checks a data frame's header against the continuation rules and the limits, before
+    /// any of its payload is stored.
+    ///
+    /// # Panics
+    /// If `header` is a control frame: those never take part in assembly.
+    pub fn begin_frame(
+        &mut self,
+        header: &FrameHeader,
+        limits: &WsLimits,
+    ) -> Result<(), ProtocolError> {
+        assert!(
+            !header.opcode.is_control(),
+            "control frames are not assembled"
+        );
+        match (&mut self.state, header.opcode) {
+            (State::Idle, OpCode::Continuation) => {
+                // RFC 6455 §5.4: a continuation frame continues *something*; with no
+                // message in progress there is nothing to continue.
+                Err(ProtocolError::UnexpectedContinuation)
+            }
+            (State::Idle, opcode) => {
+                let kind = if opcode == OpCode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                check_message_size(header.payload_len, limits)?;
+                let reserve = header.payload_len.min(INITIAL_RESERVE) as usize;
+                self.state = State::Receiving {
+                    kind,
+                    data: Vec::with_capacity(reserve),
+                    fragments: 1,
+                    final_frame: header.fin,
+                    utf8: Utf8Validator::new(),
+                };
+                Ok(())
+            }
+            (State::Receiving { .. }, OpCode::Text | OpCode::Binary) => {
+                // RFC 6455 §5.4: "the fragments of one message MUST NOT be interleaved
+                // between the fragments of another message".
+                Err(ProtocolError::ExpectedContinuation)
+            }
+            (
+                State::Receiving {
+                    data,
+                    fragments,
+                    final_frame,
+                    ..
+                },
+                _continuation,
+            ) => {
+                if *fragments >= limits.max_fragments {
+                    return Err(ProtocolError::TooManyFragments {
+                        max: limits.max_fragments,
+                    });
+                }
+                check_message_size(data.len() as u64 + header.payload_len, limits)?;
+                *fragments += 1;
+                *final_frame = header.fin;
+                data.reserve(header.payload_len.min(INITIAL_RESERVE) as usize);
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends a piece of (already unmasked) payload of the current frame. For text, the
+    /// piece is validated at once: invalid UTF-8 fails here, not at the end.
+    pub fn payload(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
+        match &mut self.state {
+            State::Receiving {
+                kind, data, utf8, ..
+            } => {
+                if *kind == MessageKind::Text {
+                    // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as
+                    // UTF-8 but finds that the byte stream is not, in fact, a valid UTF-8
+                    // stream, that endpoint MUST _Fail the WebSocket Connection_."
+                    utf8.feed(piece).map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+                data.extend_from_slice(piece);
+                Ok(())
+            }
+            State::Idle => {
+                debug_assert!(piece.is_empty(), "payload outside a frame");
+                Ok(())
+            }
+        }
+    }
+
+    /// The current frame's payload is complete. Returns the message if that frame had FIN.
+    pub fn end_frame(&mut self) -> Result<Option<Assembled>, ProtocolError> {
+        let done = matches!(
+            self.state,
+            State::Receiving {
+                final_frame: true,
+                ..
+            }
+        );
+        if !done {
+            return Ok(None);
+        }
+        match std::mem::take(&mut self.state) {
+            State::Receiving {
+                kind: MessageKind::Text,
+                data,
+                mut utf8,
+                ..
+            } => {
+                // A code point cut off by the end of the message is invalid.
+                utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                // Validated piece by piece above; std checks once more to build the
+                // String without `unsafe`, which this crate forbids.
+                String::from_utf8(data)
+                    .map(|s| Some(Assembled::Text(s)))
+                    .map_err(|_| ProtocolError::InvalidUtf8)
+            }
+            State::Receiving { data, .. } => Ok(Some(Assembled::Binary(data))),
+            State::Idle => Ok(None),
+        }
+    }
+
+    /// Drops any partial message (the connection is failing or closing).
+    pub fn clear(&mut self) {
+        self.state = State::Idle;
+    }
+}
+
+fn check_message_size(len: u64, limits: &WsLimits) -> Result<(), ProtocolError> {
+    if len > limits.max_message_size {
+        return Err(ProtocolError::MessageTooLarge {
+            len,
+            max: limits.max_message_size,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(fin: bool, opcode: OpCode, len: u64) -> FrameHeader {
+        FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: len,
+        }
+    }
+
+    fn frame(
+        a: &mut Assembler,
+        fin: bool,
+        op: OpCode,
+        data: &[u8],
+    ) -> Result<Option<Assembled>, ProtocolError> {
+        a.begin_frame(&header(fin, op, data.len() as u64), &WsLimits::default())?;
+        a.payload(data)?;
+        a.end_frame()
+    }
+
+    #[test]
+    fn single_frame_message_is_delivered_at_its_end() {
+        let mut a = Assembler::new();
+        assert_eq!(
+            frame(&mut a, true, OpCode::Text, b"hello"),
+            Ok(Some(Assembled::Text("hello".into())))
+        );
+        assert!(!a.in_message());
+    }
+
+    #[test]
+    fn fragments_are_joined_in_order() {
+        let mut a = Assembler::new();
+        assert_eq!(frame(&mut a, false, OpCode::Binary, b"ab"), Ok(None));
+        assert!(a.in_message());
+        assert_eq!(frame(&mut a, false, OpCode::Continuation, b""), Ok(None));
+        assert_eq!(
+            frame(&mut a, true, OpCode::Continuation, b"cd"),
+            Ok(Some(Assembled::Binary(b"abcd".to_vec())))
+        );
+    }
+
+    #[test]
+    fn continuation_without_a_message_is_a_protocol_error() {
+        let mut a = Assembler::new();
+        assert_eq!(
+            frame(&mut a, true, OpCode::Continuation, b"x"),
+            Err(ProtocolError::UnexpectedContinuation)
+        );
+    }
+
+    #[test]
+    fn new_message_inside_a_fragmented_one_is_a_protocol_error() {
+        let mut a = Assembler::new();
+        frame(&mut a, false, OpCode::Text, b"a").unwrap();
+        assert_eq!(
+            frame(&mut a, true, OpCode::Text, b"b"),
+            Err(ProtocolError::ExpectedContinuation)
+        );
+    }
+
+    #[test]
+    fn code_point_split_across_fragments_is_valid() {
+        let mut a = Assembler::new();
+        let euro = "€".as_bytes(); // E2 82 AC
+        frame(&mut a, false, OpCode::Text, &euro[..1]).unwrap();
+        frame(&mut a, false, OpCode::Continuation, &euro[1..2]).unwrap();
+        assert_eq!(
+            frame(&mut a, true, OpCode::Continuation, &euro[2..]),
+            Ok(Some(Assembled::Text("€".into())))
+        );
+    }
+
+    #[test]
+    fn invalid_text_fails_at_the_first_bad_piece_not_at_the_end() {
+        let mut a = Assembler::new();
+        a.begin_frame(&header(true, OpCode::Text, 10), &WsLimits::default())
+            .unwrap();
+        a.payload(b"ok").unwrap();
+        assert_eq!(a.payload(&[0xC0]), Err(ProtocolError::InvalidUtf8));
+    }
+
+    #[test]
+    fn text_ending_inside_a_code_point_is_invalid() {
+        let mut a = Assembler::new();
+        assert_eq!(
+            frame(&mut a, true, OpCode::Text, &[b'a', 0xE2, 0x82]),
+            Err(ProtocolError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn binary_is_not_utf8_checked() {
+        let mut a = Assembler::new();
+        assert_eq!(
+            frame(&mut a, true, OpCode::Binary, &[0xFF, 0xC0]),
+            Ok(Some(Assembled::Binary(vec![0xFF, 0xC0])))
+        );
+    }
+
+    #[test]
+    fn message_size_is_checked_from_headers_before_payload() {
+        let limits = WsLimits {
+            max_message_size: 10,
+            max_frame_size: 10,
+            ..WsLimits::default()
+        };
+        let mut a = Assembler::new();
+        a.begin_frame(&header(false, OpCode::Binary, 6), &limits)
+            .unwrap();
+        a.payload(&[0; 6]).unwrap();
+        a.end_frame().unwrap();
+        assert_eq!(
+            a.begin_frame(&header(true, OpCode::Continuation, 5), &limits),
+            Err(ProtocolError::MessageTooLarge { len: 11, max: 10 })
+        );
+    }
+
+    #[test]
+    fn fragment_count_is_capped() {
+        let limits = WsLimits {
+            max_fragments: 3,
+            ..WsLimits::default()
+        };
+        let mut a = Assembler::new();
+        a.begin_frame(&header(false, OpCode::Binary, 0), &limits)
+            .unwrap();
+        a.end_frame().unwrap();
+        for _ in 0..2 {
+            a.begin_frame(&header(false, OpCode::Continuation, 0), &limits)
+                .unwrap();
+            a.end_frame().unwrap();
+        }
+        assert_eq!(
+            a.begin_frame(&header(true, OpCode::Continuation, 0), &limits),
+            Err(ProtocolError::TooManyFragments { max: 3 })
+        );
+    }
+
+    #[test]
+    fn idle_assembler_holds_no_allocation() {
+        let mut a = Assembler::new();
+        frame(&mut a, true, OpCode::Binary, &[1; 100]).unwrap();
+        assert!(matches!(a.state, State::Idle));
+    }
+}

@@ -1,1 +1,603 @@
-//! (in progress)
+//! One WebSocket connection as a deterministic state machine: bytes and time in, events
+//! and bytes out.
+//!
+//! [`WsConnection`] never touches a socket or reads the clock. Its methods come in the
+//! four classes of a sans-IO protocol object:
+//!
+//! * **inputs**: [`handle_input`](WsConnection::handle_input) (bytes from the peer),
+//!   [`handle_eof`](WsConnection::handle_eof) (the peer's TCP stream ended) and
+//!   [`handle_timeout`](WsConnection::handle_timeout) (time passed);
+//! * **commands**: [`send`](WsConnection::send), [`ping`](WsConnection::ping),
+//!   [`close`](WsConnection::close);
+//! * **outputs**: events returned by the input methods, bytes appended to the caller's
+//!   `out` buffer, and [`poll_timeout`](WsConnection::poll_timeout), the next instant at
+//!   which [`handle_timeout`](WsConnection::handle_timeout) must be called;
+//! * **getters**: [`is_open`](WsConnection::is_open), [`is_closed`](WsConnection::is_closed).
+//!
+//! Reading a frame: the header is parsed ([`FrameHeader::parse`]), which enforces the
+//! framing rules and the frame-size limit before any payload is looked at. A control
+//! frame (≤ 131 bytes in all) is handled once it is complete. A data frame that is
+//! complete in the input and is a whole message is unmasked in place and lent to the
+//! caller without a copy; any other data frame is streamed, piece by piece as bytes
+//! arrive, through the [`Assembler`], which validates text at once.
+//!
+//! Closing (RFC 6455 §7): either side may start the closing handshake. When the peer
+//! starts it, we echo its status code and are done; when we start it, we wait (up to
+//! `close_timeout`) for the peer's Close. When the peer breaks the protocol we *fail the
+//! connection* (§7.1.7): send a Close with the error's code and stop reading. In every
+//! case the connection ends in [`State::Closed`], where the driver flushes what is queued
+//! and closes TCP — the server closes TCP first (§7.1.1).
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::time::Instant;
+
+use crate::config::WsLimits;
+use crate::error::{SendError, UsageError};
+use crate::message::Message;
+use crate::status::Status;
+use crate::ws::assemble::{Assembled, Assembler};
+use crate::ws::close::{self, CloseCode};
+use crate::ws::error::ProtocolError;
+use crate::ws::frame::{self, FrameHeader, OpCode, Role};
+use crate::ws::mask::apply_mask;
+
+/// Something the application should know about.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsEvent<'i> {
+    /// A complete data message.
+    Message(Message<'i>),
+    /// The peer pinged; the pong is already queued (RFC 6455 §5.5.2).
+    Ping(&'i [u8]),
+    /// The peer sent a pong (an answer to our ping, or unsolicited — §5.5.3 allows both).
+    Pong(&'i [u8]),
+    /// The connection is over; no event follows. Emitted exactly once.
+    Closed(CloseEvent<'i>),
+}
+
+/// How and why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseEvent<'a> {
+    /// The code that describes the end, following RFC 6455 §7.1.5: the code in the Close
+    /// frame we received ([`CloseCode::NO_STATUS_RECEIVED`], 1005, if it had none), or
+    /// [`CloseCode::ABNORMAL_CLOSURE`], 1006, when the connection ended without a Close
+    /// from the peer. When we failed the connection, it is the code we sent.
+    pub code: CloseCode,
+    /// The reason text of the Close frame that `code` came from (may be empty).
+    pub reason: Cow<'a, str>,
+    /// Who ended it, and how.
+    pub kind: CloseKind,
+}
+
+/// Who ended a connection, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseKind {
+    /// The peer started the closing handshake; we answered.
+    Remote,
+    /// We started the closing handshake (the application asked) and the peer answered.
+    Local,
+    /// We failed the connection because the peer broke the protocol (RFC 6455 §7.1.7).
+    Failed(ProtocolError),
+    /// No closing handshake completed: TCP ended, or a close or keepalive timeout ran out.
+    Abnormal,
+}
+
+impl CloseEvent<'_> {
+    fn abnormal() -> CloseEvent<'static> {
+        CloseEvent {
+            code: CloseCode::ABNORMAL_CLOSURE,
+            reason: Cow::Borrowed(""),
+            kind: CloseKind::Abnormal,
+        }
+    }
+
+    /// A copy that owns its reason.
+    pub fn into_owned(self) -> CloseEvent<'static> {
+        CloseEvent {
+            code: self.code,
+            reason: Cow::Owned(self.reason.into_owned()),
+            kind: self.kind,
+        }
+    }
+}
+
+/// The closing-handshake state (RFC 6455 §7). Each variant owns the data valid in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Both directions are open.
+    Open,
+    /// We sent a Close and wait for the peer's until `deadline` (§7.1.1). Data frames that
+    /// arrive meanwhile are dropped: the application asked to stop.
+    CloseSent { deadline: Instant },
+    /// Finished. Nothing more is read or sent except what is already queued.
+    Closed,
+}
+
+/// Where we are in the incoming byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadState {
+    /// The next byte starts a frame header.
+    Header,
+    /// Inside the payload of a data frame being streamed into the assembler.
+    Payload {
+        mask: Option<[u8; 4]>,
+        /// Payload bytes of this frame not yet received.
+        remaining: u64,
+        /// Payload bytes of this frame already received (the masking offset, §5.3).
+        offset: u64,
+        /// Drop the bytes instead of assembling them (we are closing).
+        discard: bool,
+    },
+}
+
+/// Keepalive: are we waiting for the peer to show it is alive?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keepalive {
+    /// Nothing outstanding; a ping is due `ping_interval` after the last byte received.
+    Idle,
+    /// We pinged at this instant and have heard nothing since.
+    AwaitingPong { since: Instant },
+}
+
+/// A server-side WebSocket connection after a successful opening handshake.
+#[derive(Debug)]
+pub struct WsConnection {
+    role: Role,
+    state: State,
+    read: ReadState,
+    assembler: Assembler,
+    keepalive: Keepalive,
+    /// When the last byte arrived from the peer.
+    last_rx: Instant,
+    limits: WsLimits,
+}
+
+/// What one parsing step found; ranges index the slice the step was given.
+#[derive(Debug)]
+enum Step {
+    /// Nothing more can be done until more bytes arrive.
+    NeedMore,
+    /// Consumed this many bytes; no event yet.
+    Progress(usize),
+    /// Consumed this many bytes and produced an event.
+    Event(usize, RawEvent),
+}
+
+/// An event whose borrowed parts are still ranges into the input.
+#[derive(Debug)]
+enum RawEvent {
+    /// A whole single-frame text message, unmasked in place, not yet UTF-8 checked.
+    Text(Range<usize>),
+    Binary(Range<usize>),
+    Assembled(Assembled),
+    Ping(Range<usize>),
+    Pong(Range<usize>),
+    Closed {
+        code: CloseCode,
+        reason: Range<usize>,
+        kind: CloseKind,
+    },
+}
+
+impl WsConnection {
+    /// A connection in the server role, open as of `now` (the 101 response was sent).
+    pub fn server(limits: WsLimits, now: Instant) -> Self {
+        WsConnection {
+            role: Role::Server,
+            state: State::Open,
+            read: ReadState::Header,
+            assembler: Assembler::new(),
+            keepalive: Keepalive::Idle,
+            last_rx: now,
+            limits,
+        }
+    }
+
+    // ===== getters =====
+
+    /// `true` while messages may be sent (no Close sent or received yet).
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// `true` once the connection is over; the driver closes TCP after flushing `out`.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    // ===== inputs =====
+
+    /// Feeds bytes received from the peer. Returns how many bytes were consumed and at
+    /// most one event. Call again with the unconsumed rest until it returns no event;
+    /// the bytes it leaves unconsumed are an incomplete frame header or control frame
+    /// (at most 131 bytes) and must be offered again, with more bytes appended, next time.
+    ///
+    /// `input` is unmasked in place. Replies the protocol requires (pong, Close) are
+    /// appended to `out`.
+    pub fn handle_input<'i>(
+        &mut self,
+        input: &'i mut [u8],
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> (usize, Option<WsEvent<'i>>) {
+        if !input.is_empty() {
+            // Any byte from the peer proves it is alive (keepalive, §5.5.2 is only a means).
+            self.last_rx = now;
+            self.keepalive = Keepalive::Idle;
+        }
+        let mut pos = 0;
+        let found = loop {
+            match self.step(&mut input[pos..], out) {
+                Step::NeedMore => break None,
+                Step::Progress(n) => pos += n,
+                Step::Event(n, event) => {
+                    let base = pos;
+                    pos += n;
+                    break Some((base, event));
+                }
+            }
+        };
+        let input: &'i [u8] = input;
+        let Some((base, raw)) = found else {
+            return (pos, None);
+        };
+        let at = |r: Range<usize>| &input[base + r.start..base + r.end];
+        let event = match raw {
+            RawEvent::Text(r) => match std::str::from_utf8(at(r)) {
+                Ok(text) => WsEvent::Message(Message::Text(Cow::Borrowed(text))),
+                // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection.
+                Err(_) => WsEvent::Closed(self.fail(ProtocolError::InvalidUtf8, out)),
+            },
+            RawEvent::Binary(r) => WsEvent::Message(Message::Binary(Cow::Borrowed(at(r)))),
+            RawEvent::Assembled(Assembled::Text(s)) => {
+                WsEvent::Message(Message::Text(Cow::Owned(s)))
+            }
+            RawEvent::Assembled(Assembled::Binary(b)) => {
+                WsEvent::Message(Message::Binary(Cow::Owned(b)))
+            }
+            RawEvent::Ping(r) => WsEvent::Ping(at(r)),
+            RawEvent::Pong(r) => WsEvent::Pong(at(r)),
+            RawEvent::Closed { code, reason, kind } => {
+                // The reason was validated as UTF-8 by `close::parse_close_payload`.
+                let reason = std::str::from_utf8(at(reason)).unwrap_or_default();
+                WsEvent::Closed(CloseEvent {
+                    code,
+                    reason: Cow::Borrowed(reason),
+                    kind,
+                })
+            }
+        };
+        if self.state == State::Closed {
+            // Nothing after the end of the conversation is looked at.
+            pos = input.len();
+        }
+        (pos, Some(event))
+    }
+
+    /// The peer's TCP stream ended (read returned 0) or the socket failed. Returns the
+    /// `Closed` event unless one was already emitted.
+    pub fn handle_eof(&mut self) -> Option<CloseEvent<'static>> {
+        if self.state == State::Closed {
+            return None;
+        }
+        // RFC 6455 §7.1.5: closed without a Close frame → 1006.
+        self.state = State::Closed;
+        self.assembler.clear();
+        Some(CloseEvent::abnormal())
+    }
+
+    /// Time has reached (or passed) [`poll_timeout`](Self::poll_timeout). May queue a
+    /// keepalive ping in `out`, or end the connection (the returned `Closed` event).
+    pub fn handle_timeout(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Option<CloseEvent<'static>> {
+        match self.state {
+            State::CloseSent { deadline } if now >= deadline => {
+                // RFC 6455 §7.1.1: the peer did not answer our Close in time.
+                self.state = State::Closed;
+                self.assembler.clear();
+                Some(CloseEvent::abnormal())
+            }
+            State::Open => {
+                let interval = self.limits.ping_interval?;
+                match self.keepalive {
+                    Keepalive::AwaitingPong { since }
+                        if now >= since + self.limits.pong_timeout =>
+                    {
+                        // The peer has been silent for ping_interval + pong_timeout: it is
+                        // gone without a TCP reset (a dead NAT mapping, a pulled cable).
+                        self.state = State::Closed;
+                        self.assembler.clear();
+                        Some(CloseEvent::abnormal())
+                    }
+                    Keepalive::Idle if now >= self.last_rx + interval => {
+                        frame::write_frame(out, true, OpCode::Ping, b"", None);
+                        self.keepalive = Keepalive::AwaitingPong { since: now };
+                        None
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    // ===== commands =====
+
+    /// Queues a data message in `out` as a single frame (server frames are never masked,
+    /// RFC 6455 §5.1).
+    pub fn send(&mut self, message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        if self.state != State::Open {
+            // RFC 6455 §5.5.1: after sending a Close, no more data frames.
+            return Err(SendError::NotOpen);
+        }
+        let opcode = if message.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        frame::write_frame(out, true, opcode, message.as_bytes(), None);
+        Ok(())
+    }
+
+    /// Queues a ping (payload at most 125 bytes, RFC 6455 §5.5).
+    pub fn ping(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), SendError> {
+        if payload.len() > 125 {
+            return Err(UsageError::ControlPayloadTooLong(payload.len()).into());
+        }
+        if self.state != State::Open {
+            return Err(SendError::NotOpen);
+        }
+        frame::write_frame(out, true, OpCode::Ping, payload, None);
+        Ok(())
+    }
+
+    /// Starts the closing handshake: queues a Close with `code` and `reason`, and waits
+    /// for the peer's Close until `now + close_timeout`.
+    pub fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<(), SendError> {
+        if !code.is_valid_on_wire() {
+            return Err(UsageError::InvalidCloseCode(code).into());
+        }
+        if reason.len() > close::MAX_REASON_LEN {
+            return Err(UsageError::CloseReasonTooLong(reason.len()).into());
+        }
+        if self.state != State::Open {
+            return Err(SendError::NotOpen);
+        }
+        write_close(out, Some(code), reason);
+        self.state = State::CloseSent {
+            deadline: now + self.limits.close_timeout,
+        };
+        Ok(())
+    }
+
+    // ===== outputs =====
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Open => {
+                let interval = self.limits.ping_interval?;
+                Some(match self.keepalive {
+                    Keepalive::Idle => self.last_rx + interval,
+                    Keepalive::AwaitingPong { since } => since + self.limits.pong_timeout,
+                })
+            }
+            State::CloseSent { deadline } => Some(deadline),
+            State::Closed => None,
+        }
+    }
+
+    // ===== internals =====
+
+    /// One parsing step over `buf` (the unconsumed input).
+    fn step(&mut self, buf: &mut [u8], out: &mut Vec<u8>) -> Step {
+        if self.state == State::Closed {
+            return Step::NeedMore;
+        }
+        match self.read {
+            ReadState::Header => self.step_header(buf, out),
+            ReadState::Payload {
+                mask,
+                remaining,
+                offset,
+                discard,
+            } => {
+                if remaining > 0 && buf.is_empty() {
+                    return Step::NeedMore;
+                }
+                let n = remaining.min(buf.len() as u64) as usize;
+                let piece = &mut buf[..n];
+                if !discard {
+                    if let Some(key) = mask {
+                        apply_mask(piece, key, offset as usize);
+                    }
+                    if let Err(e) = self.assembler.payload(piece) {
+                        return self.fail_step(e, out);
+                    }
+                }
+                if remaining > n as u64 {
+                    self.read = ReadState::Payload {
+                        mask,
+                        remaining: remaining - n as u64,
+                        offset: offset + n as u64,
+                        discard,
+                    };
+                    return Step::Progress(n);
+                }
+                self.read = ReadState::Header;
+                if discard {
+                    return Step::Progress(n);
+                }
+                match self.assembler.end_frame() {
+                    Ok(Some(message)) => Step::Event(n, RawEvent::Assembled(message)),
+                    Ok(None) => Step::Progress(n),
+                    Err(e) => self.fail_step(e, out),
+                }
+            }
+        }
+    }
+
+    fn step_header(&mut self, buf: &mut [u8], out: &mut Vec<u8>) -> Step {
+        let (header, header_len) =
+            match FrameHeader::parse(buf, self.role, self.limits.max_frame_size) {
+                Ok(Status::Complete(parsed)) => parsed,
+                Ok(Status::Partial) => return Step::NeedMore,
+                Err(e) => return self.fail_step(e, out),
+            };
+        // `parse` checked payload_len <= max_frame_size, which fits in memory.
+        let len = header.payload_len as usize;
+
+        if header.opcode.is_control() {
+            // RFC 6455 §5.5: control frames are at most 125 bytes (checked by `parse`), so
+            // wait for the whole frame rather than streaming it.
+            let end = header_len + len;
+            if buf.len() < end {
+                return Step::NeedMore;
+            }
+            if let Some(key) = header.mask {
+                apply_mask(&mut buf[header_len..end], key, 0);
+            }
+            return self.control(header.opcode, header_len..end, buf, out);
+        }
+
+        if let State::CloseSent { .. } = self.state {
+            // Data after our Close is dropped unread (§5.5.1: we are closing).
+            self.read = ReadState::Payload {
+                mask: None,
+                remaining: header.payload_len,
+                offset: 0,
+                discard: true,
+            };
+            return Step::Progress(header_len);
+        }
+
+        // Fast path: a complete, unfragmented message inside this buffer is unmasked in
+        // place and lent to the application — no copy, no allocation.
+        let whole_message =
+            header.fin && header.opcode != OpCode::Continuation && !self.assembler.in_message();
+        if whole_message && buf.len() >= header_len + len {
+            let body = header_len..header_len + len;
+            if let Some(key) = header.mask {
+                apply_mask(&mut buf[body.clone()], key, 0);
+            }
+            let event = if header.opcode == OpCode::Text {
+                RawEvent::Text(body)
+            } else {
+                RawEvent::Binary(body)
+            };
+            return Step::Event(header_len + len, event);
+        }
+
+        // Otherwise stream the payload through the assembler.
+        if let Err(e) = self.assembler.begin_frame(&header, &self.limits) {
+            return self.fail_step(e, out);
+        }
+        self.read = ReadState::Payload {
+            mask: header.mask,
+            remaining: header.payload_len,
+            offset: 0,
+            discard: false,
+        };
+        Step::Progress(header_len)
+    }
+
+    /// Handles a complete control frame whose unmasked payload is `buf[payload]`.
+    fn control(
+        &mut self,
+        opcode: OpCode,
+        payload: Range<usize>,
+        buf: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let consumed = payload.end;
+        match opcode {
+            OpCode::Ping => {
+                if self.state == State::Open {
+                    // RFC 6455 §5.5.2: answer with a Pong carrying the same data.
+                    frame::write_frame(out, true, OpCode::Pong, &buf[payload.clone()], None);
+                }
+                Step::Event(consumed, RawEvent::Ping(payload))
+            }
+            OpCode::Pong => Step::Event(consumed, RawEvent::Pong(payload)),
+            OpCode::Close => match close::parse_close_payload(&buf[payload.clone()]) {
+                Err(e) => self.fail_step(e, out),
+                Ok(parsed) => {
+                    let (code, reason) = match parsed {
+                        Some((code, reason)) => {
+                            // The reason is the tail of the payload after the 2-byte code.
+                            let start = payload.end - reason.len();
+                            (code, start..payload.end)
+                        }
+                        None => (CloseCode::NO_STATUS_RECEIVED, payload.end..payload.end),
+                    };
+                    let kind = match self.state {
+                        State::Open => {
+                            // RFC 6455 §5.5.1: answer with a Close, echoing the status code.
+                            let echoed = (code != CloseCode::NO_STATUS_RECEIVED).then_some(code);
+                            write_close(out, echoed, "");
+                            CloseKind::Remote
+                        }
+                        _ => CloseKind::Local,
+                    };
+                    self.finish();
+                    Step::Event(consumed, RawEvent::Closed { code, reason, kind })
+                }
+            },
+            _ => unreachable!("only control opcodes reach here"),
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7) and reports it as the step's event; all
+    /// remaining input is consumed unread.
+    fn fail_step(&mut self, error: ProtocolError, out: &mut Vec<u8>) -> Step {
+        let event = self.fail(error, out);
+        Step::Event(
+            0,
+            RawEvent::Closed {
+                code: event.code,
+                reason: 0..0,
+                kind: event.kind,
+            },
+        )
+    }
+
+    fn fail(&mut self, error: ProtocolError, out: &mut Vec<u8>) -> CloseEvent<'static> {
+        let code = error.close_code();
+        if self.state == State::Open {
+            // "the endpoint SHOULD send a Close frame with an appropriate status code"
+            let reason = error.to_string();
+            write_close(out, Some(code), close::truncate_reason(&reason));
+        }
+        self.finish();
+        CloseEvent {
+            code,
+            reason: Cow::Borrowed(""),
+            kind: CloseKind::Failed(error),
+        }
+    }
+
+    fn finish(&mut self) {
+        self.state = State::Closed;
+        self.read = ReadState::Header;
+        self.assembler.clear();
+    }
+}
+
+/// Appends a Close frame (with no payload when `code` is `None`).
+fn write_close(out: &mut Vec<u8>, code: Option<CloseCode>, reason: &str) {
+    let mut payload = Vec::new();
+    if let Some(code) = code {
+        close::encode_close_payload(code, reason, &mut payload);
+    }
+    frame::write_frame(out, true, OpCode::Close, &payload, None);
+}

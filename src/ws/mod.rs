@@ -15,3 +15,6 @@ pub mod handshake;
 pub mod mask;
 pub mod utf8;
 
+pub use close::CloseCode;
+pub use error::ProtocolError;
+pub use frame::{FrameHeader, OpCode, Role};

@@ -1,0 +1,113 @@
+//! One connection's record in the event loop: its socket, its protocol phase, and its
+//! byte buffers.
+//!
+//! Memory discipline, because an idle connection should cost next to nothing:
+//! `out` and `leftover` are empty `Vec`s (no allocation) whenever there is nothing to
+//! send and no partial frame or head pending. Reading happens in the loop's one shared
+//! buffer; only the unconsumed tail of a read (an incomplete frame header or control
+//! frame, or an incomplete request head) is copied into `leftover`.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::http::HeadParser;
+use crate::ws::connection::WsConnection;
+
+/// Which protocol a connection is speaking, with the data valid in that phase.
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Reading an HTTP request head (accumulated in `Conn::leftover`) until `deadline`.
+    ReadingHead {
+        parser: Box<HeadParser>,
+        deadline: Instant,
+    },
+    /// A request was handed to the application, which has not responded yet.
+    AwaitingResponse {
+        /// Whether the connection may carry another request after the response.
+        keep_alive: bool,
+        /// A HEAD request: the response is sent without its body (RFC 9110 §9.3.2).
+        head_only: bool,
+    },
+    /// An open (or closing) WebSocket.
+    WebSocket(Box<WsConnection>),
+    /// Finished: flush what is queued, half-close (FIN), then read and discard until the
+    /// peer closes too or `deadline` passes. Closing only after the peer has stopped
+    /// sending avoids a TCP reset that could destroy our last bytes in flight.
+    Closing { deadline: Instant },
+}
+
+/// A connection in the event loop.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub socket: TcpStream,
+    pub phase: Phase,
+    /// Bytes queued for the peer; `out[out_pos..]` is still unsent.
+    pub out: Vec<u8>,
+    pub out_pos: usize,
+    /// Received bytes not yet consumed by the protocol.
+    pub leftover: Vec<u8>,
+    /// The deadline this connection has in the timer heap, if any.
+    pub timer_at: Option<Instant>,
+    /// On the loop's list of connections to flush and reschedule at the end of the turn.
+    pub dirty: bool,
+    /// Not read while its unsent output is above the high-water mark (backpressure).
+    pub read_paused: bool,
+    /// Our FIN was sent (Closing phase, output flushed).
+    pub write_shut: bool,
+}
+
+impl Conn {
+    pub fn new(socket: TcpStream, phase: Phase) -> Self {
+        Conn {
+            socket,
+            phase,
+            out: Vec::new(),
+            out_pos: 0,
+            leftover: Vec::new(),
+            timer_at: None,
+            dirty: false,
+            read_paused: false,
+            write_shut: false,
+        }
+    }
+
+    /// Unsent output, in bytes.
+    pub fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// The next deadline of the current phase.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::ReadingHead { deadline, .. } | Phase::Closing { deadline } => Some(*deadline),
+            Phase::AwaitingResponse { .. } => None,
+            Phase::WebSocket(ws) => ws.poll_timeout(),
+        }
+    }
+
+    /// Writes queued output until it is all sent or the socket would block. All frames
+    /// queued during one turn of the loop leave in one `write` call where the kernel
+    /// takes them. Returns an error if the connection is broken.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while self.out_pos < self.out.len() {
+            match self.socket.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        } else if self.out_pos > self.out.len() / 2 {
+            // Keep the unsent tail at the front so the buffer does not creep.
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! The loop's state that handlers may act on, and [`Context`], their view of it.
+
+use std::time::Instant;
+
+use mio::Registry;
+
+use super::conn::{Conn, Phase};
+use super::slab::{ConnId, Slab};
+use super::timers::Timers;
+use crate::config::Config;
+use crate::error::SendError;
+use crate::http::{HeadParser, Response};
+use crate::message::Message;
+use crate::ws::close::CloseCode;
+use crate::ws::frame::{self, OpCode};
+
+/// Output buffers kept for reuse, so a busy connection does not allocate per turn and an
+/// idle one holds none.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    buffers: Vec<Vec<u8>>,
+}
+
+impl BufferPool {
+    const MAX_BUFFERS: usize = 256;
+    const MAX_KEPT_CAPACITY: usize = 64 * 1024;
+
+    pub fn take(&mut self) -> Vec<u8> {
+        self.buffers.pop().unwrap_or_default()
+    }
+
+    pub fn give(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > Self::MAX_KEPT_CAPACITY {
+            return;
+        }
+        if self.buffers.len() < Self::MAX_BUFFERS {
+            buf.clear();
+            self.buffers.push(buf);
+        }
+    }
+}
+
+/// Everything about the loop except the socket poller and the shared read buffer.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub conns: Slab<Conn>,
+    pub timers: Timers,
+    pub config: Config,
+    pub registry: Registry,
+    /// The time of this turn of the loop (read once per turn).
+    pub now: Instant,
+    /// Connections to flush and reschedule at the end of the turn.
+    pub dirty: Vec<ConnId>,
+    /// Connections to read again without waiting for a readiness event: their read budget
+    /// ran out, backpressure lifted, or a pipelined request is waiting in `leftover`.
+    pub ready: Vec<ConnId>,
+    pub pool: BufferPool,
+    /// Set when graceful shutdown begins: the instant it must be over.
+    pub shutdown_deadline: Option<Instant>,
+}
+
+impl Core {
+    /// Puts `id` on the end-of-turn list (flush output, reschedule timer).
+    pub fn mark_dirty(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id)
+            && !conn.dirty
+        {
+            conn.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// The connection's output buffer, taken from the pool if it has none.
+    pub fn out_buffer<'c>(pool: &mut BufferPool, conn: &'c mut Conn) -> &'c mut Vec<u8> {
+        if conn.out.capacity() == 0 {
+            conn.out = pool.take();
+        }
+        &mut conn.out
+    }
+
+    /// Begins closing the TCP connection once its output is flushed.
+    pub fn begin_closing(&mut self, id: ConnId) {
+        let deadline = self.now + self.config.close_timeout;
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.phase = Phase::Closing { deadline };
+            conn.read_paused = false;
+        }
+        self.mark_dirty(id);
+    }
+
+    /// After a response: read the next request, or close.
+    fn after_response(&mut self, id: ConnId, keep_alive: bool) {
+        if !keep_alive {
+            self.begin_closing(id);
+            return;
+        }
+        let deadline = self.now + self.config.handshake_timeout;
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.phase = Phase::ReadingHead {
+                parser: Box::new(HeadParser::new()),
+                deadline,
+            };
+            // A pipelined request may already be waiting in `leftover`, and more bytes may
+            // have arrived while we were not reading: look now.
+            self.ready.push(id);
+        }
+        self.mark_dirty(id);
+    }
+}
+
+/// What a [`Handler`](crate::Handler) can do from inside its callbacks: send, close,
+/// respond, broadcast, shut down. Everything goes into the connections' output buffers,
+/// which the loop flushes at the end of the turn — many sends, one `write` per
+/// connection.
+pub struct Context<'a> {
+    pub(crate) core: &'a mut Core,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("connections", &self.core.conns.len())
+            .finish()
+    }
+}
+
+impl Context<'_> {
+    /// The time of the current turn of the event loop.
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// The server's configuration.
+    pub fn config(&self) -> &Config {
+        &self.core.config
+    }
+
+    /// Number of connections (in any phase).
+    pub fn connection_count(&self) -> usize {
+        self.core.conns.len()
+    }
+
+    /// `true` if `conn` is an open WebSocket that can be sent to.
+    pub fn is_open(&self, conn: ConnId) -> bool {
+        matches!(self.core.conns.get(conn).map(|c| &c.phase), Some(Phase::WebSocket(ws)) if ws.is_open())
+    }
+
+    /// Unsent bytes queued for `conn` (0 for an unknown id).
+    pub fn pending_bytes(&self, conn: ConnId) -> usize {
+        self.core.conns.get(conn).map_or(0, Conn::pending)
+    }
+
+    /// Queues a message to one WebSocket.
+    ///
+    /// Fails with [`SendError::Full`] while the connection's unsent output is at or
+    /// above [`Config::write_buffer_high_water`]: the message is not queued and stays
+    /// yours (backpressure; a peer that never reads cannot grow server memory).
+    pub fn send(&mut self, conn: ConnId, message: &Message<'_>) -> Result<(), SendError> {
+        let core = &mut *self.core;
+        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        let Phase::WebSocket(ws) = &mut c.phase else {
+            return Err(SendError::NotOpen);
+        };
+        if !ws.is_open() {
+            return Err(SendError::NotOpen);
+        }
+        if c.out.len() - c.out_pos >= core.config.write_buffer_high_water {
+            return Err(SendError::Full);
+        }
+        if c.out.capacity() == 0 {
+            c.out = core.pool.take();
+        }
+        ws.send(message, &mut c.out)?;
+        core.mark_dirty(conn);
+        Ok(())
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, conn: ConnId, text: &str) -> Result<(), SendError> {
+        self.send(conn, &Message::text(text))
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, conn: ConnId, data: &[u8]) -> Result<(), SendError> {
+        self.send(conn, &Message::binary(data))
+    }
+
+    /// Queues a ping (payload at most 125 bytes).
+    pub fn ping(&mut self, conn: ConnId, payload: &[u8]) -> Result<(), SendError> {
+        let core = &mut *self.core;
+        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        let Phase::WebSocket(ws) = &mut c.phase else {
+            return Err(SendError::NotOpen);
+        };
+        if c.out.capacity() == 0 {
+            c.out = core.pool.take();
+        }
+        ws.ping(payload, &mut c.out)?;
+        core.mark_dirty(conn);
+        Ok(())
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (at most 123 bytes). The
+    /// handler's `on_close` follows when the peer answers or `close_timeout` passes.
+    pub fn close(&mut self, conn: ConnId, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let core = &mut *self.core;
+        let now = core.now;
+        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        match &mut c.phase {
+            Phase::WebSocket(ws) => {
+                if c.out.capacity() == 0 {
+                    c.out = core.pool.take();
+                }
+                ws.close(code, reason, &mut c.out, now)?;
+                core.mark_dirty(conn);
+                Ok(())
+            }
+            Phase::Closing { .. } => Err(SendError::NotOpen),
+            // An HTTP connection has no closing handshake: just close it.
+            Phase::ReadingHead { .. } | Phase::AwaitingResponse { .. } => {
+                core.begin_closing(conn);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends `message` to every open WebSocket. The frame is encoded once and copied to
+    /// each connection. Connections whose write buffer is full are skipped. Returns how
+    /// many connections it was queued for.
+    pub fn broadcast(&mut self, message: &Message<'_>) -> usize {
+        let core = &mut *self.core;
+        let opcode = if message.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        let mut encoded = core.pool.take();
+        frame::write_frame(&mut encoded, true, opcode, message.as_bytes(), None);
+        let high_water = core.config.write_buffer_high_water;
+        let mut delivered = 0;
+        for (id, c) in core.conns.iter_mut() {
+            let Phase::WebSocket(ws) = &c.phase else {
+                continue;
+            };
+            if !ws.is_open() || c.out.len() - c.out_pos >= high_water {
+                continue;
+            }
+            if c.out.capacity() == 0 {
+                c.out = core.pool.take();
+            }
+            c.out.extend_from_slice(&encoded);
+            delivered += 1;
+            if !c.dirty {
+                c.dirty = true;
+                core.dirty.push(id);
+            }
+        }
+        core.pool.give(encoded);
+        delivered
+    }
+
+    /// Answers the request the application received in
+    /// [`Handler::on_request`](crate::Handler::on_request) on `conn`. The connection then
+    /// reads the next request (keep-alive), or closes if the request or the response says
+    /// `Connection: close`.
+    pub fn respond(&mut self, conn: ConnId, response: Response) -> Result<(), SendError> {
+        let core = &mut *self.core;
+        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        let Phase::AwaitingResponse {
+            keep_alive,
+            head_only,
+        } = c.phase
+        else {
+            return Err(SendError::NotOpen);
+        };
+        let keep_alive = keep_alive && !response.closes_connection();
+        let response = if keep_alive || response.closes_connection() {
+            response
+        } else {
+            // RFC 9112 §9.6: a server that is about to close says so.
+            response.header("Connection", "close")
+        };
+        if c.out.capacity() == 0 {
+            c.out = core.pool.take();
+        }
+        response.encode(&mut c.out, head_only);
+        core.after_response(conn, keep_alive);
+        Ok(())
+    }
+
+    /// Begins graceful shutdown: no new connections, every WebSocket is closed with 1001
+    /// (going away), and the loop ends once all connections are gone or
+    /// [`Config::shutdown_timeout`] passes.
+    pub fn shutdown(&mut self) {
+        if self.core.shutdown_deadline.is_none() {
+            self.core.shutdown_deadline = Some(self.core.now + self.core.config.shutdown_timeout);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! [`Handle`]: talk to the event loop from other threads.
+//!
+//! Commands go through a bounded queue; a `mio::Waker` interrupts the loop's `poll`. The
+//! waker is rung only when the loop is not already due to look at the queue, so a burst of
+//! sends costs one wake-up system call, not one per send.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use mio::Waker;
+
+use super::slab::ConnId;
+use crate::message::Message;
+use crate::ws::close::CloseCode;
+
+/// A command from another thread.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send(ConnId, Message<'static>),
+    Broadcast(Message<'static>),
+    Close(ConnId, CloseCode, String),
+    Shutdown,
+}
+
+/// Why a [`Handle`] call was not queued. The value given to the call is handed back.
+#[derive(Debug)]
+pub struct HandleError<T> {
+    /// What went wrong.
+    pub kind: HandleErrorKind,
+    /// The value that was not queued.
+    pub value: T,
+}
+
+/// What went wrong with a [`Handle`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleErrorKind {
+    /// The command queue is full
+    /// ([`Config::command_queue_capacity`](crate::Config::command_queue_capacity)): the loop is
+    /// not keeping up. Try again later.
+    QueueFull,
+    /// The server has stopped.
+    Stopped,
+}
+
+impl<T> std::fmt::Display for HandleError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            HandleErrorKind::QueueFull => f.write_str("the server's command queue is full"),
+            HandleErrorKind::Stopped => f.write_str("the server has stopped"),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for HandleError<T> {}
+
+/// A cloneable, `Send` handle to a running server: send, broadcast, close, shut down.
+///
+/// Calls return as soon as the command is queued; the loop carries it out on its next
+/// turn. A send that cannot be delivered at that point is handed back to the handler's
+/// [`on_undelivered`](crate::Handler::on_undelivered).
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: SyncSender<Command>,
+    waker: Arc<Waker>,
+    /// `true` while a wake-up is pending that the loop has not yet acted on.
+    wake_pending: Arc<AtomicBool>,
+}
+
+/// The loop's end of the command queue.
+#[derive(Debug)]
+pub(crate) struct Commands {
+    rx: Receiver<Command>,
+    wake_pending: Arc<AtomicBool>,
+}
+
+pub(crate) fn channel(waker: Waker, capacity: usize) -> (Handle, Commands) {
+    let (tx, rx) = sync_channel(capacity);
+    let wake_pending = Arc::new(AtomicBool::new(false));
+    (
+        Handle {
+            tx,
+            waker: Arc::new(waker),
+            wake_pending: wake_pending.clone(),
+        },
+        Commands { rx, wake_pending },
+    )
+}
+
+impl Commands {
+    /// Takes every queued command. Clears the wake-up flag *first*, so a command queued
+    /// during the drain either is seen by it or rings the waker again.
+    pub fn drain(&self, mut each: impl FnMut(Command)) {
+        self.wake_pending.store(false, Ordering::SeqCst);
+        while let Ok(cmd) = self.rx.try_recv() {
+            each(cmd);
+        }
+    }
+}
+
+impl Handle {
+    fn submit(&self, cmd: Command) -> Result<(), (HandleErrorKind, Command)> {
+        match self.tx.try_send(cmd) {
+            Ok(()) => {
+                if !self.wake_pending.swap(true, Ordering::SeqCst) {
+                    // The loop may be asleep in poll; wake it. A failure means the poller
+                    // is gone, i.e. the server stopped.
+                    if self.waker.wake().is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            }
+            Err(TrySendError::Full(cmd)) => Err((HandleErrorKind::QueueFull, cmd)),
+            Err(TrySendError::Disconnected(cmd)) => Err((HandleErrorKind::Stopped, cmd)),
+        }
+    }
+
+    /// Sends a message to one connection.
+    pub fn send(
+        &self,
+        conn: ConnId,
+        message: impl Into<Message<'static>>,
+    ) -> Result<(), HandleError<Message<'static>>> {
+        self.submit(Command::Send(conn, message.into()))
+            .map_err(|(kind, cmd)| match cmd {
+                Command::Send(_, value) => HandleError { kind, value },
+                _ => unreachable!("submit hands back the command it was given"),
+            })
+    }
+
+    /// Sends a message to every open WebSocket (encoded once).
+    pub fn broadcast(
+        &self,
+        message: impl Into<Message<'static>>,
+    ) -> Result<(), HandleError<Message<'static>>> {
+        self.submit(Command::Broadcast(message.into()))
+            .map_err(|(kind, cmd)| match cmd {
+                Command::Broadcast(value) => HandleError { kind, value },
+                _ => unreachable!("submit hands back the command it was given"),
+            })
+    }
+
+    /// Starts the closing handshake on one connection.
+    pub fn close(
+        &self,
+        conn: ConnId,
+        code: CloseCode,
+        reason: impl Into<String>,
+    ) -> Result<(), HandleError<()>> {
+        self.submit(Command::Close(conn, code, reason.into()))
+            .map_err(|(kind, _)| HandleError { kind, value: () })
+    }
+
+    /// Begins graceful shutdown (see [`Context::shutdown`](crate::Context::shutdown)).
+    pub fn shutdown(&self) -> Result<(), HandleError<()>> {
+        self.submit(Command::Shutdown)
+            .map_err(|(kind, _)| HandleError { kind, value: () })
+    }
+}

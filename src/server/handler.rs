@@ -1,0 +1,89 @@
+//! [`Handler`]: the application's side of the event loop.
+
+use super::context::Context;
+use super::slab::ConnId;
+use crate::error::SendError;
+use crate::http::{Request, Response, StatusCode};
+use crate::message::Message;
+use crate::ws::connection::CloseEvent;
+use crate::ws::handshake::UpgradeRequest;
+
+/// The application's answer to a WebSocket upgrade request.
+#[derive(Debug, Clone)]
+pub enum Upgrade {
+    /// Open the WebSocket, optionally choosing one of the subprotocols the client offered
+    /// (RFC 6455 §4.2.2 item 5.4: the server picks at most one, from the client's list).
+    Accept {
+        /// The chosen subprotocol. Must be one the client offered; a protocol the client
+        /// did not offer is not sent (the client would have to fail the connection).
+        protocol: Option<String>,
+    },
+    /// Refuse with this HTTP response (the connection then closes).
+    Reject(Response),
+}
+
+impl Upgrade {
+    /// Accept without a subprotocol.
+    pub fn accept() -> Self {
+        Upgrade::Accept { protocol: None }
+    }
+}
+
+/// Callbacks from the event loop. Every method has a default, so an application
+/// implements only what it needs. All run on the loop's thread; a callback that blocks
+/// stalls every connection.
+///
+/// Ids stay valid for the life of their connection and never match another one.
+pub trait Handler {
+    /// A valid WebSocket upgrade request arrived (the RFC 6455 §4.2.1 checks passed).
+    /// Default: accept, without a subprotocol.
+    fn on_upgrade(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnId,
+        request: &UpgradeRequest<'_>,
+    ) -> Upgrade {
+        let _ = (ctx, conn, request);
+        Upgrade::accept()
+    }
+
+    /// A plain HTTP request (no upgrade) arrived. Answer it with
+    /// [`Context::respond`] — now, or later from another callback. Default: `404`.
+    fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
+        let _ = request;
+        let _ = ctx.respond(
+            conn,
+            Response::error(StatusCode::NOT_FOUND, "no such resource"),
+        );
+    }
+
+    /// The WebSocket on `conn` is open (the `101` response is queued).
+    fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let _ = (ctx, conn);
+    }
+
+    /// A complete message arrived. It borrows the loop's read buffer when it can; call
+    /// [`Message::into_owned`] to keep it.
+    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
+        let _ = (ctx, conn, message);
+    }
+
+    /// The WebSocket on `conn` is over (called exactly once for every `on_open`). Sends to
+    /// `conn` fail from now on.
+    fn on_close(&mut self, ctx: &mut Context<'_>, conn: ConnId, event: &CloseEvent<'_>) {
+        let _ = (ctx, conn, event);
+    }
+
+    /// A message sent through a [`Handle`](crate::Handle) could not be delivered when the
+    /// loop processed it (the connection was gone, closing, or over its write-buffer
+    /// high-water mark). The message is handed back. Default: drop it.
+    fn on_undelivered(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnId,
+        message: Message<'static>,
+        error: SendError,
+    ) {
+        let _ = (ctx, conn, message, error);
+    }
+}

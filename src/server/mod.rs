@@ -1,0 +1,838 @@
+//! The mio driver: the only part of pushwire that touches sockets or reads the clock.
+//!
+//! One thread, one `mio::Poll`, edge-triggered. Each turn of the loop:
+//!
+//! 1. sleeps in `poll` until a socket is ready, a [`Handle`] rings the waker, or the
+//!    earliest timer is due;
+//! 2. accepts new connections until `WouldBlock`;
+//! 3. reads each ready connection until `WouldBlock` (within a fairness budget) into the
+//!    one shared read buffer, and feeds the bytes to its protocol state machine, whose
+//!    events become [`Handler`] callbacks;
+//! 4. runs commands from other threads and due timers;
+//! 5. flushes every connection that has output — all frames queued during the turn leave
+//!    in one `write` — and reschedules its timer.
+//!
+//! Backpressure: a connection whose unsent output is at or above the high-water mark is
+//! not read (so a peer that sends but never reads cannot make us queue replies without
+//! bound), and sends to it fail with [`SendError::Full`](crate::SendError::Full).
+
+mod conn;
+mod context;
+mod handle;
+mod handler;
+mod slab;
+mod timers;
+
+pub use context::Context;
+pub use handle::{Handle, HandleError, HandleErrorKind};
+pub use handler::{Handler, Upgrade};
+pub use slab::ConnId;
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use conn::{Conn, Phase};
+use context::{BufferPool, Core};
+use handle::{Command, Commands};
+use slab::Slab;
+use timers::Timers;
+
+use crate::config::Config;
+use crate::http::{HeadParser, HttpError, Request, Response, StatusCode, Version};
+use crate::status::Status;
+use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
+use crate::ws::handshake;
+
+/// The listening socket's token.
+const LISTENER: Token = Token(0);
+/// The cross-thread waker's token.
+const WAKER: Token = Token(1);
+/// Connection tokens are their slab index plus this.
+const FIRST_CONN_TOKEN: usize = 2;
+/// Reads per connection per turn before others get a go (fairness under a flood).
+const READS_PER_TURN: usize = 16;
+
+/// A WebSocket and HTTP server on one mio event loop.
+///
+/// ```no_run
+/// use pushwire::{Config, Context, ConnId, Handler, Message, Server};
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, msg: Message<'_>) {
+///         let _ = ctx.send(conn, &msg);
+///     }
+/// }
+///
+/// let mut server = Server::bind("127.0.0.1:9001".parse().unwrap(), Config::default())?;
+/// server.run(&mut Echo)?; // until a Handle (server.handle()) asks for shutdown
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    poll: Poll,
+    events: Events,
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
+    /// The one read buffer shared by every connection.
+    read_buf: Vec<u8>,
+    commands: Commands,
+    handle: Handle,
+    core: Core,
+    /// Reused list of this turn's readiness events.
+    ready_events: Vec<(Token, bool, bool)>,
+    stopped: bool,
+}
+
+impl Server {
+    /// Binds `addr` and prepares the loop. `config` is validated here.
+    pub fn bind(addr: SocketAddr, config: Config) -> io::Result<Server> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let (handle, commands) = handle::channel(waker, config.command_queue_capacity);
+        let registry = poll.registry().try_clone()?;
+        Ok(Server {
+            poll,
+            events: Events::with_capacity(1024),
+            listener: Some(listener),
+            local_addr,
+            read_buf: vec![0; config.read_buffer_size],
+            commands,
+            handle,
+            core: Core {
+                conns: Slab::new(),
+                timers: Timers::new(),
+                config,
+                registry,
+                now: Instant::now(),
+                dirty: Vec::new(),
+                ready: Vec::new(),
+                pool: BufferPool::default(),
+                shutdown_deadline: None,
+            },
+            ready_events: Vec::new(),
+            stopped: false,
+        })
+    }
+
+    /// The bound address (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle for other threads.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Number of connections (in any phase).
+    pub fn connection_count(&self) -> usize {
+        self.core.conns.len()
+    }
+
+    /// Runs the loop until graceful shutdown completes.
+    pub fn run(&mut self, handler: &mut impl Handler) -> io::Result<()> {
+        while self.poll(handler, None)? {}
+        Ok(())
+    }
+
+    /// One turn of the loop, sleeping at most `timeout` (and never past the next timer).
+    /// Returns `false` once the server has shut down.
+    pub fn poll(
+        &mut self,
+        handler: &mut impl Handler,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        if self.stopped {
+            return Ok(false);
+        }
+        let now = Instant::now();
+        let mut wait = self.core.timers.timeout(now);
+        if let Some(t) = timeout {
+            wait = Some(wait.map_or(t, |w| w.min(t)));
+        }
+        if !self.core.ready.is_empty() {
+            wait = Some(Duration::ZERO);
+        }
+        if let Some(deadline) = self.core.shutdown_deadline {
+            let left = deadline.saturating_duration_since(now);
+            wait = Some(wait.map_or(left, |w| w.min(left)));
+        }
+        match self.poll.poll(&mut self.events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        self.core.now = Instant::now();
+
+        self.ready_events.clear();
+        for event in self.events.iter() {
+            // Errors and hang-ups surface as a read of 0 bytes or an error: treat them as
+            // readable and let the read tell.
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            self.ready_events
+                .push((event.token(), readable, event.is_writable()));
+        }
+        let ready_events = std::mem::take(&mut self.ready_events);
+        for &(token, readable, writable) in &ready_events {
+            match token {
+                LISTENER => self.accept(),
+                WAKER => {} // commands are drained below, every turn
+                Token(t) => {
+                    let Some(id) = self.core.conns.id_at((t - FIRST_CONN_TOKEN) as u32) else {
+                        continue;
+                    };
+                    if writable {
+                        self.write_ready(id, handler);
+                    }
+                    if readable {
+                        self.read_ready(id, handler);
+                    }
+                }
+            }
+        }
+        self.ready_events = ready_events;
+
+        // Connections with more to read than one turn's budget, and ones whose
+        // backpressure lifted or whose next pipelined request is already buffered.
+        let again = std::mem::take(&mut self.core.ready);
+        for id in again {
+            self.read_ready(id, handler);
+        }
+
+        self.run_commands(handler);
+        self.run_timers(handler);
+        self.drive_shutdown(handler);
+        self.flush_dirty(handler);
+        Ok(!self.stopped)
+    }
+
+    // ===== accepting =====
+
+    fn accept(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        loop {
+            let (socket, _addr) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // ECONNABORTED and friends concern one connection; EMFILE/ENFILE leave the
+                // connection in the backlog until a descriptor frees up. Either way the
+                // loop goes on.
+                Err(_) => return,
+            };
+            if self.core.conns.len() >= self.core.config.max_connections {
+                drop(socket); // over the limit: close at once rather than leave it queued
+                continue;
+            }
+            // Small frames must not wait for Nagle's algorithm.
+            let _ = socket.set_nodelay(true);
+            let deadline = self.core.now + self.core.config.handshake_timeout;
+            let core = &mut self.core;
+            let id = core.conns.insert_with(|_| {
+                Conn::new(
+                    socket,
+                    Phase::ReadingHead {
+                        parser: Box::new(HeadParser::new()),
+                        deadline,
+                    },
+                )
+            });
+            let token = Token(id.index() as usize + FIRST_CONN_TOKEN);
+            let conn = core.conns.get_mut(id).expect("just inserted");
+            // Both interests, once: edge-triggered readiness costs nothing while idle, and
+            // the connection is never re-registered.
+            if core
+                .registry
+                .register(
+                    &mut conn.socket,
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
+                core.conns.remove(id);
+                continue;
+            }
+            core.mark_dirty(id);
+        }
+    }
+
+    // ===== reading =====
+
+    fn read_ready(&mut self, id: ConnId, handler: &mut impl Handler) {
+        for _ in 0..READS_PER_TURN {
+            let Some(conn) = self.core.conns.get_mut(id) else {
+                return;
+            };
+            if conn.read_paused {
+                return;
+            }
+            let more = match conn.phase {
+                Phase::ReadingHead { .. } => self.read_head(id, handler),
+                Phase::AwaitingResponse { .. } => self.read_while_awaiting(id, handler),
+                Phase::WebSocket(_) => self.read_websocket(id, handler),
+                Phase::Closing { .. } => self.read_discard(id, handler),
+            };
+            if !more {
+                return;
+            }
+        }
+        // Budget spent with data possibly still waiting: edge-triggered readiness will not
+        // fire again for it, so come back next turn.
+        self.core.ready.push(id);
+    }
+
+    /// Reads once from the socket into the shared buffer after `prefix_len` bytes.
+    fn read_into_buf(&mut self, id: ConnId, prefix_len: usize) -> ReadOutcome {
+        let conn = self.core.conns.get_mut(id).expect("caller checked");
+        loop {
+            match conn.socket.read(&mut self.read_buf[prefix_len..]) {
+                Ok(0) => return ReadOutcome::Eof,
+                Ok(n) => return ReadOutcome::Data(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::WouldBlock,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return ReadOutcome::Eof,
+            }
+        }
+    }
+
+    /// HTTP phase: accumulate the head in `leftover`, parse as it grows. Returns `true`
+    /// if the caller should keep reading.
+    fn read_head(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        // Bytes already buffered (a pipelined request) are parsed before reading more.
+        if self.parse_head(id, handler) {
+            return true;
+        }
+        match self.read_into_buf(id, 0) {
+            ReadOutcome::Data(n) => {
+                let conn = self.core.conns.get_mut(id).expect("caller checked");
+                conn.leftover.extend_from_slice(&self.read_buf[..n]);
+                self.parse_head(id, handler);
+                true
+            }
+            ReadOutcome::WouldBlock => false,
+            ReadOutcome::Eof => {
+                self.remove(id, handler);
+                false
+            }
+        }
+    }
+
+    /// Parses the buffered head; on completion hands it on. Returns `true` if the phase
+    /// changed (so the caller should look again).
+    fn parse_head(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        let limits = self.core.config.head_limits();
+        let conn = self.core.conns.get_mut(id).expect("caller checked");
+        let Phase::ReadingHead { parser, .. } = &mut conn.phase else {
+            return false;
+        };
+        if conn.leftover.is_empty() {
+            return false;
+        }
+        match parser.parse(&conn.leftover, &limits) {
+            Ok(Status::Partial) => false,
+            Ok(Status::Complete(len)) => {
+                let rest = conn.leftover.split_off(len);
+                let head_bytes = std::mem::replace(&mut conn.leftover, rest);
+                let request = parser
+                    .take_request(head_bytes)
+                    .expect("parse returned Complete");
+                self.on_head(id, request, handler);
+                true
+            }
+            Err(e) => {
+                self.reject_http(id, &e);
+                true
+            }
+        }
+    }
+
+    /// Answers a malformed request and closes.
+    fn reject_http(&mut self, id: ConnId, error: &HttpError) {
+        self.respond_and_close(id, Response::from_http_error(error));
+    }
+
+    fn respond_and_close(&mut self, id: ConnId, response: Response) {
+        let core = &mut self.core;
+        let Some(conn) = core.conns.get_mut(id) else {
+            return;
+        };
+        let response = if response.closes_connection() {
+            response
+        } else {
+            response.header("Connection", "close")
+        };
+        let out = Core::out_buffer(&mut core.pool, conn);
+        response.encode(out, false);
+        conn.leftover = Vec::new();
+        core.begin_closing(id);
+    }
+
+    /// A complete request head: upgrade to WebSocket, or hand it to the application.
+    fn on_head(&mut self, id: ConnId, request: Request, handler: &mut impl Handler) {
+        let head = request.head();
+        if handshake::is_upgrade_request(&head) {
+            let origins = self.core.config.allowed_origins.clone();
+            let upgrade = match handshake::validate_upgrade(&head, origins.as_deref()) {
+                Ok(upgrade) => upgrade,
+                Err(e) => return self.respond_and_close(id, e.response()),
+            };
+            if has_body(&request) {
+                // RFC 6455 §4.1: the opening handshake is a GET without a body; bytes after
+                // the head belong to the WebSocket.
+                return self.respond_and_close(
+                    id,
+                    Response::error(
+                        StatusCode::BAD_REQUEST,
+                        "a WebSocket upgrade request has no body",
+                    ),
+                );
+            }
+            let decision = handler.on_upgrade(
+                &mut Context {
+                    core: &mut self.core,
+                },
+                id,
+                &upgrade,
+            );
+            match decision {
+                Upgrade::Reject(response) => self.respond_and_close(id, response),
+                Upgrade::Accept { protocol } => {
+                    let protocol = protocol.filter(|p| upgrade.offers_protocol(p));
+                    let core = &mut self.core;
+                    let Some(conn) = core.conns.get_mut(id) else {
+                        return;
+                    };
+                    let out = Core::out_buffer(&mut core.pool, conn);
+                    handshake::write_accept_response(out, upgrade.key, protocol.as_deref());
+                    conn.phase = Phase::WebSocket(Box::new(WsConnection::server(
+                        core.config.ws_limits(),
+                        core.now,
+                    )));
+                    core.mark_dirty(id);
+                    handler.on_open(
+                        &mut Context {
+                            core: &mut self.core,
+                        },
+                        id,
+                    );
+                }
+            }
+            return;
+        }
+
+        // A plain HTTP request.
+        if has_body(&request) {
+            return self.respond_and_close(
+                id,
+                Response::error(
+                    StatusCode::CONTENT_TOO_LARGE,
+                    "this server does not accept request bodies",
+                ),
+            );
+        }
+        let keep_alive = match head.version() {
+            // RFC 9112 §9.3: HTTP/1.1 connections persist unless `Connection: close`.
+            Version::Http11 => !head.has_token("connection", "close"),
+            // HTTP/1.0 connections close after the response.
+            Version::Http10 => false,
+        };
+        let head_only = head.method() == "HEAD";
+        let core = &mut self.core;
+        if let Some(conn) = core.conns.get_mut(id) {
+            conn.phase = Phase::AwaitingResponse {
+                keep_alive,
+                head_only,
+            };
+        }
+        core.mark_dirty(id);
+        handler.on_request(
+            &mut Context {
+                core: &mut self.core,
+            },
+            id,
+            request,
+        );
+    }
+
+    /// While the application prepares a response, pipelined bytes are buffered (up to the
+    /// head limit) and a hang-up is noticed.
+    fn read_while_awaiting(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        let limit = self.core.config.max_head_bytes;
+        let conn = self.core.conns.get_mut(id).expect("caller checked");
+        if conn.leftover.len() >= limit {
+            conn.read_paused = true;
+            return false;
+        }
+        match self.read_into_buf(id, 0) {
+            ReadOutcome::Data(n) => {
+                let conn = self.core.conns.get_mut(id).expect("caller checked");
+                conn.leftover.extend_from_slice(&self.read_buf[..n]);
+                true
+            }
+            ReadOutcome::WouldBlock => false,
+            ReadOutcome::Eof => {
+                self.remove(id, handler);
+                false
+            }
+        }
+    }
+
+    /// WebSocket phase: leftover + fresh bytes in the shared buffer, fed to the protocol.
+    fn read_websocket(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        let conn = self.core.conns.get_mut(id).expect("caller checked");
+        let prefix = conn.leftover.len();
+        if prefix > 0 {
+            // At most an incomplete frame header or control frame (or the bytes that
+            // followed the handshake): a small copy.
+            if prefix > self.read_buf.len() / 2 {
+                self.read_buf.resize(prefix * 2, 0);
+            }
+            self.read_buf[..prefix].copy_from_slice(&conn.leftover);
+            conn.leftover = Vec::new();
+        }
+        let (filled, more) = match self.read_into_buf(id, prefix) {
+            ReadOutcome::Data(n) => (prefix + n, true),
+            ReadOutcome::WouldBlock => (prefix, false),
+            ReadOutcome::Eof => {
+                // RFC 6455 §7.1.5: TCP closed without a Close frame → 1006.
+                self.remove(id, handler);
+                return false;
+            }
+        };
+        self.feed_websocket(id, filled, handler);
+        more
+    }
+
+    /// Feeds `read_buf[..filled]` to the connection's protocol state machine and
+    /// dispatches its events; keeps what it does not consume.
+    fn feed_websocket(&mut self, id: ConnId, filled: usize, handler: &mut impl Handler) {
+        let mut pos = 0;
+        while pos < filled {
+            let core = &mut self.core;
+            let Some(conn) = core.conns.get_mut(id) else {
+                return;
+            };
+            let Phase::WebSocket(ws) = &mut conn.phase else {
+                return;
+            };
+            if conn.out.capacity() == 0 {
+                conn.out = core.pool.take();
+            }
+            let (consumed, event) =
+                ws.handle_input(&mut self.read_buf[pos..filled], &mut conn.out, core.now);
+            pos += consumed;
+            if !conn.out.is_empty() {
+                core.mark_dirty(id);
+            }
+            let Some(event) = event else {
+                break;
+            };
+            let ctx = &mut Context {
+                core: &mut self.core,
+            };
+            match event {
+                WsEvent::Message(message) => handler.on_message(ctx, id, message),
+                WsEvent::Ping(_) | WsEvent::Pong(_) => {}
+                WsEvent::Closed(close) => {
+                    handler.on_close(ctx, id, &close);
+                    self.core.begin_closing(id);
+                    return;
+                }
+            }
+        }
+        if pos < filled
+            && let Some(conn) = self.core.conns.get_mut(id)
+        {
+            conn.leftover.extend_from_slice(&self.read_buf[pos..filled]);
+        }
+    }
+
+    /// Closing phase: our FIN is out (or about to be); discard until the peer's FIN.
+    fn read_discard(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        match self.read_into_buf(id, 0) {
+            ReadOutcome::Data(_) => true,
+            ReadOutcome::WouldBlock => false,
+            ReadOutcome::Eof => {
+                self.remove(id, handler);
+                false
+            }
+        }
+    }
+
+    // ===== writing =====
+
+    fn write_ready(&mut self, id: ConnId, handler: &mut impl Handler) {
+        self.flush(id, handler);
+    }
+
+    /// Writes queued output, applies backpressure, half-closes a finished connection.
+    fn flush(&mut self, id: ConnId, handler: &mut impl Handler) {
+        let core = &mut self.core;
+        let Some(conn) = core.conns.get_mut(id) else {
+            return;
+        };
+        if conn.flush().is_err() {
+            self.remove(id, handler);
+            return;
+        }
+        let pending = conn.pending();
+        if pending == 0 && conn.out.capacity() > 0 {
+            core.pool.give(std::mem::take(&mut conn.out));
+        }
+        let high_water = core.config.write_buffer_high_water;
+        if !matches!(conn.phase, Phase::Closing { .. }) {
+            if pending >= high_water {
+                conn.read_paused = true;
+            } else if conn.read_paused && pending <= high_water / 2 {
+                // Below the low-water mark: read again. Bytes may have arrived meanwhile
+                // without a new readiness edge, so look now rather than wait.
+                conn.read_paused = false;
+                core.ready.push(id);
+            }
+        }
+        if pending == 0 && matches!(conn.phase, Phase::Closing { .. }) && !conn.write_shut {
+            // RFC 6455 §7.1.1: the server closes the TCP connection first. Sending our FIN
+            // now (after the last byte) and closing once the peer's FIN arrives avoids a
+            // reset that could discard our final bytes.
+            conn.write_shut = true;
+            if conn.socket.shutdown(std::net::Shutdown::Write).is_err() {
+                self.remove(id, handler);
+                return;
+            }
+            // The peer may already have closed: look for its FIN now.
+            core.ready.push(id);
+        }
+    }
+
+    fn flush_dirty(&mut self, handler: &mut impl Handler) {
+        // Flushing can make more connections dirty (a removal calls on_close, which may
+        // send), so loop until the list stays empty.
+        while !self.core.dirty.is_empty() {
+            let dirty = std::mem::take(&mut self.core.dirty);
+            for id in dirty {
+                if let Some(conn) = self.core.conns.get_mut(id) {
+                    conn.dirty = false;
+                } else {
+                    continue;
+                }
+                self.flush(id, handler);
+                self.reschedule(id);
+            }
+        }
+    }
+
+    // ===== timers =====
+
+    /// Makes sure the timer heap will wake us for the connection's next deadline.
+    fn reschedule(&mut self, id: ConnId) {
+        let core = &mut self.core;
+        let Some(conn) = core.conns.get_mut(id) else {
+            return;
+        };
+        let Some(deadline) = conn.deadline() else {
+            return;
+        };
+        // An entry already waiting at or before the deadline will wake us in time; when
+        // it comes due, the deadline is looked up afresh (lazy deletion).
+        if conn.timer_at.is_none_or(|at| deadline < at) {
+            conn.timer_at = Some(deadline);
+            core.timers.push(deadline, id);
+        }
+    }
+
+    fn run_timers(&mut self, handler: &mut impl Handler) {
+        let now = self.core.now;
+        while let Some((at, id)) = self.core.timers.pop_due(now) {
+            let core = &mut self.core;
+            let Some(conn) = core.conns.get_mut(id) else {
+                continue;
+            };
+            if conn.timer_at != Some(at) {
+                continue; // superseded by an earlier entry that already ran
+            }
+            conn.timer_at = None;
+            match &mut conn.phase {
+                Phase::ReadingHead { deadline, .. } if now >= *deadline => {
+                    if conn.leftover.is_empty() {
+                        // An idle keep-alive connection (or one that never spoke): close quietly.
+                        self.remove(id, handler);
+                    } else {
+                        // RFC 9110 §15.5.9: the head did not arrive in time (slowloris).
+                        let response = Response::error(
+                            StatusCode::REQUEST_TIMEOUT,
+                            "the request head did not arrive in time",
+                        );
+                        self.respond_and_close(id, response);
+                    }
+                    continue;
+                }
+                Phase::Closing { deadline } if now >= *deadline => {
+                    self.remove(id, handler);
+                    continue;
+                }
+                Phase::WebSocket(ws) => {
+                    if conn.out.capacity() == 0 {
+                        conn.out = core.pool.take();
+                    }
+                    if let Some(close) = ws.handle_timeout(now, &mut conn.out) {
+                        // Timeouts mean the peer is unresponsive: drop TCP now.
+                        self.remove_after_close(id, &close, handler);
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            core.mark_dirty(id);
+        }
+    }
+
+    // ===== commands from other threads =====
+
+    fn run_commands(&mut self, handler: &mut impl Handler) {
+        let mut queued = Vec::new();
+        self.commands.drain(|cmd| queued.push(cmd));
+        for cmd in queued {
+            let ctx = &mut Context {
+                core: &mut self.core,
+            };
+            match cmd {
+                Command::Send(id, message) => {
+                    if let Err(e) = ctx.send(id, &message) {
+                        handler.on_undelivered(ctx, id, message, e);
+                    }
+                }
+                Command::Broadcast(message) => {
+                    ctx.broadcast(&message);
+                }
+                Command::Close(id, code, reason) => {
+                    let reason = crate::ws::close::truncate_reason(&reason);
+                    let _ = ctx.close(id, code, reason);
+                }
+                Command::Shutdown => ctx.shutdown(),
+            }
+        }
+    }
+
+    // ===== shutdown and removal =====
+
+    fn drive_shutdown(&mut self, handler: &mut impl Handler) {
+        let Some(deadline) = self.core.shutdown_deadline else {
+            return;
+        };
+        if let Some(mut listener) = self.listener.take() {
+            // First turn of the shutdown: stop accepting, say goodbye to everyone.
+            let _ = self.core.registry.deregister(&mut listener);
+            drop(listener);
+            for id in self.core.conns.ids() {
+                match self.phase_kind(id) {
+                    Some(PhaseKind::WebSocket) => {
+                        let ctx = &mut Context {
+                            core: &mut self.core,
+                        };
+                        let _ =
+                            ctx.close(id, crate::ws::CloseCode::GOING_AWAY, "server shutting down");
+                    }
+                    // Nothing was asked yet: nothing to finish.
+                    Some(PhaseKind::ReadingHead) => self.remove(id, handler),
+                    // A pending response may still be given; a closing one finishes.
+                    _ => {}
+                }
+            }
+        }
+        if self.core.conns.is_empty() || self.core.now >= deadline {
+            for id in self.core.conns.ids() {
+                self.remove(id, handler);
+            }
+            self.stopped = true;
+        }
+    }
+
+    fn phase_kind(&self, id: ConnId) -> Option<PhaseKind> {
+        self.core.conns.get(id).map(|c| match c.phase {
+            Phase::ReadingHead { .. } => PhaseKind::ReadingHead,
+            Phase::AwaitingResponse { .. } => PhaseKind::AwaitingResponse,
+            Phase::WebSocket(_) => PhaseKind::WebSocket,
+            Phase::Closing { .. } => PhaseKind::Closing,
+        })
+    }
+
+    /// Drops a connection now, telling the handler if its WebSocket was still open.
+    fn remove(&mut self, id: ConnId, handler: &mut impl Handler) {
+        let Some(mut conn) = self.core.conns.remove(id) else {
+            return;
+        };
+        let _ = self.core.registry.deregister(&mut conn.socket);
+        self.core.pool.give(std::mem::take(&mut conn.out));
+        if let Phase::WebSocket(ws) = &mut conn.phase
+            && let Some(close) = ws.handle_eof()
+        {
+            handler.on_close(
+                &mut Context {
+                    core: &mut self.core,
+                },
+                id,
+                &close,
+            );
+        }
+    }
+
+    fn remove_after_close(
+        &mut self,
+        id: ConnId,
+        close: &CloseEvent<'_>,
+        handler: &mut impl Handler,
+    ) {
+        if let Some(mut conn) = self.core.conns.remove(id) {
+            let _ = self.core.registry.deregister(&mut conn.socket);
+            self.core.pool.give(std::mem::take(&mut conn.out));
+        }
+        handler.on_close(
+            &mut Context {
+                core: &mut self.core,
+            },
+            id,
+            close,
+        );
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PhaseKind {
+    ReadingHead,
+    AwaitingResponse,
+    WebSocket,
+    Closing,
+}
+
+enum ReadOutcome {
+    Data(usize),
+    WouldBlock,
+    Eof,
+}
+
+/// Does the request announce a body (RFC 9112 §6.3)?
+fn has_body(request: &Request) -> bool {
+    let head = request.head();
+    if head.header("transfer-encoding").is_some() {
+        return true;
+    }
+    match head.header("content-length") {
+        None => false,
+        Some(v) => v != b"0",
+    }
+}
