@@ -601,3 +601,423 @@ fn write_close(out: &mut Vec<u8>, code: Option<CloseCode>, reason: &str) {
     }
     frame::write_frame(out, true, OpCode::Close, &payload, None);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// A frame as a client sends it: masked.
+    fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::write_frame(&mut out, fin, opcode, payload, Some(KEY));
+        out
+    }
+
+    fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason.as_bytes());
+        p
+    }
+
+    /// Parses server frames from `out` into (opcode, payload) pairs.
+    fn server_frames(mut out: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !out.is_empty() {
+            let Ok(Status::Complete((h, n))) = FrameHeader::parse(out, Role::Client, u64::MAX)
+            else {
+                panic!("server output is not a valid unmasked frame: {out:?}");
+            };
+            let end = n + h.payload_len as usize;
+            frames.push((h.opcode, out[n..end].to_vec()));
+            out = &out[end..];
+        }
+        frames
+    }
+
+    /// Feeds `input` (in one piece) and collects owned events.
+    fn feed_all(
+        ws: &mut WsConnection,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Vec<WsEvent<'static>> {
+        let mut buf = input.to_vec();
+        let mut events = Vec::new();
+        let mut pos = 0;
+        loop {
+            let (n, ev) = ws.handle_input(&mut buf[pos..], out, now);
+            pos += n;
+            match ev {
+                Some(ev) => events.push(own(ev)),
+                None => break,
+            }
+        }
+        assert_eq!(pos, buf.len(), "complete frames are consumed entirely");
+        events
+    }
+
+    fn own(ev: WsEvent<'_>) -> WsEvent<'static> {
+        match ev {
+            WsEvent::Message(m) => WsEvent::Message(m.into_owned()),
+            WsEvent::Ping(p) => WsEvent::Ping(Vec::leak(p.to_vec())),
+            WsEvent::Pong(p) => WsEvent::Pong(Vec::leak(p.to_vec())),
+            WsEvent::Closed(c) => WsEvent::Closed(c.into_owned()),
+        }
+    }
+
+    fn server(now: Instant) -> WsConnection {
+        WsConnection::server(WsLimits::default(), now)
+    }
+
+    #[test]
+    fn whole_message_in_one_read_is_lent_without_copy() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut input = client_frame(true, OpCode::Text, b"hello");
+        let mut out = Vec::new();
+        let (n, ev) = ws.handle_input(&mut input, &mut out, now);
+        assert_eq!(n, 11);
+        match ev {
+            Some(WsEvent::Message(Message::Text(Cow::Borrowed("hello")))) => {}
+            other => panic!("expected a borrowed text message, got {other:?}"),
+        }
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn message_split_across_reads_is_assembled() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let input = client_frame(true, OpCode::Binary, &[7; 1000]);
+        let mut out = Vec::new();
+        let mut pending = Vec::new();
+        let mut events = Vec::new();
+        for chunk in input.chunks(97) {
+            pending.extend_from_slice(chunk);
+            let mut pos = 0;
+            loop {
+                let (n, ev) = ws.handle_input(&mut pending[pos..], &mut out, now);
+                pos += n;
+                match ev {
+                    Some(ev) => events.push(own(ev)),
+                    None => break,
+                }
+            }
+            pending.drain(..pos);
+            assert!(
+                pending.len() <= FrameHeader::MAX_LEN,
+                "only a partial header is kept"
+            );
+        }
+        assert_eq!(
+            events,
+            vec![WsEvent::Message(Message::Binary(Cow::Owned(vec![7; 1000])))]
+        );
+    }
+
+    #[test]
+    fn same_events_whatever_the_split() {
+        let now = Instant::now();
+        let mut input = client_frame(false, OpCode::Text, "héllo ".as_bytes());
+        input.extend(client_frame(true, OpCode::Ping, b"p"));
+        input.extend(client_frame(true, OpCode::Continuation, "wörld".as_bytes()));
+        input.extend(client_frame(true, OpCode::Binary, &[1, 2, 3]));
+        input.extend(client_frame(
+            true,
+            OpCode::Close,
+            &close_payload(1000, "bye"),
+        ));
+        let mut whole_out = Vec::new();
+        let whole = feed_all(&mut server(now), &input, &mut whole_out, now);
+        assert_eq!(whole.len(), 4);
+        for split in 1..input.len() {
+            let mut ws = server(now);
+            let mut out = Vec::new();
+            let mut events = Vec::new();
+            let mut pending = input[..split].to_vec();
+            for rest in [&input[split..], &[][..]] {
+                let mut pos = 0;
+                loop {
+                    let (n, ev) = ws.handle_input(&mut pending[pos..], &mut out, now);
+                    pos += n;
+                    match ev {
+                        Some(ev) => events.push(own(ev)),
+                        None => break,
+                    }
+                }
+                pending.drain(..pos);
+                pending.extend_from_slice(rest);
+            }
+            assert_eq!(events, whole, "split at {split}");
+            assert_eq!(out, whole_out, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn ping_is_answered_with_a_pong_carrying_its_payload() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        let events = feed_all(
+            &mut ws,
+            &client_frame(true, OpCode::Ping, b"are you there"),
+            &mut out,
+            now,
+        );
+        assert_eq!(events, vec![WsEvent::Ping(b"are you there")]);
+        assert_eq!(
+            server_frames(&out),
+            vec![(OpCode::Pong, b"are you there".to_vec())]
+        );
+    }
+
+    #[test]
+    fn peer_close_is_echoed_and_reported_once() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        let mut input = client_frame(true, OpCode::Close, &close_payload(4001, "done"));
+        input.extend(client_frame(true, OpCode::Text, b"after close"));
+        let events = feed_all(&mut ws, &input, &mut out, now);
+        assert_eq!(
+            events,
+            vec![WsEvent::Closed(CloseEvent {
+                code: CloseCode(4001),
+                reason: Cow::Borrowed("done"),
+                kind: CloseKind::Remote,
+            })]
+        );
+        assert_eq!(
+            server_frames(&out),
+            vec![(OpCode::Close, 4001u16.to_be_bytes().to_vec())]
+        );
+        assert!(ws.is_closed());
+        assert_eq!(ws.handle_eof(), None, "no second Closed event");
+        assert_eq!(
+            ws.send(&Message::text("x"), &mut out),
+            Err(SendError::NotOpen)
+        );
+    }
+
+    #[test]
+    fn empty_close_is_answered_with_empty_close_and_reported_as_1005() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        let events = feed_all(
+            &mut ws,
+            &client_frame(true, OpCode::Close, b""),
+            &mut out,
+            now,
+        );
+        let WsEvent::Closed(close) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(close.code, CloseCode::NO_STATUS_RECEIVED);
+        assert_eq!(server_frames(&out), vec![(OpCode::Close, vec![])]);
+    }
+
+    #[test]
+    fn our_close_waits_for_the_peer_and_drops_data_meanwhile() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        ws.close(CloseCode::NORMAL, "bye", &mut out, now).unwrap();
+        assert_eq!(
+            server_frames(&out),
+            vec![(OpCode::Close, close_payload(1000, "bye"))]
+        );
+        assert_eq!(
+            ws.poll_timeout(),
+            Some(now + WsLimits::default().close_timeout)
+        );
+        out.clear();
+        let mut input = client_frame(true, OpCode::Text, b"late data");
+        input.extend(client_frame(true, OpCode::Close, &close_payload(1000, "")));
+        let events = feed_all(&mut ws, &input, &mut out, now);
+        assert_eq!(events.len(), 1);
+        let WsEvent::Closed(close) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(close.kind, CloseKind::Local);
+        assert!(out.is_empty(), "no second Close is sent");
+    }
+
+    #[test]
+    fn unanswered_close_times_out_as_abnormal() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        ws.close(CloseCode::GOING_AWAY, "", &mut out, now).unwrap();
+        let deadline = ws.poll_timeout().unwrap();
+        assert_eq!(
+            ws.handle_timeout(deadline - Duration::from_millis(1), &mut out),
+            None
+        );
+        let close = ws.handle_timeout(deadline, &mut out).unwrap();
+        assert_eq!(close.code, CloseCode::ABNORMAL_CLOSURE);
+        assert_eq!(close.kind, CloseKind::Abnormal);
+        assert!(ws.is_closed());
+    }
+
+    #[test]
+    fn keepalive_pings_when_idle_and_gives_up_after_pong_timeout() {
+        let now = Instant::now();
+        let limits = WsLimits::default();
+        let interval = limits.ping_interval.unwrap();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        assert_eq!(ws.poll_timeout(), Some(now + interval));
+        // Traffic pushes the ping back.
+        let later = now + interval / 2;
+        feed_all(
+            &mut ws,
+            &client_frame(true, OpCode::Text, b"hi"),
+            &mut out,
+            later,
+        );
+        assert_eq!(ws.poll_timeout(), Some(later + interval));
+        let ping_at = later + interval;
+        assert_eq!(ws.handle_timeout(ping_at, &mut out), None);
+        assert_eq!(server_frames(&out), vec![(OpCode::Ping, vec![])]);
+        let give_up = ws.poll_timeout().unwrap();
+        assert_eq!(give_up, ping_at + limits.pong_timeout);
+        let close = ws.handle_timeout(give_up, &mut out).unwrap();
+        assert_eq!(close.kind, CloseKind::Abnormal);
+    }
+
+    #[test]
+    fn keepalive_is_satisfied_by_any_traffic() {
+        let now = Instant::now();
+        let interval = WsLimits::default().ping_interval.unwrap();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        ws.handle_timeout(now + interval, &mut out);
+        let pong_at = now + interval + Duration::from_secs(1);
+        feed_all(
+            &mut ws,
+            &client_frame(true, OpCode::Pong, b""),
+            &mut out,
+            pong_at,
+        );
+        assert_eq!(ws.poll_timeout(), Some(pong_at + interval));
+        assert!(ws.is_open());
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_frame_has_fully_arrived() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut payload = b"valid start ".to_vec();
+        payload.push(0xFF);
+        payload.extend_from_slice(&[b'x'; 100]);
+        let frame = client_frame(true, OpCode::Text, &payload);
+        // Only the header and the first 20 payload bytes have arrived.
+        let mut first = frame[..8 + 20].to_vec();
+        let mut out = Vec::new();
+        let (_, ev) = ws.handle_input(&mut first, &mut out, now);
+        let Some(WsEvent::Closed(close)) = ev else {
+            panic!("expected the connection to fail at the bad byte, got {ev:?}");
+        };
+        assert_eq!(close.code, CloseCode::INVALID_PAYLOAD);
+        assert_eq!(close.kind, CloseKind::Failed(ProtocolError::InvalidUtf8));
+        let frames = server_frames(&out);
+        assert_eq!(frames[0].0, OpCode::Close);
+        assert_eq!(frames[0].1[..2], 1007u16.to_be_bytes());
+    }
+
+    #[test]
+    fn unmasked_client_frame_fails_with_1002() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut input = Vec::new();
+        frame::write_frame(&mut input, true, OpCode::Text, b"hi", None);
+        let mut out = Vec::new();
+        let events = feed_all(&mut ws, &input, &mut out, now);
+        let WsEvent::Closed(close) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(close.kind, CloseKind::Failed(ProtocolError::UnmaskedFrame));
+        assert_eq!(server_frames(&out)[0].1[..2], 1002u16.to_be_bytes());
+    }
+
+    #[test]
+    fn oversized_frame_fails_from_its_header_alone() {
+        let now = Instant::now();
+        let limits = WsLimits {
+            max_frame_size: 1024,
+            max_message_size: 1024,
+            ..WsLimits::default()
+        };
+        let mut ws = WsConnection::server(limits, now);
+        // A header announcing 1 MiB; no payload follows.
+        let mut header = Vec::new();
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: Some(KEY),
+            payload_len: 1 << 20,
+        }
+        .encode(&mut header);
+        let mut out = Vec::new();
+        let events = feed_all(&mut ws, &header, &mut out, now);
+        let WsEvent::Closed(close) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(close.code, CloseCode::MESSAGE_TOO_BIG);
+    }
+
+    #[test]
+    fn invalid_close_code_from_peer_fails_with_1002() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        let events = feed_all(
+            &mut ws,
+            &client_frame(true, OpCode::Close, &close_payload(1005, "")),
+            &mut out,
+            now,
+        );
+        let WsEvent::Closed(close) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(
+            close.kind,
+            CloseKind::Failed(ProtocolError::InvalidCloseCode(1005))
+        );
+        assert_eq!(server_frames(&out)[0].1[..2], 1002u16.to_be_bytes());
+    }
+
+    #[test]
+    fn lost_tcp_is_reported_as_1006_once() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let close = ws.handle_eof().unwrap();
+        assert_eq!(close.code, CloseCode::ABNORMAL_CLOSURE);
+        assert_eq!(ws.handle_eof(), None);
+    }
+
+    #[test]
+    fn close_rejects_codes_that_may_not_be_sent() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        for code in [0, 999, 1005, 1006, 1015, 2000, 5000] {
+            assert_eq!(
+                ws.close(CloseCode(code), "", &mut out, now),
+                Err(SendError::Usage(UsageError::InvalidCloseCode(CloseCode(
+                    code
+                ))))
+            );
+        }
+        assert_eq!(
+            ws.close(CloseCode::NORMAL, &"x".repeat(124), &mut out, now),
+            Err(SendError::Usage(UsageError::CloseReasonTooLong(124)))
+        );
+        assert!(out.is_empty() && ws.is_open());
+    }
+}
