@@ -497,13 +497,15 @@ impl Server {
         let conn = self.core.conns.get_mut(id).expect("caller checked");
         let prefix = conn.leftover.len();
         if prefix > 0 {
-            // At most an incomplete frame header or control frame (or the bytes that
-            // followed the handshake): a small copy.
-            if prefix > self.read_buf.len() / 2 {
-                self.read_buf.resize(prefix * 2, 0);
-            }
+            // Usually an incomplete frame header or control frame (a few bytes); after a
+            // backpressure pause, the unprocessed rest of an earlier read.
             self.read_buf[..prefix].copy_from_slice(&conn.leftover);
             conn.leftover = Vec::new();
+            if prefix > self.read_buf.len() / 2 {
+                // Work through the backlog before reading more.
+                self.feed_websocket(id, prefix, handler);
+                return true;
+            }
         }
         let (filled, more) = match self.read_into_buf(id, prefix) {
             ReadOutcome::Data(n) => (prefix + n, true),
@@ -520,13 +522,23 @@ impl Server {
 
     /// Feeds `read_buf[..filled]` to the connection's protocol state machine and
     /// dispatches its events; keeps what it does not consume.
+    ///
+    /// Backpressure works at message granularity: once the connection's unsent output
+    /// reaches the high-water mark, no further message is delivered and reading pauses.
+    /// The rest of the input waits in `leftover` until the peer has read enough. So a
+    /// handler that answers each message with one send never meets `SendError::Full`.
     fn feed_websocket(&mut self, id: ConnId, filled: usize, handler: &mut impl Handler) {
+        let high_water = self.core.config.write_buffer_high_water;
         let mut pos = 0;
         while pos < filled {
             let core = &mut self.core;
             let Some(conn) = core.conns.get_mut(id) else {
                 return;
             };
+            if conn.pending() >= high_water {
+                conn.read_paused = true;
+                break;
+            }
             let Phase::WebSocket(ws) = &mut conn.phase else {
                 return;
             };
