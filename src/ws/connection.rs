@@ -32,6 +32,9 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::time::Instant;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use crate::config::WsLimits;
 use crate::error::{SendError, UsageError};
 use crate::message::Message;
@@ -139,7 +142,7 @@ enum Keepalive {
     AwaitingPong { since: Instant },
 }
 
-/// A server-side WebSocket connection after a successful opening handshake.
+/// A WebSocket connection (either role) after a successful opening handshake.
 #[derive(Debug)]
 pub struct WsConnection {
     role: Role,
@@ -150,6 +153,9 @@ pub struct WsConnection {
     /// When the last byte arrived from the peer.
     last_rx: Instant,
     limits: WsLimits,
+    /// Client role only: the source of masking keys (RFC 6455 §5.3: "derived from a
+    /// strong source of entropy"). Seeded by the caller, so tests are deterministic.
+    mask_keys: Option<Box<StdRng>>,
 }
 
 /// What one parsing step found; ranges index the slice the step was given.
@@ -190,7 +196,25 @@ impl WsConnection {
             keepalive: Keepalive::Idle,
             last_rx: now,
             limits,
+            mask_keys: None,
         }
+    }
+
+    /// A connection in the client role, open as of `now` (the server's 101 was
+    /// validated). Every frame it sends is masked with a fresh key drawn from a
+    /// generator seeded with `mask_seed`; pass 32 bytes from the operating system's
+    /// random source (as [`Client`](crate::client::Client) does), or a fixed seed in tests.
+    pub fn client(limits: WsLimits, now: Instant, mask_seed: [u8; 32]) -> Self {
+        WsConnection {
+            role: Role::Client,
+            mask_keys: Some(Box::new(StdRng::from_seed(mask_seed))),
+            ..WsConnection::server(limits, now)
+        }
+    }
+
+    /// Which end of the connection this is.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     // ===== getters =====
@@ -313,7 +337,7 @@ impl WsConnection {
                         Some(CloseEvent::abnormal())
                     }
                     Keepalive::Idle if now >= self.last_rx + interval => {
-                        frame::write_frame(out, true, OpCode::Ping, b"", None);
+                        self.write_frame(out, OpCode::Ping, b"");
                         self.keepalive = Keepalive::AwaitingPong { since: now };
                         None
                     }
@@ -326,8 +350,8 @@ impl WsConnection {
 
     // ===== commands =====
 
-    /// Queues a data message in `out` as a single frame (server frames are never masked,
-    /// RFC 6455 §5.1).
+    /// Queues a data message in `out` as a single frame (masked in the client role,
+    /// never in the server role: RFC 6455 §5.1).
     pub fn send(&mut self, message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
         if self.state != State::Open {
             // RFC 6455 §5.5.1: after sending a Close, no more data frames.
@@ -338,7 +362,7 @@ impl WsConnection {
         } else {
             OpCode::Binary
         };
-        frame::write_frame(out, true, opcode, message.as_bytes(), None);
+        self.write_frame(out, opcode, message.as_bytes());
         Ok(())
     }
 
@@ -350,7 +374,7 @@ impl WsConnection {
         if self.state != State::Open {
             return Err(SendError::NotOpen);
         }
-        frame::write_frame(out, true, OpCode::Ping, payload, None);
+        self.write_frame(out, OpCode::Ping, payload);
         Ok(())
     }
 
@@ -372,7 +396,7 @@ impl WsConnection {
         if self.state != State::Open {
             return Err(SendError::NotOpen);
         }
-        write_close(out, Some(code), reason);
+        self.write_close(out, Some(code), reason);
         self.state = State::CloseSent {
             deadline: now + self.limits.close_timeout,
         };
@@ -524,7 +548,7 @@ impl WsConnection {
             OpCode::Ping => {
                 if self.state == State::Open {
                     // RFC 6455 §5.5.2: answer with a Pong carrying the same data.
-                    frame::write_frame(out, true, OpCode::Pong, &buf[payload.clone()], None);
+                    self.write_frame(out, OpCode::Pong, &buf[payload.clone()]);
                 }
                 Step::Event(consumed, RawEvent::Ping(payload))
             }
@@ -544,7 +568,7 @@ impl WsConnection {
                         State::Open => {
                             // RFC 6455 §5.5.1: answer with a Close, echoing the status code.
                             let echoed = (code != CloseCode::NO_STATUS_RECEIVED).then_some(code);
-                            write_close(out, echoed, "");
+                            self.write_close(out, echoed, "");
                             CloseKind::Remote
                         }
                         _ => CloseKind::Local,
@@ -576,7 +600,7 @@ impl WsConnection {
         if self.state == State::Open {
             // "the endpoint SHOULD send a Close frame with an appropriate status code"
             let reason = error.to_string();
-            write_close(out, Some(code), close::truncate_reason(&reason));
+            self.write_close(out, Some(code), close::truncate_reason(&reason));
         }
         self.finish();
         CloseEvent {
@@ -586,20 +610,30 @@ impl WsConnection {
         }
     }
 
+    /// Appends one final frame: masked with a fresh key in the client role (§5.3: "The
+    /// masking key needs to be unpredictable"), unmasked in the server role (§5.1).
+    fn write_frame(&mut self, out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+        let mask = self
+            .mask_keys
+            .as_mut()
+            .map(|rng| rng.next_u32().to_ne_bytes());
+        frame::write_frame(out, true, opcode, payload, mask);
+    }
+
+    /// Appends a Close frame (with no payload when `code` is `None`).
+    fn write_close(&mut self, out: &mut Vec<u8>, code: Option<CloseCode>, reason: &str) {
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        if let Some(code) = code {
+            close::encode_close_payload(code, reason, &mut payload);
+        }
+        self.write_frame(out, OpCode::Close, &payload);
+    }
+
     fn finish(&mut self) {
         self.state = State::Closed;
         self.read = ReadState::Header;
         self.assembler.clear();
     }
-}
-
-/// Appends a Close frame (with no payload when `code` is `None`).
-fn write_close(out: &mut Vec<u8>, code: Option<CloseCode>, reason: &str) {
-    let mut payload = Vec::new();
-    if let Some(code) = code {
-        close::encode_close_payload(code, reason, &mut payload);
-    }
-    frame::write_frame(out, true, OpCode::Close, &payload, None);
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! and [`connection`], which ties them into one state machine per connection.
 
 pub mod assemble;
+pub mod client_handshake;
 pub mod close;
 pub mod connection;
 pub mod error;
