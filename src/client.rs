@@ -21,6 +21,7 @@ use crate::config::WsLimits;
 use crate::error::SendError;
 use crate::message::Message;
 use crate::status::Status;
+use crate::trace::{Direction, WireTrace};
 use crate::ws::client_handshake::{ClientHandshake, ClientHandshakeError};
 use crate::ws::close::CloseCode;
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
@@ -89,6 +90,8 @@ pub struct ClientOptions {
     pub limits: WsLimits,
     /// Connect and handshake timeout.
     pub connect_timeout: Duration,
+    /// Print every HTTP head and frame crossing the wire to stderr (see [`crate::trace`]).
+    pub trace: bool,
 }
 
 impl Default for ClientOptions {
@@ -101,6 +104,7 @@ impl Default for ClientOptions {
                 ..WsLimits::default()
             },
             connect_timeout: Duration::from_secs(10),
+            trace: false,
         }
     }
 }
@@ -187,6 +191,8 @@ pub struct Client {
     out: Vec<u8>,
     protocol: Option<String>,
     closed: Option<CloseEvent<'static>>,
+    /// Both directions' traces, when tracing.
+    trace: Option<Box<(WireTrace, WireTrace)>>,
 }
 
 impl Client {
@@ -224,6 +230,14 @@ impl Client {
             &url.path,
             options.origin.as_deref(),
         );
+        let mut trace = options.trace.then(|| {
+            let label = url.host_header();
+            Box::new((
+                WireTrace::new(label.clone(), Direction::In),
+                WireTrace::new(label, Direction::Out),
+            ))
+        });
+        trace_bytes(&mut trace, Direction::Out, &request);
         stream.set_read_timeout(Some(options.connect_timeout))?;
         stream.write_all(&request)?;
         let mut buf = vec![0u8; 64 * 1024];
@@ -257,6 +271,7 @@ impl Client {
             out: Vec::new(),
             protocol: accepted.protocol,
             closed: None,
+            trace,
         })
     }
 
@@ -345,6 +360,11 @@ impl Client {
                 self.finish(closed.clone());
                 return Err(ClientError::Closed(closed));
             }
+            trace_bytes(
+                &mut self.trace,
+                Direction::In,
+                &self.buf[self.filled..self.filled + n],
+            );
             self.filled += n;
         }
     }
@@ -400,10 +420,30 @@ impl Client {
 
     fn flush(&mut self) -> Result<(), ClientError> {
         if !self.out.is_empty() {
+            trace_bytes(&mut self.trace, Direction::Out, &self.out);
             self.stream.write_all(&self.out)?;
             self.out.clear();
         }
         Ok(())
+    }
+}
+
+/// Prints the trace lines for `bytes`, when tracing.
+fn trace_bytes(
+    trace: &mut Option<Box<(WireTrace, WireTrace)>>,
+    direction: Direction,
+    bytes: &[u8],
+) {
+    let Some(t) = trace else {
+        return;
+    };
+    let mut lines = Vec::new();
+    match direction {
+        Direction::In => t.0.feed(bytes, &mut lines),
+        Direction::Out => t.1.feed(bytes, &mut lines),
+    }
+    for line in lines {
+        eprintln!("{line}");
     }
 }
 

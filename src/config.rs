@@ -83,6 +83,9 @@ pub struct Config {
     /// On graceful shutdown, time allowed for peers to answer the server's Close (1001)
     /// before the remaining connections are dropped. Default 5 s.
     pub shutdown_timeout: Duration,
+    /// Print every HTTP head and every frame, as it crosses the wire, to stderr (see
+    /// [`trace`](crate::trace)). Default `false`. For learning and debugging: it is slow.
+    pub trace: bool,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             max_connections: 16 * 1024,
             command_queue_capacity: 64 * 1024,
             shutdown_timeout: Duration::from_secs(5),
+            trace: false,
         }
     }
 }

@@ -91,6 +91,7 @@ pub mod http;
 pub mod message;
 pub mod server;
 pub mod status;
+pub mod trace;
 pub mod ws;
 
 pub use config::Config;

@@ -18,6 +18,123 @@ impl Handler for Echo {
     }
 }
 
+/// `pushwire client`: standard input lines become text messages; received messages are
+/// printed. Returns when the connection closes.
+fn run_client(url: &str, protocols: Vec<String>, origin: Option<String>, trace: bool) -> ExitCode {
+    use pushwire::client::{Client, ClientError, ClientEvent, ClientOptions};
+    use std::io::{BufRead, Write};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let options = ClientOptions {
+        protocols,
+        origin,
+        trace,
+        ..ClientOptions::default()
+    };
+    let mut client = match Client::connect_with(url, options) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("pushwire client: {url}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(p) = client.protocol() {
+        eprintln!("pushwire client: connected, subprotocol {p}");
+    } else {
+        eprintln!("pushwire client: connected");
+    }
+
+    // Standard input is read on its own thread; the socket is polled with a short timeout.
+    let (lines_tx, lines_rx) = mpsc::channel::<Option<String>>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            match line {
+                Ok(line) => {
+                    if lines_tx.send(Some(line)).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = lines_tx.send(None); // end of input
+    });
+    let _ = client
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(20)));
+    let stdout = std::io::stdout();
+    loop {
+        loop {
+            match lines_rx.try_recv() {
+                Ok(Some(line)) => {
+                    if let Err(e) = client.send_text(&line) {
+                        eprintln!("pushwire client: send failed: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+                Ok(None) | Err(mpsc::TryRecvError::Disconnected) => {
+                    return match client.close(pushwire::CloseCode::NORMAL, "") {
+                        Ok(event) => {
+                            eprintln!("pushwire client: closed: {} {:?}", event.code, event.kind);
+                            if event.code == pushwire::CloseCode::NORMAL {
+                                ExitCode::SUCCESS
+                            } else {
+                                ExitCode::FAILURE
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("pushwire client: {e}");
+                            ExitCode::FAILURE
+                        }
+                    };
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        match client.recv_event() {
+            Ok(ClientEvent::Message(message)) => {
+                let mut out = stdout.lock();
+                let _ = match message.as_text() {
+                    Some(text) => writeln!(out, "{text}"),
+                    None => {
+                        let bytes = message.as_bytes();
+                        let hex: String =
+                            bytes.iter().take(64).map(|b| format!("{b:02x}")).collect();
+                        writeln!(out, "[binary {} bytes] {hex}", bytes.len())
+                    }
+                };
+                let _ = out.flush();
+            }
+            Ok(ClientEvent::Ping(_) | ClientEvent::Pong(_)) => {}
+            Err(ClientError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(ClientError::Closed(event)) => {
+                eprintln!(
+                    "pushwire client: closed by server: {} {:?} {:?}",
+                    event.code, event.reason, event.kind
+                );
+                let normal = matches!(
+                    event.code,
+                    pushwire::CloseCode::NORMAL | pushwire::CloseCode::GOING_AWAY
+                );
+                return if normal {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                };
+            }
+            Err(e) => {
+                eprintln!("pushwire client: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Command::Help(text)) => {

@@ -57,6 +57,46 @@ pub(crate) struct Core {
     pub pool: BufferPool,
     /// Set when graceful shutdown begins: the instant it must be over.
     pub shutdown_deadline: Option<Instant>,
+    /// Per-connection wire traces, when `Config::trace` is on.
+    pub traces: Option<std::collections::HashMap<ConnId, ConnTrace>>,
+}
+
+/// Both directions of one connection's trace.
+#[derive(Debug)]
+pub(crate) struct ConnTrace {
+    pub inbound: crate::trace::WireTrace,
+    pub outbound: crate::trace::WireTrace,
+}
+
+impl Core {
+    /// Traces bytes that just crossed the wire (no-op unless tracing is on).
+    pub fn trace(&mut self, id: ConnId, direction: crate::trace::Direction, bytes: &[u8]) {
+        let Some(traces) = &mut self.traces else {
+            return;
+        };
+        let t = traces.entry(id).or_insert_with(|| ConnTrace {
+            inbound: crate::trace::WireTrace::new(id.to_string(), crate::trace::Direction::In),
+            outbound: crate::trace::WireTrace::new(id.to_string(), crate::trace::Direction::Out),
+        });
+        let mut lines = Vec::new();
+        match direction {
+            crate::trace::Direction::In => t.inbound.feed(bytes, &mut lines),
+            crate::trace::Direction::Out => t.outbound.feed(bytes, &mut lines),
+        }
+        for line in lines {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Prints a connection-level note in the trace.
+    pub fn trace_note(&mut self, id: ConnId, note: &str) {
+        if let Some(traces) = &mut self.traces {
+            eprintln!("[{id}] {note}");
+            if note.starts_with("removed") {
+                traces.remove(&id);
+            }
+        }
+    }
 }
 
 impl Core {

@@ -102,7 +102,8 @@ impl Server {
         let waker = Waker::new(poll.registry(), WAKER)?;
         let (handle, commands) = handle::channel(waker, config.command_queue_capacity);
         let registry = poll.registry().try_clone()?;
-        Ok(Server {
+        let trace = config.trace;
+        let mut server = Server {
             poll,
             events: Events::with_capacity(1024),
             listener: Some(listener),
@@ -120,10 +121,15 @@ impl Server {
                 ready: Vec::new(),
                 pool: BufferPool::default(),
                 shutdown_deadline: None,
+                traces: None,
             },
             ready_events: Vec::new(),
             stopped: false,
-        })
+        };
+        if trace {
+            server.core.traces = Some(Default::default());
+        }
+        Ok(server)
     }
 
     /// The bound address (useful after binding port 0).
@@ -225,7 +231,7 @@ impl Server {
             return;
         };
         loop {
-            let (socket, _addr) = match listener.accept() {
+            let (socket, peer) = match listener.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -268,6 +274,7 @@ impl Server {
                 continue;
             }
             core.mark_dirty(id);
+            core.trace_note(id, &format!("accepted from {peer}"));
         }
     }
 
@@ -302,7 +309,13 @@ impl Server {
         loop {
             match conn.socket.read(&mut self.read_buf[prefix_len..]) {
                 Ok(0) => return ReadOutcome::Eof,
-                Ok(n) => return ReadOutcome::Data(n),
+                Ok(n) => {
+                    if self.core.traces.is_some() {
+                        let bytes = &self.read_buf[prefix_len..prefix_len + n];
+                        self.core.trace(id, crate::trace::Direction::In, bytes);
+                    }
+                    return ReadOutcome::Data(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::WouldBlock,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return ReadOutcome::Eof,
@@ -598,7 +611,20 @@ impl Server {
         let Some(conn) = core.conns.get_mut(id) else {
             return;
         };
-        if conn.flush().is_err() {
+        let traced = core
+            .traces
+            .is_some()
+            .then(|| conn.out[conn.out_pos..].to_vec());
+        let before = conn.pending();
+        let flushed = conn.flush();
+        let written = before - conn.pending();
+        if let Some(bytes) = traced {
+            core.trace(id, crate::trace::Direction::Out, &bytes[..written]);
+        }
+        let Some(conn) = core.conns.get_mut(id) else {
+            return;
+        };
+        if flushed.is_err() {
             self.remove(id, handler);
             return;
         }
@@ -788,6 +814,7 @@ impl Server {
         let Some(mut conn) = self.core.conns.remove(id) else {
             return;
         };
+        self.core.trace_note(id, "removed (TCP closed)");
         let _ = self.core.registry.deregister(&mut conn.socket);
         self.core.pool.give(std::mem::take(&mut conn.out));
         if let Phase::WebSocket(ws) = &mut conn.phase
@@ -810,6 +837,7 @@ impl Server {
         handler: &mut impl Handler,
     ) {
         if let Some(mut conn) = self.core.conns.remove(id) {
+            self.core.trace_note(id, "removed (TCP closed)");
             let _ = self.core.registry.deregister(&mut conn.socket);
             self.core.pool.give(std::mem::take(&mut conn.out));
         }

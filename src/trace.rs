@@ -1,0 +1,380 @@
+//! A protocol trace: every HTTP head and every frame, as it crosses the wire, annotated.
+//!
+//! The trace decodes the raw bytes a second time, independently of the protocol code,
+//! the way a packet analyser does: it shows what was really sent (masking keys, the
+//! length encoding chosen, the reserved bits) even when the bytes are invalid. One
+//! [`WireTrace`] follows one direction of one connection. It starts in HTTP mode and
+//! switches to frames after a request that asks for `Upgrade: websocket` (inbound, on a
+//! server) or a `101` response (outbound on a server, inbound on a client).
+//!
+//! Tracing is off unless asked for ([`Config::trace`](crate::Config::trace)); then the
+//! driver's only cost is one branch per read and per write.
+
+use std::fmt::Write as _;
+
+use crate::ws::close::CloseCode;
+use crate::ws::mask::apply_mask;
+
+/// Payload bytes shown per frame.
+const PREVIEW: usize = 48;
+/// Longest HTTP head the trace will buffer to print.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Which way the bytes go, from the tracing endpoint's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Received.
+    In,
+    /// Sent.
+    Out,
+}
+
+impl Direction {
+    fn arrow(self) -> &'static str {
+        match self {
+            Direction::In => "<-",
+            Direction::Out => "->",
+        }
+    }
+}
+
+/// What the stream is carrying now.
+#[derive(Debug)]
+enum Mode {
+    /// An HTTP head, accumulated until its blank line.
+    Http { head: Vec<u8> },
+    /// A frame header, accumulated until complete (2–14 bytes).
+    Header { bytes: Vec<u8> },
+    /// A frame's payload: the first bytes are kept for the preview.
+    Payload {
+        frame: RawHeader,
+        seen: u64,
+        preview: Vec<u8>,
+    },
+}
+
+/// The frame header as it is on the wire, decoded bit by bit.
+#[derive(Debug, Clone, Copy)]
+struct RawHeader {
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    len: u64,
+    /// 7, 16 or 64: which length encoding was used (RFC 6455 §5.2).
+    len_bits: u8,
+}
+
+/// The trace of one direction of one connection.
+#[derive(Debug)]
+pub struct WireTrace {
+    label: String,
+    direction: Direction,
+    mode: Mode,
+}
+
+impl WireTrace {
+    /// A trace for one direction; `label` names the connection (e.g. `#3.0`).
+    pub fn new(label: impl Into<String>, direction: Direction) -> Self {
+        WireTrace {
+            label: label.into(),
+            direction,
+            mode: Mode::Http { head: Vec::new() },
+        }
+    }
+
+    /// Decodes `bytes` (the next bytes of this direction) and appends finished lines to
+    /// `lines`.
+    pub fn feed(&mut self, mut bytes: &[u8], lines: &mut Vec<String>) {
+        while !bytes.is_empty() {
+            let used = match &mut self.mode {
+                Mode::Http { head } => {
+                    let before = head.len();
+                    head.extend_from_slice(bytes);
+                    let from = before.saturating_sub(3);
+                    match head[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                        Some(at) => {
+                            let end = from + at + 4;
+                            let head_bytes = head[..end].to_vec();
+                            let used = end - before;
+                            self.http_head(&head_bytes, lines);
+                            used
+                        }
+                        None if head.len() > MAX_HEAD => {
+                            lines.push(self.line(format!(
+                                "HTTP head over {MAX_HEAD} bytes (not traced further)"
+                            )));
+                            self.mode = Mode::Http { head: Vec::new() };
+                            return;
+                        }
+                        None => bytes.len(),
+                    }
+                }
+                Mode::Header { bytes: header } => {
+                    let before = header.len();
+                    let take = (14 - before).min(bytes.len());
+                    header.extend_from_slice(&bytes[..take]);
+                    match decode_header(header) {
+                        Some((frame, header_len)) => {
+                            let used = header_len - before;
+                            self.mode = Mode::Payload {
+                                frame,
+                                seen: 0,
+                                preview: Vec::new(),
+                            };
+                            self.finish_payload_if_done(lines);
+                            used
+                        }
+                        None => take,
+                    }
+                }
+                Mode::Payload {
+                    frame,
+                    seen,
+                    preview,
+                } => {
+                    let left = frame.len - *seen;
+                    let take = (left.min(bytes.len() as u64)) as usize;
+                    let want = PREVIEW.saturating_sub(preview.len()).min(take);
+                    preview.extend_from_slice(&bytes[..want]);
+                    *seen += take as u64;
+                    self.finish_payload_if_done(lines);
+                    take
+                }
+            };
+            bytes = &bytes[used..];
+        }
+    }
+
+    fn line(&self, text: String) -> String {
+        format!("[{} {}] {}", self.label, self.direction.arrow(), text)
+    }
+
+    fn http_head(&mut self, head: &[u8], lines: &mut Vec<String>) {
+        let text = String::from_utf8_lossy(head);
+        let mut upgrade = false;
+        for (i, l) in text.split("\r\n").filter(|l| !l.is_empty()).enumerate() {
+            let shown = if i == 0 {
+                format!("HTTP {l}")
+            } else {
+                format!("     {l}")
+            };
+            lines.push(self.line(shown));
+            let lower = l.to_ascii_lowercase();
+            if i == 0 && lower.starts_with("http/1.1 101") {
+                upgrade = true;
+            }
+            if i > 0 && lower.starts_with("upgrade:") && lower.contains("websocket") {
+                // A request asking for a WebSocket: frames follow it. (A refused upgrade
+                // is answered and closed, so nothing is misread.)
+                upgrade |= !text.starts_with("HTTP/");
+            }
+        }
+        self.mode = if upgrade {
+            Mode::Header { bytes: Vec::new() }
+        } else {
+            Mode::Http { head: Vec::new() }
+        };
+    }
+
+    fn finish_payload_if_done(&mut self, lines: &mut Vec<String>) {
+        let Mode::Payload {
+            frame,
+            seen,
+            preview,
+        } = &mut self.mode
+        else {
+            return;
+        };
+        if *seen < frame.len {
+            return;
+        }
+        let mut shown = preview.clone();
+        if let Some(key) = frame.mask {
+            apply_mask(&mut shown, key, 0);
+        }
+        let text = describe(frame, &shown);
+        lines.push(self.line(text));
+        self.mode = Mode::Header { bytes: Vec::new() };
+    }
+}
+
+/// Decodes a frame header from its raw bytes; `None` until enough bytes are present.
+fn decode_header(b: &[u8]) -> Option<(RawHeader, usize)> {
+    if b.len() < 2 {
+        return None;
+    }
+    let masked = b[1] & 0x80 != 0;
+    let (len, len_bits, mut at) = match b[1] & 0x7F {
+        126 => (
+            u16::from_be_bytes(b.get(2..4)?.try_into().ok()?) as u64,
+            16,
+            4,
+        ),
+        127 => (u64::from_be_bytes(b.get(2..10)?.try_into().ok()?), 64, 10),
+        n => (n as u64, 7, 2),
+    };
+    let mask = if masked {
+        let key: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        at += 4;
+        Some(key)
+    } else {
+        None
+    };
+    Some((
+        RawHeader {
+            fin: b[0] & 0x80 != 0,
+            rsv: (b[0] >> 4) & 0x7,
+            opcode: b[0] & 0x0F,
+            mask,
+            len,
+            len_bits,
+        },
+        at,
+    ))
+}
+
+fn opcode_name(op: u8) -> &'static str {
+    match op {
+        0x0 => "continuation",
+        0x1 => "text",
+        0x2 => "binary",
+        0x8 => "close",
+        0x9 => "ping",
+        0xA => "pong",
+        _ => "RESERVED",
+    }
+}
+
+/// One line describing a complete frame.
+fn describe(f: &RawHeader, preview: &[u8]) -> String {
+    let mut s = format!(
+        "frame FIN={} RSV={:03b} opcode=0x{:X} {} MASK={}",
+        u8::from(f.fin),
+        f.rsv,
+        f.opcode,
+        opcode_name(f.opcode),
+        u8::from(f.mask.is_some())
+    );
+    if let Some(k) = f.mask {
+        let _ = write!(s, " key={:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]);
+    }
+    let _ = write!(s, " len={} ({}-bit)", f.len, f.len_bits);
+    let truncated = f.len > preview.len() as u64;
+    if f.opcode == 0x8 && preview.len() >= 2 {
+        let code = CloseCode(u16::from_be_bytes([preview[0], preview[1]]));
+        let _ = write!(s, " code={code} reason={}", quote(&preview[2..], truncated));
+    } else if !preview.is_empty() {
+        match std::str::from_utf8(preview) {
+            // Text (and text-like control payloads) as a quoted string...
+            Ok(_) if f.opcode != 0x2 => {
+                let _ = write!(s, " {}", quote(preview, truncated));
+            }
+            // ...anything else as hex.
+            _ => {
+                let _ = write!(s, " hex=");
+                for b in preview {
+                    let _ = write!(s, "{b:02x}");
+                }
+                if truncated {
+                    s.push('…');
+                }
+            }
+        }
+    }
+    s
+}
+
+fn quote(bytes: &[u8], truncated: bool) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut q = format!("{text:?}");
+    if truncated {
+        q.push('…');
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::frame::{OpCode, write_frame};
+
+    fn trace(direction: Direction, chunks: &[&[u8]]) -> Vec<String> {
+        let mut t = WireTrace::new("#0.0", direction);
+        let mut lines = Vec::new();
+        for c in chunks {
+            t.feed(c, &mut lines);
+        }
+        lines
+    }
+
+    #[test]
+    fn upgrade_request_then_masked_frames_are_annotated() {
+        let head = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n";
+        let mut frames = Vec::new();
+        write_frame(
+            &mut frames,
+            true,
+            OpCode::Text,
+            b"hello",
+            Some([1, 2, 3, 4]),
+        );
+        write_frame(
+            &mut frames,
+            true,
+            OpCode::Close,
+            b"\x03\xe8bye",
+            Some([9, 9, 9, 9]),
+        );
+        let mut all = head.to_vec();
+        all.extend_from_slice(&frames);
+        // Same lines whether the bytes come at once or one at a time.
+        let whole = trace(Direction::In, &[&all]);
+        let bytewise: Vec<&[u8]> = all.chunks(1).collect();
+        assert_eq!(trace(Direction::In, &bytewise), whole);
+        assert_eq!(whole[0], "[#0.0 <-] HTTP GET /chat HTTP/1.1");
+        assert_eq!(
+            whole[3],
+            "[#0.0 <-] frame FIN=1 RSV=000 opcode=0x1 text MASK=1 key=01020304 len=5 (7-bit) \"hello\""
+        );
+        assert_eq!(
+            whole[4],
+            "[#0.0 <-] frame FIN=1 RSV=000 opcode=0x8 close MASK=1 key=09090909 len=5 (7-bit) code=1000 (normal closure) reason=\"bye\""
+        );
+    }
+
+    #[test]
+    fn server_101_switches_to_frames_and_shows_length_encoding() {
+        let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec();
+        write_frame(&mut bytes, true, OpCode::Binary, &[0xAB; 300], None);
+        let lines = trace(Direction::Out, &[&bytes]);
+        let last = lines.last().unwrap();
+        assert!(
+            last.contains("opcode=0x2 binary MASK=0 len=300 (16-bit) hex=abab"),
+            "{last}"
+        );
+        assert!(last.ends_with('…'));
+    }
+
+    #[test]
+    fn reserved_bits_and_opcodes_are_shown_not_hidden() {
+        let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&[0xF3, 0x00]); // FIN, RSV=111, opcode 3
+        let lines = trace(Direction::Out, &[&bytes]);
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .contains("RSV=111 opcode=0x3 RESERVED")
+        );
+    }
+
+    #[test]
+    fn plain_http_stays_http() {
+        let lines = trace(
+            Direction::In,
+            &[b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"],
+        );
+        assert_eq!(lines.iter().filter(|l| l.contains("HTTP GET")).count(), 2);
+    }
+}
