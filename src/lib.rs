@@ -89,6 +89,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod message;
+pub mod pair;
 pub mod server;
 pub mod status;
 pub mod trace;

@@ -162,6 +162,12 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Ok(cli::Command::Client {
+            url,
+            protocols,
+            origin,
+            trace,
+        }) => run_client(&url, protocols, origin, trace),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(2)

@@ -366,6 +366,41 @@ impl WsConnection {
         Ok(())
     }
 
+    /// Queues a data message split into frames of at most `fragment_size` payload bytes
+    /// (RFC 6455 §5.4: the first frame carries the opcode, the rest are continuations, the
+    /// last has FIN). An empty message is one empty frame.
+    ///
+    /// # Panics
+    /// If `fragment_size` is 0.
+    pub fn send_fragmented(
+        &mut self,
+        message: &Message<'_>,
+        fragment_size: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        assert!(fragment_size > 0, "fragments must carry at least one byte");
+        if self.state != State::Open {
+            return Err(SendError::NotOpen);
+        }
+        let mut opcode = if message.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        let bytes = message.as_bytes();
+        let mut chunks = bytes.chunks(fragment_size).peekable();
+        if chunks.peek().is_none() {
+            self.write_frame_fin(out, true, opcode, b"");
+            return Ok(());
+        }
+        while let Some(chunk) = chunks.next() {
+            let fin = chunks.peek().is_none();
+            self.write_frame_fin(out, fin, opcode, chunk);
+            opcode = OpCode::Continuation;
+        }
+        Ok(())
+    }
+
     /// Queues a ping (payload at most 125 bytes, RFC 6455 §5.5).
     pub fn ping(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), SendError> {
         if payload.len() > 125 {
@@ -613,11 +648,15 @@ impl WsConnection {
     /// Appends one final frame: masked with a fresh key in the client role (§5.3: "The
     /// masking key needs to be unpredictable"), unmasked in the server role (§5.1).
     fn write_frame(&mut self, out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+        self.write_frame_fin(out, true, opcode, payload);
+    }
+
+    fn write_frame_fin(&mut self, out: &mut Vec<u8>, fin: bool, opcode: OpCode, payload: &[u8]) {
         let mask = self
             .mask_keys
             .as_mut()
             .map(|rng| rng.next_u32().to_ne_bytes());
-        frame::write_frame(out, true, opcode, payload, mask);
+        frame::write_frame(out, fin, opcode, payload, mask);
     }
 
     /// Appends a Close frame (with no payload when `code` is `None`).
