@@ -6,13 +6,16 @@
 //!
 //! Syntax: `pushwire [-h|-V] COMMAND [OPTIONS]`. Options take their value as
 //! `--opt VALUE` or `--opt=VALUE`; a repeated option overrides the earlier one, except
-//! `--allow-origin`, which accumulates.
+//! `--allow-origin` and `--protocol`, which accumulate. Flags (`--trace`, `--help`,
+//! `--version`) take no value.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use pushwire::Config;
+use pushwire::client::{ClientError, WsUrl};
+use pushwire::http::token::is_token;
 
 /// The version printed by `pushwire --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -39,6 +42,17 @@ pub enum Command {
         /// Server configuration, already validated.
         config: Config,
     },
+    /// `pushwire client URL`: stdin lines → text messages, received messages → stdout.
+    ///
+    /// `url` has been checked with [`WsUrl::parse`] (its scheme is lowercased, so it is
+    /// `ws://...`); every protocol is an HTTP token, given once; `origin` is non-empty
+    /// visible ASCII.
+    Client {
+        url: String,
+        protocols: Vec<String>,
+        origin: Option<String>,
+        trace: bool,
+    },
     /// `--help` / `-h` / `help [SUBCOMMAND]`: text to print on stdout, exit 0.
     Help(String),
     /// `--version` / `-V`: print `pushwire VERSION` on stdout, exit 0.
@@ -58,6 +72,7 @@ pub struct CliError {
 enum Usage {
     Top,
     Echo,
+    Client,
 }
 
 impl Usage {
@@ -65,6 +80,7 @@ impl Usage {
         match self {
             Usage::Top => "pushwire",
             Usage::Echo => "pushwire echo",
+            Usage::Client => "pushwire client",
         }
     }
 
@@ -72,6 +88,7 @@ impl Usage {
         match self {
             Usage::Top => "pushwire [OPTIONS] <COMMAND>",
             Usage::Echo => "pushwire echo [OPTIONS]",
+            Usage::Client => "pushwire client [OPTIONS] <URL>",
         }
     }
 }
@@ -97,6 +114,10 @@ enum ErrorKind {
     UnknownSubcommand { name: String },
     /// A positional argument where none is accepted.
     UnexpectedArgument { arg: String },
+    /// A required positional argument is absent; `what` names it (`URL`).
+    MissingArgument { what: &'static str },
+    /// A URL that is not a `ws://` URL pushwire can connect to.
+    BadUrl { url: String, reason: String },
     /// Values that parse but do not work together (from `Config::validate`).
     InvalidConfig {
         option: &'static str,
@@ -129,12 +150,15 @@ impl fmt::Display for CliError {
             ErrorKind::UnexpectedValue { option } => {
                 write!(f, "error: option '{option}' takes no value")?
             }
-            ErrorKind::UnknownSubcommand { name } => {
-                write!(f, "error: unknown command '{name}' (available: echo, help)")?
-            }
+            ErrorKind::UnknownSubcommand { name } => write!(
+                f,
+                "error: unknown command '{name}' (available: echo, client, help)"
+            )?,
             ErrorKind::UnexpectedArgument { arg } => {
                 write!(f, "error: unexpected argument '{arg}' for '{cmd}'")?
             }
+            ErrorKind::MissingArgument { what } => write!(f, "error: missing {what}")?,
+            ErrorKind::BadUrl { url, reason } => write!(f, "error: invalid URL '{url}': {reason}")?,
             ErrorKind::InvalidConfig {
                 option,
                 field,
@@ -177,11 +201,20 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
         "-V" | "--version" => Ok(Command::Version),
         "help" => parse_help(args),
         "echo" => parse_echo(args),
+        "client" => parse_client(args),
         _ if is_option(&arg) => {
-            let hint = if ECHO_OPTIONS.iter().any(|o| o.name == name) {
-                format!("options of a command go after it: 'pushwire echo {name}'")
-            } else {
+            let places: Vec<String> = [
+                (has_option(ECHO_OPTIONS, name), "pushwire echo"),
+                (has_option(CLIENT_OPTIONS, name), "pushwire client URL"),
+            ]
+            .into_iter()
+            .filter(|&(has, _)| has)
+            .map(|(_, cmd)| format!("'{cmd} {name}'"))
+            .collect();
+            let hint = if places.is_empty() {
                 suggest(name, ["--help", "--version"])
+            } else {
+                format!("options of a command go after it: {}", places.join(" or "))
             };
             Err(err(
                 Usage::Top,
@@ -200,6 +233,7 @@ fn parse_help(mut args: impl Iterator<Item = String>) -> Result<Command, CliErro
     let help = match args.next().as_deref() {
         None | Some("help") => top_help(),
         Some("echo") => echo_help(),
+        Some("client") => client_help(),
         Some(other) => {
             return Err(err(
                 Usage::Top,
@@ -230,6 +264,112 @@ fn split_option(arg: &str) -> (&str, Option<&str>) {
     (arg, None)
 }
 
+// ===== options, for every command =====
+
+/// One option of a command: its name, what it sets, and whether it takes a value.
+struct OptSpec<O: 'static> {
+    name: &'static str,
+    opt: O,
+    /// Completes "expected ..." in error messages; `None` for a flag, which takes no value.
+    expected: Option<&'static str>,
+}
+
+fn has_option<O>(specs: &[OptSpec<O>], name: &str) -> bool {
+    specs.iter().any(|o| o.name == name)
+}
+
+/// One argument after the command name, as read by [`next_arg`].
+enum Arg<O: 'static> {
+    Positional(String),
+    Help,
+    Version,
+    /// An option of the command's table with its value; the value is empty for a flag.
+    Opt(&'static OptSpec<O>, String),
+}
+
+/// Reads the next argument of a command whose options are `specs`: `--opt VALUE`,
+/// `--opt=VALUE`, a flag, `-h`/`--help`, `-V`/`--version`, or a positional argument.
+fn next_arg<O>(
+    args: &mut impl Iterator<Item = String>,
+    usage: Usage,
+    specs: &'static [OptSpec<O>],
+) -> Result<Option<Arg<O>>, CliError> {
+    let Some(arg) = args.next() else {
+        return Ok(None);
+    };
+    if !is_option(&arg) {
+        return Ok(Some(Arg::Positional(arg)));
+    }
+    let (name, inline) = split_option(&arg);
+    let unexpected_value = || {
+        err(
+            usage,
+            ErrorKind::UnexpectedValue {
+                option: name.to_string(),
+            },
+        )
+    };
+    let flag = match name {
+        "-h" | "--help" => Some(Arg::Help),
+        "-V" | "--version" => Some(Arg::Version),
+        _ => None,
+    };
+    if let Some(flag) = flag {
+        return match inline {
+            Some(_) => Err(unexpected_value()),
+            None => Ok(Some(flag)),
+        };
+    }
+    let Some(spec) = specs.iter().find(|o| o.name == name) else {
+        let hint = suggest(
+            name,
+            specs.iter().map(|o| o.name).chain(["--help", "--version"]),
+        );
+        return Err(err(
+            usage,
+            ErrorKind::UnknownOption {
+                option: name.to_string(),
+                hint,
+            },
+        ));
+    };
+    let Some(expected) = spec.expected else {
+        return match inline {
+            Some(_) => Err(unexpected_value()),
+            None => Ok(Some(Arg::Opt(spec, String::new()))),
+        };
+    };
+    let value = match inline {
+        Some(v) => v.to_string(),
+        None => match args.next() {
+            // `--addr --max-frame 1M`: the value was forgotten.
+            Some(v) if !v.starts_with("--") => v,
+            _ => {
+                return Err(err(
+                    usage,
+                    ErrorKind::MissingValue {
+                        option: spec.name,
+                        expected,
+                    },
+                ));
+            }
+        },
+    };
+    Ok(Some(Arg::Opt(spec, value)))
+}
+
+/// "invalid value `value` for `spec.name`: expected `spec.expected`".
+fn bad_value<O>(usage: Usage, spec: &OptSpec<O>, value: &str) -> CliError {
+    err(
+        usage,
+        ErrorKind::BadValue {
+            option: spec.name,
+            value: value.to_string(),
+            expected: spec.expected.unwrap_or("no value"),
+        },
+    )
+}
+
 // ===== `pushwire echo` =====
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,13 +385,7 @@ enum EchoOpt {
     MaxConnections,
     WriteBuffer,
     AllowOrigin,
-}
-
-struct OptSpec {
-    name: &'static str,
-    opt: EchoOpt,
-    /// Completes "expected ..." in error messages.
-    expected: &'static str,
+    Trace,
 }
 
 const EXPECT_ADDR: &str = "an IP address and port, e.g. 127.0.0.1:9001 or [::1]:9001";
@@ -265,61 +399,66 @@ const EXPECT_U32: &str = "an integer from 0 to 4294967295";
 const EXPECT_USIZE: &str = "a non-negative integer";
 const EXPECT_ORIGIN: &str = "a non-empty origin, e.g. https://example.com";
 
-const ECHO_OPTIONS: &[OptSpec] = &[
+const ECHO_OPTIONS: &[OptSpec<EchoOpt>] = &[
     OptSpec {
         name: "--addr",
         opt: EchoOpt::Addr,
-        expected: EXPECT_ADDR,
+        expected: Some(EXPECT_ADDR),
     },
     OptSpec {
         name: "--max-message",
         opt: EchoOpt::MaxMessage,
-        expected: EXPECT_BYTES,
+        expected: Some(EXPECT_BYTES),
     },
     OptSpec {
         name: "--max-frame",
         opt: EchoOpt::MaxFrame,
-        expected: EXPECT_BYTES,
+        expected: Some(EXPECT_BYTES),
     },
     OptSpec {
         name: "--max-fragments",
         opt: EchoOpt::MaxFragments,
-        expected: EXPECT_U32,
+        expected: Some(EXPECT_U32),
     },
     OptSpec {
         name: "--ping-interval",
         opt: EchoOpt::PingInterval,
-        expected: EXPECT_SECS_OFF,
+        expected: Some(EXPECT_SECS_OFF),
     },
     OptSpec {
         name: "--pong-timeout",
         opt: EchoOpt::PongTimeout,
-        expected: EXPECT_SECS,
+        expected: Some(EXPECT_SECS),
     },
     OptSpec {
         name: "--close-timeout",
         opt: EchoOpt::CloseTimeout,
-        expected: EXPECT_SECS,
+        expected: Some(EXPECT_SECS),
     },
     OptSpec {
         name: "--handshake-timeout",
         opt: EchoOpt::HandshakeTimeout,
-        expected: EXPECT_SECS,
+        expected: Some(EXPECT_SECS),
     },
     OptSpec {
         name: "--max-connections",
         opt: EchoOpt::MaxConnections,
-        expected: EXPECT_USIZE,
+        expected: Some(EXPECT_USIZE),
     },
     OptSpec {
         name: "--write-buffer",
         opt: EchoOpt::WriteBuffer,
-        expected: EXPECT_BYTES,
+        expected: Some(EXPECT_BYTES),
     },
     OptSpec {
         name: "--allow-origin",
         opt: EchoOpt::AllowOrigin,
-        expected: EXPECT_ORIGIN,
+        expected: Some(EXPECT_ORIGIN),
+    },
+    OptSpec {
+        name: "--trace",
+        opt: EchoOpt::Trace,
+        expected: None,
     },
 ];
 
@@ -339,68 +478,16 @@ fn parse_echo(mut args: impl Iterator<Item = String>) -> Result<Command, CliErro
     let mut frame_given = false;
     let mut origins: Vec<String> = Vec::new();
 
-    while let Some(arg) = args.next() {
-        if !is_option(&arg) {
-            return Err(err(Usage::Echo, ErrorKind::UnexpectedArgument { arg }));
-        }
-        let (name, inline) = split_option(&arg);
-        if matches!(name, "-h" | "--help" | "-V" | "--version") {
-            if inline.is_some() {
-                return Err(err(
-                    Usage::Echo,
-                    ErrorKind::UnexpectedValue {
-                        option: name.to_string(),
-                    },
-                ));
+    while let Some(arg) = next_arg(&mut args, Usage::Echo, ECHO_OPTIONS)? {
+        let (spec, value) = match arg {
+            Arg::Positional(arg) => {
+                return Err(err(Usage::Echo, ErrorKind::UnexpectedArgument { arg }));
             }
-            return Ok(if matches!(name, "-h" | "--help") {
-                Command::Help(echo_help())
-            } else {
-                Command::Version
-            });
-        }
-        let Some(spec) = ECHO_OPTIONS.iter().find(|o| o.name == name) else {
-            let hint = suggest(
-                name,
-                ECHO_OPTIONS
-                    .iter()
-                    .map(|o| o.name)
-                    .chain(["--help", "--version"]),
-            );
-            return Err(err(
-                Usage::Echo,
-                ErrorKind::UnknownOption {
-                    option: name.to_string(),
-                    hint,
-                },
-            ));
+            Arg::Help => return Ok(Command::Help(echo_help())),
+            Arg::Version => return Ok(Command::Version),
+            Arg::Opt(spec, value) => (spec, value),
         };
-        let value = match inline {
-            Some(v) => v.to_string(),
-            None => match args.next() {
-                // `--addr --max-frame 1M`: the value was forgotten.
-                Some(v) if !v.starts_with("--") => v,
-                _ => {
-                    return Err(err(
-                        Usage::Echo,
-                        ErrorKind::MissingValue {
-                            option: spec.name,
-                            expected: spec.expected,
-                        },
-                    ));
-                }
-            },
-        };
-        let bad = || {
-            err(
-                Usage::Echo,
-                ErrorKind::BadValue {
-                    option: spec.name,
-                    value: value.clone(),
-                    expected: spec.expected,
-                },
-            )
-        };
+        let bad = || bad_value(Usage::Echo, spec, &value);
         match spec.opt {
             EchoOpt::Addr => addr = value.parse().map_err(|_| bad())?,
             EchoOpt::MaxMessage => config.max_message_size = parse_bytes(&value).ok_or_else(bad)?,
@@ -435,6 +522,7 @@ fn parse_echo(mut args: impl Iterator<Item = String>) -> Result<Command, CliErro
                 }
                 origins.push(value);
             }
+            EchoOpt::Trace => config.trace = true,
         }
     }
 
@@ -474,6 +562,131 @@ fn option_for_field(field: &'static str) -> &'static str {
         "allowed_origins" => "--allow-origin",
         // A field the command line does not set: name the field itself.
         other => other,
+    }
+}
+
+// ===== `pushwire client` =====
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientOpt {
+    Protocol,
+    Origin,
+    Trace,
+}
+
+const EXPECT_PROTOCOL: &str = "a subprotocol name that is an HTTP token (letters, digits and \
+     !#$%&'*+-.^_`|~), e.g. chat; repeat the option to offer several";
+const EXPECT_PROTOCOL_UNIQUE: &str = "each subprotocol once (RFC 6455 section 4.1)";
+const EXPECT_CLIENT_ORIGIN: &str =
+    "a non-empty origin of visible ASCII characters, e.g. https://example.com";
+const EXPECT_URL: &str = "expected ws://host[:port]/path, e.g. ws://127.0.0.1:9001/";
+const WSS_NO_TLS: &str = "wss:// needs TLS, which pushwire does not implement";
+
+const CLIENT_OPTIONS: &[OptSpec<ClientOpt>] = &[
+    OptSpec {
+        name: "--protocol",
+        opt: ClientOpt::Protocol,
+        expected: Some(EXPECT_PROTOCOL),
+    },
+    OptSpec {
+        name: "--origin",
+        opt: ClientOpt::Origin,
+        expected: Some(EXPECT_CLIENT_ORIGIN),
+    },
+    OptSpec {
+        name: "--trace",
+        opt: ClientOpt::Trace,
+        expected: None,
+    },
+];
+
+fn parse_client(mut args: impl Iterator<Item = String>) -> Result<Command, CliError> {
+    let mut url: Option<String> = None;
+    let mut protocols: Vec<String> = Vec::new();
+    let mut origin: Option<String> = None;
+    let mut trace = false;
+
+    while let Some(arg) = next_arg(&mut args, Usage::Client, CLIENT_OPTIONS)? {
+        let (spec, value) = match arg {
+            Arg::Positional(arg) => {
+                if url.is_some() {
+                    return Err(err(Usage::Client, ErrorKind::UnexpectedArgument { arg }));
+                }
+                url = Some(arg);
+                continue;
+            }
+            Arg::Help => return Ok(Command::Help(client_help())),
+            Arg::Version => return Ok(Command::Version),
+            Arg::Opt(spec, value) => (spec, value),
+        };
+        match spec.opt {
+            ClientOpt::Protocol => {
+                if !is_token(value.as_bytes()) {
+                    return Err(bad_value(Usage::Client, spec, &value));
+                }
+                if protocols.contains(&value) {
+                    return Err(err(
+                        Usage::Client,
+                        ErrorKind::BadValue {
+                            option: spec.name,
+                            value,
+                            expected: EXPECT_PROTOCOL_UNIQUE,
+                        },
+                    ));
+                }
+                protocols.push(value);
+            }
+            ClientOpt::Origin => {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(bad_value(Usage::Client, spec, &value));
+                }
+                origin = Some(value);
+            }
+            ClientOpt::Trace => trace = true,
+        }
+    }
+
+    // Checked after the options, so that `--help` wins over a bad URL.
+    let Some(url) = url else {
+        return Err(err(
+            Usage::Client,
+            ErrorKind::MissingArgument { what: "URL" },
+        ));
+    };
+    let url =
+        check_url(&url).map_err(|reason| err(Usage::Client, ErrorKind::BadUrl { url, reason }))?;
+    Ok(Command::Client {
+        url,
+        protocols,
+        origin,
+        trace,
+    })
+}
+
+/// Checks that `url` is a `ws://` URL the client can connect to, and returns it with its
+/// scheme in lowercase (schemes are case-insensitive, RFC 3986 §3.1); else the reason.
+fn check_url(url: &str) -> Result<String, String> {
+    let scheme = |prefix: &str| {
+        url.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    if scheme("wss://") {
+        return Err(WSS_NO_TLS.to_string());
+    }
+    if !scheme("ws://") {
+        return Err(EXPECT_URL.to_string());
+    }
+    let url = format!("ws://{}", &url["ws://".len()..]);
+    match WsUrl::parse(&url) {
+        Ok(_) => Ok(url),
+        Err(ClientError::BadUrl(message)) => {
+            // The library's message is `"URL": reason`; the URL is already in ours.
+            let reason = message
+                .strip_prefix(&format!("{url:?}: "))
+                .unwrap_or(&message);
+            Err(format!("{reason}; {EXPECT_URL}"))
+        }
+        Err(other) => Err(format!("{other}; {EXPECT_URL}")),
     }
 }
 
@@ -575,8 +788,9 @@ Real-time push over WebSocket (RFC 6455) and HTTP long-polling, on one event loo
 Usage: pushwire [OPTIONS] <COMMAND>
 
 Commands:
-  echo  Echo every text and binary message back (conformance tests, benchmarks)
-  help  Print this help, or the help of a command: 'pushwire help echo'
+  echo    Echo every text and binary message back (conformance tests, benchmarks)
+  client  Connect to a WebSocket server: stdin lines are sent, messages received printed
+  help    Print this help, or the help of a command: 'pushwire help echo'
 
 Options:
   -h, --help     Print help
@@ -630,6 +844,10 @@ Options:
       --allow-origin ORIGIN     Browser Origin allowed to connect; repeat for several.
                                 Others get 403; requests without Origin are allowed
                                 [default: any origin]
+      --trace                   Print every HTTP head and frame crossing the wire to
+                                stderr (direction, connection id, FIN, RSV, opcode, mask
+                                key, length encoding, payload preview, close codes by
+                                name). Slow: for learning and debugging
   -h, --help                    Print help
   -V, --version                 Print version
 
@@ -653,6 +871,44 @@ SECS:  seconds as an integer or a decimal, e.g. 30 or 0.5 (above 0, at most one 
     )
 }
 
+fn client_help() -> String {
+    "\
+A small websocat: connect to a WebSocket server, send each line of standard input as a
+text message, and print every message received to standard output, one per line (binary
+as '[binary N bytes] <hex of up to 64 bytes>').
+
+At the end of standard input (Ctrl-D) the client sends Close 1000 and waits for the
+server's Close. Exit status: 0 after a normal close, 1 if the connection failed or
+closed abnormally, 2 for a bad command line.
+
+Usage: pushwire client [OPTIONS] <URL>
+
+Arguments:
+  <URL>  ws://host[:port]/path (port 80 if omitted). wss:// is not supported: it needs
+         TLS, which pushwire does not implement
+
+Options:
+      --protocol NAME    Offer this subprotocol (Sec-WebSocket-Protocol); repeat to offer
+                         several, in order of preference. NAME is an HTTP token: letters,
+                         digits and !#$%&'*+-.^_`|~ [default: none offered]
+      --origin ORIGIN    Send this Origin header, as a browser would
+                         [default: no Origin header]
+      --trace            Print every HTTP head and frame crossing the wire to stderr
+                         (direction, connection id, FIN, RSV, opcode, mask key, length
+                         encoding, payload preview, close codes by name)
+  -h, --help             Print help
+  -V, --version          Print version
+
+Values are given as '--opt VALUE' or '--opt=VALUE'.
+
+Examples:
+  pushwire client ws://127.0.0.1:9001/
+  echo hello | pushwire client ws://127.0.0.1:9001/
+  pushwire client --protocol chat --origin https://example.com ws://localhost:8080/chat
+"
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,6 +928,29 @@ mod tests {
 
     fn echo_err(args: &[&str]) -> CliError {
         let mut all = vec!["echo"];
+        all.extend_from_slice(args);
+        match run(&all) {
+            Err(e) => e,
+            Ok(c) => panic!("{args:?}: expected an error, got {c:?}"),
+        }
+    }
+
+    fn client(args: &[&str]) -> (String, Vec<String>, Option<String>, bool) {
+        let mut all = vec!["client"];
+        all.extend_from_slice(args);
+        match run(&all) {
+            Ok(Command::Client {
+                url,
+                protocols,
+                origin,
+                trace,
+            }) => (url, protocols, origin, trace),
+            other => panic!("{args:?}: expected Client, got {other:?}"),
+        }
+    }
+
+    fn client_err(args: &[&str]) -> CliError {
+        let mut all = vec!["client"];
         all.extend_from_slice(args);
         match run(&all) {
             Err(e) => e,
@@ -729,7 +1008,7 @@ mod tests {
     #[test]
     fn top_help_lists_commands_and_global_options() {
         let text = help_text(&["--help"]);
-        for word in ["echo", "help", "--help", "-h", "--version", "-V"] {
+        for word in ["echo", "client", "help", "--help", "-h", "--version", "-V"] {
             assert!(text.contains(word), "top help lacks {word}");
         }
     }
@@ -758,6 +1037,9 @@ mod tests {
             "GiB",
             "0.5",
             "--opt=VALUE",
+            "--trace",
+            "mask",
+            "close codes by",
         ] {
             assert!(text.contains(word), "echo help lacks {word:?}");
         }
@@ -1042,14 +1324,31 @@ mod tests {
     #[test]
     fn missing_values() {
         for spec in ECHO_OPTIONS {
+            let Some(expected) = spec.expected else {
+                continue;
+            };
             let e = echo_err(&[spec.name]);
             assert_eq!(
                 e.kind,
                 ErrorKind::MissingValue {
                     option: spec.name,
-                    expected: spec.expected
+                    expected
                 }
             );
+        }
+        for spec in CLIENT_OPTIONS {
+            let Some(expected) = spec.expected else {
+                continue;
+            };
+            let e = client_err(&["ws://h/", spec.name]);
+            assert_eq!(
+                e.kind,
+                ErrorKind::MissingValue {
+                    option: spec.name,
+                    expected
+                }
+            );
+            assert_eq!(e.usage, Usage::Client);
         }
         // an option where the value should be
         let e = echo_err(&["--addr", "--max-frame", "1M"]);
@@ -1138,6 +1437,359 @@ mod tests {
         assert_eq!(
             suggest("--max-frames", ["--max-frame", "--max-fragments"]),
             "did you mean '--max-frame'?"
+        );
+    }
+
+    // ----- --trace -----
+
+    #[test]
+    fn echo_trace_flag() {
+        assert!(!echo(&[]).1.trace);
+        let (addr, c) = echo(&["--trace"]);
+        assert!(c.trace);
+        assert_eq!(addr, "127.0.0.1:9001".parse::<SocketAddr>().unwrap());
+        // a flag mixes with options, in any order, and may be repeated
+        let (addr, c) = echo(&[
+            "--addr",
+            "127.0.0.1:7",
+            "--trace",
+            "--max-frame=1K",
+            "--trace",
+        ]);
+        assert!(c.trace);
+        assert_eq!(addr.port(), 7);
+        assert_eq!(c.max_frame_size, 1024);
+        // a flag is not followed by a value: the next argument is not consumed
+        let e = echo_err(&["--trace", "1"]);
+        assert!(matches!(&e.kind, ErrorKind::UnexpectedArgument { arg } if arg == "1"));
+    }
+
+    #[test]
+    fn trace_takes_no_value() {
+        for e in [
+            echo_err(&["--trace=1"]),
+            echo_err(&["--trace="]),
+            client_err(&["ws://h/", "--trace=yes"]),
+        ] {
+            assert!(
+                matches!(&e.kind, ErrorKind::UnexpectedValue { option } if option == "--trace"),
+                "{e}"
+            );
+            assert!(
+                e.to_string()
+                    .starts_with("error: option '--trace' takes no value"),
+                "{e}"
+            );
+        }
+        assert_eq!(echo_err(&["--trace=1"]).usage, Usage::Echo);
+        assert_eq!(client_err(&["--trace=1", "ws://h/"]).usage, Usage::Client);
+    }
+
+    #[test]
+    fn trace_suggested_for_near_misses() {
+        let text = echo_err(&["--trac"]).to_string();
+        assert!(text.contains("did you mean '--trace'?"), "{text}");
+        let text = client_err(&["--tracee", "ws://h/"]).to_string();
+        assert!(text.contains("did you mean '--trace'?"), "{text}");
+        let text = client_err(&["--protocl", "chat"]).to_string();
+        assert!(text.contains("did you mean '--protocol'?"), "{text}");
+    }
+
+    // ----- client -----
+
+    #[test]
+    fn client_url_only() {
+        let (url, protocols, origin, trace) = client(&["ws://127.0.0.1:9001/"]);
+        assert_eq!(url, "ws://127.0.0.1:9001/");
+        assert!(protocols.is_empty());
+        assert_eq!(origin, None);
+        assert!(!trace);
+        // the URL is passed through as given (apart from the scheme's case)
+        assert_eq!(client(&["ws://example.com"]).0, "ws://example.com");
+        assert_eq!(
+            client(&["ws://[::1]:8080/chat?room=1"]).0,
+            "ws://[::1]:8080/chat?room=1"
+        );
+        assert_eq!(
+            client(&["WS://Example.com:80/x"]).0,
+            "ws://Example.com:80/x"
+        );
+    }
+
+    #[test]
+    fn client_options() {
+        let (url, protocols, origin, trace) = client(&[
+            "--protocol",
+            "chat",
+            "ws://h:1/p",
+            "--protocol=v2.json",
+            "--origin",
+            "https://a.example",
+            "--trace",
+        ]);
+        assert_eq!(url, "ws://h:1/p");
+        assert_eq!(protocols, ["chat", "v2.json"]);
+        assert_eq!(origin.as_deref(), Some("https://a.example"));
+        assert!(trace);
+        // `=` forms; a later --origin overrides; every tchar is accepted in a protocol
+        let (_, protocols, origin, trace) = client(&[
+            "--origin=http://x",
+            "--origin=https://y.example:8443",
+            "--protocol=!#$%&'*+-.^_`|~09azAZ",
+            "ws://h/",
+        ]);
+        assert_eq!(protocols, ["!#$%&'*+-.^_`|~09azAZ"]);
+        assert_eq!(origin.as_deref(), Some("https://y.example:8443"));
+        assert!(!trace);
+        // `--origin=` keeps later `=` signs; `null` is an origin
+        assert_eq!(
+            client(&["--origin=https://x/?a=b", "ws://h/"]).2.as_deref(),
+            Some("https://x/?a=b")
+        );
+        assert_eq!(
+            client(&["--origin", "null", "ws://h/"]).2.as_deref(),
+            Some("null")
+        );
+    }
+
+    #[test]
+    fn client_bad_protocols() {
+        for value in [
+            "",
+            "a b",
+            "a,b",
+            "chat/1",
+            "x\"y",
+            "(x)",
+            "é",
+            "a:b",
+            "a\r\nX: y",
+        ] {
+            for e in [
+                client_err(&["ws://h/", "--protocol", value]),
+                client_err(&["ws://h/", &format!("--protocol={value}")]),
+            ] {
+                match &e.kind {
+                    ErrorKind::BadValue {
+                        option: "--protocol",
+                        value: v,
+                        expected: EXPECT_PROTOCOL,
+                    } => assert_eq!(v, value),
+                    other => panic!("{value:?}: {other:?}"),
+                }
+                let text = e.to_string();
+                assert!(
+                    text.starts_with(&format!("error: invalid value '{value}' for '--protocol'")),
+                    "{text}"
+                );
+                assert!(text.contains("HTTP token"), "{text}");
+                assert!(
+                    text.contains("Usage: pushwire client [OPTIONS] <URL>"),
+                    "{text}"
+                );
+            }
+        }
+        // a protocol offered twice
+        let e = client_err(&["ws://h/", "--protocol", "chat", "--protocol=chat"]);
+        assert!(matches!(
+            e.kind,
+            ErrorKind::BadValue {
+                option: "--protocol",
+                expected: EXPECT_PROTOCOL_UNIQUE,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn client_bad_origins() {
+        for value in [
+            "",
+            "https://a b",
+            "https://a\r\nX: y",
+            "https://é.example",
+            "\t",
+        ] {
+            for e in [
+                client_err(&["ws://h/", "--origin", value]),
+                client_err(&["ws://h/", &format!("--origin={value}")]),
+            ] {
+                assert!(
+                    matches!(
+                        &e.kind,
+                        ErrorKind::BadValue { option: "--origin", value: v, .. } if v == value
+                    ),
+                    "{value:?}: {e}"
+                );
+            }
+        }
+        // an option where the value should be
+        let e = client_err(&["ws://h/", "--origin", "--trace"]);
+        assert!(matches!(
+            e.kind,
+            ErrorKind::MissingValue {
+                option: "--origin",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn client_missing_url() {
+        for args in [&[][..], &["--trace"], &["--protocol", "chat"]] {
+            let e = client_err(args);
+            assert_eq!(e.kind, ErrorKind::MissingArgument { what: "URL" });
+            assert_eq!(
+                e.to_string(),
+                "error: missing URL\n\n\
+                 Usage: pushwire client [OPTIONS] <URL>\n\n\
+                 Run 'pushwire client --help' for more."
+            );
+        }
+    }
+
+    #[test]
+    fn client_second_positional() {
+        let e = client_err(&["ws://a/", "ws://b/"]);
+        assert!(matches!(&e.kind, ErrorKind::UnexpectedArgument { arg } if arg == "ws://b/"));
+        assert_eq!(e.usage, Usage::Client);
+        assert!(
+            e.to_string()
+                .starts_with("error: unexpected argument 'ws://b/' for 'pushwire client'")
+        );
+        // `--trace` does not take the next argument as its value
+        let e = client_err(&["--trace", "ws://a/", "extra"]);
+        assert!(matches!(&e.kind, ErrorKind::UnexpectedArgument { arg } if arg == "extra"));
+    }
+
+    #[test]
+    fn client_wss_is_refused() {
+        for url in ["wss://example.com/", "WSS://example.com:443/x"] {
+            let e = client_err(&[url]);
+            match &e.kind {
+                ErrorKind::BadUrl { url: u, reason } => {
+                    assert_eq!(u, url);
+                    assert_eq!(reason, WSS_NO_TLS);
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "error: invalid URL '{url}': wss:// needs TLS, which pushwire does not implement"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_bad_urls() {
+        for url in [
+            "http://example.com/",
+            "example.com",
+            "127.0.0.1:9001",
+            "ws:/h/",
+            "ws:",
+            "-",
+            "",
+            "ws://",
+            "ws:///path",
+            "ws://h:port/",
+            "ws://h:70000/",
+            "ws://[::1/",
+            "ws://h/#frag",
+            "ws://h/a b",
+        ] {
+            let e = client_err(&[url]);
+            match &e.kind {
+                ErrorKind::BadUrl { url: u, reason } => {
+                    assert_eq!(u, url);
+                    assert!(
+                        reason.contains("expected ws://host[:port]/path"),
+                        "{url}: {reason}"
+                    );
+                }
+                other => panic!("{url:?}: {other:?}"),
+            }
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("error: invalid URL '{url}': ")),
+                "{text}"
+            );
+            assert!(text.contains("Usage: pushwire client"), "{text}");
+        }
+        // the library's reason is kept
+        let e = client_err(&["ws://h:x/"]);
+        assert!(e.to_string().contains("bad port"), "{e}");
+    }
+
+    #[test]
+    fn client_help_forms() {
+        let text = help_text(&["client", "--help"]);
+        assert_eq!(help_text(&["client", "-h"]), text);
+        assert_eq!(help_text(&["help", "client"]), text);
+        // help wins over a missing or bad URL, and over later bad options
+        assert_eq!(help_text(&["client", "wss://x/", "-h"]), text);
+        assert_eq!(help_text(&["client", "--trace", "-h", "--bogus"]), text);
+        assert_ne!(text, help_text(&["echo", "--help"]));
+        assert_ne!(text, help_text(&["--help"]));
+        for args in [&["client", "-V"][..], &["client", "ws://h/", "--version"]] {
+            assert!(matches!(run(args), Ok(Command::Version)), "{args:?}");
+        }
+        let e = client_err(&["--help=1"]);
+        assert!(matches!(e.kind, ErrorKind::UnexpectedValue { .. }));
+        let e = run(&["help", "client", "more"]).unwrap_err();
+        assert!(matches!(&e.kind, ErrorKind::UnexpectedArgument { arg } if arg == "more"));
+    }
+
+    #[test]
+    fn client_help_mentions_every_option() {
+        let text = help_text(&["client", "--help"]);
+        for spec in CLIENT_OPTIONS {
+            assert!(text.contains(spec.name), "client help lacks {}", spec.name);
+        }
+        for word in [
+            "Usage: pushwire client [OPTIONS] <URL>",
+            "--protocol NAME",
+            "--origin ORIGIN",
+            "--help",
+            "--version",
+            "websocat",
+            "[binary N bytes]",
+            "ws://host[:port]/path",
+            "wss://",
+            "TLS",
+            "!#$%&'*+-.^_`|~",
+            "Ctrl-D",
+            "Close 1000",
+            "Exit status: 0",
+            "pushwire client ws://127.0.0.1:9001/\n",
+            "echo hello | pushwire client ws://127.0.0.1:9001/\n",
+            "mask key",
+            "--opt=VALUE",
+        ] {
+            assert!(text.contains(word), "client help lacks {word:?}");
+        }
+        for line in text.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+    }
+
+    #[test]
+    fn client_in_top_level() {
+        let top = help_text(&["--help"]);
+        assert!(top.contains("\n  client  "), "{top}");
+        assert!(top.contains("\n  echo  "), "{top}");
+        assert!(top.contains("\n  help  "), "{top}");
+        let text = run(&["clinet"]).unwrap_err().to_string();
+        assert!(text.contains("(available: echo, client, help)"), "{text}");
+        // a client option placed before the command gets a hint
+        let text = run(&["--origin", "x", "client"]).unwrap_err().to_string();
+        assert!(text.contains("'pushwire client URL --origin'"), "{text}");
+        let text = run(&["--trace", "echo"]).unwrap_err().to_string();
+        assert!(
+            text.contains("'pushwire echo --trace' or 'pushwire client URL --trace'"),
+            "{text}"
         );
     }
 }
