@@ -250,6 +250,7 @@ impl Client {
             if n == 0 {
                 return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
             }
+            trace_bytes(&mut trace, Direction::In, &buf[filled..filled + n]);
             filled += n;
             match hs
                 .handle_response(&buf[..filled])
@@ -367,6 +368,20 @@ impl Client {
             );
             self.filled += n;
         }
+    }
+
+    /// Starts the closing handshake without waiting: keep calling
+    /// [`recv_event`](Self::recv_event) to receive what the server sent before it saw our
+    /// Close, until it returns `Err(ClientError::Closed(..))`.
+    pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), ClientError> {
+        self.ws.close(code, reason, &mut self.out, Instant::now())?;
+        self.flush()
+    }
+
+    /// When the closing handshake we started times out (see
+    /// [`ClientOptions::limits`]), `None` while no Close of ours is pending.
+    pub fn close_deadline(&self) -> Option<Instant> {
+        self.ws.poll_timeout().filter(|_| !self.ws.is_open())
     }
 
     /// Starts the closing handshake and waits (up to the limits' close timeout) for the

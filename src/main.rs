@@ -64,8 +64,13 @@ fn run_client(url: &str, protocols: Vec<String>, origin: Option<String>, trace: 
         .stream()
         .set_read_timeout(Some(Duration::from_millis(20)));
     let stdout = std::io::stdout();
+    let mut closing: Option<std::time::Instant> = None;
     loop {
-        loop {
+        if closing.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
+            eprintln!("pushwire client: the server did not answer our Close in time");
+            return ExitCode::FAILURE;
+        }
+        while closing.is_none() {
             match lines_rx.try_recv() {
                 Ok(Some(line)) => {
                     if let Err(e) = client.send_text(&line) {
@@ -74,20 +79,14 @@ fn run_client(url: &str, protocols: Vec<String>, origin: Option<String>, trace: 
                     }
                 }
                 Ok(None) | Err(mpsc::TryRecvError::Disconnected) => {
-                    return match client.close(pushwire::CloseCode::NORMAL, "") {
-                        Ok(event) => {
-                            eprintln!("pushwire client: closed: {} {:?}", event.code, event.kind);
-                            if event.code == pushwire::CloseCode::NORMAL {
-                                ExitCode::SUCCESS
-                            } else {
-                                ExitCode::FAILURE
-                            }
-                        }
-                        Err(e) => {
-                            eprintln!("pushwire client: {e}");
-                            ExitCode::FAILURE
-                        }
-                    };
+                    // End of input: start the closing handshake, but keep printing what
+                    // the server sent before it saw our Close.
+                    if let Err(e) = client.start_close(pushwire::CloseCode::NORMAL, "") {
+                        eprintln!("pushwire client: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                    closing = client.close_deadline();
+                    break;
                 }
                 Err(mpsc::TryRecvError::Empty) => break,
             }
@@ -114,7 +113,7 @@ fn run_client(url: &str, protocols: Vec<String>, origin: Option<String>, trace: 
                 ) => {}
             Err(ClientError::Closed(event)) => {
                 eprintln!(
-                    "pushwire client: closed by server: {} {:?} {:?}",
+                    "pushwire client: closed: {} {:?} {:?}",
                     event.code, event.reason, event.kind
                 );
                 let normal = matches!(

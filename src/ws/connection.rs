@@ -109,8 +109,9 @@ impl CloseEvent<'_> {
 enum State {
     /// Both directions are open.
     Open,
-    /// We sent a Close and wait for the peer's until `deadline` (§7.1.1). Data frames that
-    /// arrive meanwhile are dropped: the application asked to stop.
+    /// We sent a Close and wait for the peer's until `deadline` (§7.1.1). Messages keep
+    /// arriving meanwhile — the peer may have sent them before it saw our Close — and are
+    /// delivered: nothing the peer sent is lost. Only sending is over (§5.5.1).
     CloseSent { deadline: Instant },
     /// Finished. Nothing more is read or sent except what is already queued.
     Closed,
@@ -128,8 +129,6 @@ enum ReadState {
         remaining: u64,
         /// Payload bytes of this frame already received (the masking offset, §5.3).
         offset: u64,
-        /// Drop the bytes instead of assembling them (we are closing).
-        discard: bool,
     },
 }
 
@@ -469,34 +468,27 @@ impl WsConnection {
                 mask,
                 remaining,
                 offset,
-                discard,
             } => {
                 if remaining > 0 && buf.is_empty() {
                     return Step::NeedMore;
                 }
                 let n = remaining.min(buf.len() as u64) as usize;
                 let piece = &mut buf[..n];
-                if !discard {
-                    if let Some(key) = mask {
-                        apply_mask(piece, key, offset as usize);
-                    }
-                    if let Err(e) = self.assembler.payload(piece) {
-                        return self.fail_step(e, out);
-                    }
+                if let Some(key) = mask {
+                    apply_mask(piece, key, offset as usize);
+                }
+                if let Err(e) = self.assembler.payload(piece) {
+                    return self.fail_step(e, out);
                 }
                 if remaining > n as u64 {
                     self.read = ReadState::Payload {
                         mask,
                         remaining: remaining - n as u64,
                         offset: offset + n as u64,
-                        discard,
                     };
                     return Step::Progress(n);
                 }
                 self.read = ReadState::Header;
-                if discard {
-                    return Step::Progress(n);
-                }
                 match self.assembler.end_frame() {
                     Ok(Some(message)) => Step::Event(n, RawEvent::Assembled(message)),
                     Ok(None) => Step::Progress(n),
@@ -529,17 +521,6 @@ impl WsConnection {
             return self.control(header.opcode, header_len..end, buf, out);
         }
 
-        if let State::CloseSent { .. } = self.state {
-            // Data after our Close is dropped unread (§5.5.1: we are closing).
-            self.read = ReadState::Payload {
-                mask: None,
-                remaining: header.payload_len,
-                offset: 0,
-                discard: true,
-            };
-            return Step::Progress(header_len);
-        }
-
         // Fast path: a complete, unfragmented message inside this buffer is unmasked in
         // place and lent to the application — no copy, no allocation.
         let whole_message =
@@ -565,7 +546,6 @@ impl WsConnection {
             mask: header.mask,
             remaining: header.payload_len,
             offset: 0,
-            discard: false,
         };
         Step::Progress(header_len)
     }
@@ -894,7 +874,7 @@ mod tests {
     }
 
     #[test]
-    fn our_close_waits_for_the_peer_and_drops_data_meanwhile() {
+    fn our_close_waits_for_the_peer_and_still_delivers_what_it_sent_meanwhile() {
         let now = Instant::now();
         let mut ws = server(now);
         let mut out = Vec::new();
@@ -911,8 +891,12 @@ mod tests {
         let mut input = client_frame(true, OpCode::Text, b"late data");
         input.extend(client_frame(true, OpCode::Close, &close_payload(1000, "")));
         let events = feed_all(&mut ws, &input, &mut out, now);
-        assert_eq!(events.len(), 1);
-        let WsEvent::Closed(close) = &events[0] else {
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[0],
+            WsEvent::Message(Message::Text(Cow::Owned("late data".into())))
+        );
+        let WsEvent::Closed(close) = &events[1] else {
             panic!()
         };
         assert_eq!(close.kind, CloseKind::Local);
