@@ -88,6 +88,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod message;
 pub mod pair;
 pub mod server;
@@ -97,11 +98,13 @@ pub mod ws;
 
 pub use config::Config;
 pub use error::{SendError, UsageError};
+pub use http::{Request, Response, StatusCode};
 pub use message::Message;
 pub use server::{ConnId, Context, Handle, HandleError, HandleErrorKind, Handler, Server, Upgrade};
 pub use status::Status;
-pub use ws::CloseCode;
 pub use ws::connection::{CloseEvent, CloseKind};
+pub use ws::handshake::UpgradeRequest;
+pub use ws::{CloseCode, ProtocolError};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

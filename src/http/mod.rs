@@ -3,6 +3,7 @@
 //! [`request`] parses a request head incrementally and without copying; [`response`]
 //! writes status lines, headers and bodies into an output buffer.
 
+pub mod body;
 pub mod request;
 pub mod response;
 pub mod status_code;

@@ -56,6 +56,9 @@ pub(crate) struct Conn {
     pub read_paused: bool,
     /// Our FIN was sent (Closing phase, output flushed).
     pub write_shut: bool,
+    /// The peer's FIN arrived. It may still be reading (a half-close), so what is queued
+    /// for it is still delivered before the connection is dropped.
+    pub peer_eof: bool,
 }
 
 impl Conn {
@@ -70,6 +73,7 @@ impl Conn {
             dirty: false,
             read_paused: false,
             write_shut: false,
+            peer_eof: false,
         }
     }
 

@@ -41,6 +41,8 @@ pub enum HandleErrorKind {
     QueueFull,
     /// The server has stopped.
     Stopped,
+    /// The arguments were wrong (checked before queuing).
+    Usage(crate::error::UsageError),
 }
 
 impl<T> std::fmt::Display for HandleError<T> {
@@ -48,6 +50,7 @@ impl<T> std::fmt::Display for HandleError<T> {
         match self.kind {
             HandleErrorKind::QueueFull => f.write_str("the server's command queue is full"),
             HandleErrorKind::Stopped => f.write_str("the server has stopped"),
+            HandleErrorKind::Usage(e) => write!(f, "{e}"),
         }
     }
 }
@@ -129,7 +132,8 @@ impl Handle {
             })
     }
 
-    /// Sends a message to every open WebSocket (encoded once).
+    /// Sends a message to every open WebSocket (encoded once). Connections whose write
+    /// buffer is at its high-water mark are skipped.
     pub fn broadcast(
         &self,
         message: impl Into<Message<'static>>,
@@ -141,14 +145,30 @@ impl Handle {
             })
     }
 
-    /// Starts the closing handshake on one connection.
+    /// Starts the closing handshake on one connection. The code and reason are checked
+    /// here (a code that may not be sent, a reason over 123 bytes → `Usage`); a connection
+    /// that is already gone or closing when the loop runs the command is left as it is.
     pub fn close(
         &self,
         conn: ConnId,
         code: CloseCode,
         reason: impl Into<String>,
     ) -> Result<(), HandleError<()>> {
-        self.submit(Command::Close(conn, code, reason.into()))
+        let reason = reason.into();
+        let misuse = if !code.is_valid_on_wire() {
+            Some(crate::error::UsageError::InvalidCloseCode(code))
+        } else if reason.len() > crate::ws::close::MAX_REASON_LEN {
+            Some(crate::error::UsageError::CloseReasonTooLong(reason.len()))
+        } else {
+            None
+        };
+        if let Some(e) = misuse {
+            return Err(HandleError {
+                kind: HandleErrorKind::Usage(e),
+                value: (),
+            });
+        }
+        self.submit(Command::Close(conn, code, reason))
             .map_err(|(kind, _)| HandleError { kind, value: () })
     }
 

@@ -339,10 +339,46 @@ impl Server {
             }
             ReadOutcome::WouldBlock => false,
             ReadOutcome::Eof => {
-                self.remove(id, handler);
+                self.peer_finished(id, handler);
                 false
             }
         }
+    }
+
+    /// The peer's FIN arrived (or its socket failed). A parked request's client has hung
+    /// up: drop it. Otherwise the peer may only have half-closed and still be reading, so
+    /// deliver what is queued for it, then close.
+    fn peer_finished(&mut self, id: ConnId, handler: &mut impl Handler) {
+        let Some(conn) = self.core.conns.get_mut(id) else {
+            return;
+        };
+        match &mut conn.phase {
+            Phase::AwaitingResponse { .. } => return self.remove(id, handler),
+            Phase::WebSocket(ws) => {
+                // RFC 6455 §7.1.5: TCP closed without a Close frame → 1006.
+                if let Some(close) = ws.handle_eof() {
+                    handler.on_close(
+                        &mut Context {
+                            core: &mut self.core,
+                        },
+                        id,
+                        &close,
+                    );
+                }
+            }
+            Phase::ReadingHead { .. } | Phase::Closing { .. } => {}
+        }
+        let Some(conn) = self.core.conns.get_mut(id) else {
+            return;
+        };
+        conn.peer_eof = true;
+        if conn.pending() == 0 {
+            return self.remove(id, handler);
+        }
+        if !matches!(conn.phase, Phase::Closing { .. }) {
+            self.core.begin_closing(id);
+        }
+        self.core.mark_dirty(id);
     }
 
     /// Parses the buffered head; on completion hands it on. Returns `true` if the phase
@@ -499,7 +535,7 @@ impl Server {
             }
             ReadOutcome::WouldBlock => false,
             ReadOutcome::Eof => {
-                self.remove(id, handler);
+                self.peer_finished(id, handler);
                 false
             }
         }
@@ -524,8 +560,9 @@ impl Server {
             ReadOutcome::Data(n) => (prefix + n, true),
             ReadOutcome::WouldBlock => (prefix, false),
             ReadOutcome::Eof => {
-                // RFC 6455 §7.1.5: TCP closed without a Close frame → 1006.
-                self.remove(id, handler);
+                // Frames already read are handled first (a Close, say); then the FIN.
+                self.feed_websocket(id, prefix, handler);
+                self.peer_finished(id, handler);
                 return false;
             }
         };
@@ -589,11 +626,15 @@ impl Server {
 
     /// Closing phase: our FIN is out (or about to be); discard until the peer's FIN.
     fn read_discard(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        let conn = self.core.conns.get_mut(id).expect("caller checked");
+        if conn.peer_eof {
+            return false; // waiting only for our output to drain
+        }
         match self.read_into_buf(id, 0) {
             ReadOutcome::Data(_) => true,
             ReadOutcome::WouldBlock => false,
             ReadOutcome::Eof => {
-                self.remove(id, handler);
+                self.peer_finished(id, handler);
                 false
             }
         }
@@ -642,6 +683,11 @@ impl Server {
                 conn.read_paused = false;
                 core.ready.push(id);
             }
+        }
+        if pending == 0 && matches!(conn.phase, Phase::Closing { .. }) && conn.peer_eof {
+            // Both directions are done.
+            self.remove(id, handler);
+            return;
         }
         if pending == 0 && matches!(conn.phase, Phase::Closing { .. }) && !conn.write_shut {
             // RFC 6455 §7.1.1: the server closes the TCP connection first. Sending our FIN
@@ -758,8 +804,9 @@ impl Server {
                     ctx.broadcast(&message);
                 }
                 Command::Close(id, code, reason) => {
-                    let reason = crate::ws::close::truncate_reason(&reason);
-                    let _ = ctx.close(id, code, reason);
+                    // Arguments were checked by `Handle::close`; a connection that is gone
+                    // or already closing needs nothing more.
+                    let _ = ctx.close(id, code, &reason);
                 }
                 Command::Shutdown => ctx.shutdown(),
             }

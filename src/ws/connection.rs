@@ -182,6 +182,8 @@ enum RawEvent {
         reason: Range<usize>,
         kind: CloseKind,
     },
+    /// We failed the connection.
+    Failed(CloseEvent<'static>),
 }
 
 impl WsConnection {
@@ -280,6 +282,7 @@ impl WsConnection {
             }
             RawEvent::Ping(r) => WsEvent::Ping(at(r)),
             RawEvent::Pong(r) => WsEvent::Pong(at(r)),
+            RawEvent::Failed(event) => WsEvent::Closed(event),
             RawEvent::Closed { code, reason, kind } => {
                 // The reason was validated as UTF-8 by `close::parse_close_payload`.
                 let reason = std::str::from_utf8(at(reason)).unwrap_or_default();
@@ -599,15 +602,7 @@ impl WsConnection {
     /// Fails the connection (RFC 6455 §7.1.7) and reports it as the step's event; all
     /// remaining input is consumed unread.
     fn fail_step(&mut self, error: ProtocolError, out: &mut Vec<u8>) -> Step {
-        let event = self.fail(error, out);
-        Step::Event(
-            0,
-            RawEvent::Closed {
-                code: event.code,
-                reason: 0..0,
-                kind: event.kind,
-            },
-        )
+        Step::Event(0, RawEvent::Failed(self.fail(error, out)))
     }
 
     fn fail(&mut self, error: ProtocolError, out: &mut Vec<u8>) -> CloseEvent<'static> {
@@ -620,7 +615,8 @@ impl WsConnection {
         self.finish();
         CloseEvent {
             code,
-            reason: Cow::Borrowed(""),
+            // The same words we sent the peer: what it did wrong.
+            reason: Cow::Owned(error.to_string()),
             kind: CloseKind::Failed(error),
         }
     }

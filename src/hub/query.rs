@@ -1,0 +1,388 @@
+//! What the hub reads from a request target: the channel name in the path, and `since`
+//! and `timeout` in the query.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::hub::HubError;
+
+/// Where channels live: `/channels/{name}`.
+pub const CHANNEL_PREFIX: &str = "/channels/";
+
+/// Longest channel name, in characters (bytes: names are ASCII).
+pub const MAX_CHANNEL_NAME: usize = 128;
+
+/// The channel named by a request path `/channels/{name}`.
+///
+/// Names are 1 to [`MAX_CHANNEL_NAME`] characters of `A-Z a-z 0-9 _ . -`. Those are all
+/// RFC 3986 §2.3 *unreserved* characters, which never need percent-encoding, so the name
+/// is taken from the path as is: a `%` (or a `/`) in it makes it invalid rather than
+/// being decoded. One name has one spelling, so two spellings can never reach two
+/// different channels, or one channel under two names. (`.` and `..` are valid names:
+/// they are keys in a map, never file paths.)
+///
+/// A path outside `/channels/` is [`HubError::NotChannelPath`] (404); a bad name is
+/// [`HubError::BadChannelName`] (400).
+///
+/// ```
+/// use pushwire::hub::query::channel_name;
+/// assert_eq!(channel_name("/channels/news.en-GB_2"), Ok("news.en-GB_2"));
+/// assert!(channel_name("/channels/a/b").is_err());
+/// ```
+pub fn channel_name(path: &str) -> Result<&str, HubError> {
+    let name = path
+        .strip_prefix(CHANNEL_PREFIX)
+        .ok_or(HubError::NotChannelPath)?;
+    if is_valid_channel_name(name) {
+        Ok(name)
+    } else {
+        Err(HubError::BadChannelName)
+    }
+}
+
+/// Is `name` 1 to 128 characters of `A-Z a-z 0-9 _ . -`?
+pub fn is_valid_channel_name(name: &str) -> bool {
+    (1..=MAX_CHANNEL_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// The parameters of a long-poll (and, for `since`, of a WebSocket subscription).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollParams {
+    /// `since=N`: answer with messages whose id is greater than `N`. `None` when absent:
+    /// only messages published after the request arrived.
+    pub since: Option<u64>,
+    /// `timeout=S`: how long to hold the request when nothing is there yet. Zero is plain
+    /// polling (answer at once).
+    pub timeout: Duration,
+}
+
+impl PollParams {
+    /// Reads `since` and `timeout` from a query string (the target after `?`).
+    ///
+    /// - `since`: `1*DIGIT`, fitting in 64 bits; else [`HubError::BadSince`].
+    /// - `timeout`: seconds as `1*DIGIT [ "." 1*DIGIT ]` (`30`, `0.5`; no sign, exponent or
+    ///   bare `.5`), else [`HubError::BadTimeout`]. Digits past nanoseconds are dropped. A
+    ///   value above `max_timeout` is clamped to it rather than refused: the client asked
+    ///   to wait "up to" S, and waiting less is within what it asked for (a long-poll
+    ///   client simply polls again). Absent: `default_timeout`, also clamped.
+    /// - Either given twice: [`HubError::DuplicateParameter`].
+    /// - Anything else is ignored (cache-busters like `_=1700000000` are common), including
+    ///   pairs whose name is not valid percent-encoding: such a name is not one of ours.
+    ///
+    /// Names and values are percent-decoded (`%XX`, RFC 3986 §2.1); `+` is not a space
+    /// here (that is HTML form encoding) and would make a number invalid either way.
+    /// Empty pairs (`a&&b`, a trailing `&`) are skipped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pushwire::hub::query::PollParams;
+    ///
+    /// let p = PollParams::parse(Some("since=41&timeout=0.5"), Duration::from_secs(30),
+    ///                           Duration::from_secs(120)).unwrap();
+    /// assert_eq!(p.since, Some(41));
+    /// assert_eq!(p.timeout, Duration::from_millis(500));
+    /// ```
+    pub fn parse(
+        query: Option<&str>,
+        default_timeout: Duration,
+        max_timeout: Duration,
+    ) -> Result<PollParams, HubError> {
+        let mut since = None;
+        let mut timeout = None;
+        for pair in query.unwrap_or("").split('&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let Some(name) = percent_decode(name) else {
+                continue;
+            };
+            match &*name {
+                b"since" => {
+                    if since.is_some() {
+                        return Err(HubError::DuplicateParameter("since"));
+                    }
+                    let value = percent_decode(value).ok_or(HubError::BadSince)?;
+                    since = Some(parse_u64(&value).ok_or(HubError::BadSince)?);
+                }
+                b"timeout" => {
+                    if timeout.is_some() {
+                        return Err(HubError::DuplicateParameter("timeout"));
+                    }
+                    let value = percent_decode(value).ok_or(HubError::BadTimeout)?;
+                    timeout = Some(parse_seconds(&value).ok_or(HubError::BadTimeout)?);
+                }
+                _ => {}
+            }
+        }
+        Ok(PollParams {
+            since,
+            timeout: timeout.unwrap_or(default_timeout).min(max_timeout),
+        })
+    }
+}
+
+/// `1*DIGIT` as a `u64`; `None` for anything else, including overflow.
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// Seconds as `1*DIGIT [ "." 1*DIGIT ]`. The whole part saturates (it is clamped to the
+/// maximum timeout anyway); fraction digits past the ninth are dropped.
+fn parse_seconds(text: &[u8]) -> Option<Duration> {
+    let (whole, fraction) = match text.iter().position(|&b| b == b'.') {
+        Some(dot) => (&text[..dot], Some(&text[dot + 1..])),
+        None => (text, None),
+    };
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if !digits(whole) || fraction.is_some_and(|f| !digits(f)) {
+        return None;
+    }
+    let secs = whole.iter().fold(0u64, |n, &b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    });
+    let mut nanos = 0u32;
+    let fraction = fraction.unwrap_or(b"");
+    for i in 0..9 {
+        let digit = fraction.get(i).map_or(0, |&b| u32::from(b - b'0'));
+        nanos = nanos * 10 + digit;
+    }
+    // `nanos` < 1e9, so this cannot carry into (and overflow) the seconds.
+    Some(Duration::new(secs, nanos))
+}
+
+/// Percent-decodes `s` (RFC 3986 §2.1: `%` followed by two hex digits). Borrows when there
+/// is nothing to decode; `None` for a `%` not followed by two hex digits.
+fn percent_decode(s: &str) -> Option<Cow<'_, [u8]>> {
+    let bytes = s.as_bytes();
+    if !bytes.contains(&b'%') {
+        return Some(Cow::Borrowed(bytes));
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hi = hex_value(*bytes.get(i + 1)?)?;
+            let lo = hex_value(*bytes.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(Cow::Owned(out))
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: Duration = Duration::from_secs(30);
+    const MAX: Duration = Duration::from_secs(120);
+
+    fn params(query: &str) -> Result<PollParams, HubError> {
+        PollParams::parse(Some(query), DEFAULT, MAX)
+    }
+
+    #[test]
+    fn channel_names_of_the_allowed_characters_are_accepted() {
+        assert_eq!(channel_name("/channels/a"), Ok("a"));
+        assert_eq!(channel_name("/channels/Az09_.-"), Ok("Az09_.-"));
+        assert_eq!(channel_name("/channels/.."), Ok(".."));
+        let longest = format!("/channels/{}", "x".repeat(128));
+        assert_eq!(channel_name(&longest), Ok(&longest[10..]));
+    }
+
+    #[test]
+    fn bad_channel_names_are_400() {
+        let too_long = format!("/channels/{}", "x".repeat(129));
+        for path in [
+            "/channels/",
+            too_long.as_str(),
+            "/channels/a/b",
+            "/channels/a%2Db",
+            "/channels/a b",
+            "/channels/a+b",
+            "/channels/caf\u{e9}",
+            "/channels/a:b",
+            "/channels/a~b",
+        ] {
+            assert_eq!(
+                channel_name(path),
+                Err(HubError::BadChannelName),
+                "{path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_outside_channels_are_404() {
+        for path in [
+            "/",
+            "/channels",
+            "/channel/a",
+            "/Channels/a",
+            "//channels/a",
+            "channels/a",
+        ] {
+            assert_eq!(
+                channel_name(path),
+                Err(HubError::NotChannelPath),
+                "{path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_query_gives_the_defaults() {
+        let expected = PollParams {
+            since: None,
+            timeout: DEFAULT,
+        };
+        assert_eq!(PollParams::parse(None, DEFAULT, MAX), Ok(expected));
+        assert_eq!(params(""), Ok(expected));
+        assert_eq!(params("&&"), Ok(expected));
+    }
+
+    #[test]
+    fn since_and_timeout_are_read() {
+        let p = params("since=0&timeout=0").unwrap();
+        assert_eq!((p.since, p.timeout), (Some(0), Duration::ZERO));
+        let p = params("timeout=1.25&since=18446744073709551615").unwrap();
+        assert_eq!(
+            (p.since, p.timeout),
+            (Some(u64::MAX), Duration::from_millis(1250))
+        );
+        assert_eq!(params("since=007").unwrap().since, Some(7));
+    }
+
+    #[test]
+    fn fractional_timeouts_keep_nanoseconds_and_drop_the_rest() {
+        assert_eq!(
+            params("timeout=0.5").unwrap().timeout,
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            params("timeout=0.000000001").unwrap().timeout,
+            Duration::from_nanos(1)
+        );
+        assert_eq!(
+            params("timeout=0.0000000019").unwrap().timeout,
+            Duration::from_nanos(1)
+        );
+        assert_eq!(
+            params("timeout=2.0").unwrap().timeout,
+            Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn timeouts_above_the_cap_are_clamped_to_it() {
+        assert_eq!(params("timeout=121").unwrap().timeout, MAX);
+        assert_eq!(params("timeout=120").unwrap().timeout, MAX);
+        assert_eq!(
+            params("timeout=99999999999999999999999.9").unwrap().timeout,
+            MAX
+        );
+        // A default above a smaller cap is clamped too.
+        let p = PollParams::parse(None, DEFAULT, Duration::from_secs(10)).unwrap();
+        assert_eq!(p.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn malformed_since_is_400() {
+        for query in [
+            "since=",
+            "since",
+            "since=-1",
+            "since=+1",
+            "since=1.5",
+            "since=0x10",
+            "since=abc",
+            "since=%",
+            "since=1%2",
+            "since=18446744073709551616",
+            "since= 1",
+        ] {
+            assert_eq!(params(query), Err(HubError::BadSince), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_timeout_is_400() {
+        for query in [
+            "timeout=",
+            "timeout",
+            "timeout=-1",
+            "timeout=+1",
+            "timeout=.5",
+            "timeout=5.",
+            "timeout=1e3",
+            "timeout=1.2.3",
+            "timeout=inf",
+            "timeout=%zz",
+            "timeout=1,5",
+        ] {
+            assert_eq!(params(query), Err(HubError::BadTimeout), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_parameters_are_400() {
+        assert_eq!(
+            params("since=1&since=1"),
+            Err(HubError::DuplicateParameter("since"))
+        );
+        assert_eq!(
+            params("timeout=1&x=2&timeout=3"),
+            Err(HubError::DuplicateParameter("timeout"))
+        );
+        // Encoded and plain spellings of one name are the same parameter.
+        assert_eq!(
+            params("since=1&si%6Ece=2"),
+            Err(HubError::DuplicateParameter("since"))
+        );
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored_even_if_oddly_encoded() {
+        let p = params("_=1700000000&since=3&x=%zz&%zz=1&since2=x&Since=9").unwrap();
+        assert_eq!(p.since, Some(3));
+    }
+
+    #[test]
+    fn names_and_values_are_percent_decoded() {
+        let p = params("%73ince=%34%32&time%6Fut=%31.%35").unwrap();
+        assert_eq!(
+            (p.since, p.timeout),
+            (Some(42), Duration::from_millis(1500))
+        );
+        assert_eq!(percent_decode("a%2fb%2F").as_deref(), Some(&b"a/b/"[..]));
+        assert_eq!(percent_decode("%").as_deref(), None);
+        assert_eq!(percent_decode("%4").as_deref(), None);
+        assert_eq!(percent_decode("%g0").as_deref(), None);
+        assert!(matches!(percent_decode("plain"), Some(Cow::Borrowed(_))));
+    }
+}
