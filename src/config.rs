@@ -30,9 +30,14 @@ pub struct Config {
     /// Exceeding it answers `414 URI Too Long`.
     pub max_target_len: usize,
     /// Time allowed from accepting a connection (or finishing the previous request)
-    /// until a complete request head has arrived. Default 10 s. Slowloris protection:
-    /// a client that trickles its head is disconnected when this runs out.
+    /// until a complete request — head and body — has arrived. Default 10 s. Slowloris
+    /// protection: a client that trickles its request gets `408 Request Timeout` and is
+    /// disconnected when this runs out.
     pub handshake_timeout: Duration,
+    /// Largest request body (after removing chunked framing). Default 64 KiB. A larger
+    /// `Content-Length` is refused at once with `413 Content Too Large`, before any body
+    /// byte is read; a chunked body is refused at the chunk size that crosses the limit.
+    pub max_body_bytes: usize,
 
     // ===== WebSocket =====
     /// Largest payload of one frame, checked from the frame header before any byte of the
@@ -95,6 +100,7 @@ impl Default for Config {
             max_headers: 100,
             max_target_len: 8 * 1024,
             handshake_timeout: Duration::from_secs(10),
+            max_body_bytes: 64 * 1024,
             max_frame_size: 16 << 20,
             max_message_size: 16 << 20,
             max_fragments: 4096,

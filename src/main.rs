@@ -161,6 +161,27 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Ok(cli::Command::Serve { addr, config, hub }) => {
+            let mut server = match Server::bind(addr, config) {
+                Ok(server) => server,
+                Err(e) => {
+                    eprintln!("pushwire serve: cannot listen on {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let local = server.local_addr();
+            println!("pushwire serve: open http://{local}/ in a browser (demo chat)");
+            println!("  publish:   curl -d 'hello' http://{local}/channels/lobby");
+            println!("  long-poll: curl 'http://{local}/channels/lobby?since=0&timeout=30'");
+            println!("  subscribe: pushwire client ws://{local}/channels/lobby");
+            match server.run(&mut pushwire::hub::HubServer::new(hub)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pushwire serve: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Ok(cli::Command::Client {
             url,
             protocols,

@@ -601,6 +601,7 @@ impl HeadParser {
             line: self.request_line(),
             // A copy, so the parser keeps its own allocation for the next head.
             fields: self.fields.as_slice().into(),
+            body: Vec::new(),
         };
         self.reset();
         Some(request)
@@ -763,9 +764,26 @@ pub struct Request {
     bytes: Vec<u8>,
     line: RequestLine,
     fields: Box<[FieldSpan]>,
+    /// The body, with any chunked framing removed (empty when there was none).
+    body: Vec<u8>,
 }
 
 impl Request {
+    /// The request body, with its framing (`Content-Length` or chunked) removed.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Takes the body out of the request (leaving it empty).
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
+    /// Attaches the decoded body (the server does this once the body has arrived).
+    pub fn set_body(&mut self, body: Vec<u8>) {
+        self.body = body;
+    }
+
     /// The head as a borrowed [`RequestHead`], for the accessors not repeated here.
     pub fn head(&self) -> RequestHead<'_> {
         RequestHead::new(&self.bytes, self.line, &self.fields)

@@ -28,11 +28,15 @@ use std::sync::Arc;
 use crate::http::status_code::StatusCode;
 
 pub mod channel;
+pub mod config;
 pub mod json;
 pub mod query;
+pub mod server;
 
 pub use channel::{Batch, Channel, Fanout, Hub, Message, PollOutcome, Replay};
+pub use config::HubConfig;
 pub use query::{PollParams, channel_name};
+pub use server::HubServer;
 
 /// Default number of messages a channel retains (the 1,024).
 pub const DEFAULT_HISTORY: usize = 1024;

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::http::HeadParser;
+use crate::http::body::BodyDecoder;
+use crate::http::{HeadParser, Request};
 use crate::ws::connection::WsConnection;
 
 /// Which protocol a connection is speaking, with the data valid in that phase.
@@ -23,12 +24,25 @@ pub(crate) enum Phase {
         parser: Box<HeadParser>,
         deadline: Instant,
     },
+    /// Reading a request body until `deadline` (same deadline as the head's).
+    ReadingBody {
+        request: Box<Request>,
+        decoder: BodyDecoder,
+        body: Vec<u8>,
+        deadline: Instant,
+    },
     /// A request was handed to the application, which has not responded yet.
     AwaitingResponse {
         /// Whether the connection may carry another request after the response.
         keep_alive: bool,
         /// A HEAD request: the response is sent without its body (RFC 9110 §9.3.2).
         head_only: bool,
+        /// An HTTP/1.0 client asked for keep-alive: the response must say it agrees
+        /// (RFC 9112 §9.3 and appendix C.2.2).
+        announce_keep_alive: bool,
+        /// Parked by the application (long-poll) until this instant, when the handler's
+        /// `on_park_timeout` is asked for the answer.
+        parked_until: Option<Instant>,
     },
     /// An open (or closing) WebSocket.
     WebSocket(Box<WsConnection>),
@@ -59,6 +73,9 @@ pub(crate) struct Conn {
     /// The peer's FIN arrived. It may still be reading (a half-close), so what is queued
     /// for it is still delivered before the connection is dropped.
     pub peer_eof: bool,
+    /// A send was refused with `Full`; the handler hears `on_drained` once the backlog
+    /// falls to half the high-water mark.
+    pub send_refused: bool,
 }
 
 impl Conn {
@@ -74,6 +91,7 @@ impl Conn {
             read_paused: false,
             write_shut: false,
             peer_eof: false,
+            send_refused: false,
         }
     }
 
@@ -85,8 +103,10 @@ impl Conn {
     /// The next deadline of the current phase.
     pub fn deadline(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::ReadingHead { deadline, .. } | Phase::Closing { deadline } => Some(*deadline),
-            Phase::AwaitingResponse { .. } => None,
+            Phase::ReadingHead { deadline, .. }
+            | Phase::ReadingBody { deadline, .. }
+            | Phase::Closing { deadline } => Some(*deadline),
+            Phase::AwaitingResponse { parked_until, .. } => *parked_until,
             Phase::WebSocket(ws) => ws.poll_timeout(),
         }
     }

@@ -135,11 +135,15 @@ impl Core {
             return;
         }
         let deadline = self.now + self.config.handshake_timeout;
+        let high_water = self.config.write_buffer_high_water;
         if let Some(conn) = self.conns.get_mut(id) {
             conn.phase = Phase::ReadingHead {
                 parser: Box::new(HeadParser::new()),
                 deadline,
             };
+            // Reading may have stopped while the request waited (pipelined bytes filled
+            // the buffer); only backpressure may keep it stopped now.
+            conn.read_paused = conn.pending() >= high_water;
             // A pipelined request may already be waiting in `leftover`, and more bytes may
             // have arrived while we were not reading: look now.
             self.ready.push(id);
@@ -205,6 +209,7 @@ impl Context<'_> {
             return Err(SendError::NotOpen);
         }
         if c.out.len() - c.out_pos >= core.config.write_buffer_high_water {
+            c.send_refused = true;
             return Err(SendError::Full);
         }
         if c.out.capacity() == 0 {
@@ -257,7 +262,9 @@ impl Context<'_> {
             }
             Phase::Closing { .. } => Err(SendError::NotOpen),
             // An HTTP connection has no closing handshake: just close it.
-            Phase::ReadingHead { .. } | Phase::AwaitingResponse { .. } => {
+            Phase::ReadingHead { .. }
+            | Phase::ReadingBody { .. }
+            | Phase::AwaitingResponse { .. } => {
                 core.begin_closing(conn);
                 Ok(())
             }
@@ -309,22 +316,44 @@ impl Context<'_> {
         let Phase::AwaitingResponse {
             keep_alive,
             head_only,
+            announce_keep_alive,
+            ..
         } = c.phase
         else {
             return Err(SendError::NotOpen);
         };
         let keep_alive = keep_alive && !response.closes_connection();
-        let response = if keep_alive || response.closes_connection() {
-            response
-        } else {
+        let response = if !keep_alive && !response.closes_connection() {
             // RFC 9112 §9.6: a server that is about to close says so.
             response.header("Connection", "close")
+        } else if keep_alive && announce_keep_alive {
+            response.header("Connection", "keep-alive")
+        } else {
+            response
         };
         if c.out.capacity() == 0 {
             c.out = core.pool.take();
         }
         response.encode(&mut c.out, head_only);
         core.after_response(conn, keep_alive);
+        Ok(())
+    }
+
+    /// Parks the request waiting on `conn` (a long-poll): it stays unanswered until the
+    /// application calls [`respond`](Self::respond) — from any callback, or from another
+    /// thread through [`Handle::respond`](crate::Handle::respond) — or until `until`, when
+    /// [`Handler::on_park_timeout`](crate::Handler::on_park_timeout) is asked for the
+    /// answer. If the client hangs up meanwhile,
+    /// [`Handler::on_request_abandoned`](crate::Handler::on_request_abandoned) is called and
+    /// later answers fail with `Gone`. A parked request holds no buffers.
+    pub fn park(&mut self, conn: ConnId, until: Instant) -> Result<(), SendError> {
+        let core = &mut *self.core;
+        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        let Phase::AwaitingResponse { parked_until, .. } = &mut c.phase else {
+            return Err(SendError::NotOpen);
+        };
+        *parked_until = Some(until);
+        core.mark_dirty(conn);
         Ok(())
     }
 

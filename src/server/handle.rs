@@ -20,6 +20,8 @@ pub(crate) enum Command {
     Send(ConnId, Message<'static>),
     Broadcast(Message<'static>),
     Close(ConnId, CloseCode, String),
+    Respond(ConnId, crate::http::Response),
+    Notify(u64),
     Shutdown,
 }
 
@@ -170,6 +172,27 @@ impl Handle {
         }
         self.submit(Command::Close(conn, code, reason))
             .map_err(|(kind, _)| HandleError { kind, value: () })
+    }
+
+    /// Answers a request (typically a parked long-poll) from another thread. If the
+    /// client has gone by the time the loop runs the command, the response is dropped.
+    pub fn respond(
+        &self,
+        conn: ConnId,
+        response: crate::http::Response,
+    ) -> Result<(), HandleError<crate::http::Response>> {
+        self.submit(Command::Respond(conn, response))
+            .map_err(|(kind, cmd)| match cmd {
+                Command::Respond(_, value) => HandleError { kind, value },
+                _ => unreachable!("submit hands back the command it was given"),
+            })
+    }
+
+    /// Calls [`Handler::on_notify`](crate::Handler::on_notify) with `token` on the loop's
+    /// thread.
+    pub fn notify(&self, token: u64) -> Result<(), HandleError<u64>> {
+        self.submit(Command::Notify(token))
+            .map_err(|(kind, _)| HandleError { kind, value: token })
     }
 
     /// Begins graceful shutdown (see [`Context::shutdown`](crate::Context::shutdown)).

@@ -47,14 +47,28 @@ pub trait Handler {
         Upgrade::accept()
     }
 
-    /// A plain HTTP request (no upgrade) arrived. Answer it with
-    /// [`Context::respond`] — now, or later from another callback. Default: `404`.
+    /// A plain HTTP request (no upgrade) arrived, with its body. Answer it with
+    /// [`Context::respond`] — now, or later from another callback or thread (a long-poll:
+    /// see [`Context::park`]). Requests on one connection are answered strictly in order;
+    /// the next is not read until this one is answered. Default: `404`.
     fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
         let _ = request;
         let _ = ctx.respond(
             conn,
             Response::error(StatusCode::NOT_FOUND, "no such resource"),
         );
+    }
+
+    /// A request parked with [`Context::park`] reached its deadline unanswered. Answer it
+    /// now (or park it again). Default: `204 No Content`.
+    fn on_park_timeout(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let _ = ctx.respond(conn, Response::new(StatusCode::NO_CONTENT));
+    }
+
+    /// The client of a request that was not yet answered (typically a parked long-poll)
+    /// closed its connection. The connection is gone: forget the request. Default: nothing.
+    fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let _ = (ctx, conn);
     }
 
     /// The WebSocket on `conn` is open (the `101` response is queued).
@@ -72,6 +86,19 @@ pub trait Handler {
     /// `conn` fail from now on.
     fn on_close(&mut self, ctx: &mut Context<'_>, conn: ConnId, event: &CloseEvent<'_>) {
         let _ = (ctx, conn, event);
+    }
+
+    /// A connection that refused a send with [`SendError::Full`] has worked its backlog
+    /// down to half the high-water mark: sending may resume. Default: nothing.
+    fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let _ = (ctx, conn);
+    }
+
+    /// Another thread called [`Handle::notify`](crate::Handle::notify) with `token`: a way
+    /// to run handler code on the loop for work that arrives from elsewhere (e.g. data the
+    /// application queued for the handler itself). Default: nothing.
+    fn on_notify(&mut self, ctx: &mut Context<'_>, token: u64) {
+        let _ = (ctx, token);
     }
 
     /// A message sent through a [`Handle`](crate::Handle) could not be delivered when the

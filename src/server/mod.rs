@@ -42,6 +42,7 @@ use slab::Slab;
 use timers::Timers;
 
 use crate::config::Config;
+use crate::http::body::{self, BodyDecoder, BodyFraming};
 use crate::http::{HeadParser, HttpError, Request, Response, StatusCode, Version};
 use crate::status::Status;
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
@@ -290,6 +291,7 @@ impl Server {
             }
             let more = match conn.phase {
                 Phase::ReadingHead { .. } => self.read_head(id, handler),
+                Phase::ReadingBody { .. } => self.read_body(id, handler),
                 Phase::AwaitingResponse { .. } => self.read_while_awaiting(id, handler),
                 Phase::WebSocket(_) => self.read_websocket(id, handler),
                 Phase::Closing { .. } => self.read_discard(id, handler),
@@ -353,7 +355,15 @@ impl Server {
             return;
         };
         match &mut conn.phase {
-            Phase::AwaitingResponse { .. } => return self.remove(id, handler),
+            Phase::AwaitingResponse { .. } => {
+                // The client hung up before its answer (a parked long-poll, typically).
+                self.remove(id, handler);
+                let ctx = &mut Context {
+                    core: &mut self.core,
+                };
+                return handler.on_request_abandoned(ctx, id);
+            }
+            Phase::ReadingBody { .. } => return self.remove(id, handler),
             Phase::WebSocket(ws) => {
                 // RFC 6455 §7.1.5: TCP closed without a Close frame → 1006.
                 if let Some(close) = ws.handle_eof() {
@@ -484,21 +494,91 @@ impl Server {
             return;
         }
 
-        // A plain HTTP request.
-        if has_body(&request) {
-            return self.respond_and_close(
-                id,
-                Response::error(
-                    StatusCode::CONTENT_TOO_LARGE,
-                    "this server does not accept request bodies",
-                ),
-            );
+        // A plain HTTP request: does a body follow? (RFC 9112 §6.3)
+        let framing = match body::framing(&head, self.core.config.max_body_bytes) {
+            Ok(framing) => framing,
+            Err(e) => {
+                let response = Response::error(e.status(), &e.to_string());
+                return self.respond_and_close(id, response);
+            }
+        };
+        if matches!(framing, BodyFraming::None) {
+            return self.dispatch_request(id, request, handler);
         }
-        let keep_alive = match head.version() {
+        let expects_continue =
+            head.version() == Version::Http11 && head.has_token("expect", "100-continue");
+        let core = &mut self.core;
+        let Some(conn) = core.conns.get_mut(id) else {
+            return;
+        };
+        if expects_continue {
+            // RFC 9110 §10.1.1: the client waits for this before sending the body.
+            Core::out_buffer(&mut core.pool, conn)
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        let deadline = match conn.phase {
+            Phase::ReadingHead { deadline, .. } => deadline,
+            _ => core.now + core.config.handshake_timeout,
+        };
+        conn.phase = Phase::ReadingBody {
+            request: Box::new(request),
+            decoder: BodyDecoder::new(framing, core.config.max_body_bytes),
+            body: Vec::new(),
+            deadline,
+        };
+        // Body bytes may have arrived with the head.
+        let buffered = std::mem::take(&mut conn.leftover);
+        core.mark_dirty(id);
+        self.feed_body(id, &buffered, handler);
+    }
+
+    /// Feeds received bytes to the body decoder; hands the request on when complete.
+    /// Bytes after the body (a pipelined request) go back to `leftover`.
+    fn feed_body(&mut self, id: ConnId, input: &[u8], handler: &mut impl Handler) {
+        let Some(conn) = self.core.conns.get_mut(id) else {
+            return;
+        };
+        let Phase::ReadingBody { decoder, body, .. } = &mut conn.phase else {
+            conn.leftover.extend_from_slice(input);
+            return;
+        };
+        match decoder.decode(input, body) {
+            Ok((_, Status::Partial)) => {}
+            Ok((used, Status::Complete(()))) => {
+                conn.leftover.extend_from_slice(&input[used..]);
+                let placeholder = Phase::Closing {
+                    deadline: self.core.now,
+                };
+                let Phase::ReadingBody {
+                    mut request, body, ..
+                } = std::mem::replace(&mut conn.phase, placeholder)
+                else {
+                    unreachable!("matched above");
+                };
+                request.set_body(body);
+                self.dispatch_request(id, *request, handler);
+            }
+            Err(e) => {
+                // Malformed or oversized framing: answer and close — the rest of the
+                // stream cannot be trusted to start a request (no smuggling).
+                let response = Response::error(e.status(), &e.to_string());
+                self.respond_and_close(id, response);
+            }
+        }
+    }
+
+    /// Hands a complete request to the application.
+    fn dispatch_request(&mut self, id: ConnId, request: Request, handler: &mut impl Handler) {
+        let head = request.head();
+        let (keep_alive, announce_keep_alive) = match head.version() {
             // RFC 9112 §9.3: HTTP/1.1 connections persist unless `Connection: close`.
-            Version::Http11 => !head.has_token("connection", "close"),
-            // HTTP/1.0 connections close after the response.
-            Version::Http10 => false,
+            Version::Http11 => (!head.has_token("connection", "close"), false),
+            // HTTP/1.0 connections close after the response unless the client asks for
+            // keep-alive, and then the response must agree explicitly.
+            Version::Http10 => {
+                let asked = head.has_token("connection", "keep-alive");
+                (asked, asked)
+            }
         };
         let head_only = head.method() == "HEAD";
         let core = &mut self.core;
@@ -506,6 +586,8 @@ impl Server {
             conn.phase = Phase::AwaitingResponse {
                 keep_alive,
                 head_only,
+                announce_keep_alive,
+                parked_until: None,
             };
         }
         core.mark_dirty(id);
@@ -516,6 +598,23 @@ impl Server {
             id,
             request,
         );
+    }
+
+    /// Body phase: decode straight from the shared read buffer.
+    fn read_body(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        match self.read_into_buf(id, 0) {
+            ReadOutcome::Data(n) => {
+                let input = self.read_buf[..n].to_vec();
+                self.feed_body(id, &input, handler);
+                true
+            }
+            ReadOutcome::WouldBlock => false,
+            ReadOutcome::Eof => {
+                // The body can no longer complete.
+                self.remove(id, handler);
+                false
+            }
+        }
     }
 
     /// While the application prepares a response, pipelined bytes are buffered (up to the
@@ -684,6 +783,26 @@ impl Server {
                 core.ready.push(id);
             }
         }
+        if conn.send_refused && pending <= high_water / 2 {
+            conn.send_refused = false;
+            handler.on_drained(
+                &mut Context {
+                    core: &mut self.core,
+                },
+                id,
+            );
+            let Some(conn) = self.core.conns.get_mut(id) else {
+                return;
+            };
+            if conn.pending() > 0 {
+                // What the handler sent goes out at the end of this turn.
+                self.core.mark_dirty(id);
+            }
+        }
+        let core = &mut self.core;
+        let Some(conn) = core.conns.get_mut(id) else {
+            return;
+        };
         if pending == 0 && matches!(conn.phase, Phase::Closing { .. }) && conn.peer_eof {
             // Both directions are done.
             self.remove(id, handler);
@@ -765,6 +884,27 @@ impl Server {
                     }
                     continue;
                 }
+                Phase::ReadingBody { deadline, .. } if now >= *deadline => {
+                    let response = Response::error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request body did not arrive in time",
+                    );
+                    self.respond_and_close(id, response);
+                    continue;
+                }
+                Phase::AwaitingResponse { parked_until, .. }
+                    if parked_until.is_some_and(|t| now >= t) =>
+                {
+                    *parked_until = None;
+                    core.mark_dirty(id);
+                    handler.on_park_timeout(
+                        &mut Context {
+                            core: &mut self.core,
+                        },
+                        id,
+                    );
+                    continue;
+                }
                 Phase::Closing { deadline } if now >= *deadline => {
                     self.remove(id, handler);
                     continue;
@@ -808,6 +948,11 @@ impl Server {
                     // or already closing needs nothing more.
                     let _ = ctx.close(id, code, &reason);
                 }
+                Command::Respond(id, response) => {
+                    // A client that left meanwhile needs no answer.
+                    let _ = ctx.respond(id, response);
+                }
+                Command::Notify(token) => handler.on_notify(ctx, token),
                 Command::Shutdown => ctx.shutdown(),
             }
         }
@@ -850,6 +995,7 @@ impl Server {
     fn phase_kind(&self, id: ConnId) -> Option<PhaseKind> {
         self.core.conns.get(id).map(|c| match c.phase {
             Phase::ReadingHead { .. } => PhaseKind::ReadingHead,
+            Phase::ReadingBody { .. } => PhaseKind::ReadingHead,
             Phase::AwaitingResponse { .. } => PhaseKind::AwaitingResponse,
             Phase::WebSocket(_) => PhaseKind::WebSocket,
             Phase::Closing { .. } => PhaseKind::Closing,

@@ -1,0 +1,286 @@
+//! [`HubServer`]: the hub on the event loop — the program behind `pushwire serve`.
+//!
+//! It routes requests to the sans-IO [`Hub`] and carries out what the hub answers: the
+//! publisher's `201`, the parked long-polls completed by a publish (one shared body), and
+//! one text frame per WebSocket subscriber. It is an ordinary [`Handler`], so it can be
+//! embedded as it is, or read as an example of the long-poll primitive
+//! ([`Context::park`]).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /channels/{name}` | publish the body; `201` `{"id":N}` |
+//! | `GET /channels/{name}?since=N&timeout=S` | `200` batch, or parked until a publish, or `204` after `S` s |
+//! | `GET /channels/{name}?since=N` + WebSocket upgrade | subscribe: replay, then one frame per message |
+//! | `GET /healthz` | `200` `ok` |
+//! | `GET /` | the demo chat page |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Fanout, Hub, HubConfig, PollOutcome, PollParams, Replay, channel_name, message_text};
+use crate::error::SendError;
+use crate::http::{Body, Request, Response, StatusCode};
+use crate::message::Message;
+use crate::server::{ConnId, Context, Handler, Upgrade};
+use crate::ws::close::CloseCode;
+use crate::ws::connection::CloseEvent;
+use crate::ws::handshake::UpgradeRequest;
+
+/// The demo page: HTML, CSS and JavaScript in one file, embedded in the binary.
+pub const DEMO_PAGE: &str = include_str!("demo.html");
+
+/// The hub as a [`Handler`].
+#[derive(Debug)]
+pub struct HubServer {
+    hub: Hub<ConnId>,
+    config: HubConfig,
+    /// The channel of every parked long-poll and every subscriber (to let go of it when
+    /// its connection ends).
+    channel_of: HashMap<ConnId, String>,
+    /// Accepted upgrades waiting for `on_open`: the channel and the `since` cursor.
+    opening: HashMap<ConnId, (String, Option<u64>)>,
+}
+
+impl HubServer {
+    /// A hub with the given settings.
+    pub fn new(config: HubConfig) -> Self {
+        HubServer {
+            hub: Hub::new(config.history),
+            config,
+            channel_of: HashMap::new(),
+            opening: HashMap::new(),
+        }
+    }
+
+    /// The hub's state (channels, histories, waiters).
+    pub fn hub(&self) -> &Hub<ConnId> {
+        &self.hub
+    }
+
+    /// Publishes `text` on `channel` and delivers it to everyone waiting there. Returns the
+    /// message id. Call it from any callback (e.g. [`Handler::on_notify`] when your
+    /// program produces messages itself).
+    pub fn publish(&mut self, ctx: &mut Context<'_>, channel: &str, text: Arc<str>) -> u64 {
+        let fanout = self.hub.publish(channel, text);
+        self.deliver(ctx, channel, &fanout);
+        fanout.id
+    }
+
+    fn deliver(&mut self, ctx: &mut Context<'_>, channel: &str, fanout: &Fanout<ConnId>) {
+        if let Some(body) = &fanout.poll_body {
+            for &conn in &fanout.polls {
+                self.channel_of.remove(&conn);
+                // Encoded once; every parked request shares the same bytes.
+                let response = json_response(StatusCode::OK, Body::Shared(body.clone()));
+                let _ = ctx.respond(conn, response);
+            }
+        }
+        let subscribers: Vec<ConnId> = self.hub.subscribers(channel).copied().collect();
+        for conn in subscribers {
+            match ctx.send(conn, &Message::text(&*fanout.frame)) {
+                Ok(()) => {}
+                Err(SendError::Full) => {
+                    // Backpressure: stop sending to it, remember what it has; `on_drained`
+                    // resumes it from there (or reports `missed` if history moved on).
+                    self.hub.pause(channel, &conn, fanout.id - 1);
+                }
+                Err(_) => {
+                    self.hub.unsubscribe(channel, &conn);
+                }
+            }
+        }
+    }
+
+    /// Sends a replay (the `{"missed":K}` notice, then retained frames) to a subscriber,
+    /// pausing it again if its buffer fills.
+    fn send_replay(&mut self, ctx: &mut Context<'_>, conn: ConnId, channel: &str, replay: Replay) {
+        if let Some(missed) = replay.missed_frame() {
+            let _ = ctx.send(conn, &Message::text(missed));
+        }
+        let last = self.hub.get(channel).map_or(0, |c| c.last_id());
+        let first = last + 1 - replay.frames.len() as u64;
+        for (i, frame) in replay.frames.iter().enumerate() {
+            if let Err(e) = ctx.send(conn, &Message::text(&**frame)) {
+                if e == SendError::Full {
+                    self.hub.pause(channel, &conn, first + i as u64 - 1);
+                } else {
+                    self.hub.unsubscribe(channel, &conn);
+                }
+                return;
+            }
+        }
+    }
+
+    fn on_channel_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, mut request: Request) {
+        let name = match channel_name(request.path()) {
+            Ok(name) => name.to_string(),
+            Err(e) => return respond_error(ctx, conn, e.status(), &e.to_string()),
+        };
+        match request.method() {
+            "POST" => {
+                let text = match message_text(request.take_body()) {
+                    Ok(text) => text,
+                    Err(e) => return respond_error(ctx, conn, e.status(), &e.to_string()),
+                };
+                let fanout = self.hub.publish(&name, text);
+                let body = Body::from(fanout.published_body());
+                let _ = ctx.respond(conn, json_response(StatusCode::CREATED, body));
+                self.deliver(ctx, &name, &fanout);
+            }
+            "GET" | "HEAD" => {
+                let params = match PollParams::parse(
+                    request.query(),
+                    self.config.default_poll_timeout,
+                    self.config.max_poll_timeout,
+                ) {
+                    Ok(p) => p,
+                    Err(e) => return respond_error(ctx, conn, e.status(), &e.to_string()),
+                };
+                let park_as = (params.timeout > Duration::ZERO).then_some(conn);
+                match self.hub.poll(&name, params.since, park_as) {
+                    PollOutcome::Ready(body) => {
+                        let _ = ctx.respond(conn, json_response(StatusCode::OK, body.into()));
+                    }
+                    PollOutcome::Empty => {
+                        let _ = ctx.respond(conn, Response::new(StatusCode::NO_CONTENT));
+                    }
+                    PollOutcome::Parked => {
+                        let until = ctx.now() + params.timeout;
+                        if ctx.park(conn, until).is_ok() {
+                            self.channel_of.insert(conn, name);
+                        } else {
+                            self.hub.unpark(&name, &conn);
+                        }
+                    }
+                }
+            }
+            _ => {
+                let response = Response::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "use GET to read, POST to publish",
+                )
+                .header("Allow", "GET, HEAD, POST");
+                let _ = ctx.respond(conn, response);
+            }
+        }
+    }
+}
+
+impl Handler for HubServer {
+    fn on_upgrade(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        conn: ConnId,
+        request: &UpgradeRequest<'_>,
+    ) -> Upgrade {
+        let head = request.head();
+        let name = match channel_name(head.path()) {
+            Ok(name) => name.to_string(),
+            Err(e) => return Upgrade::Reject(Response::error(e.status(), &e.to_string())),
+        };
+        let since = match PollParams::parse(head.query(), Duration::ZERO, Duration::ZERO) {
+            Ok(p) => p.since,
+            Err(e) => return Upgrade::Reject(Response::error(e.status(), &e.to_string())),
+        };
+        self.opening.insert(conn, (name, since));
+        Upgrade::accept()
+    }
+
+    fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let Some((name, since)) = self.opening.remove(&conn) else {
+            return;
+        };
+        let replay = self.hub.subscribe(&name, conn, since);
+        self.send_replay(ctx, conn, &name, replay);
+        self.channel_of.insert(conn, name);
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
+        let Some(name) = self.channel_of.get(&conn).cloned() else {
+            return;
+        };
+        match message.as_text() {
+            Some(text) => {
+                self.publish(ctx, &name, Arc::from(text));
+            }
+            None => {
+                // The hub's history is text; binary has no place in it.
+                let _ = ctx.close(conn, CloseCode::UNSUPPORTED_DATA, "send text messages only");
+            }
+        }
+    }
+
+    fn on_close(&mut self, _ctx: &mut Context<'_>, conn: ConnId, _event: &CloseEvent<'_>) {
+        self.opening.remove(&conn);
+        if let Some(name) = self.channel_of.remove(&conn) {
+            self.hub.unsubscribe(&name, &conn);
+        }
+    }
+
+    fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let Some(name) = self.channel_of.get(&conn).cloned() else {
+            return;
+        };
+        if let Some(replay) = self.hub.resume(&name, &conn) {
+            self.send_replay(ctx, conn, &name, replay);
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
+        let path = request.path();
+        let readable = matches!(request.method(), "GET" | "HEAD");
+        match path {
+            "/" | "/healthz" if !readable => {
+                let response = Response::error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
+                    .header("Allow", "GET, HEAD");
+                let _ = ctx.respond(conn, response);
+            }
+            "/" => {
+                let response = Response::new(StatusCode::OK)
+                    .header("Content-Type", "text/html; charset=utf-8")
+                    .header("Cache-Control", "no-cache")
+                    .body(Body::Static(DEMO_PAGE.as_bytes()));
+                let _ = ctx.respond(conn, response);
+            }
+            "/healthz" => {
+                let _ = ctx.respond(conn, Response::text(StatusCode::OK, "ok"));
+            }
+            _ if path.starts_with("/channels/") => self.on_channel_request(ctx, conn, request),
+            _ => respond_error(
+                ctx,
+                conn,
+                StatusCode::NOT_FOUND,
+                "no such resource; try / or /channels/NAME",
+            ),
+        }
+    }
+
+    fn on_park_timeout(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        // Nothing arrived within the poll's timeout.
+        if let Some(name) = self.channel_of.remove(&conn)
+            && self.hub.unpark(&name, &conn)
+        {
+            let _ = ctx.respond(conn, Response::new(StatusCode::NO_CONTENT));
+        }
+    }
+
+    fn on_request_abandoned(&mut self, _ctx: &mut Context<'_>, conn: ConnId) {
+        if let Some(name) = self.channel_of.remove(&conn) {
+            self.hub.unpark(&name, &conn);
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: Body) -> Response {
+    Response::new(status)
+        .header("Content-Type", "application/json")
+        .header("Cache-Control", "no-store")
+        .body(body)
+}
+
+fn respond_error(ctx: &mut Context<'_>, conn: ConnId, status: StatusCode, detail: &str) {
+    // An error on a request that was read completely leaves the connection usable.
+    let response = Response::text(status, format!("{status}\n{detail}\n"));
+    let _ = ctx.respond(conn, response);
+}
