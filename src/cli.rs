@@ -4,7 +4,8 @@
 //! it prints [`Command::Help`] on stdout and exits 0, prints a [`CliError`] on stderr and
 //! exits 2.
 //!
-//! Syntax: `pushwire [-h|-V] COMMAND [OPTIONS]`. Options take their value as
+//! Syntax: `pushwire [-h|-V] [COMMAND [OPTIONS]]`; with no arguments at all, `pushwire`
+//! runs `pushwire serve` with its defaults. Options take their value as
 //! `--opt VALUE` or `--opt=VALUE`; a repeated option overrides the earlier one, except
 //! `--allow-origin` and `--protocol`, which accumulate. Flags (`--trace`, `--help`,
 //! `--version`) take no value.
@@ -16,9 +17,13 @@ use std::time::Duration;
 use pushwire::Config;
 use pushwire::client::{ClientError, WsUrl};
 use pushwire::http::token::is_token;
+use pushwire::hub::HubConfig;
 
 /// The version printed by `pushwire --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+// `pushwire serve` uses the library's defaults for everything but the address.
+const SERVE_ADDR: &str = "127.0.0.1:8080";
 
 // `pushwire echo` serves conformance tests and benchmarks, so its limits are larger than
 // the library's defaults (Autobahn's 9.* cases send 16 MiB messages and 65536 fragments).
@@ -35,6 +40,16 @@ const MAX_SECS: u64 = 365 * 24 * 60 * 60;
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
+    /// `pushwire serve` (also what `pushwire` with no arguments runs).
+    Serve {
+        /// Address to listen on.
+        addr: SocketAddr,
+        /// Server configuration, already validated.
+        config: Config,
+        /// Hub configuration: `history` is at least 1, and `default_poll_timeout` is at
+        /// most `max_poll_timeout`.
+        hub: HubConfig,
+    },
     /// `pushwire echo`: echo every text/binary message back (conformance and benchmarks).
     Echo {
         /// Address to listen on.
@@ -71,6 +86,7 @@ pub struct CliError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Usage {
     Top,
+    Serve,
     Echo,
     Client,
 }
@@ -79,6 +95,7 @@ impl Usage {
     fn command(self) -> &'static str {
         match self {
             Usage::Top => "pushwire",
+            Usage::Serve => "pushwire serve",
             Usage::Echo => "pushwire echo",
             Usage::Client => "pushwire client",
         }
@@ -86,7 +103,8 @@ impl Usage {
 
     fn line(self) -> &'static str {
         match self {
-            Usage::Top => "pushwire [OPTIONS] <COMMAND>",
+            Usage::Top => "pushwire [OPTIONS] [COMMAND]",
+            Usage::Serve => "pushwire serve [OPTIONS]",
             Usage::Echo => "pushwire echo [OPTIONS]",
             Usage::Client => "pushwire client [OPTIONS] <URL>",
         }
@@ -118,6 +136,15 @@ enum ErrorKind {
     MissingArgument { what: &'static str },
     /// A URL that is not a `ws://` URL pushwire can connect to.
     BadUrl { url: String, reason: String },
+    /// `option`'s value is above `limit`'s, which it must not exceed. The values are as
+    /// given; `limit_value` is the default, formatted, when `limit` was not given.
+    Exceeds {
+        option: &'static str,
+        value: String,
+        limit: &'static str,
+        limit_value: String,
+        limit_given: bool,
+    },
     /// Values that parse but do not work together (from `Config::validate`).
     InvalidConfig {
         option: &'static str,
@@ -152,13 +179,28 @@ impl fmt::Display for CliError {
             }
             ErrorKind::UnknownSubcommand { name } => write!(
                 f,
-                "error: unknown command '{name}' (available: echo, client, help)"
+                "error: unknown command '{name}' (available: serve, echo, client, help)"
             )?,
             ErrorKind::UnexpectedArgument { arg } => {
                 write!(f, "error: unexpected argument '{arg}' for '{cmd}'")?
             }
             ErrorKind::MissingArgument { what } => write!(f, "error: missing {what}")?,
             ErrorKind::BadUrl { url, reason } => write!(f, "error: invalid URL '{url}': {reason}")?,
+            ErrorKind::Exceeds {
+                option,
+                value,
+                limit,
+                limit_value,
+                limit_given,
+            } => {
+                write!(f, "error: '{option} {value}' exceeds ")?;
+                if *limit_given {
+                    write!(f, "'{limit} {limit_value}'")?;
+                } else {
+                    write!(f, "'{limit}' ({limit_value} by default)")?;
+                }
+                write!(f, ": lower '{option}' or raise '{limit}'")?;
+            }
             ErrorKind::InvalidConfig {
                 option,
                 field,
@@ -186,8 +228,8 @@ fn err(usage: Usage, kind: ErrorKind) -> CliError {
 pub fn parse(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
     let mut args = args;
     let Some(arg) = args.next() else {
-        // No command. A `serve` command will become the default later.
-        return Ok(Command::Help(top_help()));
+        // No arguments: serve with the defaults (what `cargo run --release` does).
+        return parse_serve(std::iter::empty());
     };
     let (name, inline) = split_option(&arg);
     match name {
@@ -200,10 +242,12 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
         "-h" | "--help" => Ok(Command::Help(top_help())),
         "-V" | "--version" => Ok(Command::Version),
         "help" => parse_help(args),
+        "serve" => parse_serve(args),
         "echo" => parse_echo(args),
         "client" => parse_client(args),
         _ if is_option(&arg) => {
             let places: Vec<String> = [
+                (has_option(SERVE_OPTIONS, name), "pushwire serve"),
                 (has_option(ECHO_OPTIONS, name), "pushwire echo"),
                 (has_option(CLIENT_OPTIONS, name), "pushwire client URL"),
             ]
@@ -232,6 +276,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
 fn parse_help(mut args: impl Iterator<Item = String>) -> Result<Command, CliError> {
     let help = match args.next().as_deref() {
         None | Some("help") => top_help(),
+        Some("serve") => serve_help(),
         Some("echo") => echo_help(),
         Some("client") => client_help(),
         Some(other) => {
@@ -370,11 +415,16 @@ fn bad_value<O>(usage: Usage, spec: &OptSpec<O>, value: &str) -> CliError {
     )
 }
 
-// ===== `pushwire echo` =====
+// ===== `pushwire serve` and `pushwire echo` =====
 
+/// An option of a server command: `serve` and `echo` share these (each has its own table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EchoOpt {
+enum ServerOpt {
     Addr,
+    History,
+    PollTimeout,
+    MaxPollTimeout,
+    MaxBody,
     MaxMessage,
     MaxFrame,
     MaxFragments,
@@ -391,75 +441,129 @@ enum EchoOpt {
 const EXPECT_ADDR: &str = "an IP address and port, e.g. 127.0.0.1:9001 or [::1]:9001";
 const EXPECT_BYTES: &str = "a byte count: an integer with an optional suffix K, KiB, M, MiB, G \
      or GiB (binary multiples), e.g. 65536 or 64MiB";
+const EXPECT_BODY_BYTES: &str = "a byte count of at least 1: an integer with an optional suffix \
+     K, KiB, M, MiB, G or GiB (binary multiples), e.g. 65536 or 1MiB";
 const EXPECT_SECS: &str =
     "a number of seconds above 0 and at most 31536000 (one year), e.g. 30 or 0.5";
 const EXPECT_SECS_OFF: &str =
     "a number of seconds above 0 and at most 31536000 (one year), e.g. 30 or 0.5, or 'off'";
 const EXPECT_U32: &str = "an integer from 0 to 4294967295";
 const EXPECT_USIZE: &str = "a non-negative integer";
+const EXPECT_HISTORY: &str = "a number of messages, at least 1, e.g. 1024";
 const EXPECT_ORIGIN: &str = "a non-empty origin, e.g. https://example.com";
 
-const ECHO_OPTIONS: &[OptSpec<EchoOpt>] = &[
-    OptSpec {
-        name: "--addr",
-        opt: EchoOpt::Addr,
-        expected: Some(EXPECT_ADDR),
-    },
-    OptSpec {
-        name: "--max-message",
-        opt: EchoOpt::MaxMessage,
-        expected: Some(EXPECT_BYTES),
-    },
-    OptSpec {
-        name: "--max-frame",
-        opt: EchoOpt::MaxFrame,
-        expected: Some(EXPECT_BYTES),
-    },
-    OptSpec {
-        name: "--max-fragments",
-        opt: EchoOpt::MaxFragments,
-        expected: Some(EXPECT_U32),
-    },
-    OptSpec {
-        name: "--ping-interval",
-        opt: EchoOpt::PingInterval,
-        expected: Some(EXPECT_SECS_OFF),
-    },
-    OptSpec {
-        name: "--pong-timeout",
-        opt: EchoOpt::PongTimeout,
-        expected: Some(EXPECT_SECS),
-    },
-    OptSpec {
-        name: "--close-timeout",
-        opt: EchoOpt::CloseTimeout,
-        expected: Some(EXPECT_SECS),
-    },
-    OptSpec {
-        name: "--handshake-timeout",
-        opt: EchoOpt::HandshakeTimeout,
-        expected: Some(EXPECT_SECS),
-    },
-    OptSpec {
-        name: "--max-connections",
-        opt: EchoOpt::MaxConnections,
-        expected: Some(EXPECT_USIZE),
-    },
-    OptSpec {
-        name: "--write-buffer",
-        opt: EchoOpt::WriteBuffer,
-        expected: Some(EXPECT_BYTES),
-    },
-    OptSpec {
-        name: "--allow-origin",
-        opt: EchoOpt::AllowOrigin,
-        expected: Some(EXPECT_ORIGIN),
-    },
-    OptSpec {
-        name: "--trace",
-        opt: EchoOpt::Trace,
-        expected: None,
-    },
+const OPT_ADDR: OptSpec<ServerOpt> = OptSpec {
+    name: "--addr",
+    opt: ServerOpt::Addr,
+    expected: Some(EXPECT_ADDR),
+};
+const OPT_HISTORY: OptSpec<ServerOpt> = OptSpec {
+    name: "--history",
+    opt: ServerOpt::History,
+    expected: Some(EXPECT_HISTORY),
+};
+const OPT_POLL_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
+    name: "--poll-timeout",
+    opt: ServerOpt::PollTimeout,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_MAX_POLL_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-poll-timeout",
+    opt: ServerOpt::MaxPollTimeout,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_MAX_BODY: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-body",
+    opt: ServerOpt::MaxBody,
+    expected: Some(EXPECT_BODY_BYTES),
+};
+const OPT_MAX_MESSAGE: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-message",
+    opt: ServerOpt::MaxMessage,
+    expected: Some(EXPECT_BYTES),
+};
+const OPT_MAX_FRAME: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-frame",
+    opt: ServerOpt::MaxFrame,
+    expected: Some(EXPECT_BYTES),
+};
+const OPT_MAX_FRAGMENTS: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-fragments",
+    opt: ServerOpt::MaxFragments,
+    expected: Some(EXPECT_U32),
+};
+const OPT_PING_INTERVAL: OptSpec<ServerOpt> = OptSpec {
+    name: "--ping-interval",
+    opt: ServerOpt::PingInterval,
+    expected: Some(EXPECT_SECS_OFF),
+};
+const OPT_PONG_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
+    name: "--pong-timeout",
+    opt: ServerOpt::PongTimeout,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_CLOSE_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
+    name: "--close-timeout",
+    opt: ServerOpt::CloseTimeout,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_HANDSHAKE_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
+    name: "--handshake-timeout",
+    opt: ServerOpt::HandshakeTimeout,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_MAX_CONNECTIONS: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-connections",
+    opt: ServerOpt::MaxConnections,
+    expected: Some(EXPECT_USIZE),
+};
+const OPT_WRITE_BUFFER: OptSpec<ServerOpt> = OptSpec {
+    name: "--write-buffer",
+    opt: ServerOpt::WriteBuffer,
+    expected: Some(EXPECT_BYTES),
+};
+const OPT_ALLOW_ORIGIN: OptSpec<ServerOpt> = OptSpec {
+    name: "--allow-origin",
+    opt: ServerOpt::AllowOrigin,
+    expected: Some(EXPECT_ORIGIN),
+};
+const OPT_TRACE: OptSpec<ServerOpt> = OptSpec {
+    name: "--trace",
+    opt: ServerOpt::Trace,
+    expected: None,
+};
+
+const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
+    OPT_ADDR,
+    OPT_HISTORY,
+    OPT_POLL_TIMEOUT,
+    OPT_MAX_POLL_TIMEOUT,
+    OPT_MAX_BODY,
+    OPT_MAX_MESSAGE,
+    OPT_MAX_FRAME,
+    OPT_PING_INTERVAL,
+    OPT_PONG_TIMEOUT,
+    OPT_CLOSE_TIMEOUT,
+    OPT_HANDSHAKE_TIMEOUT,
+    OPT_MAX_CONNECTIONS,
+    OPT_WRITE_BUFFER,
+    OPT_ALLOW_ORIGIN,
+    OPT_TRACE,
+];
+
+const ECHO_OPTIONS: &[OptSpec<ServerOpt>] = &[
+    OPT_ADDR,
+    OPT_MAX_MESSAGE,
+    OPT_MAX_FRAME,
+    OPT_MAX_FRAGMENTS,
+    OPT_PING_INTERVAL,
+    OPT_PONG_TIMEOUT,
+    OPT_CLOSE_TIMEOUT,
+    OPT_HANDSHAKE_TIMEOUT,
+    OPT_MAX_CONNECTIONS,
+    OPT_WRITE_BUFFER,
+    OPT_ALLOW_ORIGIN,
+    OPT_TRACE,
 ];
 
 /// The configuration `pushwire echo` starts from.
@@ -472,79 +576,177 @@ fn echo_defaults() -> Config {
     c
 }
 
-fn parse_echo(mut args: impl Iterator<Item = String>) -> Result<Command, CliError> {
-    let mut addr: SocketAddr = ECHO_ADDR.parse().expect("default address parses");
-    let mut config = echo_defaults();
-    let mut frame_given = false;
-    let mut origins: Vec<String> = Vec::new();
+/// `pushwire serve`, which is also what `pushwire` with no arguments runs.
+fn parse_serve(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
+    let server = ServerCommand {
+        usage: Usage::Serve,
+        specs: SERVE_OPTIONS,
+        addr: SERVE_ADDR,
+        config: Config::default(),
+        help: serve_help,
+    };
+    server.parse(args, |addr, config, hub| Command::Serve {
+        addr,
+        config,
+        hub,
+    })
+}
 
-    while let Some(arg) = next_arg(&mut args, Usage::Echo, ECHO_OPTIONS)? {
-        let (spec, value) = match arg {
-            Arg::Positional(arg) => {
-                return Err(err(Usage::Echo, ErrorKind::UnexpectedArgument { arg }));
-            }
-            Arg::Help => return Ok(Command::Help(echo_help())),
-            Arg::Version => return Ok(Command::Version),
-            Arg::Opt(spec, value) => (spec, value),
-        };
-        let bad = || bad_value(Usage::Echo, spec, &value);
-        match spec.opt {
-            EchoOpt::Addr => addr = value.parse().map_err(|_| bad())?,
-            EchoOpt::MaxMessage => config.max_message_size = parse_bytes(&value).ok_or_else(bad)?,
-            EchoOpt::MaxFrame => {
-                config.max_frame_size = parse_bytes(&value).ok_or_else(bad)?;
-                frame_given = true;
-            }
-            EchoOpt::MaxFragments => config.max_fragments = parse_int(&value).ok_or_else(bad)?,
-            EchoOpt::PingInterval => {
-                config.ping_interval = if value.eq_ignore_ascii_case("off") {
-                    None
-                } else {
-                    Some(parse_secs(&value).ok_or_else(bad)?)
+fn parse_echo(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
+    let server = ServerCommand {
+        usage: Usage::Echo,
+        specs: ECHO_OPTIONS,
+        addr: ECHO_ADDR,
+        config: echo_defaults(),
+        help: echo_help,
+    };
+    // Echo has no hub: its table has no hub option, so the hub configuration stays at its
+    // default and is dropped.
+    server.parse(args, |addr, config, _hub| Command::Echo { addr, config })
+}
+
+/// A server command: which options it has and what it starts from.
+struct ServerCommand {
+    usage: Usage,
+    specs: &'static [OptSpec<ServerOpt>],
+    addr: &'static str,
+    config: Config,
+    help: fn() -> String,
+}
+
+impl ServerCommand {
+    /// Reads the options, validates the result, and hands it to `build`.
+    fn parse(
+        self,
+        mut args: impl Iterator<Item = String>,
+        build: impl FnOnce(SocketAddr, Config, HubConfig) -> Command,
+    ) -> Result<Command, CliError> {
+        let usage = self.usage;
+        let mut addr: SocketAddr = self.addr.parse().expect("default address parses");
+        let mut config = self.config;
+        let mut hub = HubConfig::default();
+        let mut frame_given = false;
+        // The values as given, for error messages.
+        let mut poll_given: Option<String> = None;
+        let mut max_poll_given: Option<String> = None;
+        let mut origins: Vec<String> = Vec::new();
+
+        while let Some(arg) = next_arg(&mut args, usage, self.specs)? {
+            let (spec, value) = match arg {
+                Arg::Positional(arg) => {
+                    return Err(err(usage, ErrorKind::UnexpectedArgument { arg }));
                 }
-            }
-            EchoOpt::PongTimeout => config.pong_timeout = parse_secs(&value).ok_or_else(bad)?,
-            EchoOpt::CloseTimeout => config.close_timeout = parse_secs(&value).ok_or_else(bad)?,
-            EchoOpt::HandshakeTimeout => {
-                config.handshake_timeout = parse_secs(&value).ok_or_else(bad)?
-            }
-            EchoOpt::MaxConnections => {
-                config.max_connections = parse_int(&value).ok_or_else(bad)?
-            }
-            EchoOpt::WriteBuffer => {
-                config.write_buffer_high_water = parse_bytes(&value)
-                    .and_then(|n| usize::try_from(n).ok())
-                    .ok_or_else(bad)?
-            }
-            EchoOpt::AllowOrigin => {
-                if value.trim().is_empty() {
-                    return Err(bad());
+                Arg::Help => return Ok(Command::Help((self.help)())),
+                Arg::Version => return Ok(Command::Version),
+                Arg::Opt(spec, value) => (spec, value),
+            };
+            let bad = || bad_value(usage, spec, &value);
+            match spec.opt {
+                ServerOpt::Addr => addr = value.parse().map_err(|_| bad())?,
+                ServerOpt::History => {
+                    hub.history = parse_int(&value)
+                        .filter(|&n: &usize| n >= 1)
+                        .ok_or_else(bad)?
                 }
-                origins.push(value);
+                ServerOpt::PollTimeout => {
+                    hub.default_poll_timeout = parse_secs(&value).ok_or_else(bad)?;
+                    poll_given = Some(value);
+                }
+                ServerOpt::MaxPollTimeout => {
+                    hub.max_poll_timeout = parse_secs(&value).ok_or_else(bad)?;
+                    max_poll_given = Some(value);
+                }
+                ServerOpt::MaxBody => {
+                    config.max_body_bytes = parse_bytes(&value)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(bad)?
+                }
+                ServerOpt::MaxMessage => {
+                    config.max_message_size = parse_bytes(&value).ok_or_else(bad)?
+                }
+                ServerOpt::MaxFrame => {
+                    config.max_frame_size = parse_bytes(&value).ok_or_else(bad)?;
+                    frame_given = true;
+                }
+                ServerOpt::MaxFragments => {
+                    config.max_fragments = parse_int(&value).ok_or_else(bad)?
+                }
+                ServerOpt::PingInterval => {
+                    config.ping_interval = if value.eq_ignore_ascii_case("off") {
+                        None
+                    } else {
+                        Some(parse_secs(&value).ok_or_else(bad)?)
+                    }
+                }
+                ServerOpt::PongTimeout => {
+                    config.pong_timeout = parse_secs(&value).ok_or_else(bad)?
+                }
+                ServerOpt::CloseTimeout => {
+                    config.close_timeout = parse_secs(&value).ok_or_else(bad)?
+                }
+                ServerOpt::HandshakeTimeout => {
+                    config.handshake_timeout = parse_secs(&value).ok_or_else(bad)?
+                }
+                ServerOpt::MaxConnections => {
+                    config.max_connections = parse_int(&value).ok_or_else(bad)?
+                }
+                ServerOpt::WriteBuffer => {
+                    config.write_buffer_high_water = parse_bytes(&value)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(bad)?
+                }
+                ServerOpt::AllowOrigin => {
+                    if value.trim().is_empty() {
+                        return Err(bad());
+                    }
+                    origins.push(value);
+                }
+                ServerOpt::Trace => config.trace = true,
             }
-            EchoOpt::Trace => config.trace = true,
         }
-    }
 
-    // Lowering only --max-message must not trip "frame above message": the frame limit
-    // follows it down unless it was given explicitly.
-    if !frame_given {
-        config.max_frame_size = config.max_frame_size.min(config.max_message_size);
+        // Lowering only --max-message must not trip "frame above message": the frame limit
+        // follows it down unless it was given explicitly. Likewise the default long-poll
+        // hold follows --max-poll-timeout down unless --poll-timeout was given.
+        if !frame_given {
+            config.max_frame_size = config.max_frame_size.min(config.max_message_size);
+        }
+        match poll_given {
+            None => {
+                hub.default_poll_timeout = hub.default_poll_timeout.min(hub.max_poll_timeout);
+            }
+            Some(value) if hub.default_poll_timeout > hub.max_poll_timeout => {
+                let limit_given = max_poll_given.is_some();
+                return Err(err(
+                    usage,
+                    ErrorKind::Exceeds {
+                        option: OPT_POLL_TIMEOUT.name,
+                        value,
+                        limit: OPT_MAX_POLL_TIMEOUT.name,
+                        limit_value: max_poll_given
+                            .unwrap_or_else(|| fmt_secs(hub.max_poll_timeout)),
+                        limit_given,
+                    },
+                ));
+            }
+            Some(_) => {}
+        }
+        if !origins.is_empty() {
+            config.allowed_origins = Some(origins);
+        }
+        config.validate().map_err(|e| {
+            err(
+                usage,
+                ErrorKind::InvalidConfig {
+                    option: option_for_field(e.field),
+                    field: e.field,
+                    reason: e.reason,
+                },
+            )
+        })?;
+        Ok(build(addr, config, hub))
     }
-    if !origins.is_empty() {
-        config.allowed_origins = Some(origins);
-    }
-    config.validate().map_err(|e| {
-        err(
-            Usage::Echo,
-            ErrorKind::InvalidConfig {
-                option: option_for_field(e.field),
-                field: e.field,
-                reason: e.reason,
-            },
-        )
-    })?;
-    Ok(Command::Echo { addr, config })
 }
 
 /// The command-line option that sets a `Config` field, for error messages.
@@ -556,6 +758,7 @@ fn option_for_field(field: &'static str) -> &'static str {
         "max_connections" => "--max-connections",
         "write_buffer_high_water" => "--write-buffer",
         "handshake_timeout" => "--handshake-timeout",
+        "max_body_bytes" => "--max-body",
         "ping_interval" => "--ping-interval",
         "pong_timeout" => "--pong-timeout",
         "close_timeout" => "--close-timeout",
@@ -785,12 +988,14 @@ fn top_help() -> String {
 pushwire {VERSION}
 Real-time push over WebSocket (RFC 6455) and HTTP long-polling, on one event loop.
 
-Usage: pushwire [OPTIONS] <COMMAND>
+Usage: pushwire [OPTIONS] [COMMAND]
 
 Commands:
+  serve   Serve the pub/sub hub on {SERVE_ADDR}: channels over HTTP long-polling and
+          WebSocket, and a demo chat page at / (the default: what 'pushwire' runs)
   echo    Echo every text and binary message back (conformance tests, benchmarks)
   client  Connect to a WebSocket server: stdin lines are sent, messages received printed
-  help    Print this help, or the help of a command: 'pushwire help echo'
+  help    Print this help, or the help of a command: 'pushwire help serve'
 
 Options:
   -h, --help     Print help
@@ -798,6 +1003,94 @@ Options:
 
 Run 'pushwire <COMMAND> --help' for the options of a command.
 "
+    )
+}
+
+fn serve_help() -> String {
+    let lib = Config::default();
+    let hub = HubConfig::default();
+    let ping = match lib.ping_interval {
+        Some(d) => fmt_secs(d),
+        None => "off".to_string(),
+    };
+    format!(
+        "\
+Serve the pub/sub hub: channels over HTTP long-polling, plain polling and WebSocket, one
+message history per channel, and a demo chat page at /.
+
+'pushwire' with no arguments runs this with every default. Its limits and timeouts are
+the library defaults (not the larger ones of 'pushwire echo').
+
+Usage: pushwire serve [OPTIONS]
+
+HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
+  POST /channels/NAME             publish the body (UTF-8 text); 201 {{\"id\":N}}
+  GET  /channels/NAME?since=N&timeout=S   long-poll; 200 {{\"messages\":[...],\"next\":M}} or 204
+  GET  /channels/NAME (WebSocket) subscribe; each message as {{\"id\":N,\"data\":\"...\"}}
+  GET  /healthz                   200 ok
+  GET  /                          the demo chat page
+  since=N: only messages after id N (absent: only new ones); timeout=0: plain polling.
+
+Options:
+      --addr ADDR               Address to listen on [default: {SERVE_ADDR}]
+      --history N               Messages retained per channel for late readers (since=N)
+                                and reconnecting subscribers; at least 1 [default: {history}]
+      --poll-timeout SECS       How long a long-poll without timeout= is held before 204;
+                                at most --max-poll-timeout [default: {poll}, or
+                                --max-poll-timeout if that is smaller]
+      --max-poll-timeout SECS   The longest a long-poll is held, whatever its timeout= asks
+                                [default: {max_poll}]
+      --max-body BYTES          Largest request body; a bigger one is refused with 413
+                                [default: {body}]
+      --max-message BYTES       Largest WebSocket message (sum of its fragments); a bigger
+                                one is refused with close code 1009 [default: {msg}]
+      --max-frame BYTES         Largest frame payload, at most --max-message; a bigger one
+                                is refused with 1009 [default: {frame}, or --max-message
+                                if that is smaller]
+      --ping-interval SECS|off  Send a keepalive ping after this long without a byte from
+                                the peer; 'off' disables keepalive [default: {ping}]
+      --pong-timeout SECS       After a keepalive ping, drop the peer if no byte arrives
+                                within this [default: {pong}]
+      --close-timeout SECS      After sending Close, drop the TCP connection if the peer's
+                                Close has not arrived within this [default: {close}]
+      --handshake-timeout SECS  Time allowed for a complete request, head and body; 408
+                                after (slowloris protection) [default: {handshake}]
+      --max-connections N       Most simultaneous connections (long-polls included); more
+                                are accepted and closed at once [default: {conn}]
+      --write-buffer BYTES      Per-connection write-buffer high-water mark: at or above it
+                                the server stops reading from that peer [default: {wbuf}]
+      --allow-origin ORIGIN     Browser Origin allowed to open a WebSocket; repeat for
+                                several. Others get 403; requests without Origin are
+                                allowed [default: any origin]
+      --trace                   Print every HTTP head and frame crossing the wire to
+                                stderr (direction, connection id, FIN, RSV, opcode, mask
+                                key, length encoding, payload preview, close codes by
+                                name). Slow: for learning and debugging
+  -h, --help                    Print help
+  -V, --version                 Print version
+
+Values are given as '--opt VALUE' or '--opt=VALUE'.
+BYTES: an integer with an optional suffix K, KiB, M, MiB, G or GiB (binary multiples,
+       case-insensitive), e.g. 65536, 64K, 16MiB.
+SECS:  seconds as an integer or a decimal, e.g. 30 or 0.5 (above 0, at most one year).
+
+Examples:
+  pushwire serve --addr 0.0.0.0:8080 --history 100
+  curl -d 'hello' http://127.0.0.1:8080/channels/lobby
+  curl 'http://127.0.0.1:8080/channels/lobby?since=0&timeout=10'
+  pushwire client 'ws://127.0.0.1:8080/channels/lobby?since=0'
+",
+        history = hub.history,
+        poll = fmt_secs(hub.default_poll_timeout),
+        max_poll = fmt_secs(hub.max_poll_timeout),
+        body = fmt_bytes(lib.max_body_bytes as u64),
+        msg = fmt_bytes(lib.max_message_size),
+        frame = fmt_bytes(lib.max_frame_size),
+        pong = fmt_secs(lib.pong_timeout),
+        close = fmt_secs(lib.close_timeout),
+        handshake = fmt_secs(lib.handshake_timeout),
+        conn = lib.max_connections,
+        wbuf = fmt_bytes(lib.write_buffer_high_water as u64),
     )
 }
 
@@ -967,11 +1260,22 @@ mod tests {
 
     // ----- top level -----
 
-    #[test]
-    fn no_arguments_prints_top_help() {
-        let text = help_text(&[]);
-        assert!(text.contains("Usage: pushwire"));
-        assert!(text.contains("echo"));
+    fn serve(args: &[&str]) -> (SocketAddr, Config, HubConfig) {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        match run(&all) {
+            Ok(Command::Serve { addr, config, hub }) => (addr, config, hub),
+            other => panic!("{args:?}: expected Serve, got {other:?}"),
+        }
+    }
+
+    fn serve_err(args: &[&str]) -> CliError {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        match run(&all) {
+            Err(e) => e,
+            Ok(c) => panic!("{args:?}: expected an error, got {c:?}"),
+        }
     }
 
     #[test]
@@ -1059,7 +1363,7 @@ mod tests {
         let text = e.to_string();
         assert!(text.starts_with("error: unknown command 'nope'"), "{text}");
         assert!(
-            text.contains("Usage: pushwire [OPTIONS] <COMMAND>"),
+            text.contains("Usage: pushwire [OPTIONS] [COMMAND]"),
             "{text}"
         );
     }
@@ -1782,13 +2086,411 @@ mod tests {
         assert!(top.contains("\n  echo  "), "{top}");
         assert!(top.contains("\n  help  "), "{top}");
         let text = run(&["clinet"]).unwrap_err().to_string();
-        assert!(text.contains("(available: echo, client, help)"), "{text}");
+        assert!(
+            text.contains("(available: serve, echo, client, help)"),
+            "{text}"
+        );
         // a client option placed before the command gets a hint
         let text = run(&["--origin", "x", "client"]).unwrap_err().to_string();
         assert!(text.contains("'pushwire client URL --origin'"), "{text}");
         let text = run(&["--trace", "echo"]).unwrap_err().to_string();
         assert!(
             text.contains("'pushwire echo --trace' or 'pushwire client URL --trace'"),
+            "{text}"
+        );
+    }
+
+    // ----- serve -----
+
+    #[test]
+    fn no_arguments_serves_with_the_defaults() {
+        let Ok(Command::Serve { addr, config, hub }) = run(&[]) else {
+            panic!("expected Serve");
+        };
+        assert_eq!(addr, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(hub, HubConfig::default());
+        let lib = Config::default();
+        assert_eq!(config.max_body_bytes, lib.max_body_bytes);
+        assert_eq!(config.max_message_size, lib.max_message_size);
+        assert_eq!(config.max_frame_size, lib.max_frame_size);
+        assert_eq!(config.max_fragments, lib.max_fragments);
+        assert_eq!(config.max_connections, lib.max_connections);
+        assert_eq!(config.handshake_timeout, lib.handshake_timeout);
+        assert_eq!(config.ping_interval, lib.ping_interval);
+        assert_eq!(config.allowed_origins, None);
+        assert!(!config.trace);
+        // `pushwire serve` is the same thing
+        let (addr2, config2, hub2) = serve(&[]);
+        assert_eq!((addr2, hub2), (addr, hub));
+        assert_eq!(format!("{config2:?}"), format!("{config:?}"));
+    }
+
+    #[test]
+    fn serve_defaults_are_the_documented_ones() {
+        let (addr, c, hub) = serve(&[]);
+        assert_eq!(addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(hub.history, 1024);
+        assert_eq!(hub.default_poll_timeout, Duration::from_secs(30));
+        assert_eq!(hub.max_poll_timeout, Duration::from_secs(120));
+        assert_eq!(c.max_body_bytes, 64 << 10);
+        assert_eq!(c.max_message_size, 16 << 20);
+        assert_eq!(c.max_frame_size, 16 << 20);
+        assert_eq!(c.max_connections, 16 * 1024);
+        assert_eq!(c.write_buffer_high_water, 1 << 20);
+        assert_eq!(c.handshake_timeout, Duration::from_secs(10));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn serve_options() {
+        let (addr, c, hub) = serve(&[
+            "--addr",
+            "0.0.0.0:80",
+            "--history",
+            "5",
+            "--poll-timeout",
+            "2.5",
+            "--max-poll-timeout",
+            "60",
+            "--max-body",
+            "1MiB",
+            "--max-message",
+            "256K",
+            "--max-frame",
+            "16K",
+            "--ping-interval",
+            "off",
+            "--pong-timeout",
+            "3",
+            "--close-timeout",
+            "0.5",
+            "--handshake-timeout",
+            "4",
+            "--max-connections",
+            "100",
+            "--write-buffer",
+            "64K",
+            "--allow-origin",
+            "https://a.example",
+            "--allow-origin",
+            "http://b",
+            "--trace",
+        ]);
+        assert_eq!(addr, "0.0.0.0:80".parse().unwrap());
+        assert_eq!(hub.history, 5);
+        assert_eq!(hub.default_poll_timeout, Duration::from_millis(2500));
+        assert_eq!(hub.max_poll_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_body_bytes, 1 << 20);
+        assert_eq!(c.max_message_size, 256 << 10);
+        assert_eq!(c.max_frame_size, 16 << 10);
+        assert_eq!(c.ping_interval, None);
+        assert_eq!(c.pong_timeout, Duration::from_secs(3));
+        assert_eq!(c.close_timeout, Duration::from_millis(500));
+        assert_eq!(c.handshake_timeout, Duration::from_secs(4));
+        assert_eq!(c.max_connections, 100);
+        assert_eq!(c.write_buffer_high_water, 64 << 10);
+        assert_eq!(
+            c.allowed_origins,
+            Some(vec![
+                "https://a.example".to_string(),
+                "http://b".to_string()
+            ])
+        );
+        assert!(c.trace);
+        // `=` forms of the same
+        let (addr, c, hub) = serve(&[
+            "--addr=[::1]:8081",
+            "--history=7",
+            "--poll-timeout=1",
+            "--max-poll-timeout=2",
+            "--max-body=100",
+            "--max-message=2K",
+            "--max-frame=1K",
+            "--ping-interval=9",
+            "--pong-timeout=8",
+            "--close-timeout=7",
+            "--handshake-timeout=6",
+            "--max-connections=5",
+            "--write-buffer=4K",
+            "--allow-origin=https://x/?a=b",
+        ]);
+        assert_eq!(addr, "[::1]:8081".parse().unwrap());
+        assert_eq!(hub.history, 7);
+        assert_eq!(hub.default_poll_timeout, Duration::from_secs(1));
+        assert_eq!(hub.max_poll_timeout, Duration::from_secs(2));
+        assert_eq!(c.max_body_bytes, 100);
+        assert_eq!(c.max_message_size, 2048);
+        assert_eq!(c.max_frame_size, 1024);
+        assert_eq!(c.ping_interval, Some(Duration::from_secs(9)));
+        assert_eq!(c.pong_timeout, Duration::from_secs(8));
+        assert_eq!(c.close_timeout, Duration::from_secs(7));
+        assert_eq!(c.handshake_timeout, Duration::from_secs(6));
+        assert_eq!(c.max_connections, 5);
+        assert_eq!(c.write_buffer_high_water, 4096);
+        assert_eq!(c.allowed_origins, Some(vec!["https://x/?a=b".to_string()]));
+        assert!(!c.trace);
+        // last one wins
+        assert_eq!(serve(&["--history", "1", "--history=2"]).2.history, 2);
+    }
+
+    #[test]
+    fn serve_follow_down_rules() {
+        // lowering only --max-message lowers the frame limit
+        let (_, c, _) = serve(&["--max-message", "1000"]);
+        assert_eq!((c.max_message_size, c.max_frame_size), (1000, 1000));
+        // lowering only --max-poll-timeout lowers the default hold
+        let (_, _, hub) = serve(&["--max-poll-timeout", "10"]);
+        assert_eq!(hub.max_poll_timeout, Duration::from_secs(10));
+        assert_eq!(hub.default_poll_timeout, Duration::from_secs(10));
+        // raising only --max-poll-timeout leaves the default hold alone
+        let (_, _, hub) = serve(&["--max-poll-timeout=600"]);
+        assert_eq!(hub.default_poll_timeout, Duration::from_secs(30));
+        // equal is fine; raising the default within the default cap is fine
+        let (_, _, hub) = serve(&["--poll-timeout=5", "--max-poll-timeout=5"]);
+        assert_eq!(hub.default_poll_timeout, hub.max_poll_timeout);
+        assert_eq!(
+            serve(&["--poll-timeout", "120"]).2.default_poll_timeout,
+            Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn serve_poll_timeout_above_max_is_an_error() {
+        let e = serve_err(&["--poll-timeout", "60", "--max-poll-timeout=30"]);
+        assert_eq!(
+            e.kind,
+            ErrorKind::Exceeds {
+                option: "--poll-timeout",
+                value: "60".to_string(),
+                limit: "--max-poll-timeout",
+                limit_value: "30".to_string(),
+                limit_given: true,
+            }
+        );
+        assert_eq!(e.usage, Usage::Serve);
+        assert_eq!(
+            e.to_string(),
+            "error: '--poll-timeout 60' exceeds '--max-poll-timeout 30': lower \
+             '--poll-timeout' or raise '--max-poll-timeout'\n\n\
+             Usage: pushwire serve [OPTIONS]\n\n\
+             Run 'pushwire serve --help' for more."
+        );
+        // the order of the options does not matter
+        let e = serve_err(&["--max-poll-timeout=30", "--poll-timeout=30.5"]);
+        assert!(matches!(e.kind, ErrorKind::Exceeds { .. }), "{e}");
+        // above the default cap
+        let text = serve_err(&["--poll-timeout", "121"]).to_string();
+        assert!(
+            text.starts_with(
+                "error: '--poll-timeout 121' exceeds '--max-poll-timeout' (120 by default): \
+                 lower '--poll-timeout' or raise '--max-poll-timeout'"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn serve_bad_values() {
+        let cases: &[(&str, &str)] = &[
+            ("--addr", "localhost:8080"),
+            ("--history", "0"),
+            ("--history", "-1"),
+            ("--history", "1k"),
+            ("--history", "18446744073709551616"),
+            ("--poll-timeout", "0"),
+            ("--poll-timeout", "off"),
+            ("--max-poll-timeout", "2m"),
+            ("--max-body", "0"),
+            ("--max-body", "lots"),
+            ("--max-body", "1.5K"),
+            ("--max-message", "x"),
+            ("--max-frame", "1T"),
+            ("--ping-interval", "never"),
+            ("--pong-timeout", "0"),
+            ("--close-timeout", "-1"),
+            ("--handshake-timeout", "10s"),
+            ("--max-connections", "many"),
+            ("--write-buffer", "1X"),
+            ("--allow-origin", " "),
+        ];
+        for &(option, value) in cases {
+            for e in [
+                serve_err(&[option, value]),
+                serve_err(&[&format!("{option}={value}")]),
+            ] {
+                match &e.kind {
+                    ErrorKind::BadValue {
+                        option: o,
+                        value: v,
+                        expected,
+                    } => {
+                        assert_eq!((*o, v.as_str()), (option, value));
+                        assert!(
+                            e.to_string().starts_with(&format!(
+                                "error: invalid value '{value}' for '{option}': expected {expected}"
+                            )),
+                            "{e}"
+                        );
+                        assert!(e.to_string().contains("Usage: pushwire serve [OPTIONS]"));
+                    }
+                    other => panic!("{option} {value}: {other:?}"),
+                }
+            }
+        }
+        let text = serve_err(&["--history", "0"]).to_string();
+        assert!(text.contains("at least 1"), "{text}");
+        // validation errors name the option
+        for (args, option) in [
+            (&["--max-connections", "0"][..], "--max-connections"),
+            (&["--write-buffer", "0"], "--write-buffer"),
+            (&["--max-frame", "17M"], "--max-frame"),
+        ] {
+            let e = serve_err(args);
+            assert!(
+                matches!(e.kind, ErrorKind::InvalidConfig { option: o, .. } if o == option),
+                "{args:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_missing_values_and_unknown_options() {
+        for spec in SERVE_OPTIONS {
+            let Some(expected) = spec.expected else {
+                continue;
+            };
+            let e = serve_err(&[spec.name]);
+            assert_eq!(
+                e.kind,
+                ErrorKind::MissingValue {
+                    option: spec.name,
+                    expected
+                }
+            );
+            assert_eq!(e.usage, Usage::Serve);
+        }
+        let text = serve_err(&["--histroy", "5"]).to_string();
+        assert!(
+            text.starts_with(
+                "error: unknown option '--histroy' for 'pushwire serve' \
+                 (did you mean '--history'?)"
+            ),
+            "{text}"
+        );
+        // echo's extra option is not serve's, and serve's hub options are not echo's
+        assert!(matches!(
+            serve_err(&["--max-fragments", "1"]).kind,
+            ErrorKind::UnknownOption { .. }
+        ));
+        for option in [
+            "--history",
+            "--poll-timeout",
+            "--max-poll-timeout",
+            "--max-body",
+        ] {
+            let e = echo_err(&[option, "1"]);
+            assert!(
+                matches!(&e.kind, ErrorKind::UnknownOption { option: o, .. } if o == option),
+                "{e}"
+            );
+        }
+        assert!(matches!(
+            serve_err(&["extra"]).kind,
+            ErrorKind::UnexpectedArgument { .. }
+        ));
+        assert!(matches!(
+            serve_err(&["--trace=1"]).kind,
+            ErrorKind::UnexpectedValue { .. }
+        ));
+        // a serve option before any command gets a hint
+        let text = run(&["--history", "5"]).unwrap_err().to_string();
+        assert!(text.contains("'pushwire serve --history'"), "{text}");
+        let text = run(&["--addr", "0.0.0.0:1"]).unwrap_err().to_string();
+        assert!(
+            text.contains("'pushwire serve --addr' or 'pushwire echo --addr'"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn serve_help_forms() {
+        let text = help_text(&["serve", "--help"]);
+        assert_eq!(help_text(&["serve", "-h"]), text);
+        assert_eq!(help_text(&["help", "serve"]), text);
+        assert_eq!(
+            help_text(&["serve", "--history", "5", "-h", "--bogus"]),
+            text
+        );
+        assert_ne!(text, help_text(&["echo", "--help"]));
+        assert_ne!(text, help_text(&["--help"]));
+        assert!(matches!(run(&["serve", "-V"]), Ok(Command::Version)));
+    }
+
+    #[test]
+    fn serve_help_mentions_every_option_and_default() {
+        let text = help_text(&["serve", "--help"]);
+        for spec in SERVE_OPTIONS {
+            assert!(text.contains(spec.name), "serve help lacks {}", spec.name);
+        }
+        for word in [
+            "Usage: pushwire serve [OPTIONS]",
+            "--help",
+            "--version",
+            "[default: 127.0.0.1:8080]",
+            "[default: 1024]",
+            "[default: 30, or",
+            "[default: 120]",
+            "[default: 64 KiB]",
+            "[default: 16 MiB]",
+            "[default: 16 MiB, or --max-message",
+            "[default: 10]",
+            "[default: 5]",
+            "[default: 16384]",
+            "[default: 1 MiB]",
+            "[default: any origin]",
+            "library defaults",
+            "'pushwire' with no arguments",
+            "413",
+            "408",
+            "head and body",
+            "POST /channels/NAME             publish the body (UTF-8 text); 201 {\"id\":N}",
+            "GET  /channels/NAME?since=N&timeout=S   long-poll; \
+             200 {\"messages\":[...],\"next\":M} or 204",
+            "GET  /channels/NAME (WebSocket) subscribe; each message as \
+             {\"id\":N,\"data\":\"...\"}",
+            "GET  /healthz                   200 ok",
+            "GET  /                          the demo chat page",
+            "--opt=VALUE",
+            "KiB",
+            "0.5",
+        ] {
+            assert!(text.contains(word), "serve help lacks {word:?}");
+        }
+        for line in text.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+    }
+
+    #[test]
+    fn top_help_lists_serve_first_as_the_default() {
+        let top = help_text(&["--help"]);
+        assert_eq!(help_text(&["help"]), top);
+        let pos = |cmd: &str| {
+            top.find(&format!("\n  {cmd}  "))
+                .unwrap_or_else(|| panic!("top help lacks {cmd}: {top}"))
+        };
+        assert!(pos("serve") < pos("echo"));
+        assert!(pos("echo") < pos("client"));
+        assert!(pos("client") < pos("help"));
+        let serve_entry = &top[pos("serve")..pos("echo")];
+        assert!(serve_entry.contains("default"), "{serve_entry}");
+        assert!(top.contains("Usage: pushwire [OPTIONS] [COMMAND]"), "{top}");
+        for line in top.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+        let text = run(&["serv"]).unwrap_err().to_string();
+        assert!(
+            text.contains("(available: serve, echo, client, help)"),
             "{text}"
         );
     }
