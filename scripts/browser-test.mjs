@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// Real-browser test of the pushwire demo page (src/hub/demo.html, served at GET /).
+//
+//   node scripts/browser-test.mjs http://127.0.0.1:PORT
+//
+// Two pages in separate browser contexts join the same fresh channel: "alice" over
+// WebSocket (desktop viewport) and "bob" over long-polling (phone viewport). Each sends one
+// message, and the test also publishes one raw-text message with a plain HTTP POST. Both
+// pages must show all three messages (right sender, right transport tag, same ids on both
+// pages, no duplicates) within WAIT_MS, with no console errors. Screenshots go to
+// ${ARTIFACTS:-/tmp/pushwire-artifacts}/browser-{alice,bob}.png.
+// playwright-core comes from scripts/browser/ (see scripts/browser-test.sh).
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+const require = createRequire(new URL('./browser/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const BASE = (process.argv[2] || '').replace(/\/+$/, '');
+const WAIT_MS = Number(process.env.WAIT_MS || 15000);
+const ARTIFACTS = process.env.ARTIFACTS || '/tmp/pushwire-artifacts';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(BASE)) {
+  console.error('usage: node scripts/browser-test.mjs http://127.0.0.1:PORT  (loopback only)');
+  process.exit(2);
+}
+
+const channel = 'ci-' + randomBytes(6).toString('hex');
+const tag = randomBytes(3).toString('hex');
+const users = [
+  { name: 'alice', transport: 'websocket', text: `hello from alice ${tag}`, viewport: { width: 1024, height: 720 } },
+  { name: 'bob', transport: 'longpoll', text: `hi alice, bob here ${tag} <b>&amp;</b>`, viewport: { width: 390, height: 844 } },
+];
+const rawText = `plain text via curl ${tag}`;
+
+let browser;
+const failures = [];
+const log = (...a) => console.log('[browser-test]', ...a);
+
+async function main() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
+  });
+  log(`chromium ${browser.version()}, server ${BASE}, channel ${channel}`);
+
+  for (const u of users) {
+    u.context = await browser.newContext({ viewport: u.viewport });
+    u.context.setDefaultTimeout(WAIT_MS);
+    u.page = await u.context.newPage();
+    u.errors = [];
+    u.page.on('console', (m) => { if (m.type() === 'error') u.errors.push(`console: ${m.text()}`); });
+    u.page.on('pageerror', (e) => u.errors.push(`pageerror: ${e.message}`));
+    const res = await u.page.goto(BASE + '/', { waitUntil: 'load' });
+    if (!res || res.status() !== 200) throw new Error(`GET / answered ${res && res.status()}`);
+    const ctype = res.headers()['content-type'] || '';
+    if (!ctype.startsWith('text/html')) throw new Error(`GET / content-type is "${ctype}", want text/html`);
+    if (await u.page.getByTestId('join').count() !== 1) {
+      throw new Error(`GET / is not the demo page (no [data-testid="join"]); title: "${await u.page.title()}"`);
+    }
+    await u.page.getByTestId('name').fill(u.name);
+    await u.page.getByTestId('channel').fill(channel);
+    await u.page.getByTestId('transport').selectOption(u.transport);
+    await u.page.getByTestId('join').click();
+    await u.page.waitForSelector('[data-testid="status"][data-state="connected"]', { timeout: WAIT_MS })
+      .catch(async () => {
+        throw new Error(`${u.name}: not connected within ${WAIT_MS} ms; status: "${await statusText(u)}"`);
+      });
+    log(`${u.name} joined via ${u.transport}: "${await statusText(u)}"`);
+  }
+
+  // Each user sends one message through the page (alice over the WebSocket, bob by POST).
+  for (const u of users) {
+    await u.page.getByTestId('message-input').fill(u.text);
+    await u.page.getByTestId('send').click();
+  }
+  // A raw (non-JSON) message from outside the browser, as curl would publish it.
+  const post = await fetch(`${BASE}/channels/${channel}`, { method: 'POST', body: rawText });
+  if (post.status !== 201) failures.push(`POST /channels/${channel} answered ${post.status}, want 201`);
+  else {
+    const body = await post.json().catch(() => null);
+    if (!body || typeof body.id !== 'number') failures.push(`POST answer ${JSON.stringify(body)} has no numeric "id"`);
+  }
+
+  const expected = [
+    { from: 'alice', text: users[0].text },
+    { from: 'bob', text: users[1].text },
+    { from: '?', text: rawText },
+  ];
+  for (const u of users) {
+    try {
+      await u.page.waitForFunction((want) => {
+        const items = [...document.querySelectorAll('[data-testid="message"]')];
+        return want.every((w) => items.some((li) =>
+          li.dataset.from === w.from && li.querySelector('[data-testid="message-text"]')?.textContent === w.text));
+      }, expected, { timeout: WAIT_MS, polling: 100 });
+    } catch {
+      failures.push(`${u.name} (${u.transport}): not all messages shown within ${WAIT_MS} ms; shown: ${JSON.stringify(await shown(u))}`);
+    }
+  }
+
+  // Exact checks on what each page shows.
+  const idsBy = {};
+  for (const u of users) {
+    const items = await shown(u);
+    const ids = items.map((i) => i.id);
+    if (new Set(ids).size !== ids.length) failures.push(`${u.name}: duplicate ids ${JSON.stringify(ids)}`);
+    if (ids.some((id, k) => k > 0 && !(id > ids[k - 1]))) failures.push(`${u.name}: ids not increasing ${JSON.stringify(ids)}`);
+    for (const w of expected) {
+      const hit = items.find((i) => i.from === w.from && i.text === w.text);
+      if (!hit) continue; // already reported above
+      if (hit.transport !== u.transport) failures.push(`${u.name}: message from ${w.from} tagged "${hit.transport}", want "${u.transport}"`);
+      if (!hit.label) failures.push(`${u.name}: message from ${w.from} shows no transport label`);
+      (idsBy[w.text] ||= []).push(hit.id);
+    }
+    if (items.length !== expected.length) failures.push(`${u.name}: shows ${items.length} messages, want ${expected.length}: ${JSON.stringify(items)}`);
+    if (await u.page.locator('#log b').count() !== 0) failures.push(`${u.name}: message text was rendered as HTML`);
+    log(`${u.name} shows: ${items.map((i) => `#${i.id} ${i.from} [${i.label}${i.latency ? ' ' + i.latency : ''}]`).join(', ')}`);
+  }
+  for (const [text, ids] of Object.entries(idsBy)) {
+    if (ids.length === users.length && new Set(ids).size !== 1) failures.push(`pages disagree on the id of "${text}": ${ids}`);
+  }
+
+}
+
+async function screenshot(u) {
+  if (u.shot || !u.page || u.page.isClosed()) return;
+  const path = join(ARTIFACTS, `browser-${u.name}.png`);
+  try {
+    await u.page.screenshot({ path, fullPage: true });
+    u.shot = true;
+    console.log(`artifact: ${path}`);
+  } catch (e) {
+    failures.push(`${u.name}: screenshot failed: ${e.message}`);
+  }
+}
+
+async function statusText(u) {
+  return u.page.getByTestId('status').textContent().catch(() => '?');
+}
+
+async function shown(u) {
+  return u.page.$$eval('[data-testid="message"]', (lis) => lis.map((li) => ({
+    id: Number(li.dataset.id),
+    from: li.dataset.from,
+    transport: li.dataset.transport,
+    text: li.querySelector('[data-testid="message-text"]')?.textContent,
+    label: li.querySelector('.tag')?.textContent,
+    latency: li.querySelector('.latency')?.textContent,
+  }))).catch((e) => [`(could not read: ${e.message})`]);
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  failures.push(`error: ${e && e.stack || e}`);
+}
+for (const u of users) await screenshot(u);
+for (const u of users) for (const e of u.errors || []) failures.push(`${u.name}: ${e}`);
+try {
+  if (browser) await browser.close();
+} catch { /* closing is best effort */ }
+if (failures.length) {
+  console.error(`[browser-test] FAILED (${failures.length}):`);
+  for (const f of failures) console.error('  - ' + f);
+  code = 1;
+} else {
+  console.log('[browser-test] ok: alice (websocket) and bob (longpoll) each saw all 3 messages; no console errors');
+}
+process.exit(code);

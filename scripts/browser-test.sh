@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Real-browser test of the demo page: headless Debian Chromium, driven by playwright-core,
+# against `pushwire serve` on a free loopback port.
+#
+#   scripts/browser-test.sh
+#
+# Installs what it needs (Debian's chromium, playwright-core from scripts/browser/'s lock
+# file), builds the release binary, starts the server, runs scripts/browser-test.mjs and
+# exits with its status. Screenshots go to ${ARTIFACTS:-/tmp/pushwire-artifacts}.
+#
+# BROWSER_TEST_URL=http://127.0.0.1:PORT skips the build and the server and tests that one.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export ARTIFACTS="${ARTIFACTS:-/tmp/pushwire-artifacts}"
+mkdir -p "$ARTIFACTS"
+
+say() { echo "[browser-test.sh] $*"; }
+
+# --- Chromium (Debian's package; playwright's own browser downloads can't be used here) ---
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  say "installing chromium"
+  $SUDO apt-get install -y -q chromium >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; }
+fi
+/usr/bin/chromium --version 2>/dev/null  # (its wrapper script prints a harmless shell warning)
+
+# --- playwright-core, exactly as pinned in scripts/browser/package-lock.json ---
+(
+  cd scripts/browser
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error
+)
+
+if [ -n "${BROWSER_TEST_URL:-}" ]; then
+  say "testing $BROWSER_TEST_URL (no build, no server started)"
+  exec node scripts/browser-test.mjs "$BROWSER_TEST_URL"
+fi
+
+# --- the server ---
+cargo build --release
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+LOG="$ARTIFACTS/server.log"
+target/release/pushwire serve --addr "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+SERVER_PID=$!
+cleanup() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+say "server pid $SERVER_PID on 127.0.0.1:$PORT, log $LOG"
+
+for _ in $(seq 1 100); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    say "server exited before answering /healthz; its log:"
+    cat "$LOG"
+    exit 1
+  fi
+  if curl -fsS --max-time 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+    break
+  fi
+  sleep 0.1
+done
+if ! curl -fsS --max-time 1 "http://127.0.0.1:$PORT/healthz" >/dev/null; then
+  say "server did not answer GET /healthz within 10 s; its log:"
+  cat "$LOG"
+  exit 1
+fi
+
+rc=0
+node scripts/browser-test.mjs "http://127.0.0.1:$PORT" || rc=$?
+if [ "$rc" != 0 ]; then
+  say "browser test failed (exit $rc); server log ($LOG):"
+  tail -n 50 "$LOG"
+fi
+exit "$rc"
