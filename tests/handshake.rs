@@ -512,9 +512,11 @@ fn head_request_gets_headers_without_body() {
 }
 
 #[test]
-fn request_with_a_body_is_refused_with_413() {
+fn request_with_a_body_over_the_limit_is_refused_with_413() {
+    let mut config = config();
+    config.max_body_bytes = 4;
     expect_refusal(
-        config(),
+        config,
         "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
         413,
     );

@@ -129,6 +129,10 @@ impl Core {
     }
 
     /// After a response: read the next request, or close.
+    ///
+    /// On a keep-alive connection the next exchange gets a new id: the old one goes stale,
+    /// so a late answer meant for the request just answered (from another thread, say)
+    /// fails with `Gone` instead of answering the next request.
     fn after_response(&mut self, id: ConnId, keep_alive: bool) {
         if !keep_alive {
             self.begin_closing(id);
@@ -136,18 +140,29 @@ impl Core {
         }
         let deadline = self.now + self.config.handshake_timeout;
         let high_water = self.config.write_buffer_high_water;
-        if let Some(conn) = self.conns.get_mut(id) {
-            conn.phase = Phase::ReadingHead {
-                parser: Box::new(HeadParser::new()),
-                deadline,
-            };
-            // Reading may have stopped while the request waited (pipelined bytes filled
-            // the buffer); only backpressure may keep it stopped now.
-            conn.read_paused = conn.pending() >= high_water;
-            // A pipelined request may already be waiting in `leftover`, and more bytes may
-            // have arrived while we were not reading: look now.
-            self.ready.push(id);
+        let Some(id) = self.conns.rekey(id) else {
+            return;
+        };
+        if let Some(traces) = &mut self.traces
+            && let Some(old) = traces.keys().find(|k| k.index() == id.index()).copied()
+            && let Some(t) = traces.remove(&old)
+        {
+            traces.insert(id, t);
         }
+        let conn = self.conns.get_mut(id).expect("just rekeyed");
+        conn.phase = Phase::ReadingHead {
+            parser: Box::new(HeadParser::new()),
+            deadline,
+        };
+        // Entries under the old id in the dirty list and the timer heap are now stale.
+        conn.dirty = false;
+        conn.timer_at = None;
+        // Reading may have stopped while the request waited (pipelined bytes filled
+        // the buffer); only backpressure may keep it stopped now.
+        conn.read_paused = conn.pending() >= high_water;
+        // A pipelined request may already be waiting in `leftover`, and more bytes may
+        // have arrived while we were not reading: look now.
+        self.ready.push(id);
         self.mark_dirty(id);
     }
 }

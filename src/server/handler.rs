@@ -50,7 +50,8 @@ pub trait Handler {
     /// A plain HTTP request (no upgrade) arrived, with its body. Answer it with
     /// [`Context::respond`] — now, or later from another callback or thread (a long-poll:
     /// see [`Context::park`]). Requests on one connection are answered strictly in order;
-    /// the next is not read until this one is answered. Default: `404`.
+    /// the next is not read until this one is answered, and arrives under a new `conn` id
+    /// (the old one then fails with `Gone`). Default: `404`.
     fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
         let _ = request;
         let _ = ctx.respond(

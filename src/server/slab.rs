@@ -5,7 +5,9 @@
 //! its connection closed therefore fails to match when the slot is reused, and the call
 //! answers [`SendError::Gone`](crate::SendError::Gone) instead of writing to a stranger.
 
-/// Identifies one connection for its whole life, and no other ever.
+/// Identifies one connection, and no other ever: a WebSocket for its whole life, an HTTP
+/// connection for one request/response exchange (on keep-alive, the next request arrives
+/// under a new id, so an answer meant for an earlier request can never answer a later one).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId {
     index: u32,
@@ -141,6 +143,21 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    /// Gives the value for `id` a new id in the same slot (the generation moves on), so
+    /// `id` goes stale as if the value had been removed. Used to give each HTTP exchange
+    /// on a keep-alive connection its own id.
+    pub fn rekey(&mut self, id: ConnId) -> Option<ConnId> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation || slot.value.is_none() {
+            return None;
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        Some(ConnId {
+            index: id.index,
+            generation: slot.generation,
+        })
+    }
+
     /// Ids of every stored value (a snapshot, so the slab may be changed while iterating).
     pub fn ids(&self) -> Vec<ConnId> {
         self.slots
@@ -186,6 +203,18 @@ mod tests {
         assert_eq!(slab.get_mut(old), None);
         assert_eq!(slab.remove(old), None);
         assert_eq!(slab.get(new), Some(&"second"));
+    }
+
+    #[test]
+    fn rekeyed_value_is_reachable_only_by_its_new_id() {
+        let mut slab = Slab::new();
+        let old = slab.insert_with(|_| "conn");
+        let new = slab.rekey(old).unwrap();
+        assert_ne!(old, new);
+        assert_eq!(slab.get(old), None);
+        assert_eq!(slab.get(new), Some(&"conn"));
+        assert_eq!(slab.id_at(new.index()), Some(new));
+        assert_eq!(slab.rekey(old), None);
     }
 
     #[test]

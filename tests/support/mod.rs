@@ -781,3 +781,280 @@ pub fn stall_server(addr: SocketAddr) -> WsClient {
     std::thread::sleep(Duration::from_millis(50));
     ws
 }
+
+// ===== HTTP helpers and a forwarding tap (HTTP, long-poll and hub tests) =====
+
+impl RawClient {
+    /// Bytes read from the socket but not yet consumed by a `read_*` call.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Sends `GET target` (HTTP/1.1, keep-alive) and reads the whole response.
+    pub fn get(&mut self, target: &str) -> HttpResponse {
+        self.send(format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes());
+        self.read_response()
+    }
+
+    /// Sends `POST target` with `body` (Content-Length framing) and reads the response.
+    pub fn post(&mut self, target: &str, body: &[u8]) -> HttpResponse {
+        let mut request = format!(
+            "POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        self.send(&request);
+        self.read_response()
+    }
+
+    /// Asserts that for `period` the server sends nothing and does not close.
+    pub fn assert_silent_for(&mut self, period: Duration) {
+        assert!(
+            self.buf.is_empty(),
+            "unexpected buffered bytes: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.stream.set_read_timeout(Some(period)).unwrap();
+        let mut chunk = [0u8; 4096];
+        let result = self.stream.read(&mut chunk);
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        match result {
+            Ok(0) => panic!("the server closed the connection within {period:?}"),
+            Ok(n) => panic!(
+                "unexpected bytes within {period:?}: {:?}",
+                String::from_utf8_lossy(&chunk[..n])
+            ),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("expected silence, got error {e} (kind {:?})", e.kind()),
+        }
+    }
+
+    /// Reads until EOF and returns every byte not yet consumed (buffered ones included).
+    pub fn read_to_eof(&mut self) -> Vec<u8> {
+        let mut all = std::mem::take(&mut self.buf);
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return all,
+                Ok(n) => all.extend_from_slice(&chunk[..n]),
+                Err(e) => panic!(
+                    "expected EOF, got error {e} (kind {:?}) after {:?}",
+                    e.kind(),
+                    String::from_utf8_lossy(&all)
+                ),
+            }
+        }
+    }
+}
+
+/// Opens a connection, sends `raw`, and reads one response.
+pub fn http_exchange(addr: SocketAddr, raw: &[u8]) -> (RawClient, HttpResponse) {
+    let mut client = RawClient::connect(addr);
+    client.send(raw);
+    let response = client.read_response();
+    (client, response)
+}
+
+/// `GET target` on a fresh connection.
+pub fn http_get(addr: SocketAddr, target: &str) -> HttpResponse {
+    RawClient::connect(addr).get(target)
+}
+
+/// `POST target` with `body` on a fresh connection.
+pub fn http_post(addr: SocketAddr, target: &str, body: &[u8]) -> HttpResponse {
+    RawClient::connect(addr).post(target, body)
+}
+
+/// What a [`Tap`] saw. Each is reported *after* the wrapped handler's callback returned,
+/// so whatever that callback did (parking a request, subscribing) has happened.
+#[derive(Debug, Clone)]
+pub enum Tapped {
+    Request {
+        conn: ConnId,
+        method: String,
+        target: String,
+    },
+    ParkTimeout(ConnId),
+    Abandoned(ConnId),
+    Open(ConnId),
+    Message(ConnId),
+    Close(ConnId),
+    Drained(ConnId),
+    Notify(u64),
+}
+
+/// Wraps a handler and forwards *every* callback to it (unlike [`Recording`], which
+/// leaves the long-poll callbacks at their defaults), reporting each to a [`TapEvents`].
+pub struct Tap<H> {
+    inner: H,
+    tx: Sender<Tapped>,
+}
+
+pub fn tap<H: Handler>(inner: H) -> (Tap<H>, TapEvents) {
+    let (tx, rx) = mpsc::channel();
+    (
+        Tap { inner, tx },
+        TapEvents {
+            rx,
+            log: Vec::new(),
+            unconsumed: Vec::new(),
+        },
+    )
+}
+
+impl<H: Handler> Handler for Tap<H> {
+    fn on_upgrade(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnId,
+        request: &UpgradeRequest<'_>,
+    ) -> Upgrade {
+        self.inner.on_upgrade(ctx, conn, request)
+    }
+
+    fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
+        let method = request.method().to_string();
+        let target = request.target().to_string();
+        self.inner.on_request(ctx, conn, request);
+        let _ = self.tx.send(Tapped::Request {
+            conn,
+            method,
+            target,
+        });
+    }
+
+    fn on_park_timeout(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        self.inner.on_park_timeout(ctx, conn);
+        let _ = self.tx.send(Tapped::ParkTimeout(conn));
+    }
+
+    fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        self.inner.on_request_abandoned(ctx, conn);
+        let _ = self.tx.send(Tapped::Abandoned(conn));
+    }
+
+    fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        self.inner.on_open(ctx, conn);
+        let _ = self.tx.send(Tapped::Open(conn));
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
+        self.inner.on_message(ctx, conn, message);
+        let _ = self.tx.send(Tapped::Message(conn));
+    }
+
+    fn on_close(&mut self, ctx: &mut Context<'_>, conn: ConnId, event: &CloseEvent<'_>) {
+        self.inner.on_close(ctx, conn, event);
+        let _ = self.tx.send(Tapped::Close(conn));
+    }
+
+    fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        self.inner.on_drained(ctx, conn);
+        let _ = self.tx.send(Tapped::Drained(conn));
+    }
+
+    fn on_notify(&mut self, ctx: &mut Context<'_>, token: u64) {
+        self.inner.on_notify(ctx, token);
+        let _ = self.tx.send(Tapped::Notify(token));
+    }
+
+    fn on_undelivered(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnId,
+        message: Message<'static>,
+        error: SendError,
+    ) {
+        self.inner.on_undelivered(ctx, conn, message, error);
+    }
+}
+
+/// The receiving end of a [`Tap`].
+pub struct TapEvents {
+    rx: Receiver<Tapped>,
+    log: Vec<Tapped>,
+    unconsumed: Vec<Tapped>,
+}
+
+impl TapEvents {
+    /// Waits (at most [`TIMEOUT`]) for the first not-yet-consumed event matching `pick`.
+    pub fn wait_for<T>(&mut self, what: &str, mut pick: impl FnMut(&Tapped) -> Option<T>) -> T {
+        if let Some(i) = self.unconsumed.iter().position(|e| pick(e).is_some()) {
+            let event = self.unconsumed.remove(i);
+            return pick(&event).unwrap();
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(event) => {
+                    self.log.push(event.clone());
+                    if let Some(found) = pick(&event) {
+                        return found;
+                    }
+                    self.unconsumed.push(event);
+                }
+                Err(e) => panic!(
+                    "no {what} within {TIMEOUT:?} ({e:?}); events so far: {:?}",
+                    self.log
+                ),
+            }
+        }
+    }
+
+    /// Waits until the handler has processed a request whose target starts with
+    /// `target_prefix`; returns its connection.
+    pub fn request(&mut self, target_prefix: &str) -> ConnId {
+        self.wait_for(&format!("request {target_prefix}"), |e| match e {
+            Tapped::Request { conn, target, .. } if target.starts_with(target_prefix) => {
+                Some(*conn)
+            }
+            _ => None,
+        })
+    }
+
+    /// Waits for `on_request_abandoned` on `conn`.
+    pub fn abandoned(&mut self, conn: ConnId) {
+        self.wait_for("on_request_abandoned", |e| match e {
+            Tapped::Abandoned(c) if *c == conn => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Waits for `on_open`; returns the connection.
+    pub fn open(&mut self) -> ConnId {
+        self.wait_for("on_open", |e| match e {
+            Tapped::Open(c) => Some(*c),
+            _ => None,
+        })
+    }
+
+    /// Asserts no event matching `pick` arrives within `period` (nor is already waiting).
+    pub fn assert_none_within(
+        &mut self,
+        what: &str,
+        period: Duration,
+        mut pick: impl FnMut(&Tapped) -> bool,
+    ) {
+        if let Some(e) = self.unconsumed.iter().find(|e| pick(e)) {
+            panic!("unexpected {what}: {e:?}");
+        }
+        let deadline = Instant::now() + period;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(event) => {
+                    self.log.push(event.clone());
+                    assert!(!pick(&event), "unexpected {what}: {event:?}");
+                    self.unconsumed.push(event);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
