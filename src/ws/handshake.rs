@@ -144,9 +144,16 @@ impl<'b> UpgradeRequest<'b> {
     /// Subprotocols the client offered: the `Sec-WebSocket-Protocol` list elements across
     /// all such fields, in order of preference (RFC 6455 §4.1 item 10). Elements that are
     /// not valid UTF-8 are skipped; they could not be tokens anyway.
+    ///
+    /// Only elements that are HTTP tokens are subprotocols (RFC 6455 §4.1: "elements that
+    /// comprise this value MUST be non-empty strings with characters in the range U+0021 to
+    /// U+007E not including separator characters", i.e. tokens, §11.3.4); anything else a
+    /// client sends (`chat v1`, `a/b`) is skipped, so it can never be selected and echoed
+    /// into the response head.
     pub fn protocols(&self) -> impl Iterator<Item = &'b str> + use<'b> {
         self.head
             .list("Sec-WebSocket-Protocol")
+            .filter(|p| crate::http::token::is_token(p))
             .filter_map(|p| std::str::from_utf8(p).ok())
     }
 
@@ -288,6 +295,36 @@ pub fn write_accept_response(out: &mut Vec<u8>, key: &str, protocol: Option<&str
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod protocol_token_tests {
+    use super::*;
+    use crate::config::HeadLimits;
+    use crate::http::HeadParser;
+
+    #[test]
+    fn offered_elements_that_are_not_tokens_are_not_protocols() {
+        let req = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+Sec-WebSocket-Protocol: chat v1, a/b, x\"y, good.v2\r\n\r\n";
+        let mut parser = HeadParser::new();
+        assert!(
+            parser
+                .parse(req, &HeadLimits::default())
+                .unwrap()
+                .is_complete()
+        );
+        let head = parser.head(req).unwrap();
+        let upgrade = validate_upgrade(&head, None).unwrap();
+        assert_eq!(upgrade.protocols().collect::<Vec<_>>(), ["good.v2"]);
+        assert!(!upgrade.offers_protocol("chat v1"));
+        // Accepting what was offered can therefore never panic.
+        let mut out = Vec::new();
+        for p in upgrade.protocols() {
+            write_accept_response(&mut out, upgrade.key, Some(p));
+        }
+    }
 }
 
 #[cfg(test)]
