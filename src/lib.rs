@@ -87,6 +87,8 @@
 pub mod client;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod hub;
 pub mod message;
