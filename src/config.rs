@@ -75,7 +75,8 @@ pub struct Config {
     /// message.
     pub write_buffer_high_water: usize,
     /// Size of the one read buffer shared by every connection of the event loop. Default
-    /// 64 KiB. Connections keep only their leftover partial bytes between reads, so an idle
+    /// 256 KiB: a message that fits in one read (header included) is handed to the
+    /// application without being copied, so this should exceed the common message size. Connections keep only their leftover partial bytes between reads, so an idle
     /// connection holds no read buffer.
     pub read_buffer_size: usize,
     /// Most simultaneous connections. Default 16 384. Connections beyond it are accepted and
@@ -109,7 +110,7 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             allowed_origins: None,
             write_buffer_high_water: 1 << 20,
-            read_buffer_size: 64 * 1024,
+            read_buffer_size: 256 * 1024,
             max_connections: 16 * 1024,
             command_queue_capacity: 64 * 1024,
             shutdown_timeout: Duration::from_secs(5),

@@ -56,6 +56,9 @@ const WAKER: Token = Token(1);
 const FIRST_CONN_TOKEN: usize = 2;
 /// Reads per connection per turn before others get a go (fairness under a flood).
 const READS_PER_TURN: usize = 16;
+/// Output at least this large is written as soon as it is queued, not batched to the end
+/// of the turn: batching pays off for many small frames, not for bulk data.
+const FLUSH_EARLY: usize = 64 * 1024;
 
 /// A WebSocket and HTTP server on one mio event loop.
 ///
@@ -471,6 +474,7 @@ impl Server {
             match decision {
                 Upgrade::Reject(response) => self.respond_and_close(id, response),
                 Upgrade::Accept { protocol } => {
+                    // Only a protocol the client offered (and so a token) may be echoed.
                     let protocol = protocol.filter(|p| upgrade.offers_protocol(p));
                     let core = &mut self.core;
                     let Some(conn) = core.conns.get_mut(id) else {
@@ -716,10 +720,16 @@ impl Server {
                 }
             }
         }
-        if pos < filled
-            && let Some(conn) = self.core.conns.get_mut(id)
-        {
+        let Some(conn) = self.core.conns.get_mut(id) else {
+            return;
+        };
+        if pos < filled {
             conn.leftover.extend_from_slice(&self.read_buf[pos..filled]);
+        }
+        if conn.pending() >= FLUSH_EARLY {
+            // Large output leaves now rather than at the end of the turn: the peer can
+            // start reading while we read on, and the buffer stays small.
+            self.flush(id, handler);
         }
     }
 

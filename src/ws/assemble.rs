@@ -60,10 +60,14 @@ pub struct Assembler {
     state: State,
 }
 
-/// How much payload to reserve at the start of a frame. The header's length is trusted
-/// only up to this much: a peer that announces 16 MiB and then stalls makes us hold what
-/// it actually sent, not what it promised.
-const INITIAL_RESERVE: u64 = 64 * 1024;
+/// A frame's payload is reserved in full when its header arrives (its length was already
+/// checked against `max_frame_size`). The reservation is address space: the allocator maps
+/// large blocks lazily, so memory is committed only as bytes actually arrive, and a peer
+/// that announces 16 MiB and stalls costs what it sent, not what it promised. Reserving
+/// once avoids growing — and copying — a large message several times.
+fn reserve_for(header: &FrameHeader) -> usize {
+    header.payload_len as usize
+}
 
 impl Assembler {
     /// A fresh assembler, between messages.
@@ -103,7 +107,7 @@ impl Assembler {
                     MessageKind::Binary
                 };
                 check_message_size(header.payload_len, limits)?;
-                let reserve = header.payload_len.min(INITIAL_RESERVE) as usize;
+                let reserve = reserve_for(header);
                 self.state = State::Receiving {
                     kind,
                     data: Vec::with_capacity(reserve),
@@ -135,7 +139,7 @@ impl Assembler {
                 check_message_size(data.len() as u64 + header.payload_len, limits)?;
                 *fragments += 1;
                 *final_frame = header.fin;
-                data.reserve(header.payload_len.min(INITIAL_RESERVE) as usize);
+                data.reserve(reserve_for(header));
                 Ok(())
             }
         }
