@@ -336,3 +336,30 @@ fn late_answer_is_not_delivered_to_the_next_request_on_the_same_connection() {
         (200, &b"for the second"[..])
     );
 }
+
+#[test]
+fn shutdown_answers_parked_requests_at_once_and_closes_their_connections() {
+    let mut config = config();
+    config.shutdown_timeout = Duration::from_secs(8);
+    let (handler, rx) = parker();
+    let mut server = TestServer::start(config, handler);
+    let mut client = RawClient::connect(server.addr);
+    client.send(&park_request(60_000));
+    wait_parked(&rx);
+    let started = Instant::now();
+    server.handle.shutdown().unwrap();
+    // The parked poll is answered by on_park_timeout (204) rather than held until the
+    // shutdown deadline, and its connection is closed rather than kept alive.
+    let response = client.read_response();
+    assert_eq!(response.status, 204);
+    client.read_to_eof();
+    assert!(
+        server.wait_stopped(Duration::from_secs(5)).is_some(),
+        "server stops promptly"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

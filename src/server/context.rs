@@ -134,7 +134,8 @@ impl Core {
     /// so a late answer meant for the request just answered (from another thread, say)
     /// fails with `Gone` instead of answering the next request.
     fn after_response(&mut self, id: ConnId, keep_alive: bool) {
-        if !keep_alive {
+        // Shutting down: no new requests on old connections either.
+        if !keep_alive || self.shutdown_deadline.is_some() {
             self.begin_closing(id);
             return;
         }

@@ -989,9 +989,32 @@ impl Server {
                     }
                     // Nothing was asked yet: nothing to finish.
                     Some(PhaseKind::ReadingHead) => self.remove(id, handler),
-                    // A pending response may still be given; a closing one finishes.
+                    // A parked request is due now: the handler answers it (204 by
+                    // default) in the next turn, and the connection then closes.
+                    Some(PhaseKind::AwaitingResponse) => {
+                        let now = self.core.now;
+                        if let Some(conn) = self.core.conns.get_mut(id)
+                            && let Phase::AwaitingResponse { parked_until, .. } = &mut conn.phase
+                            && parked_until.is_some()
+                        {
+                            *parked_until = Some(now);
+                            self.core.mark_dirty(id);
+                        }
+                    }
+                    // A closing connection finishes on its own.
                     _ => {}
                 }
+            }
+        }
+        // Connections that said everything (output flushed, FIN sent) need not linger for
+        // the peer's FIN while the server is going away.
+        for id in self.core.conns.ids() {
+            if let Some(conn) = self.core.conns.get(id)
+                && matches!(conn.phase, Phase::Closing { .. })
+                && conn.write_shut
+                && conn.pending() == 0
+            {
+                self.remove(id, handler);
             }
         }
         if self.core.conns.is_empty() || self.core.now >= deadline {
