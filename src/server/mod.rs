@@ -87,8 +87,13 @@ pub struct Server {
     commands: Commands,
     handle: Handle,
     core: Core,
-    /// Reused list of this turn's readiness events.
-    ready_events: Vec<(Token, bool, bool)>,
+    /// Reused list of this turn's readiness events: (token, readable, read closed, writable).
+    ready_events: Vec<(Token, bool, bool, bool)>,
+    /// Whether a short read may be taken as "drained" for the connection being read (see
+    /// `read_into_buf`).
+    short_read_drains: bool,
+    /// An empty list kept for swapping with `Core::ready` and `Core::dirty`.
+    spare_ids: Vec<ConnId>,
     stopped: bool,
 }
 
@@ -128,6 +133,8 @@ impl Server {
                 traces: None,
             },
             ready_events: Vec::new(),
+            short_read_drains: false,
+            spare_ids: Vec::new(),
             stopped: false,
         };
         if trace {
@@ -190,12 +197,13 @@ impl Server {
         for event in self.events.iter() {
             // Errors and hang-ups surface as a read of 0 bytes or an error: treat them as
             // readable and let the read tell.
-            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            let closed = event.is_read_closed() || event.is_error();
+            let readable = event.is_readable() || closed;
             self.ready_events
-                .push((event.token(), readable, event.is_writable()));
+                .push((event.token(), readable, closed, event.is_writable()));
         }
         let ready_events = std::mem::take(&mut self.ready_events);
-        for &(token, readable, writable) in &ready_events {
+        for &(token, readable, closed, writable) in &ready_events {
             match token {
                 LISTENER => self.accept(),
                 WAKER => {} // commands are drained below, every turn
@@ -207,6 +215,9 @@ impl Server {
                         self.write_ready(id, handler);
                     }
                     if readable {
+                        // A FIN that came with the data raises no further edge: then read
+                        // on until the end of the stream is seen.
+                        self.short_read_drains = !closed;
                         self.read_ready(id, handler);
                     }
                 }
@@ -216,10 +227,16 @@ impl Server {
 
         // Connections with more to read than one turn's budget, and ones whose
         // backpressure lifted or whose next pipelined request is already buffered.
-        let again = std::mem::take(&mut self.core.ready);
-        for id in again {
+        // (Lists are swapped with a spare rather than taken, so their capacity is reused
+        // and a steady state allocates nothing.)
+        let mut again = std::mem::take(&mut self.spare_ids);
+        std::mem::swap(&mut again, &mut self.core.ready);
+        // No readiness event vouches for these: read until `WouldBlock`.
+        self.short_read_drains = false;
+        for id in again.drain(..) {
             self.read_ready(id, handler);
         }
+        self.spare_ids = again;
 
         self.run_commands(handler);
         self.run_timers(handler);
@@ -309,8 +326,14 @@ impl Server {
     }
 
     /// Reads once from the socket into the shared buffer after `prefix_len` bytes.
+    ///
+    /// A read that returns less than it was offered has emptied the socket's receive
+    /// queue; with edge-triggered readiness, bytes that arrive later raise a new event, so
+    /// the connection need not be read again until then — one `recv` → `EAGAIN` saved per
+    /// wake-up. (Not when the event also reported the peer's FIN: that raises no new edge.)
     fn read_into_buf(&mut self, id: ConnId, prefix_len: usize) -> ReadOutcome {
         let conn = self.core.conns.get_mut(id).expect("caller checked");
+        let offered = self.read_buf.len() - prefix_len;
         loop {
             match conn.socket.read(&mut self.read_buf[prefix_len..]) {
                 Ok(0) => return ReadOutcome::Eof,
@@ -319,7 +342,8 @@ impl Server {
                         let bytes = &self.read_buf[prefix_len..prefix_len + n];
                         self.core.trace(id, crate::trace::Direction::In, bytes);
                     }
-                    return ReadOutcome::Data(n);
+                    let drained = self.short_read_drains && n < offered;
+                    return ReadOutcome::Data(n, drained);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::WouldBlock,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -336,11 +360,11 @@ impl Server {
             return true;
         }
         match self.read_into_buf(id, 0) {
-            ReadOutcome::Data(n) => {
+            ReadOutcome::Data(n, drained) => {
                 let conn = self.core.conns.get_mut(id).expect("caller checked");
                 conn.leftover.extend_from_slice(&self.read_buf[..n]);
-                self.parse_head(id, handler);
-                true
+                // A new phase (an upgrade, say) may have buffered bytes to process.
+                self.parse_head(id, handler) || !drained
             }
             ReadOutcome::WouldBlock => false,
             ReadOutcome::Eof => {
@@ -607,10 +631,10 @@ impl Server {
     /// Body phase: decode straight from the shared read buffer.
     fn read_body(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
         match self.read_into_buf(id, 0) {
-            ReadOutcome::Data(n) => {
+            ReadOutcome::Data(n, drained) => {
                 let input = self.read_buf[..n].to_vec();
                 self.feed_body(id, &input, handler);
-                true
+                !drained
             }
             ReadOutcome::WouldBlock => false,
             ReadOutcome::Eof => {
@@ -631,10 +655,10 @@ impl Server {
             return false;
         }
         match self.read_into_buf(id, 0) {
-            ReadOutcome::Data(n) => {
+            ReadOutcome::Data(n, drained) => {
                 let conn = self.core.conns.get_mut(id).expect("caller checked");
                 conn.leftover.extend_from_slice(&self.read_buf[..n]);
-                true
+                !drained
             }
             ReadOutcome::WouldBlock => false,
             ReadOutcome::Eof => {
@@ -660,7 +684,7 @@ impl Server {
             }
         }
         let (filled, more) = match self.read_into_buf(id, prefix) {
-            ReadOutcome::Data(n) => (prefix + n, true),
+            ReadOutcome::Data(n, drained) => (prefix + n, !drained),
             ReadOutcome::WouldBlock => (prefix, false),
             ReadOutcome::Eof => {
                 // Frames already read are handled first (a Close, say); then the FIN.
@@ -740,7 +764,7 @@ impl Server {
             return false; // waiting only for our output to drain
         }
         match self.read_into_buf(id, 0) {
-            ReadOutcome::Data(_) => true,
+            ReadOutcome::Data(_, drained) => !drained,
             ReadOutcome::WouldBlock => false,
             ReadOutcome::Eof => {
                 self.peer_finished(id, handler);
@@ -836,8 +860,9 @@ impl Server {
         // Flushing can make more connections dirty (a removal calls on_close, which may
         // send), so loop until the list stays empty.
         while !self.core.dirty.is_empty() {
-            let dirty = std::mem::take(&mut self.core.dirty);
-            for id in dirty {
+            let mut dirty = std::mem::take(&mut self.spare_ids);
+            std::mem::swap(&mut dirty, &mut self.core.dirty);
+            for id in dirty.drain(..) {
                 if let Some(conn) = self.core.conns.get_mut(id) {
                     conn.dirty = false;
                 } else {
@@ -846,6 +871,7 @@ impl Server {
                 self.flush(id, handler);
                 self.reschedule(id);
             }
+            self.spare_ids = dirty;
         }
     }
 
@@ -1041,7 +1067,8 @@ impl Server {
             return;
         };
         self.core.trace_note(id, "removed (TCP closed)");
-        let _ = self.core.registry.deregister(&mut conn.socket);
+        // Closing the socket (when `conn` drops) removes it from the poller: no
+        // `deregister` system call needed.
         self.core.pool.give(std::mem::take(&mut conn.out));
         if let Phase::WebSocket(ws) = &mut conn.phase
             && let Some(close) = ws.handle_eof()
@@ -1064,7 +1091,6 @@ impl Server {
     ) {
         if let Some(mut conn) = self.core.conns.remove(id) {
             self.core.trace_note(id, "removed (TCP closed)");
-            let _ = self.core.registry.deregister(&mut conn.socket);
             self.core.pool.give(std::mem::take(&mut conn.out));
         }
         handler.on_close(
@@ -1086,7 +1112,8 @@ enum PhaseKind {
 }
 
 enum ReadOutcome {
-    Data(usize),
+    /// Bytes read, and whether the receive queue is known to be empty now.
+    Data(usize, bool),
     WouldBlock,
     Eof,
 }
