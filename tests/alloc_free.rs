@@ -68,7 +68,7 @@ fn echoing_small_messages_allocates_nothing_in_steady_state() {
     let mut client = Client::connect(&url).unwrap();
     let binary = [7u8; 20];
     let text = "twenty bytes of text".repeat(5);
-    let mut round = |client: &mut Client| {
+    let round = |client: &mut Client| {
         client.send_binary(&binary).unwrap();
         assert_eq!(client.recv().unwrap().as_bytes(), binary);
         client.send_text(&text).unwrap();
