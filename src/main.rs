@@ -14,7 +14,8 @@ impl Handler for Echo {
         // Backpressure: while the peer is not reading our echoes, it is not read either
         // (see Config::write_buffer_high_water), so `Full` cannot happen here in practice;
         // dropping the echo would still be the right answer if it did.
-        let _ = ctx.send(conn, &message);
+        // By value: a large message assembled from several reads is queued without a copy.
+        let _ = ctx.send_message(conn, message);
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+use pushwire::{ConnId, Context, Handler, Message};
 use support::*;
 use tungstenite::Message as WsMessage;
 
@@ -216,4 +217,46 @@ fn echo_server_callbacks_follow_open_message_close_order() {
         })
         .collect();
     assert_eq!(kinds, ["open", "one", "two", "close"]);
+}
+
+/// Echoes by value (`Context::send_message`): large owned payloads are queued without a
+/// copy, as their own buffers behind the write buffer; small ones are copied. A short
+/// text is sent after each message, so order across the two paths is checked too.
+struct MovingEcho;
+
+impl Handler for MovingEcho {
+    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, msg: Message<'_>) {
+        let len = msg.len();
+        ctx.send_message(conn, msg).unwrap();
+        ctx.send_text(conn, &format!("after {len}")).unwrap();
+    }
+}
+
+#[test]
+fn large_messages_moved_without_copy_keep_their_order_with_small_ones() {
+    let mut config = config();
+    config.max_message_size = 32 << 20;
+    config.max_frame_size = 32 << 20;
+    config.write_buffer_high_water = 64 << 20;
+    let server = TestServer::start(config, MovingEcho);
+    let mut client = RawClient::upgrade(server.addr);
+    let sizes = [100_000usize, 10, 16 << 20, 65_536, 70_000, 3];
+    for &size in &sizes {
+        // Fragmented, so the server assembles (and therefore owns) the payload.
+        let payload = pattern(size);
+        let (a, b) = payload.split_at(size / 2);
+        let mut bytes = client_frame(false, OP_BINARY, a);
+        bytes.extend(client_frame(true, OP_CONT, b));
+        client.send(&bytes);
+    }
+    for &size in &sizes {
+        let echoed = client.read_frame();
+        assert_eq!((echoed.opcode, echoed.payload.len()), (OP_BINARY, size));
+        assert!(
+            echoed.payload == pattern(size),
+            "payload of {size} bytes differs"
+        );
+        let note = client.read_frame();
+        assert_eq!(note.payload, format!("after {size}").into_bytes());
+    }
 }

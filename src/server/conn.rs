@@ -7,7 +7,8 @@
 //! buffer; only the unconsumed tail of a read (an incomplete frame header or control
 //! frame, or an incomplete request head) is copied into `leftover`.
 
-use std::io::{self, Write};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -57,9 +58,13 @@ pub(crate) enum Phase {
 pub(crate) struct Conn {
     pub socket: TcpStream,
     pub phase: Phase,
-    /// Bytes queued for the peer; `out[out_pos..]` is still unsent.
+    /// Bytes queued for the peer; `out[out_pos..]` is still unsent. Everything in
+    /// `segments` goes out before it.
     pub out: Vec<u8>,
     pub out_pos: usize,
+    /// Whole buffers queued ahead of `out` without copying (large owned payloads; see
+    /// [`Conn::queue_owned`]). Boxed and absent unless in use: idle connections pay 8 bytes.
+    pub segments: Option<Box<Segments>>,
     /// Received bytes not yet consumed by the protocol.
     pub leftover: Vec<u8>,
     /// The deadline this connection has in the timer heap, if any.
@@ -85,6 +90,7 @@ impl Conn {
             phase,
             out: Vec::new(),
             out_pos: 0,
+            segments: None,
             leftover: Vec::new(),
             timer_at: None,
             dirty: false,
@@ -97,7 +103,37 @@ impl Conn {
 
     /// Unsent output, in bytes.
     pub fn pending(&self) -> usize {
-        self.out.len() - self.out_pos
+        let queued = self.segments.as_ref().map_or(0, |s| s.bytes - s.front_pos);
+        queued + self.out.len() - self.out_pos
+    }
+
+    /// Queues `payload` to follow everything queued so far, without copying it: what is
+    /// in `out` becomes a segment, then `payload` does, and `out` starts afresh.
+    pub fn queue_owned(&mut self, payload: Vec<u8>, fresh_out: Vec<u8>) {
+        let segments = self.segments.get_or_insert_with(Default::default);
+        let mut head = std::mem::replace(&mut self.out, fresh_out);
+        if self.out_pos > 0 {
+            head.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        for buf in [head, payload] {
+            if !buf.is_empty() {
+                segments.bytes += buf.len();
+                segments.queue.push_back(buf);
+            }
+        }
+    }
+
+    /// A copy of the unsent bytes, in order (for the trace only).
+    pub fn pending_copy(&self) -> Vec<u8> {
+        let mut all = Vec::with_capacity(self.pending());
+        if let Some(s) = &self.segments {
+            for (i, seg) in s.queue.iter().enumerate() {
+                all.extend_from_slice(if i == 0 { &seg[s.front_pos..] } else { seg });
+            }
+        }
+        all.extend_from_slice(&self.out[self.out_pos..]);
+        all
     }
 
     /// The next deadline of the current phase.
@@ -113,8 +149,32 @@ impl Conn {
 
     /// Writes queued output until it is all sent or the socket would block. All frames
     /// queued during one turn of the loop leave in one `write` call where the kernel
-    /// takes them. Returns an error if the connection is broken.
+    /// takes them (several buffers in one `writev` when segments are queued). Returns an
+    /// error if the connection is broken.
     pub fn flush(&mut self) -> io::Result<()> {
+        while self.segments.is_some() {
+            let written = {
+                let segs = self.segments.as_ref().expect("checked");
+                let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut count = 0;
+                for (i, seg) in segs.queue.iter().take(MAX_IOVECS - 1).enumerate() {
+                    slices[count] = IoSlice::new(if i == 0 { &seg[segs.front_pos..] } else { seg });
+                    count += 1;
+                }
+                if segs.queue.len() < MAX_IOVECS {
+                    slices[count] = IoSlice::new(&self.out[self.out_pos..]);
+                    count += 1;
+                }
+                self.socket.write_vectored(&slices[..count])
+            };
+            match written {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.consume_segments(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
         while self.out_pos < self.out.len() {
             match self.socket.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -128,12 +188,49 @@ impl Conn {
             self.out.clear();
             self.out_pos = 0;
         } else if self.out_pos > self.out.len() / 2 {
-            // Keep the unsent tail at the front so the buffer does not creep.
+            // Keep the unsent tail at the front so the buffer does not creep. (Each byte is
+            // moved at most once per byte sent before it: linear overall.)
             self.out.drain(..self.out_pos);
             self.out_pos = 0;
         }
         Ok(())
     }
+
+    /// `n` bytes were written from the segments (and possibly on into `out`).
+    fn consume_segments(&mut self, mut n: usize) {
+        let segs = self.segments.as_mut().expect("called with segments");
+        while n > 0 {
+            let Some(front) = segs.queue.front() else {
+                break;
+            };
+            let left = front.len() - segs.front_pos;
+            if n < left {
+                segs.front_pos += n;
+                return;
+            }
+            n -= left;
+            segs.bytes -= front.len();
+            segs.front_pos = 0;
+            segs.queue.pop_front();
+        }
+        if segs.queue.is_empty() {
+            self.segments = None;
+            self.out_pos += n;
+        }
+    }
+}
+
+/// Most buffers handed to one `writev`.
+const MAX_IOVECS: usize = 8;
+
+/// Buffers queued whole, ahead of a connection's `out`.
+#[derive(Debug, Default)]
+pub(crate) struct Segments {
+    pub queue: VecDeque<Vec<u8>>,
+    /// Bytes of the front buffer already written.
+    pub front_pos: usize,
+    /// Total length of the buffers in `queue` (including the written part of the front).
+    pub bytes: usize,
 }
 
 #[cfg(test)]

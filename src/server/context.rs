@@ -1,5 +1,6 @@
 //! The loop's state that handlers may act on, and [`Context`], their view of it.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use mio::Registry;
@@ -13,6 +14,10 @@ use crate::http::{HeadParser, Response};
 use crate::message::Message;
 use crate::ws::close::CloseCode;
 use crate::ws::frame::{self, OpCode};
+
+/// Owned payloads at least this large are queued without copying
+/// ([`Context::send_message`]).
+const MOVE_THRESHOLD: usize = 64 * 1024;
 
 /// Output buffers kept for reuse, so a busy connection does not allocate per turn and an
 /// idle one holds none.
@@ -218,13 +223,14 @@ impl Context<'_> {
     pub fn send(&mut self, conn: ConnId, message: &Message<'_>) -> Result<(), SendError> {
         let core = &mut *self.core;
         let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        let pending = c.pending();
         let Phase::WebSocket(ws) = &mut c.phase else {
             return Err(SendError::NotOpen);
         };
         if !ws.is_open() {
             return Err(SendError::NotOpen);
         }
-        if c.out.len() - c.out_pos >= core.config.write_buffer_high_water {
+        if pending >= core.config.write_buffer_high_water {
             c.send_refused = true;
             return Err(SendError::Full);
         }
@@ -232,6 +238,41 @@ impl Context<'_> {
             c.out = core.pool.take();
         }
         ws.send(message, &mut c.out)?;
+        core.mark_dirty(conn);
+        Ok(())
+    }
+
+    /// Queues a message to one WebSocket, taking it by value: a payload the message owns
+    /// (one that was assembled from fragments or from several reads, or built by the
+    /// application) of 64 KiB or more is queued *without copying* — the frame header goes
+    /// into the write buffer and the payload follows it as its own buffer, sent with
+    /// `writev`. Smaller or borrowed payloads are copied as by [`send`](Self::send). On
+    /// error the message is dropped (call `send` to keep it).
+    pub fn send_message(&mut self, conn: ConnId, message: Message<'_>) -> Result<(), SendError> {
+        let (is_text, payload) = match message {
+            Message::Text(Cow::Owned(text)) if text.len() >= MOVE_THRESHOLD => {
+                (true, text.into_bytes())
+            }
+            Message::Binary(Cow::Owned(data)) if data.len() >= MOVE_THRESHOLD => (false, data),
+            borrowed_or_small => return self.send(conn, &borrowed_or_small),
+        };
+        let mut payload = payload;
+        let core = &mut *self.core;
+        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        let pending = c.pending();
+        let Phase::WebSocket(ws) = &mut c.phase else {
+            return Err(SendError::NotOpen);
+        };
+        if pending >= core.config.write_buffer_high_water {
+            c.send_refused = true;
+            return Err(SendError::Full);
+        }
+        if c.out.capacity() == 0 {
+            c.out = core.pool.take();
+        }
+        ws.send_header(is_text, &mut payload, &mut c.out)?;
+        let fresh = core.pool.take();
+        c.queue_owned(payload, fresh);
         core.mark_dirty(conn);
         Ok(())
     }
@@ -305,7 +346,7 @@ impl Context<'_> {
             let Phase::WebSocket(ws) = &c.phase else {
                 continue;
             };
-            if !ws.is_open() || c.out.len() - c.out_pos >= high_water {
+            if !ws.is_open() || c.pending() >= high_water {
                 continue;
             }
             if c.out.capacity() == 0 {

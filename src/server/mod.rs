@@ -785,10 +785,7 @@ impl Server {
         let Some(conn) = core.conns.get_mut(id) else {
             return;
         };
-        let traced = core
-            .traces
-            .is_some()
-            .then(|| conn.out[conn.out_pos..].to_vec());
+        let traced = core.traces.is_some().then(|| conn.pending_copy());
         let before = conn.pending();
         let flushed = conn.flush();
         let written = before - conn.pending();

@@ -368,6 +368,40 @@ impl WsConnection {
         Ok(())
     }
 
+    /// Queues the header of a single-frame message whose payload the caller sends right
+    /// after `out` itself, without copying it into `out` (large payloads). In the client
+    /// role the payload is masked in place, which is why it is `&mut`.
+    pub fn send_header(
+        &mut self,
+        is_text: bool,
+        payload: &mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::NotOpen);
+        }
+        let mask = self
+            .mask_keys
+            .as_mut()
+            .map(|rng| rng.next_u32().to_ne_bytes());
+        if let Some(key) = mask {
+            apply_mask(payload, key, 0);
+        }
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: if is_text {
+                OpCode::Text
+            } else {
+                OpCode::Binary
+            },
+            mask,
+            payload_len: payload.len() as u64,
+        }
+        .encode(out);
+        Ok(())
+    }
+
     /// Queues a data message split into frames of at most `fragment_size` payload bytes
     /// (RFC 6455 §5.4: the first frame carries the opcode, the rest are continuations, the
     /// last has FIN). An empty message is one empty frame.
