@@ -189,6 +189,20 @@ fn main() -> ExitCode {
             origin,
             trace,
         }) => run_client(&url, protocols, origin, trace),
+        Ok(cli::Command::Load { config }) => match pushwire::load::run(&config) {
+            Ok(report) => {
+                print!("{}", report.summary());
+                if report.is_clean() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("pushwire load: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(2)

@@ -1,0 +1,653 @@
+//! `pushwire load`: a load generator to point at a pushwire deployment (or any RFC 6455
+//! echo server), on one thread and one [mio] event loop: one `Poll`, many non-blocking
+//! connections.
+//!
+//! Three modes ([`Mode`]):
+//!
+//! - **echo** (`ws://`): `conns` WebSocket connections each keep `depth` messages of
+//!   `size` bytes in flight. Every echoed byte is compared with what was sent, as it
+//!   arrives (nothing is buffered, so 64 MiB messages cost no memory); each message
+//!   carries its sequence number in its first bytes, so a reordered or repeated echo is a
+//!   mismatch too. Latency runs from the moment a message is queued for sending to the
+//!   moment its echo has been received in full.
+//! - **longpoll** (`http://HOST:PORT/channels/NAME`): `conns` keep-alive clients each loop
+//!   `GET ...?since=<next>&timeout=30`, while a built-in publisher POSTs `publish_rate`
+//!   messages per second to the same channel on its own connection. Each message body is
+//!   `{"t":T,"seq":S}` (padded to `size`), `T` being its publish time on the run's
+//!   monotonic clock, which the receivers share: latency is receipt time minus `T`.
+//!   Every poller must see every sequence number once, in order; a gap, a repeat, or a
+//!   `"missed"` is an error.
+//! - **fanout**: `conns` waiters on one channel — parked long-polls, or WebSocket
+//!   subscribers ([`Transport`]) — then ONE publish, and per waiter the time from the
+//!   publish's last byte leaving us until its response (or frame) has been received in
+//!   full. Repeated `rounds` times, re-parking between rounds. A parked long-poll gives no
+//!   signal, so each round waits a settle time of 1 s after the last request was written.
+//!
+//! The channel should be one nobody else publishes to: messages are checked against the
+//! ids and sequence numbers this run expects.
+//!
+//! # Bounded
+//!
+//! Connections are opened first, at most [`LoadConfig::connect_concurrency`] at a time
+//! (20 s at most), then the run warms up and measures. Every run ends by a hard deadline:
+//! `warmup + secs + 30 s` for echo and longpoll, `30 s + rounds × 15 s` for fanout.
+//!
+//! # Limits of one machine
+//!
+//! Each connection is a file descriptor: the soft `RLIMIT_NOFILE` must exceed `conns`
+//! (`ulimit -n 20000` in the shell first). The standard library cannot raise it and
+//! pushwire forbids unsafe code, so the run checks `/proc/self/limits` and says so up
+//! front. For the same reasons a client socket cannot be bound to a chosen source address
+//! before connecting (mio 1.x has no `TcpSocket`): all connections come from the address
+//! the kernel picks, which allows about 28,000 connections to one server address and port
+//! (`/proc/sys/net/ipv4/ip_local_port_range`).
+//!
+//! # Masking
+//!
+//! RFC 6455 §5.3 asks for a fresh, unpredictable masking key per frame, and that is what
+//! we send: each frame's key comes from a ChaCha generator seeded by the operating
+//! system. It costs one pass over the payload per message, which a real client pays too.
+//!
+//! [mio]: https://docs.rs/mio
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::client::WsUrl;
+
+mod engine;
+mod hist;
+mod wire;
+
+pub use hist::Histogram;
+
+/// What the load generator does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// WebSocket echo load (`ws://` URL).
+    Echo,
+    /// Long-poll delivery of a steady stream of publishes (`http://` URL of a channel).
+    LongPoll,
+    /// One publish to many waiters, timed to the last delivery.
+    Fanout,
+}
+
+impl Mode {
+    /// `echo`, `longpoll`, `fanout`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Echo => "echo",
+            Mode::LongPoll => "longpoll",
+            Mode::Fanout => "fanout",
+        }
+    }
+}
+
+/// How fan-out waiters wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Parked long-poll requests.
+    LongPoll,
+    /// WebSocket subscribers.
+    Ws,
+}
+
+impl Transport {
+    /// `longpoll`, `ws`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::LongPoll => "longpoll",
+            Transport::Ws => "ws",
+        }
+    }
+}
+
+/// A load run's settings. [`LoadConfig::new`] gives the command's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadConfig {
+    /// `ws://HOST:PORT/PATH` (echo, fan-out over WebSocket) or
+    /// `http://HOST:PORT/channels/NAME` (longpoll, fan-out over long-polling).
+    pub url: String,
+    /// What to do. Default echo.
+    pub mode: Mode,
+    /// Connections (echo), pollers (longpoll) or waiters (fanout). Default 10.
+    pub conns: usize,
+    /// Echo message size in bytes; for longpoll and fanout, published bodies are padded
+    /// to at least this. Default 20.
+    pub size: usize,
+    /// Echo messages in flight per connection. Default 1.
+    pub depth: usize,
+    /// Measured time (echo, longpoll). Default 10 s.
+    pub secs: Duration,
+    /// Load before measuring starts (echo, longpoll). Default 1 s.
+    pub warmup: Duration,
+    /// Echo text messages (valid UTF-8) instead of binary ones.
+    pub text: bool,
+    /// Publishes per second (longpoll). Default 100.
+    pub publish_rate: f64,
+    /// Publishes timed (fanout). Default 5.
+    pub rounds: u32,
+    /// How fan-out waiters wait; `None`: by the URL's scheme (`ws://` → WebSocket).
+    pub transport: Option<Transport>,
+    /// Most connections opening (TCP connect plus handshake or first request) at once.
+    /// Default 256.
+    pub connect_concurrency: usize,
+    /// Print a progress line on stderr once a second.
+    pub progress: bool,
+}
+
+impl LoadConfig {
+    /// The defaults of `pushwire load`, for `url`, without progress output.
+    pub fn new(url: impl Into<String>) -> Self {
+        LoadConfig {
+            url: url.into(),
+            mode: Mode::Echo,
+            conns: 10,
+            size: 20,
+            depth: 1,
+            secs: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            text: false,
+            publish_rate: 100.0,
+            rounds: 5,
+            transport: None,
+            connect_concurrency: 256,
+            progress: false,
+        }
+    }
+
+    /// The fan-out transport: as given, or by the URL's scheme.
+    pub fn fanout_transport(&self) -> Transport {
+        self.transport.unwrap_or(if has_scheme(&self.url, "ws://") {
+            Transport::Ws
+        } else {
+            Transport::LongPoll
+        })
+    }
+}
+
+/// Why a run could not start (problems during a run are counted in the [`Report`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The settings do not make a run: a bad URL, a scheme the mode cannot use, a zero.
+    Config(String),
+    /// Not enough file descriptors for the connections asked for.
+    FdLimit {
+        /// Descriptors the run needs.
+        needed: u64,
+        /// The soft limit.
+        limit: u64,
+    },
+    /// The event loop could not be created, or the server could not be reached.
+    Io(std::io::Error),
+    /// The setup request (the publisher's first look at the channel) failed.
+    Setup(String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Config(why) => f.write_str(why),
+            LoadError::FdLimit { needed, limit } => write!(
+                f,
+                "this run needs about {needed} file descriptors but the limit is {limit}: \
+                 raise it in the shell first, e.g. 'ulimit -n {needed}' (the hard limit is \
+                 'ulimit -Hn')"
+            ),
+            LoadError::Io(e) => write!(f, "{e}"),
+            LoadError::Setup(why) => write!(f, "setup failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl From<std::io::Error> for LoadError {
+    fn from(e: std::io::Error) -> Self {
+        LoadError::Io(e)
+    }
+}
+
+/// One fan-out round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Round {
+    /// Waiters that received the message.
+    pub received: u64,
+    /// Waiters there were when it was published.
+    pub waiters: u64,
+    /// Latencies from the publish to each receipt, in nanoseconds.
+    pub latency: Histogram,
+    /// Waiters that had not received it after 10 s, or received something else.
+    pub errors: u64,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The mode run.
+    pub mode: Mode,
+    /// The fan-out transport (fanout only).
+    pub transport: Option<Transport>,
+    /// Connections asked for.
+    pub conns: usize,
+    /// Connections that opened.
+    pub connected: usize,
+    /// Message size (see [`LoadConfig::size`]).
+    pub size: usize,
+    /// Depth (echo).
+    pub depth: usize,
+    /// Messages measured: echoes received in the window (echo), deliveries of messages
+    /// published in the window (longpoll), deliveries over all rounds (fanout).
+    pub msgs: u64,
+    /// Payload bytes of those messages (echoed payloads; HTTP bodies or frame payloads).
+    pub bytes: u64,
+    /// The time the rates are over: the measurement window (echo, longpoll), or the sum
+    /// of each round's time from publish to last receipt (fanout).
+    pub elapsed: Duration,
+    /// Latencies in nanoseconds.
+    pub latency: Histogram,
+    /// Messages published (longpoll and fanout).
+    pub published: u64,
+    /// Failures: connections that failed, protocol errors, missed or repeated messages,
+    /// messages not answered in time.
+    pub errors: u64,
+    /// Messages whose content (type, length, any byte, order) was not what was sent.
+    pub mismatches: u64,
+    /// Distinct error descriptions and how often each happened.
+    pub error_kinds: Vec<(String, u64)>,
+    /// Fan-out rounds.
+    pub rounds: Vec<Round>,
+}
+
+impl Report {
+    /// Messages per second.
+    pub fn msgs_per_s(&self) -> f64 {
+        per_second(self.msgs as f64, self.elapsed)
+    }
+
+    /// Megabytes (10^6 bytes) of payload per second.
+    pub fn mb_per_s(&self) -> f64 {
+        per_second(self.bytes as f64 / 1e6, self.elapsed)
+    }
+
+    /// No error and no mismatch (and something was measured): exit status 0.
+    pub fn is_clean(&self) -> bool {
+        self.errors == 0 && self.mismatches == 0 && self.msgs > 0
+    }
+
+    /// The machine-readable line:
+    /// `LOAD mode=... conns=... size=... depth=... msgs=... msgs_per_s=... mb_per_s=...
+    /// p50_us=... p99_us=... max_us=... errors=... mismatches=...`, then for fan-out
+    /// `transport=... rounds=...`.
+    pub fn load_line(&self) -> String {
+        let mut line = format!(
+            "LOAD mode={} conns={} size={} depth={} msgs={} msgs_per_s={:.0} mb_per_s={:.3} \
+             p50_us={} p99_us={} max_us={} errors={} mismatches={}",
+            self.mode.name(),
+            self.conns,
+            self.size,
+            self.depth,
+            self.msgs,
+            self.msgs_per_s(),
+            self.mb_per_s(),
+            us(self.latency.percentile(50.0)),
+            us(self.latency.percentile(99.0)),
+            us(self.latency.max()),
+            self.errors,
+            self.mismatches,
+        );
+        if let Some(t) = self.transport {
+            line.push_str(&format!(
+                " transport={} rounds={}",
+                t.name(),
+                self.rounds.len()
+            ));
+        }
+        line
+    }
+
+    /// The human-readable block, then [`Report::load_line`].
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let what = match (self.mode, self.transport) {
+            (Mode::Fanout, Some(t)) => format!("fanout over {}", t.name()),
+            (mode, _) => mode.name().to_string(),
+        };
+        s.push_str(&format!(
+            "pushwire load: {what}, {} of {} connections opened\n",
+            self.connected, self.conns
+        ));
+        match self.mode {
+            Mode::Echo => s.push_str(&format!(
+                "  {} messages of {} bytes, depth {}, in {:.2} s\n",
+                self.msgs,
+                self.size,
+                self.depth,
+                self.elapsed.as_secs_f64()
+            )),
+            Mode::LongPoll => s.push_str(&format!(
+                "  {} published, {} deliveries in a {:.2} s window\n",
+                self.published,
+                self.msgs,
+                self.elapsed.as_secs_f64()
+            )),
+            Mode::Fanout => {
+                for (i, r) in self.rounds.iter().enumerate() {
+                    s.push_str(&format!(
+                        "  round {}: {}/{} received  min {}  p50 {}  p99 {}  max {}  errors {}\n",
+                        i + 1,
+                        r.received,
+                        r.waiters,
+                        fmt_ns(r.latency.min()),
+                        fmt_ns(r.latency.percentile(50.0)),
+                        fmt_ns(r.latency.percentile(99.0)),
+                        fmt_ns(r.latency.max()),
+                        r.errors
+                    ));
+                }
+            }
+        }
+        s.push_str(&format!(
+            "  throughput: {:.0} msgs/s, {:.3} MB/s\n",
+            self.msgs_per_s(),
+            self.mb_per_s()
+        ));
+        s.push_str(&format!(
+            "  latency:    p50 {}  p99 {}  p99.9 {}  max {}  mean {}\n",
+            fmt_ns(self.latency.percentile(50.0)),
+            fmt_ns(self.latency.percentile(99.0)),
+            fmt_ns(self.latency.percentile(99.9)),
+            fmt_ns(self.latency.max()),
+            fmt_ns(self.latency.mean() as u64),
+        ));
+        s.push_str(&format!(
+            "  errors:     {}  mismatches: {}\n",
+            self.errors, self.mismatches
+        ));
+        for (what, n) in &self.error_kinds {
+            s.push_str(&format!("    {n} × {what}\n"));
+        }
+        s.push_str(&self.load_line());
+        s.push('\n');
+        s
+    }
+}
+
+fn per_second(x: f64, d: Duration) -> f64 {
+    let secs = d.as_secs_f64();
+    if secs > 0.0 { x / secs } else { 0.0 }
+}
+
+/// Nanoseconds to whole microseconds, rounded.
+fn us(ns: u64) -> u64 {
+    (ns + 500) / 1000
+}
+
+/// `850ns`, `12.3µs`, `4.56ms`, `1.23s`.
+fn fmt_ns(ns: u64) -> String {
+    let x = ns as f64;
+    if ns < 1_000 {
+        format!("{ns}ns")
+    } else if ns < 1_000_000 {
+        format!("{:.1}µs", x / 1e3)
+    } else if ns < 1_000_000_000 {
+        format!("{:.2}ms", x / 1e6)
+    } else {
+        format!("{:.2}s", x / 1e9)
+    }
+}
+
+/// Case-insensitive scheme test.
+fn has_scheme(url: &str, scheme: &str) -> bool {
+    url.get(..scheme.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+}
+
+/// Where a run connects, from its URL.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) addr: SocketAddr,
+    /// The `Host` header.
+    pub(crate) host: String,
+    /// Path and query, for the WebSocket handshake.
+    pub(crate) path: String,
+    /// Path without the query, for long-polls and publishes.
+    pub(crate) channel_path: String,
+}
+
+impl Target {
+    /// Parses `ws://` or `http://` URLs (the same grammar) and resolves the host.
+    pub(crate) fn parse(url: &str) -> Result<Target, LoadError> {
+        let rest = if has_scheme(url, "ws://") {
+            &url[5..]
+        } else if has_scheme(url, "http://") {
+            &url[7..]
+        } else {
+            return Err(LoadError::Config(format!(
+                "{url:?}: expected a ws:// or http:// URL (TLS is not implemented)"
+            )));
+        };
+        let parsed = WsUrl::parse(&format!("ws://{rest}"))
+            .map_err(|e| LoadError::Config(format!("{url:?}: {e}")))?;
+        let host = parsed.host.trim_start_matches('[').trim_end_matches(']');
+        let addr = (host, parsed.port)
+            .to_socket_addrs()
+            .map_err(|e| LoadError::Config(format!("cannot resolve {host}: {e}")))?
+            .next()
+            .ok_or_else(|| LoadError::Config(format!("{host} has no address")))?;
+        let channel_path = parsed
+            .path
+            .split_once('?')
+            .map_or(parsed.path.as_str(), |(p, _)| p)
+            .to_string();
+        Ok(Target {
+            addr,
+            host: parsed.host_header(),
+            path: parsed.path,
+            channel_path,
+        })
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux), if it can be read.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line["Max open files".len()..].split_whitespace().next()?;
+    if soft == "unlimited" {
+        Some(u64::MAX)
+    } else {
+        soft.parse().ok()
+    }
+}
+
+/// Checks the settings against the mode: scheme, non-zero counts.
+fn check(config: &LoadConfig) -> Result<(), LoadError> {
+    let bad = |why: String| Err(LoadError::Config(why));
+    let ws = has_scheme(&config.url, "ws://");
+    let http = has_scheme(&config.url, "http://");
+    match config.mode {
+        Mode::Echo if !ws => {
+            return bad(format!("echo mode needs a ws:// URL, not {:?}", config.url));
+        }
+        Mode::LongPoll if !http => {
+            return bad(format!(
+                "longpoll mode needs an http://HOST:PORT/channels/NAME URL, not {:?}",
+                config.url
+            ));
+        }
+        Mode::Fanout if !ws && !http => {
+            return bad(format!(
+                "fanout needs a ws:// or http:// URL, not {:?}",
+                config.url
+            ));
+        }
+        _ => {}
+    }
+    if config.conns == 0 {
+        return bad("conns must be at least 1".into());
+    }
+    if config.depth == 0 {
+        return bad("depth must be at least 1".into());
+    }
+    if config.connect_concurrency == 0 {
+        return bad("connect_concurrency must be at least 1".into());
+    }
+    if config.mode == Mode::Fanout && config.rounds == 0 {
+        return bad("rounds must be at least 1".into());
+    }
+    if config.mode == Mode::LongPoll && !(config.publish_rate > 0.0 && config.publish_rate <= 1e6) {
+        return bad("publish_rate must be above 0 and at most 1000000".into());
+    }
+    if config.mode != Mode::Fanout && (config.secs.is_zero() || config.secs > engine::MAX_SECS) {
+        return bad("secs must be above 0 and at most one day".into());
+    }
+    if config.warmup > engine::MAX_SECS {
+        return bad("warmup must be at most one day".into());
+    }
+    Ok(())
+}
+
+/// Runs the load described by `config` and reports what it measured. Progress goes to
+/// stderr when [`LoadConfig::progress`] is set; nothing is printed otherwise.
+pub fn run(config: &LoadConfig) -> Result<Report, LoadError> {
+    check(config)?;
+    let target = Target::parse(&config.url)?;
+    // One descriptor per connection, the publisher, the poll instance, stdio and slack.
+    let needed = config.conns as u64 + 16;
+    if let Some(limit) = open_files_limit()
+        && limit < needed
+    {
+        return Err(LoadError::FdLimit { needed, limit });
+    }
+    engine::run(config, target)
+}
+
+/// Counts errors by description, for the report.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorLog {
+    pub(crate) total: u64,
+    kinds: BTreeMap<String, u64>,
+}
+
+impl ErrorLog {
+    pub(crate) fn add(&mut self, what: impl Into<String>, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.total += n;
+        let kinds = self.kinds.len();
+        let what = what.into();
+        // A misbehaving server could produce endless distinct texts: keep 50.
+        if kinds < 50 || self.kinds.contains_key(&what) {
+            *self.kinds.entry(what).or_default() += n;
+        } else {
+            *self.kinds.entry("(other errors)".into()).or_default() += n;
+        }
+    }
+
+    /// Records a mismatch's description without counting it as an error.
+    pub(crate) fn note(&mut self, what: impl Into<String>) {
+        let what = what.into();
+        if self.kinds.len() < 50 || self.kinds.contains_key(&what) {
+            *self.kinds.entry(what).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn kinds(&self) -> Vec<(String, u64)> {
+        self.kinds.iter().map(|(k, &v)| (k.clone(), v)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = Target::parse("ws://127.0.0.1:9001/a/b?c=d").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:9001".parse().unwrap());
+        assert_eq!(
+            (t.host.as_str(), t.path.as_str()),
+            ("127.0.0.1:9001", "/a/b?c=d")
+        );
+        assert_eq!(t.channel_path, "/a/b");
+        let t = Target::parse("HTTP://[::1]:8080/channels/x").unwrap();
+        assert_eq!(t.addr, "[::1]:8080".parse().unwrap());
+        assert_eq!(t.host, "[::1]:8080");
+        assert!(Target::parse("https://x/").is_err());
+        assert!(Target::parse("ws://127.0.0.1:99999/").is_err());
+    }
+
+    #[test]
+    fn modes_need_their_schemes() {
+        let mut c = LoadConfig::new("http://127.0.0.1:1/channels/x");
+        assert!(matches!(check(&c), Err(LoadError::Config(_))));
+        c.mode = Mode::LongPoll;
+        assert!(check(&c).is_ok());
+        c.mode = Mode::Fanout;
+        assert!(check(&c).is_ok());
+        assert_eq!(c.fanout_transport(), Transport::LongPoll);
+        c.url = "ws://127.0.0.1:1/channels/x".into();
+        assert_eq!(c.fanout_transport(), Transport::Ws);
+        c.transport = Some(Transport::LongPoll);
+        assert_eq!(c.fanout_transport(), Transport::LongPoll);
+        c.mode = Mode::LongPoll;
+        assert!(check(&c).is_err());
+        c.mode = Mode::Echo;
+        c.conns = 0;
+        assert!(check(&c).is_err());
+    }
+
+    #[test]
+    fn report_lines() {
+        let mut latency = Histogram::new();
+        latency.record(40_000);
+        latency.record(60_000);
+        let report = Report {
+            mode: Mode::Echo,
+            transport: None,
+            conns: 4,
+            connected: 4,
+            size: 20,
+            depth: 2,
+            msgs: 1000,
+            bytes: 20_000,
+            elapsed: Duration::from_millis(500),
+            latency,
+            published: 0,
+            errors: 0,
+            mismatches: 0,
+            error_kinds: Vec::new(),
+            rounds: Vec::new(),
+        };
+        assert!(report.is_clean());
+        assert_eq!(
+            report.load_line(),
+            "LOAD mode=echo conns=4 size=20 depth=2 msgs=1000 msgs_per_s=2000 mb_per_s=0.040 \
+             p50_us=40 p99_us=60 max_us=60 errors=0 mismatches=0"
+        );
+        assert!(
+            report
+                .summary()
+                .ends_with(&format!("{}\n", report.load_line()))
+        );
+        assert_eq!(fmt_ns(999), "999ns");
+        assert_eq!(fmt_ns(12_340), "12.3µs");
+        assert_eq!(fmt_ns(4_560_000), "4.56ms");
+    }
+
+    #[test]
+    fn error_log_counts_by_kind() {
+        let mut log = ErrorLog::default();
+        log.add("a", 2);
+        log.add("b", 1);
+        log.add("a", 1);
+        log.add("c", 0);
+        assert_eq!(log.total, 4);
+        assert_eq!(log.kinds(), vec![("a".into(), 3), ("b".into(), 1)]);
+    }
+}
