@@ -69,12 +69,13 @@ impl HubServer {
 
     fn deliver(&mut self, ctx: &mut Context<'_>, channel: &str, fanout: &Fanout<ConnId>) {
         if let Some(body) = &fanout.poll_body {
-            for &conn in &fanout.polls {
-                self.channel_of.remove(&conn);
-                // Encoded once; every parked request shares the same bytes.
-                let response = json_response(StatusCode::OK, Body::Shared(body.clone()));
-                let _ = ctx.respond(conn, response);
+            for conn in &fanout.polls {
+                self.channel_of.remove(conn);
             }
+            // The body was built once by the hub; the whole response is encoded once here
+            // and copied to every parked request.
+            let response = json_response(StatusCode::OK, Body::Shared(body.clone()));
+            ctx.respond_all(&fanout.polls, &response);
         }
         let subscribers: Vec<ConnId> = self.hub.subscribers(channel).copied().collect();
         for conn in subscribers {

@@ -165,10 +165,16 @@ impl Core {
         conn.timer_at = None;
         // Reading may have stopped while the request waited (pipelined bytes filled
         // the buffer); only backpressure may keep it stopped now.
+        let was_paused = conn.read_paused;
         conn.read_paused = conn.pending() >= high_water;
-        // A pipelined request may already be waiting in `leftover`, and more bytes may
-        // have arrived while we were not reading: look now.
-        self.ready.push(id);
+        // A pipelined request may already be waiting in `leftover`, or bytes may have
+        // arrived while reading was paused: look now. Otherwise the socket was read to
+        // the end while the request waited, and new bytes will raise a readiness event —
+        // no need for a read that can only say `WouldBlock` (10,000 of them after one
+        // long-poll fan-out).
+        if !conn.leftover.is_empty() || was_paused {
+            self.ready.push(id);
+        }
         self.mark_dirty(id);
     }
 }
@@ -394,6 +400,52 @@ impl Context<'_> {
         response.encode(&mut c.out, head_only);
         core.after_response(conn, keep_alive);
         Ok(())
+    }
+
+    /// Answers many waiting requests with the same response, encoding it once: the
+    /// encoded bytes are copied to every connection whose request was a keep-alive
+    /// HTTP/1.1 request other than HEAD (the usual long-poll), and the others (HEAD,
+    /// HTTP/1.0, `Connection: close`) get their own encoding. Connections that are gone
+    /// or have no request waiting are skipped. Returns how many were answered.
+    pub fn respond_all(&mut self, conns: &[ConnId], response: &Response) -> usize {
+        let mut encoded = self.core.pool.take();
+        let shareable = !response.closes_connection();
+        if shareable {
+            response.encode(&mut encoded, false);
+        }
+        let mut answered = 0;
+        for &conn in conns {
+            let core = &mut *self.core;
+            let Some(c) = core.conns.get_mut(conn) else {
+                continue;
+            };
+            let Phase::AwaitingResponse {
+                keep_alive: true,
+                head_only: false,
+                announce_keep_alive: false,
+                ..
+            } = c.phase
+            else {
+                if self.respond(conn, response.clone()).is_ok() {
+                    answered += 1;
+                }
+                continue;
+            };
+            if !shareable {
+                if self.respond(conn, response.clone()).is_ok() {
+                    answered += 1;
+                }
+                continue;
+            }
+            if c.out.capacity() == 0 {
+                c.out = core.pool.take();
+            }
+            c.out.extend_from_slice(&encoded);
+            core.after_response(conn, true);
+            answered += 1;
+        }
+        self.core.pool.give(encoded);
+        answered
     }
 
     /// Parks the request waiting on `conn` (a long-poll): it stays unanswered until the
