@@ -589,3 +589,36 @@ fn close_reply_reaches_a_client_that_half_closed_after_sending_close() {
     client.expect_eof();
     assert_eq!(events.close(conn).kind, CloseKind::Remote);
 }
+
+#[test]
+fn invalid_utf8_deep_in_a_large_text_frame_fails_before_the_frame_completes() {
+    // A frame this large arrives over many reads and is streamed into its message
+    // buffer; validation must still happen as the bytes arrive, not at the end.
+    let mut config = config();
+    config.max_message_size = 8 << 20;
+    config.max_frame_size = 8 << 20;
+    let (handler, mut events) = recording(Echo);
+    let server = TestServer::start(config, handler);
+    let mut client = RawClient::upgrade(server.addr);
+    let conn = events.open();
+    let bad_at = 700 * 1024;
+    let mut payload = vec![b'a'; 4 << 20];
+    payload[bad_at] = 0xFF;
+    let mut frame = Vec::new();
+    pushwire::ws::frame::write_frame(
+        &mut frame,
+        true,
+        pushwire::ws::frame::OpCode::Text,
+        &payload,
+        Some([9, 8, 7, 6]),
+    );
+    // The header, then everything up to and including the bad byte; the other ~3.3 MiB
+    // never arrive.
+    let header_len = frame.len() - payload.len();
+    client.send(&frame[..header_len + bad_at + 1]);
+    let close = client.read_frame();
+    assert_eq!(close.opcode, OP_CLOSE);
+    assert_eq!(close.payload[..2], 1007u16.to_be_bytes());
+    let event = events.close(conn);
+    assert_eq!(event.kind, CloseKind::Failed(ProtocolError::InvalidUtf8));
+}
