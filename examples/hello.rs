@@ -28,7 +28,9 @@ fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8081".into());
-    let addr = addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let addr = addr
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let mut server = Server::bind(addr, Config::default())?;
     eprintln!("hello: listening on http://{}/hello", server.local_addr());
     server.run(&mut Hello)
