@@ -33,6 +33,8 @@ const ECHO_MAX_MESSAGE: u64 = 64 << 20;
 const ECHO_MAX_FRAME: u64 = 64 << 20;
 const ECHO_MAX_FRAGMENTS: u32 = 1 << 20;
 const ECHO_MAX_CONNECTIONS: usize = 64 * 1024;
+/// Messages of at least this size (that span reads) are echoed as they arrive.
+const ECHO_STREAM_OVER: u64 = 256 * 1024;
 
 /// Longest accepted duration: one year. Far enough for any timeout, and small enough that
 /// `Instant + duration` cannot overflow anywhere in the server.
@@ -599,6 +601,8 @@ fn echo_defaults() -> Config {
     c.max_frame_size = ECHO_MAX_FRAME;
     c.max_fragments = ECHO_MAX_FRAGMENTS;
     c.max_connections = ECHO_MAX_CONNECTIONS;
+    // Large messages are echoed piece by piece as they arrive, never buffered whole.
+    c.stream_messages_over = Some(ECHO_STREAM_OVER);
     c
 }
 

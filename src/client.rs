@@ -73,6 +73,18 @@ impl From<SendError> for ClientError {
 pub enum ClientEvent {
     /// A data message.
     Message(Message<'static>),
+    /// A piece of a large message, when [`ClientOptions::limits`] streams messages
+    /// (`stream_over`); see [`MessagePart`](crate::message::MessagePart).
+    Part {
+        /// Text rather than binary.
+        is_text: bool,
+        /// This piece's bytes.
+        data: Vec<u8>,
+        /// The message's first piece.
+        first: bool,
+        /// The message's last piece.
+        last: bool,
+    },
     /// A ping from the server (already answered).
     Ping(Vec<u8>),
     /// A pong (an answer to our ping).
@@ -329,6 +341,12 @@ impl Client {
                     .handle_input(&mut self.buf[..self.filled], &mut self.out, Instant::now());
             let event = event.map(|e| match e {
                 WsEvent::Message(m) => Ok(ClientEvent::Message(m.into_owned())),
+                WsEvent::Part(p) => Ok(ClientEvent::Part {
+                    is_text: p.is_text,
+                    data: p.data.to_vec(),
+                    first: p.first,
+                    last: p.last,
+                }),
                 WsEvent::Ping(p) => Ok(ClientEvent::Ping(p.to_vec())),
                 WsEvent::Pong(p) => Ok(ClientEvent::Pong(p.to_vec())),
                 WsEvent::Closed(c) => Err(c.into_owned()),

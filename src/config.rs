@@ -50,6 +50,14 @@ pub struct Config {
     /// Most frames in one fragmented message. Default 4096. Exceeding it closes with 1009.
     /// Tiny fragments cost far more per byte than large ones; this bounds that cost.
     pub max_fragments: u32,
+    /// Deliver large messages in pieces: a message whose first frame announces at least
+    /// this many payload bytes, and that did not arrive in one read, is handed to
+    /// [`Handler::on_message_part`](crate::Handler::on_message_part) piece by piece as it
+    /// arrives (validated as it goes), instead of being buffered whole for
+    /// [`Handler::on_message`](crate::Handler::on_message). Memory per message is then
+    /// constant. Default `None`: every message arrives whole. Set it only with a handler
+    /// that implements `on_message_part`.
+    pub stream_messages_over: Option<u64>,
     /// After this long without any byte from the peer, the server sends a keepalive ping.
     /// Default `Some(30 s)`; `None` turns keepalive off. Keeps NAT and proxy state alive and
     /// finds dead peers that vanished without a TCP reset.
@@ -105,6 +113,7 @@ impl Default for Config {
             max_frame_size: 16 << 20,
             max_message_size: 16 << 20,
             max_fragments: 4096,
+            stream_messages_over: None,
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
@@ -194,6 +203,7 @@ impl Config {
             max_frame_size: self.max_frame_size,
             max_message_size: self.max_message_size,
             max_fragments: self.max_fragments,
+            stream_over: self.stream_messages_over.unwrap_or(u64::MAX),
             ping_interval: self.ping_interval,
             pong_timeout: self.pong_timeout,
             close_timeout: self.close_timeout,
@@ -228,6 +238,8 @@ pub struct WsLimits {
     pub max_message_size: u64,
     /// See [`Config::max_fragments`].
     pub max_fragments: u32,
+    /// See [`Config::stream_messages_over`]; `u64::MAX` turns streaming off.
+    pub stream_over: u64,
     /// See [`Config::ping_interval`].
     pub ping_interval: Option<Duration>,
     /// See [`Config::pong_timeout`].

@@ -25,6 +25,10 @@ pub enum SendError {
     /// peer is not reading fast enough. Nothing was queued; try again later or drop the
     /// message.
     Full,
+    /// A message is being sent in parts (`send_part`) and its last part has not been
+    /// sent: frames of two messages must not interleave (RFC 6455 §5.4). Try again after
+    /// the last part.
+    Busy,
     /// The call itself was wrong.
     Usage(UsageError),
 }
@@ -41,6 +45,8 @@ pub enum UsageError {
     CloseReasonTooLong(usize),
     /// A ping payload longer than 125 bytes (RFC 6455 §5.5).
     ControlPayloadTooLong(usize),
+    /// A message part that is not the first, with no message being sent in parts.
+    PartOutOfOrder,
 }
 
 impl std::fmt::Display for SendError {
@@ -49,6 +55,7 @@ impl std::fmt::Display for SendError {
             SendError::Gone => f.write_str("connection is gone"),
             SendError::NotOpen => f.write_str("connection is not open for this"),
             SendError::Full => f.write_str("connection's write buffer is full"),
+            SendError::Busy => f.write_str("a message is being sent in parts on this connection"),
             SendError::Usage(e) => write!(f, "{e}"),
         }
     }
@@ -63,6 +70,9 @@ impl std::fmt::Display for UsageError {
                     f,
                     "close reason is {n} bytes; at most 123 fit in a close frame"
                 )
+            }
+            UsageError::PartOutOfOrder => {
+                f.write_str("a message part that is not the first, with no message begun")
             }
             UsageError::ControlPayloadTooLong(n) => {
                 write!(f, "control payload is {n} bytes; at most 125 are allowed")

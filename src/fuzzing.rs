@@ -704,6 +704,7 @@ fn ws_limits(selector: u8) -> WsLimits {
             max_frame_size: 16,
             max_message_size: 40,
             max_fragments: 3,
+            stream_over: u64::MAX,
             ping_interval: Some(secs(1)),
             pong_timeout: secs(1),
             close_timeout: secs(1),
@@ -712,6 +713,8 @@ fn ws_limits(selector: u8) -> WsLimits {
             max_frame_size: 200,
             max_message_size: 1000,
             max_fragments: 8,
+            // Messages of 64 bytes or more arrive in pieces (when they span reads).
+            stream_over: 64,
             ping_interval: None,
             pong_timeout: secs(30),
             close_timeout: secs(5),
@@ -720,6 +723,7 @@ fn ws_limits(selector: u8) -> WsLimits {
             max_frame_size: 0,
             max_message_size: 125,
             max_fragments: 1,
+            stream_over: u64::MAX,
             ping_interval: Some(Duration::ZERO),
             pong_timeout: Duration::ZERO,
             close_timeout: Duration::ZERO,
@@ -799,9 +803,38 @@ struct Driver {
     expected_close: Option<Option<u16>>,
     /// The application sent one large message (at most once per run).
     sent_large: bool,
+    /// A streamed message being received: is it text, and its pieces so far.
+    streamed: Option<(bool, Vec<u8>)>,
 }
 
 impl Driver {
+    /// Joins a piece of a streamed message; the whole message once its last piece came.
+    fn join_part(&mut self, part: &crate::message::MessagePart<'_>) -> Option<Seen> {
+        assert_eq!(
+            part.first,
+            self.streamed.is_none(),
+            "`first` marks exactly the first piece"
+        );
+        let (is_text, joined) = self
+            .streamed
+            .get_or_insert_with(|| (part.is_text, Vec::new()));
+        assert_eq!(*is_text, part.is_text, "a message's pieces share its kind");
+        joined.extend_from_slice(part.data);
+        assert!(
+            joined.len() as u64 <= self.limits.max_message_size,
+            "streamed message over the limit"
+        );
+        if !part.last {
+            return None;
+        }
+        let (is_text, joined) = self.streamed.take().expect("just inserted");
+        Some(if is_text {
+            Seen::Text(String::from_utf8(joined).expect("a streamed text message is valid UTF-8"))
+        } else {
+            Seen::Binary(joined)
+        })
+    }
+
     fn new(limits: WsLimits, now: Instant) -> Self {
         Driver::with_role(limits, now, Role::Server, [0; 32])
     }
@@ -828,6 +861,7 @@ impl Driver {
             app_frames: Vec::new(),
             expected_close: None,
             sent_large: false,
+            streamed: None,
         }
     }
 
@@ -870,12 +904,15 @@ impl Driver {
             let snapshot = input.clone();
             let before = self.wire.len();
             let (n, event) = self.conn.handle_input(&mut input, &mut self.wire, self.now);
+            // Pieces of a streamed message are joined, so that the events compared across
+            // chunkings are whole messages whatever the cuts (`None` inside: a piece).
             let event = event.map(|event| match event {
-                WsEvent::Message(Message::Text(t)) => Seen::Text(t.into_owned()),
-                WsEvent::Message(Message::Binary(b)) => Seen::Binary(b.into_owned()),
-                WsEvent::Ping(p) => Seen::Ping(p.to_vec()),
-                WsEvent::Pong(p) => Seen::Pong(p.to_vec()),
-                WsEvent::Closed(c) => Seen::Closed(c.code.0, c.reason.into_owned(), c.kind),
+                WsEvent::Part(p) => self.join_part(&p),
+                WsEvent::Message(Message::Text(t)) => Some(Seen::Text(t.into_owned())),
+                WsEvent::Message(Message::Binary(b)) => Some(Seen::Binary(b.into_owned())),
+                WsEvent::Ping(p) => Some(Seen::Ping(p.to_vec())),
+                WsEvent::Pong(p) => Some(Seen::Pong(p.to_vec())),
+                WsEvent::Closed(c) => Some(Seen::Closed(c.code.0, c.reason.into_owned(), c.kind)),
             });
             assert!(n <= snapshot.len(), "consumed more than offered");
             assert_eq!(input[n..], snapshot[n..], "unconsumed bytes were modified");
@@ -888,6 +925,11 @@ impl Driver {
                 assert!(left <= 130, "{left} bytes left unconsumed without an event");
                 self.pending.drain(..n);
                 return;
+            };
+            let Some(seen) = seen else {
+                assert!(n > 0, "a message piece consumed no input");
+                self.pending.drain(..n);
+                continue;
             };
             match &seen {
                 Seen::Text(_) | Seen::Binary(_) => {

@@ -4,6 +4,7 @@ mod cli;
 
 use std::process::ExitCode;
 
+use pushwire::message::MessagePart;
 use pushwire::{ConnId, Context, Handler, Message, Server};
 
 /// Echoes every text and binary message back to its sender.
@@ -16,6 +17,12 @@ impl Handler for Echo {
         // dropping the echo would still be the right answer if it did.
         // By value: a large message assembled from several reads is queued without a copy.
         let _ = ctx.send_message(conn, message);
+    }
+
+    fn on_message_part(&mut self, ctx: &mut Context<'_>, conn: ConnId, part: MessagePart<'_>) {
+        // A large message is echoed piece by piece as it arrives (re-fragmented), never
+        // buffered whole: memory stays constant whatever the message size.
+        let _ = ctx.send_part(conn, &part);
     }
 }
 
@@ -106,7 +113,8 @@ fn run_client(url: &str, protocols: Vec<String>, origin: Option<String>, trace: 
                 };
                 let _ = out.flush();
             }
-            Ok(ClientEvent::Ping(_) | ClientEvent::Pong(_)) => {}
+            // Pieces arrive only when the client's limits stream messages; they don't.
+            Ok(ClientEvent::Ping(_) | ClientEvent::Pong(_) | ClientEvent::Part { .. }) => {}
             Err(ClientError::Io(e))
                 if matches!(
                     e.kind(),

@@ -68,6 +68,25 @@ impl<'a> Message<'a> {
     }
 }
 
+/// A piece of a large message delivered as it arrives (see
+/// [`Config::stream_messages_over`](crate::Config::stream_messages_over)).
+///
+/// The pieces of one message arrive in order, the first with `first`, the last with
+/// `last`; nothing else of that connection's messages comes in between. For text, the whole
+/// message is valid UTF-8, but a piece may end inside a code point. If the connection
+/// closes before the `last` piece, the message was not completed and must be discarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessagePart<'a> {
+    /// A text message (opcode 0x1) rather than binary.
+    pub is_text: bool,
+    /// This piece's bytes (possibly empty).
+    pub data: &'a [u8],
+    /// The message's first piece.
+    pub first: bool,
+    /// The message's last piece.
+    pub last: bool,
+}
+
 impl From<String> for Message<'static> {
     fn from(s: String) -> Self {
         Message::Text(Cow::Owned(s))

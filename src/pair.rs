@@ -36,6 +36,8 @@ use crate::ws::handshake::{validate_upgrade, write_accept_response};
 pub enum OwnedEvent {
     /// A data message.
     Message(Message<'static>),
+    /// A piece of a streamed message: (is_text, bytes, first, last).
+    Part(bool, Vec<u8>, bool, bool),
     /// A ping arrived (and was answered).
     Ping(Vec<u8>),
     /// A pong arrived.
@@ -48,6 +50,7 @@ impl From<WsEvent<'_>> for OwnedEvent {
     fn from(e: WsEvent<'_>) -> Self {
         match e {
             WsEvent::Message(m) => OwnedEvent::Message(m.into_owned()),
+            WsEvent::Part(p) => OwnedEvent::Part(p.is_text, p.data.to_vec(), p.first, p.last),
             WsEvent::Ping(p) => OwnedEvent::Ping(p.to_vec()),
             WsEvent::Pong(p) => OwnedEvent::Pong(p.to_vec()),
             WsEvent::Closed(c) => OwnedEvent::Closed(c.into_owned()),

@@ -260,3 +260,44 @@ fn large_messages_moved_without_copy_keep_their_order_with_small_ones() {
         assert_eq!(note.payload, format!("after {size}").into_bytes());
     }
 }
+
+/// Echoes large messages piece by piece as they arrive (`on_message_part` → `send_part`),
+/// counting the pieces it saw.
+struct StreamingEcho(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Handler for StreamingEcho {
+    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, msg: Message<'_>) {
+        ctx.send_message(conn, msg).unwrap();
+    }
+
+    fn on_message_part(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnId,
+        part: pushwire::message::MessagePart<'_>,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ctx.send_part(conn, &part).unwrap();
+    }
+}
+
+#[test]
+fn streamed_messages_are_echoed_piece_by_piece_and_arrive_whole() {
+    let pieces = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut config = config();
+    config.max_message_size = 32 << 20;
+    config.max_frame_size = 32 << 20;
+    config.stream_messages_over = Some(64 * 1024);
+    let server = TestServer::start(config, StreamingEcho(pieces.clone()));
+    let mut ws = ws_connect(server.addr, "/");
+    let binary = pattern(4 << 20);
+    let text: String = "ünïcödé ✓ 🎉 ".repeat(200_000);
+    round_trip(&mut ws, WsMessage::binary(binary));
+    round_trip(&mut ws, WsMessage::text(text));
+    // Small messages in between still arrive whole.
+    round_trip(&mut ws, WsMessage::text("small"));
+    assert!(
+        pieces.load(std::sync::atomic::Ordering::SeqCst) > 4,
+        "the large messages were delivered in pieces"
+    );
+}

@@ -250,7 +250,7 @@ mod tests {
             size_of::<Conn>()
         );
         assert!(
-            size_of::<WsConnection>() <= 200,
+            size_of::<WsConnection>() <= 216,
             "WsConnection is {} bytes",
             size_of::<WsConnection>()
         );

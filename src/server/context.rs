@@ -11,7 +11,7 @@ use super::timers::Timers;
 use crate::config::Config;
 use crate::error::SendError;
 use crate::http::{HeadParser, Response};
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::ws::close::CloseCode;
 use crate::ws::frame::{self, OpCode};
 
@@ -283,6 +283,29 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// Queues one part of a message sent in pieces — typically forwarding the
+    /// [`MessagePart`]s of a streamed message as they arrive (see
+    /// [`WsConnection::send_part`](crate::ws::connection::WsConnection::send_part)). Until
+    /// its last part, other messages to `conn` fail with [`SendError::Busy`].
+    pub fn send_part(&mut self, conn: ConnId, part: &MessagePart<'_>) -> Result<(), SendError> {
+        let core = &mut *self.core;
+        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
+        let pending = c.pending();
+        let Phase::WebSocket(ws) = &mut c.phase else {
+            return Err(SendError::NotOpen);
+        };
+        if pending >= core.config.write_buffer_high_water {
+            c.send_refused = true;
+            return Err(SendError::Full);
+        }
+        if c.out.capacity() == 0 {
+            c.out = core.pool.take();
+        }
+        ws.send_part(part, &mut c.out)?;
+        core.mark_dirty(conn);
+        Ok(())
+    }
+
     /// Queues a text message.
     pub fn send_text(&mut self, conn: ConnId, text: &str) -> Result<(), SendError> {
         self.send(conn, &Message::text(text))
@@ -352,7 +375,9 @@ impl Context<'_> {
             let Phase::WebSocket(ws) = &c.phase else {
                 continue;
             };
-            if !ws.is_open() || c.pending() >= high_water {
+            // Skipped: closing, full, or in the middle of a message sent in parts (a frame
+            // of another message may not go in between, RFC 6455 §5.4).
+            if !ws.is_open() || ws.is_sending_parts() || c.pending() >= high_water {
                 continue;
             }
             if c.out.capacity() == 0 {

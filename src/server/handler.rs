@@ -4,7 +4,7 @@ use super::context::Context;
 use super::slab::ConnId;
 use crate::error::SendError;
 use crate::http::{Request, Response, StatusCode};
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
 
@@ -81,6 +81,16 @@ pub trait Handler {
     /// [`Message::into_owned`] to keep it.
     fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
         let _ = (ctx, conn, message);
+    }
+
+    /// A piece of a large message, when
+    /// [`Config::stream_messages_over`](crate::Config::stream_messages_over) is set: the
+    /// pieces of one message arrive in order, from `first` to `last`, with nothing else
+    /// of this connection's messages in between (see [`MessagePart`]). To pass a message
+    /// on as it arrives, send each piece with [`Context::send_part`]. Default: nothing —
+    /// so set `stream_messages_over` only with a handler that implements this.
+    fn on_message_part(&mut self, ctx: &mut Context<'_>, conn: ConnId, part: MessagePart<'_>) {
+        let _ = (ctx, conn, part);
     }
 
     /// The WebSocket on `conn` is over (called exactly once for every `on_open`). Sends to

@@ -736,6 +736,7 @@ impl Server {
             };
             match event {
                 WsEvent::Message(message) => handler.on_message(ctx, id, message),
+                WsEvent::Part(part) => handler.on_message_part(ctx, id, part),
                 WsEvent::Ping(_) | WsEvent::Pong(_) => {}
                 WsEvent::Closed(close) => {
                     handler.on_close(ctx, id, &close);

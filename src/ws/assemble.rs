@@ -45,7 +45,14 @@ enum State {
     /// Inside a message: its bytes so far and how many frames carried them.
     Receiving {
         kind: MessageKind,
+        /// The bytes so far (always empty for a streamed message).
         data: Vec<u8>,
+        /// Payload bytes received so far (what the size limit counts).
+        len: u64,
+        /// Streamed: each piece goes to the application as it arrives and is not kept.
+        streamed: bool,
+        /// For a streamed message: whether its first piece has been handed out yet.
+        started: bool,
         /// Frames seen so far for this message, including the current one.
         fragments: u32,
         /// FIN of the frame currently being received.
@@ -80,6 +87,55 @@ impl Assembler {
         matches!(self.state, State::Receiving { .. })
     }
 
+    /// The message in progress is streamed (see [`begin_streamed`](Self::begin_streamed)).
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.state, State::Receiving { streamed: true, .. })
+    }
+
+    /// The kind of the message in progress.
+    pub fn kind(&self) -> Option<MessageKind> {
+        match self.state {
+            State::Receiving { kind, .. } => Some(kind),
+            State::Idle => None,
+        }
+    }
+
+    /// `true` if the frame being received is the message's last (FIN).
+    pub fn in_final_frame(&self) -> bool {
+        matches!(
+            self.state,
+            State::Receiving {
+                final_frame: true,
+                ..
+            }
+        )
+    }
+
+    /// For a streamed message: is the next piece handed out its first? (Marks it handed.)
+    pub fn take_first_piece(&mut self) -> bool {
+        match &mut self.state {
+            State::Receiving { started, .. } => !std::mem::replace(started, true),
+            State::Idle => false,
+        }
+    }
+
+    /// Like [`begin_frame`](Self::begin_frame) for the first frame of a message, but the
+    /// message is *streamed*: its pieces are validated and counted against the limits as
+    /// they arrive, and handed to the application instead of being kept. Memory for a
+    /// streamed message is constant, whatever its size.
+    pub fn begin_streamed(
+        &mut self,
+        header: &FrameHeader,
+        limits: &WsLimits,
+    ) -> Result<(), ProtocolError> {
+        self.begin_frame(header, limits)?;
+        if let State::Receiving { data, streamed, .. } = &mut self.state {
+            *data = Vec::new();
+            *streamed = true;
+        }
+        Ok(())
+    }
+
     /// Checks a data frame's header against the continuation rules and the limits, before
     /// any of its payload is stored.
     ///
@@ -111,6 +167,9 @@ impl Assembler {
                 self.state = State::Receiving {
                     kind,
                     data: Vec::with_capacity(reserve),
+                    len: 0,
+                    streamed: false,
+                    started: false,
                     fragments: 1,
                     final_frame: header.fin,
                     utf8: Utf8Validator::new(),
@@ -125,6 +184,8 @@ impl Assembler {
             (
                 State::Receiving {
                     data,
+                    len,
+                    streamed,
                     fragments,
                     final_frame,
                     ..
@@ -136,10 +197,12 @@ impl Assembler {
                         max: limits.max_fragments,
                     });
                 }
-                check_message_size(data.len() as u64 + header.payload_len, limits)?;
+                check_message_size(*len + header.payload_len, limits)?;
                 *fragments += 1;
                 *final_frame = header.fin;
-                data.reserve(reserve_for(header));
+                if !*streamed {
+                    data.reserve(reserve_for(header));
+                }
                 Ok(())
             }
         }
@@ -150,7 +213,12 @@ impl Assembler {
     pub fn payload(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
         match &mut self.state {
             State::Receiving {
-                kind, data, utf8, ..
+                kind,
+                data,
+                len,
+                streamed,
+                utf8,
+                ..
             } => {
                 if *kind == MessageKind::Text {
                     // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as
@@ -158,7 +226,10 @@ impl Assembler {
                     // stream, that endpoint MUST _Fail the WebSocket Connection_."
                     utf8.feed(piece).map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
-                data.extend_from_slice(piece);
+                *len += piece.len() as u64;
+                if !*streamed {
+                    data.extend_from_slice(piece);
+                }
                 Ok(())
             }
             State::Idle => {

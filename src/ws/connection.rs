@@ -37,9 +37,9 @@ use rand::{Rng, SeedableRng};
 
 use crate::config::WsLimits;
 use crate::error::{SendError, UsageError};
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::status::Status;
-use crate::ws::assemble::{Assembled, Assembler};
+use crate::ws::assemble::{Assembled, Assembler, MessageKind};
 use crate::ws::close::{self, CloseCode};
 use crate::ws::error::ProtocolError;
 use crate::ws::frame::{self, FrameHeader, OpCode, Role};
@@ -50,6 +50,9 @@ use crate::ws::mask::apply_mask;
 pub enum WsEvent<'i> {
     /// A complete data message.
     Message(Message<'i>),
+    /// A piece of a large message, delivered as it arrives (only when
+    /// [`WsLimits::stream_over`] is set; see [`MessagePart`]).
+    Part(MessagePart<'i>),
     /// The peer pinged; the pong is already queued (RFC 6455 §5.5.2).
     Ping(&'i [u8]),
     /// The peer sent a pong (an answer to our ping, or unsolicited — §5.5.3 allows both).
@@ -155,6 +158,9 @@ pub struct WsConnection {
     /// Client role only: the source of masking keys (RFC 6455 §5.3: "derived from a
     /// strong source of entropy"). Seeded by the caller, so tests are deterministic.
     mask_keys: Option<Box<StdRng>>,
+    /// We are sending a message in parts ([`send_part`](Self::send_part)) and have not sent
+    /// its last part: no other data frame may go out until then (§5.4).
+    sending_parts: bool,
 }
 
 /// What one parsing step found; ranges index the slice the step was given.
@@ -175,6 +181,12 @@ enum RawEvent {
     Text(Range<usize>),
     Binary(Range<usize>),
     Assembled(Assembled),
+    Part {
+        is_text: bool,
+        range: Range<usize>,
+        first: bool,
+        last: bool,
+    },
     Ping(Range<usize>),
     Pong(Range<usize>),
     Closed {
@@ -198,6 +210,7 @@ impl WsConnection {
             last_rx: now,
             limits,
             mask_keys: None,
+            sending_parts: false,
         }
     }
 
@@ -280,6 +293,17 @@ impl WsConnection {
             RawEvent::Assembled(Assembled::Binary(b)) => {
                 WsEvent::Message(Message::Binary(Cow::Owned(b)))
             }
+            RawEvent::Part {
+                is_text,
+                range,
+                first,
+                last,
+            } => WsEvent::Part(MessagePart {
+                is_text,
+                data: at(range),
+                first,
+                last,
+            }),
             RawEvent::Ping(r) => WsEvent::Ping(at(r)),
             RawEvent::Pong(r) => WsEvent::Pong(at(r)),
             RawEvent::Failed(event) => WsEvent::Closed(event),
@@ -359,6 +383,10 @@ impl WsConnection {
             // RFC 6455 §5.5.1: after sending a Close, no more data frames.
             return Err(SendError::NotOpen);
         }
+        if self.sending_parts {
+            // RFC 6455 §5.4: the fragments of one message must not be interleaved.
+            return Err(SendError::Busy);
+        }
         let opcode = if message.is_text() {
             OpCode::Text
         } else {
@@ -379,6 +407,9 @@ impl WsConnection {
     ) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::NotOpen);
+        }
+        if self.sending_parts {
+            return Err(SendError::Busy);
         }
         let mask = self
             .mask_keys
@@ -418,6 +449,9 @@ impl WsConnection {
         if self.state != State::Open {
             return Err(SendError::NotOpen);
         }
+        if self.sending_parts {
+            return Err(SendError::Busy);
+        }
         let mut opcode = if message.is_text() {
             OpCode::Text
         } else {
@@ -435,6 +469,41 @@ impl WsConnection {
             opcode = OpCode::Continuation;
         }
         Ok(())
+    }
+
+    /// Queues one part of a message sent in pieces, e.g. forwarding the
+    /// [`MessagePart`]s of a streamed message as they arrive: the first part's frame
+    /// carries the opcode, later ones are continuations, the last has FIN (§5.4). Until
+    /// the last part, other messages are refused with [`SendError::Busy`]; control frames
+    /// may still interleave.
+    pub fn send_part(
+        &mut self,
+        part: &MessagePart<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::NotOpen);
+        }
+        if part.first == self.sending_parts {
+            return Err(if part.first {
+                SendError::Busy
+            } else {
+                UsageError::PartOutOfOrder.into()
+            });
+        }
+        let opcode = match (part.first, part.is_text) {
+            (true, true) => OpCode::Text,
+            (true, false) => OpCode::Binary,
+            (false, _) => OpCode::Continuation,
+        };
+        self.write_frame_fin(out, part.last, opcode, part.data);
+        self.sending_parts = !part.last;
+        Ok(())
+    }
+
+    /// `true` between the first and the last [`send_part`](Self::send_part) of a message.
+    pub fn is_sending_parts(&self) -> bool {
+        self.sending_parts
     }
 
     /// Queues a ping (payload at most 125 bytes, RFC 6455 §5.5).
@@ -517,15 +586,46 @@ impl WsConnection {
                 if let Err(e) = self.assembler.payload(piece) {
                     return self.fail_step(e, out);
                 }
+                let streamed = self.assembler.is_streamed();
+                let is_text = self.assembler.kind() == Some(MessageKind::Text);
                 if remaining > n as u64 {
                     self.read = ReadState::Payload {
                         mask,
                         remaining: remaining - n as u64,
                         offset: offset + n as u64,
                     };
+                    if streamed && n > 0 {
+                        // A streamed message: hand this piece out now, keep nothing.
+                        let first = self.assembler.take_first_piece();
+                        let part = RawEvent::Part {
+                            is_text,
+                            range: 0..n,
+                            first,
+                            last: false,
+                        };
+                        return Step::Event(n, part);
+                    }
                     return Step::Progress(n);
                 }
                 self.read = ReadState::Header;
+                if streamed {
+                    let last = self.assembler.in_final_frame();
+                    let first = self.assembler.take_first_piece();
+                    // The end of the message checks that text did not stop mid code point.
+                    if let Err(e) = self.assembler.end_frame() {
+                        return self.fail_step(e, out);
+                    }
+                    if n == 0 && !last && !first {
+                        return Step::Progress(0);
+                    }
+                    let part = RawEvent::Part {
+                        is_text,
+                        range: 0..n,
+                        first,
+                        last,
+                    };
+                    return Step::Event(n, part);
+                }
                 match self.assembler.end_frame() {
                     Ok(Some(message)) => Step::Event(n, RawEvent::Assembled(message)),
                     Ok(None) => Step::Progress(n),
@@ -575,8 +675,16 @@ impl WsConnection {
             return Step::Event(header_len + len, event);
         }
 
-        // Otherwise stream the payload through the assembler.
-        if let Err(e) = self.assembler.begin_frame(&header, &self.limits) {
+        // Otherwise stream the payload through the assembler — into the message's buffer,
+        // or, for a large message when streaming is on, straight to the application.
+        let stream = whole_message_start(&header, &self.assembler)
+            && header.payload_len >= self.limits.stream_over;
+        let begun = if stream {
+            self.assembler.begin_streamed(&header, &self.limits)
+        } else {
+            self.assembler.begin_frame(&header, &self.limits)
+        };
+        if let Err(e) = begun {
             return self.fail_step(e, out);
         }
         self.read = ReadState::Payload {
@@ -685,6 +793,11 @@ impl WsConnection {
     }
 }
 
+/// Does this data frame start a new message?
+fn whole_message_start(header: &FrameHeader, assembler: &Assembler) -> bool {
+    header.opcode != OpCode::Continuation && !assembler.in_message()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,6 +858,10 @@ mod tests {
     fn own(ev: WsEvent<'_>) -> WsEvent<'static> {
         match ev {
             WsEvent::Message(m) => WsEvent::Message(m.into_owned()),
+            WsEvent::Part(p) => WsEvent::Part(MessagePart {
+                data: Vec::leak(p.data.to_vec()),
+                ..p
+            }),
             WsEvent::Ping(p) => WsEvent::Ping(Vec::leak(p.to_vec())),
             WsEvent::Pong(p) => WsEvent::Pong(Vec::leak(p.to_vec())),
             WsEvent::Closed(c) => WsEvent::Closed(c.into_owned()),
@@ -1106,5 +1223,157 @@ mod tests {
             Err(SendError::Usage(UsageError::CloseReasonTooLong(124)))
         );
         assert!(out.is_empty() && ws.is_open());
+    }
+
+    fn streaming(now: Instant, over: u64) -> WsConnection {
+        WsConnection::server(
+            WsLimits {
+                stream_over: over,
+                ..WsLimits::default()
+            },
+            now,
+        )
+    }
+
+    /// Feeds `input` in chunks of `size`, collecting events.
+    fn feed_chunks(
+        ws: &mut WsConnection,
+        input: &[u8],
+        size: usize,
+        now: Instant,
+    ) -> (Vec<WsEvent<'static>>, Vec<u8>) {
+        let mut out = Vec::new();
+        let mut events = Vec::new();
+        let mut pending = Vec::new();
+        for chunk in input.chunks(size) {
+            pending.extend_from_slice(chunk);
+            let mut pos = 0;
+            loop {
+                let (n, ev) = ws.handle_input(&mut pending[pos..], &mut out, now);
+                pos += n;
+                match ev {
+                    Some(ev) => events.push(own(ev)),
+                    None => break,
+                }
+            }
+            pending.drain(..pos);
+        }
+        (events, out)
+    }
+
+    #[test]
+    fn large_message_spanning_reads_is_streamed_in_order_and_not_kept() {
+        let now = Instant::now();
+        let mut ws = streaming(now, 1000);
+        let payload: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let mut input = client_frame(false, OpCode::Binary, &payload[..3000]);
+        input.extend(client_frame(true, OpCode::Ping, b"mid"));
+        input.extend(client_frame(true, OpCode::Continuation, &payload[3000..]));
+        let (events, out) = feed_chunks(&mut ws, &input, 700, now);
+        let mut joined = Vec::new();
+        let mut parts = 0;
+        for (i, ev) in events.iter().enumerate() {
+            match ev {
+                WsEvent::Part(p) => {
+                    assert!(!p.is_text);
+                    assert_eq!(p.first, parts == 0);
+                    assert_eq!(p.last, i == events.len() - 1);
+                    joined.extend_from_slice(p.data);
+                    parts += 1;
+                }
+                WsEvent::Ping(b"mid") => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(parts > 2, "delivered in pieces, not whole");
+        assert_eq!(joined, payload);
+        assert_eq!(server_frames(&out), vec![(OpCode::Pong, b"mid".to_vec())]);
+        assert!(
+            !ws.assembler.in_message(),
+            "nothing kept after the last piece"
+        );
+    }
+
+    #[test]
+    fn small_or_whole_messages_are_not_streamed() {
+        let now = Instant::now();
+        let mut ws = streaming(now, 1000);
+        let input = client_frame(true, OpCode::Text, &[b'x'; 5000]);
+        let (events, _) = feed_chunks(&mut ws, &input, input.len(), now);
+        assert!(matches!(&events[..], [WsEvent::Message(Message::Text(t))] if t.len() == 5000));
+        let input = client_frame(true, OpCode::Text, &[b'y'; 900]);
+        let (events, _) = feed_chunks(&mut ws, &input, 100, now);
+        assert!(matches!(&events[..], [WsEvent::Message(Message::Text(t))] if t.len() == 900));
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_streamed_text_fails_at_the_bad_byte() {
+        let now = Instant::now();
+        let mut ws = streaming(now, 100);
+        let mut payload = "é".repeat(500).into_bytes();
+        payload[601] = 0xFF;
+        let input = client_frame(true, OpCode::Text, &payload);
+        let (events, out) = feed_chunks(&mut ws, &input, 300, now);
+        let Some(WsEvent::Closed(close)) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(close.kind, CloseKind::Failed(ProtocolError::InvalidUtf8));
+        assert!(
+            events
+                .iter()
+                .all(|e| !matches!(e, WsEvent::Part(p) if p.last))
+        );
+        assert_eq!(server_frames(&out)[0].1[..2], 1007u16.to_be_bytes());
+    }
+
+    #[test]
+    fn parts_are_sent_as_one_fragmented_message_and_block_other_messages() {
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        let part = |data: &'static [u8], first, last| MessagePart {
+            is_text: true,
+            data,
+            first,
+            last,
+        };
+        assert_eq!(
+            ws.send_part(&part(b"x", false, false), &mut out),
+            Err(SendError::Usage(UsageError::PartOutOfOrder))
+        );
+        ws.send_part(&part(b"he", true, false), &mut out).unwrap();
+        assert_eq!(
+            ws.send(&Message::text("other"), &mut out),
+            Err(SendError::Busy)
+        );
+        assert_eq!(
+            ws.send_part(&part(b"!", true, true), &mut out),
+            Err(SendError::Busy)
+        );
+        ws.ping(b"p", &mut out).unwrap(); // control frames may interleave
+        ws.send_part(&part(b"ll", false, false), &mut out).unwrap();
+        ws.send_part(&part(b"o", false, true), &mut out).unwrap();
+        ws.send(&Message::text("next"), &mut out).unwrap();
+        let mut frames = Vec::new();
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            let Ok(Status::Complete((h, n))) = FrameHeader::parse(rest, Role::Client, u64::MAX)
+            else {
+                panic!()
+            };
+            let end = n + h.payload_len as usize;
+            frames.push((h.fin, h.opcode, rest[n..end].to_vec()));
+            rest = &rest[end..];
+        }
+        assert_eq!(
+            frames,
+            vec![
+                (false, OpCode::Text, b"he".to_vec()),
+                (true, OpCode::Ping, b"p".to_vec()),
+                (false, OpCode::Continuation, b"ll".to_vec()),
+                (true, OpCode::Continuation, b"o".to_vec()),
+                (true, OpCode::Text, b"next".to_vec()),
+            ]
+        );
     }
 }
