@@ -1392,7 +1392,8 @@ For conformance tests (Autobahn|Testsuite) and benchmarks, so its limits are lar
 than the library defaults:
   max message {echo_msg} (library: {lib_msg}), max frame {echo_frame} (library: {lib_frame}),
   max fragments {echo_frag} (library: {lib_frag}), max connections {echo_conn} (library: {lib_conn}).
-Timeouts and the write buffer are the library defaults.
+Timeouts and the write buffer are the library defaults. Messages of 256 KiB or more
+that span reads are echoed piece by piece as they arrive, never buffered whole.
 
 Usage: pushwire echo [OPTIONS]
 
