@@ -40,6 +40,7 @@ use crate::http::body::{self, BodyDecoder, BodyError, BodyFraming};
 use crate::http::request::{HeadParser, HttpError, RequestHead, Version};
 use crate::http::response::Response;
 use crate::hub::channel::{Hub, PollOutcome, Replay};
+use crate::hub::json;
 use crate::message::Message;
 use crate::pair::{OwnedEvent, Pair};
 use crate::status::Status;
@@ -2256,175 +2257,11 @@ pub fn pair_roundtrip(data: &[u8]) {
 
 // ===== target: hub_ops =====
 
-/// A JSON value, as far as the hub writes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Json {
-    Num(u64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-/// A strict little JSON reader (no whitespace, non-negative integers), independent of
-/// the hub's encoder. Panics on anything that is not JSON.
-struct JsonReader<'a> {
-    s: &'a [u8],
-    at: usize,
-}
-
-impl JsonReader<'_> {
-    fn parse(text: &str) -> Json {
-        let mut r = JsonReader {
-            s: text.as_bytes(),
-            at: 0,
-        };
-        let v = r.value();
-        assert_eq!(r.at, r.s.len(), "trailing bytes in {text:?}");
-        v
-    }
-
-    fn peek(&self) -> u8 {
-        *self
-            .s
-            .get(self.at)
-            .unwrap_or_else(|| panic!("JSON ends early"))
-    }
-
-    fn expect(&mut self, b: u8) {
-        assert_eq!(
-            self.peek(),
-            b,
-            "JSON: expected {:?} at {}",
-            b as char,
-            self.at
-        );
-        self.at += 1;
-    }
-
-    fn value(&mut self) -> Json {
-        match self.peek() {
-            b'{' => {
-                self.at += 1;
-                let mut fields = Vec::new();
-                if self.peek() != b'}' {
-                    loop {
-                        let Json::Str(key) = self.string() else {
-                            unreachable!()
-                        };
-                        self.expect(b':');
-                        fields.push((key, self.value()));
-                        if self.peek() == b',' {
-                            self.at += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
-                self.expect(b'}');
-                Json::Obj(fields)
-            }
-            b'[' => {
-                self.at += 1;
-                let mut items = Vec::new();
-                if self.peek() != b']' {
-                    loop {
-                        items.push(self.value());
-                        if self.peek() == b',' {
-                            self.at += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
-                self.expect(b']');
-                Json::Arr(items)
-            }
-            b'"' => self.string(),
-            b'0'..=b'9' => {
-                let start = self.at;
-                while self.at < self.s.len() && self.s[self.at].is_ascii_digit() {
-                    self.at += 1;
-                }
-                let digits = std::str::from_utf8(&self.s[start..self.at]).expect("ascii");
-                assert!(digits == "0" || !digits.starts_with('0'), "leading zero");
-                Json::Num(digits.parse().expect("a u64"))
-            }
-            other => panic!("JSON: unexpected {:?}", other as char),
-        }
-    }
-
-    fn string(&mut self) -> Json {
-        self.expect(b'"');
-        let mut out = Vec::new();
-        loop {
-            let b = self.peek();
-            self.at += 1;
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    let e = self.peek();
-                    self.at += 1;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hex = std::str::from_utf8(&self.s[self.at..self.at + 4])
-                                .expect("ascii hex");
-                            self.at += 4;
-                            let v = u32::from_str_radix(hex, 16).expect("hex");
-                            char::from_u32(v).expect("no lone surrogates")
-                        }
-                        other => panic!("JSON: bad escape {:?}", other as char),
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                b if b < 0x20 => panic!("JSON: raw control byte {b:#x} in a string"),
-                b => out.push(b),
-            }
-        }
-        Json::Str(String::from_utf8(out).expect("JSON strings are UTF-8"))
-    }
-}
-
-/// `{"id":N,"data":"..."}` → (N, data).
-fn json_message(v: &Json) -> (u64, String) {
-    match v {
-        Json::Obj(fields) => match &fields[..] {
-            [(k1, Json::Num(id)), (k2, Json::Str(data))] if k1 == "id" && k2 == "data" => {
-                (*id, data.clone())
-            }
-            _ => panic!("not a message object: {v:?}"),
-        },
-        _ => panic!("not a message object: {v:?}"),
-    }
-}
-
-/// A poll answer `{"messages":[...],"next":M}` (+ `,"missed":K`) → (messages, next, missed).
+/// A poll answer, read back by the hub's JSON reader (which shares no code with its
+/// writer): (messages, next, missed).
 fn json_batch(text: &str) -> (Vec<(u64, String)>, u64, u64) {
-    let v = JsonReader::parse(text);
-    let Json::Obj(fields) = &v else {
-        panic!("not an object: {text}")
-    };
-    match &fields[..] {
-        [(k1, Json::Arr(items)), (k2, Json::Num(next)), rest @ ..]
-            if k1 == "messages" && k2 == "next" =>
-        {
-            let missed = match rest {
-                [] => 0,
-                [(k, Json::Num(m))] if k == "missed" && *m > 0 => *m,
-                _ => panic!("bad batch tail: {text}"),
-            };
-            (items.iter().map(json_message).collect(), *next, missed)
-        }
-        _ => panic!("not a batch: {text}"),
-    }
+    let batch = json::parse_batch(text.as_bytes()).expect("a poll answer reads back");
+    (batch.messages, batch.next, batch.missed)
 }
 
 /// The model of one channel: every message ever published, and who waits.
@@ -2485,16 +2322,13 @@ fn check_replay(replay: &Replay, owed: &(Vec<(u64, String)>, u64), sub: &mut Sub
     let frames: Vec<(u64, String)> = replay
         .frames
         .iter()
-        .map(|f| json_message(&JsonReader::parse(f)))
+        .map(|f| json::parse_message(f.as_bytes()).expect("a replayed frame reads back"))
         .collect();
     assert_eq!(&frames, &owed.0, "replayed messages");
     assert_eq!(replay.missed, owed.1, "replay missed");
     match replay.missed_frame() {
         None => assert_eq!(replay.missed, 0),
-        Some(f) => assert_eq!(
-            JsonReader::parse(&f),
-            Json::Obj(vec![("missed".into(), Json::Num(replay.missed))])
-        ),
+        Some(f) => assert_eq!(json::parse_missed(f.as_bytes()), Ok(replay.missed)),
     }
     for (id, _) in &frames {
         assert!(*id > sub.last_received, "ids increase per subscriber");
@@ -2549,12 +2383,12 @@ pub fn hub_ops(data: &[u8]) {
                 let id = model.last();
                 assert_eq!(fanout.id, id, "ids are consecutive per channel");
                 assert_eq!(
-                    json_message(&JsonReader::parse(&fanout.frame)),
-                    (id, text.clone())
+                    json::parse_message(fanout.frame.as_bytes()),
+                    Ok((id, text.clone()))
                 );
                 assert_eq!(
-                    JsonReader::parse(&fanout.published_body()),
-                    Json::Obj(vec![("id".into(), Json::Num(id))])
+                    json::parse_published(fanout.published_body().as_bytes()),
+                    Ok(id)
                 );
                 // Parked polls: exactly the model's, each answered once, with this message.
                 let mut polls = fanout.polls.clone();

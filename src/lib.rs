@@ -96,6 +96,8 @@ pub mod message;
 pub mod pair;
 pub mod server;
 pub mod status;
+#[cfg(test)]
+mod test_rng;
 pub mod trace;
 pub mod ws;
 

@@ -29,7 +29,7 @@ use std::fmt;
 
 use crate::http::request::{RequestHead, Version};
 use crate::http::status_code::StatusCode;
-use crate::http::token::{is_field_value_byte, is_ows, is_tchar};
+use crate::http::token::{hex_value, is_field_value_byte, is_ows, is_tchar};
 use crate::status::Status;
 
 /// Longest chunk-size line we accept, counted from its first byte up to (not including)
@@ -565,21 +565,12 @@ impl BodyDecoder {
     }
 }
 
-/// The value of a hex digit (RFC 5234 HEXDIG, which is case-insensitive).
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::HeadLimits;
     use crate::http::request::HeadParser;
+    use crate::test_rng::XorShift;
 
     const MAX: usize = 64 * 1024;
 
@@ -653,17 +644,6 @@ mod tests {
             );
         }
         Ok((body, consumed_total, false))
-    }
-
-    /// Tiny xorshift PRNG: deterministic randomness without a dependency.
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
     }
 
     const VALID_CHUNKED: &[(&[u8], &[u8])] = &[

@@ -850,6 +850,7 @@ impl fmt::Debug for Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::XorShift;
 
     const LIMITS: HeadLimits = HeadLimits {
         max_head_bytes: 16 * 1024,
@@ -889,17 +890,6 @@ mod tests {
     /// A summary of a complete parse, comparable across splits.
     fn summary(parser: &HeadParser, buf: &[u8]) -> String {
         format!("{:?}", parser.head(buf))
-    }
-
-    /// Tiny xorshift PRNG: deterministic randomness without a dependency.
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
     }
 
     fn error_of(input: &[u8]) -> HttpError {

@@ -141,6 +141,17 @@ pub fn trim_ows(s: &[u8]) -> &[u8] {
     &s[start..end]
 }
 
+/// The value of a hex digit (RFC 5234 `HEXDIG`, case-insensitive): chunk sizes
+/// (RFC 9112 §7.1) and percent-encoding (RFC 3986 §2.1).
+pub fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

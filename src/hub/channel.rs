@@ -552,21 +552,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Tiny xorshift PRNG: deterministic randomness without a dependency.
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_rng::XorShift;
 
     fn text(s: &str) -> Arc<str> {
         Arc::from(s)
@@ -711,7 +697,7 @@ mod tests {
     fn read_after_matches_a_model_under_random_operations() {
         let mut rng = XorShift(0x1234_5678_9ABC_DEF1);
         for _ in 0..300 {
-            let capacity = 1 + rng.below(8) as usize;
+            let capacity = 1 + rng.below(8);
             let mut channel = Channel::new(capacity);
             let mut model: Vec<String> = Vec::new(); // model[i] has id i + 1
             for _ in 0..60 {
@@ -723,7 +709,7 @@ mod tests {
                 }
                 let last = model.len() as u64;
                 let first = last.saturating_sub(capacity as u64) + 1; // oldest retained
-                let since = rng.below(last + 3);
+                let since = rng.below(last as usize + 3) as u64;
                 let batch = channel.read_after(since);
                 let cursor = since.min(last);
                 let expected: Vec<u64> = (cursor.max(first - 1) + 1..=last).collect();
@@ -967,7 +953,7 @@ mod tests {
         // How often the interesting paths ran, so the test cannot pass by not testing.
         let (mut missed_reported, mut parked_answered, mut resumed) = (0, 0, 0);
         for round in 0..200 {
-            let history = 1 + rng.below(8) as usize;
+            let history = 1 + rng.below(8);
             let mut hub: Hub<u32> = Hub::new(history);
             // Keys 0..4 are WebSocket subscribers, 4..8 long-poll clients.
             let mut clients: Vec<Client> = (0..8).map(|_| Client::default()).collect();

@@ -13,6 +13,11 @@
 //! {"missed":K}                                      missed_frame
 //! {"messages":[{"id":..,"data":".."},...],"next":M[,"missed":K]}   poll_batch
 //! ```
+//!
+//! The same shapes are read back by [`parse_batch`], [`parse_message`],
+//! [`parse_published`] and [`parse_missed`] — for clients of the hub (the load
+//! generator), the tests and the fuzz targets. The reader is strict JSON for these shapes
+//! and shares no code with the writer, so each checks the other.
 
 use std::fmt::Write;
 
@@ -156,9 +161,259 @@ fn finish_batch(out: &mut String, next: u64, missed: Option<u64>) {
     out.push('}');
 }
 
+// ===== reading =====
+
+/// Where and why hub JSON could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// Byte offset of the problem.
+    pub at: usize,
+    /// What was expected there.
+    pub expected: &'static str,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "expected {} at byte {}", self.expected, self.at)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// A long-poll answer: `{"messages":[...],"next":N}`, with `missed` 0 when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// The messages, as (id, data).
+    pub messages: Vec<(u64, String)>,
+    /// The id to poll `since` next.
+    pub next: u64,
+    /// Messages evicted before they could be delivered.
+    pub missed: u64,
+}
+
+/// Reads a long-poll answer (see [`poll_batch`]).
+pub fn parse_batch(body: &[u8]) -> Result<Batch, JsonError> {
+    let mut c = Cursor { s: body, at: 0 };
+    c.expect("{\"messages\":[")?;
+    let mut messages = Vec::new();
+    if !c.eat("]") {
+        loop {
+            messages.push(c.message()?);
+            if !c.eat(",") {
+                break;
+            }
+        }
+        c.expect("]")?;
+    }
+    c.expect(",\"next\":")?;
+    let next = c.u64()?;
+    let missed = if c.eat(",\"missed\":") { c.u64()? } else { 0 };
+    c.expect("}")?;
+    c.end()?;
+    Ok(Batch {
+        messages,
+        next,
+        missed,
+    })
+}
+
+/// Reads one message object `{"id":N,"data":"..."}` (a subscriber's frame).
+pub fn parse_message(text: &[u8]) -> Result<(u64, String), JsonError> {
+    let mut c = Cursor { s: text, at: 0 };
+    let message = c.message()?;
+    c.end()?;
+    Ok(message)
+}
+
+/// Reads the publisher's answer `{"id":N}`.
+pub fn parse_published(body: &[u8]) -> Result<u64, JsonError> {
+    parse_counter(body, "{\"id\":")
+}
+
+/// Reads a subscriber's `{"missed":K}` notice.
+pub fn parse_missed(text: &[u8]) -> Result<u64, JsonError> {
+    parse_counter(text, "{\"missed\":")
+}
+
+/// Reads one JSON string literal (RFC 8259 §7) that is the whole input.
+pub fn parse_str(json: &[u8]) -> Result<String, JsonError> {
+    let mut c = Cursor { s: json, at: 0 };
+    c.expect("\"")?;
+    let s = c.string()?;
+    c.end()?;
+    Ok(s)
+}
+
+fn parse_counter(text: &[u8], opening: &'static str) -> Result<u64, JsonError> {
+    let mut c = Cursor { s: text, at: 0 };
+    c.expect(opening)?;
+    let n = c.u64()?;
+    c.expect("}")?;
+    c.end()?;
+    Ok(n)
+}
+
+/// A cursor over JSON text in the hub's shapes (not a general JSON parser).
+struct Cursor<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn fail<T>(&self, expected: &'static str) -> Result<T, JsonError> {
+        Err(JsonError {
+            at: self.at,
+            expected,
+        })
+    }
+
+    fn eat(&mut self, literal: &str) -> bool {
+        let found = self.s[self.at..].starts_with(literal.as_bytes());
+        if found {
+            self.at += literal.len();
+        }
+        found
+    }
+
+    fn expect(&mut self, literal: &'static str) -> Result<(), JsonError> {
+        if self.eat(literal) {
+            Ok(())
+        } else {
+            self.fail(literal)
+        }
+    }
+
+    fn end(&self) -> Result<(), JsonError> {
+        if self.at == self.s.len() {
+            Ok(())
+        } else {
+            self.fail("the end")
+        }
+    }
+
+    /// A non-negative integer without leading zeros (RFC 8259 §6).
+    fn u64(&mut self) -> Result<u64, JsonError> {
+        let start = self.at;
+        while self.s.get(self.at).is_some_and(u8::is_ascii_digit) {
+            self.at += 1;
+        }
+        let digits = &self.s[start..self.at];
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            self.at = start;
+            return self.fail("a number");
+        }
+        let parsed = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse().ok());
+        match parsed {
+            Some(n) => Ok(n),
+            None => {
+                self.at = start;
+                self.fail("a number that fits in 64 bits")
+            }
+        }
+    }
+
+    /// `{"id":N,"data":"..."}`.
+    fn message(&mut self) -> Result<(u64, String), JsonError> {
+        self.expect("{\"id\":")?;
+        let id = self.u64()?;
+        self.expect(",\"data\":\"")?;
+        let data = self.string()?;
+        self.expect("}")?;
+        Ok((id, data))
+    }
+
+    /// A string's contents after its opening quote; consumes the closing one. Raw
+    /// control characters are refused, and `\u` surrogates must pair.
+    fn string(&mut self) -> Result<String, JsonError> {
+        let mut out = String::new();
+        loop {
+            let start = self.at;
+            while self
+                .s
+                .get(self.at)
+                .is_some_and(|&b| b != b'"' && b != b'\\' && b >= 0x20)
+            {
+                self.at += 1;
+            }
+            match std::str::from_utf8(&self.s[start..self.at]) {
+                Ok(run) => out.push_str(run),
+                Err(_) => return self.fail("UTF-8 text"),
+            }
+            match self.s.get(self.at) {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    let Some(&escape) = self.s.get(self.at) else {
+                        return self.fail("an escape");
+                    };
+                    self.at += 1;
+                    out.push(match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => {
+                            self.at -= 1;
+                            return self.fail("a valid escape");
+                        }
+                    });
+                }
+                Some(_) => return self.fail("no raw control character"),
+                None => return self.fail("a closing quote"),
+            }
+        }
+    }
+
+    /// The rest of a `\u` escape: four hex digits, and a second escape for the low half
+    /// of a surrogate pair.
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let unit = self.hex4()?;
+        let code = if (0xD800..0xDC00).contains(&unit) {
+            self.expect("\\u")?;
+            let low = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&low) {
+                return self.fail("a low surrogate");
+            }
+            0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+        } else {
+            unit
+        };
+        match char::from_u32(code) {
+            Some(c) => Ok(c),
+            None => self.fail("a paired surrogate"),
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let Some(digits) = self.s.get(self.at..self.at + 4) else {
+            return self.fail("four hex digits");
+        };
+        let mut value = 0;
+        for &d in digits {
+            let Some(v) = crate::http::token::hex_value(d) else {
+                return self.fail("four hex digits");
+            };
+            value = value * 16 + u32::from(v);
+        }
+        self.at += 4;
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::XorShift;
 
     fn quoted(s: &str) -> String {
         let mut out = String::new();
@@ -166,73 +421,9 @@ mod tests {
         out
     }
 
-    /// A strict parser for one JSON string literal (RFC 8259 §7), for checking the writer:
-    /// the whole input must be the literal; raw control characters are refused; `\u`
-    /// escapes must be four hex digits and surrogates must pair.
-    fn parse_string(json: &str) -> Result<String, String> {
-        let mut chars = json.chars();
-        if chars.next() != Some('"') {
-            return Err("no opening quote".into());
-        }
-        let mut out = String::new();
-        loop {
-            match chars.next().ok_or("unterminated")? {
-                '"' => break,
-                '\\' => match chars.next().ok_or("dangling backslash")? {
-                    '"' => out.push('"'),
-                    '\\' => out.push('\\'),
-                    '/' => out.push('/'),
-                    'b' => out.push('\u{08}'),
-                    'f' => out.push('\u{0C}'),
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'u' => {
-                        let unit = hex4(&mut chars)?;
-                        let code = if (0xD800..0xDC00).contains(&unit) {
-                            if chars.next() != Some('\\') || chars.next() != Some('u') {
-                                return Err("unpaired high surrogate".into());
-                            }
-                            let low = hex4(&mut chars)?;
-                            if !(0xDC00..0xE000).contains(&low) {
-                                return Err("bad low surrogate".into());
-                            }
-                            0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            unit
-                        };
-                        out.push(char::from_u32(code).ok_or("not a scalar value")?);
-                    }
-                    other => return Err(format!("bad escape \\{other}")),
-                },
-                c if (c as u32) < 0x20 => return Err(format!("raw control {:#04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        if chars.next().is_some() {
-            return Err("trailing characters".into());
-        }
-        Ok(out)
-    }
-
-    /// Four hex digits of a `\u` escape.
-    fn hex4(chars: &mut std::str::Chars<'_>) -> Result<u32, String> {
-        let digits: String = chars.take(4).collect();
-        if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!("bad \\u escape {digits:?}"));
-        }
-        u32::from_str_radix(&digits, 16).map_err(|e| e.to_string())
-    }
-
-    /// Tiny xorshift PRNG: deterministic randomness without a dependency.
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
+    /// The reader, for one string literal, as the check on the writer.
+    fn parse_string(json: &str) -> Result<String, JsonError> {
+        parse_str(json.as_bytes())
     }
 
     #[test]
@@ -309,13 +500,63 @@ mod tests {
     }
 
     #[test]
-    fn the_test_parser_rejects_what_json_forbids() {
-        // Guards the guard: a parser that accepted everything would prove nothing.
+    fn the_reader_rejects_what_json_forbids() {
+        // Guards the guard: a reader that accepted everything would prove nothing.
         assert!(parse_string("\"\n\"").is_err());
         assert!(parse_string("\"\\x\"").is_err());
         assert!(parse_string("\"abc").is_err());
         assert!(parse_string("\"\\ud800\"").is_err());
         assert!(parse_string("\"a\"b").is_err());
+        assert!(parse_string("\"\\udc00\"").is_err(), "a lone low surrogate");
+        assert!(
+            parse_string("\"\\ud800\\u0041\"").is_err(),
+            "a high surrogate with no low"
+        );
+        assert_eq!(parse_string("\"\\ud83e\\udd80\""), Ok("🦀".into()));
+    }
+
+    #[test]
+    fn every_shape_the_writer_produces_reads_back() {
+        let batch = poll_batch([(3, "a\"b"), (4, "日\n")], 4, Some(2));
+        assert_eq!(
+            parse_batch(batch.as_bytes()),
+            Ok(Batch {
+                messages: vec![(3, "a\"b".into()), (4, "日\n".into())],
+                next: 4,
+                missed: 2,
+            })
+        );
+        let empty = poll_batch([], 9, None);
+        assert_eq!(
+            parse_batch(empty.as_bytes()).map(|b| (b.messages.len(), b.next, b.missed)),
+            Ok((0, 9, 0))
+        );
+        assert_eq!(
+            parse_message(message_frame(7, "x").as_bytes()),
+            Ok((7, "x".into()))
+        );
+        assert_eq!(parse_published(published(12).as_bytes()), Ok(12));
+        assert_eq!(parse_missed(missed_frame(5).as_bytes()), Ok(5));
+    }
+
+    #[test]
+    fn the_reader_refuses_malformed_shapes_and_says_where() {
+        assert_eq!(
+            parse_published(b"{\"id\":07}"),
+            Err(JsonError {
+                at: 6,
+                expected: "a number"
+            })
+        );
+        assert_eq!(
+            parse_published(b"{\"id\":7} "),
+            Err(JsonError {
+                at: 8,
+                expected: "the end"
+            })
+        );
+        assert!(parse_message(b"{\"id\":1,\"data\":\"x}").is_err());
+        assert!(parse_batch(b"{\"messages\":[],\"next\":18446744073709551616}").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use crate::http::token::hex_value;
 use crate::hub::HubError;
 
 /// Where channels live: `/channels/{name}`.
@@ -184,15 +185,6 @@ fn percent_decode(s: &str) -> Option<Cow<'_, [u8]>> {
         }
     }
     Some(Cow::Owned(out))
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@ use rand::{Rng, SeedableRng};
 
 use super::wire::{
     EchoEvent, EchoVerifier, HttpReader, HttpResponse, MessageReader, Pattern, WsMessage,
-    message_body, parse_batch, parse_body, parse_frame, parse_published,
+    message_body, parse_body,
 };
 use super::{ErrorLog, Histogram, LoadConfig, LoadError, Mode, Report, Round, Target, Transport};
+use crate::hub::json::{parse_batch, parse_message, parse_published};
 use crate::status::Status;
 use crate::ws::client_handshake::ClientHandshake;
 use crate::ws::frame::{OpCode, write_frame};
@@ -678,10 +679,17 @@ impl<'c> Engine<'c> {
 
         // Close: Close 1000 on each connection, then wait (briefly) for the answers.
         self.phase = "close".into();
+        self.start_closing(n);
+        self.close_all();
+    }
+
+    /// Marks connections `0..n` closing and sends each WebSocket among them a masked
+    /// Close 1000, to be answered before `close_all` drops them.
+    fn start_closing(&mut self, n: usize) {
         for id in 0..n {
             if let Some(conn) = self.conns[id].as_mut() {
                 conn.closing = true;
-                if matches!(conn.proto, Proto::Echo(_)) {
+                if matches!(conn.proto, Proto::Echo(_) | Proto::Subscriber(_)) {
                     let key = self.rng.next_u32().to_ne_bytes();
                     write_frame(
                         &mut conn.out,
@@ -694,7 +702,6 @@ impl<'c> Engine<'c> {
             }
             self.kick(id);
         }
-        self.close_all();
     }
 
     /// Waits up to [`CLOSE_WAIT`] for closing connections to end, then drops the rest.
@@ -1082,7 +1089,7 @@ impl<'c> Engine<'c> {
                         self.mismatch("a subscriber received a binary message".into());
                         continue;
                     }
-                    let (id, text) = match parse_frame(&payload) {
+                    let (id, text) = match parse_message(&payload) {
                         Ok(m) => m,
                         Err(e) => {
                             self.mismatch(format!("a subscriber's frame: {e}"));
@@ -1258,22 +1265,7 @@ impl<'c> Engine<'c> {
             engine.publisher_idle()
         });
         if transport == Transport::Ws {
-            for id in 0..n {
-                if let Some(conn) = self.conns[id].as_mut() {
-                    conn.closing = true;
-                    if matches!(conn.proto, Proto::Subscriber(_)) {
-                        let key = self.rng.next_u32().to_ne_bytes();
-                        write_frame(
-                            &mut conn.out,
-                            true,
-                            OpCode::Close,
-                            &1000u16.to_be_bytes(),
-                            Some(key),
-                        );
-                    }
-                }
-                self.kick(id);
-            }
+            self.start_closing(n);
         }
         self.close_all();
         Ok(())

@@ -13,6 +13,7 @@ use crate::error::SendError;
 use crate::http::{HeadParser, Response};
 use crate::message::{Message, MessagePart};
 use crate::ws::close::CloseCode;
+use crate::ws::connection::WsConnection;
 use crate::ws::frame::{self, OpCode};
 
 /// Owned payloads at least this large are queued without copying
@@ -227,6 +228,47 @@ impl Context<'_> {
     /// above [`Config::write_buffer_high_water`]: the message is not queued and stays
     /// yours (backpressure; a peer that never reads cannot grow server memory).
     pub fn send(&mut self, conn: ConnId, message: &Message<'_>) -> Result<(), SendError> {
+        self.send_with(conn, |ws, out| ws.send(message, out))
+    }
+
+    /// Queues a message to one WebSocket, taking it by value: a payload the message owns
+    /// (one that was assembled from fragments or from several reads, or built by the
+    /// application) of 64 KiB or more is queued *without copying* — the frame header goes
+    /// into the write buffer and the payload follows it as its own buffer, sent with
+    /// `writev`. Smaller or borrowed payloads are copied as by [`send`](Self::send). On
+    /// error the message is dropped (call `send` to keep it).
+    pub fn send_message(&mut self, conn: ConnId, message: Message<'_>) -> Result<(), SendError> {
+        let (is_text, mut payload) = match message {
+            Message::Text(Cow::Owned(text)) if text.len() >= MOVE_THRESHOLD => {
+                (true, text.into_bytes())
+            }
+            Message::Binary(Cow::Owned(data)) if data.len() >= MOVE_THRESHOLD => (false, data),
+            borrowed_or_small => return self.send(conn, &borrowed_or_small),
+        };
+        self.send_with(conn, |ws, out| ws.send_header(is_text, &mut payload, out))?;
+        let core = &mut *self.core;
+        let fresh = core.pool.take();
+        let c = core.conns.get_mut(conn).expect("just sent to");
+        c.queue_owned(payload, fresh);
+        Ok(())
+    }
+
+    /// Queues one part of a message sent in pieces — typically forwarding the
+    /// [`MessagePart`]s of a streamed message as they arrive (see
+    /// [`WsConnection::send_part`](crate::ws::connection::WsConnection::send_part)). Until
+    /// its last part, other messages to `conn` fail with [`SendError::Busy`].
+    pub fn send_part(&mut self, conn: ConnId, part: &MessagePart<'_>) -> Result<(), SendError> {
+        self.send_with(conn, |ws, out| ws.send_part(part, out))
+    }
+
+    /// The checks every data send shares — the connection exists, is an open WebSocket,
+    /// and is below its write-buffer high-water mark (else `Full`, and `on_drained` is
+    /// owed) — then `write` appends its frames to the connection's output.
+    fn send_with(
+        &mut self,
+        conn: ConnId,
+        write: impl FnOnce(&mut WsConnection, &mut Vec<u8>) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
         let core = &mut *self.core;
         let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
         let pending = c.pending();
@@ -243,65 +285,7 @@ impl Context<'_> {
         if c.out.capacity() == 0 {
             c.out = core.pool.take();
         }
-        ws.send(message, &mut c.out)?;
-        core.mark_dirty(conn);
-        Ok(())
-    }
-
-    /// Queues a message to one WebSocket, taking it by value: a payload the message owns
-    /// (one that was assembled from fragments or from several reads, or built by the
-    /// application) of 64 KiB or more is queued *without copying* — the frame header goes
-    /// into the write buffer and the payload follows it as its own buffer, sent with
-    /// `writev`. Smaller or borrowed payloads are copied as by [`send`](Self::send). On
-    /// error the message is dropped (call `send` to keep it).
-    pub fn send_message(&mut self, conn: ConnId, message: Message<'_>) -> Result<(), SendError> {
-        let (is_text, payload) = match message {
-            Message::Text(Cow::Owned(text)) if text.len() >= MOVE_THRESHOLD => {
-                (true, text.into_bytes())
-            }
-            Message::Binary(Cow::Owned(data)) if data.len() >= MOVE_THRESHOLD => (false, data),
-            borrowed_or_small => return self.send(conn, &borrowed_or_small),
-        };
-        let mut payload = payload;
-        let core = &mut *self.core;
-        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
-        let pending = c.pending();
-        let Phase::WebSocket(ws) = &mut c.phase else {
-            return Err(SendError::NotOpen);
-        };
-        if pending >= core.config.write_buffer_high_water {
-            c.send_refused = true;
-            return Err(SendError::Full);
-        }
-        if c.out.capacity() == 0 {
-            c.out = core.pool.take();
-        }
-        ws.send_header(is_text, &mut payload, &mut c.out)?;
-        let fresh = core.pool.take();
-        c.queue_owned(payload, fresh);
-        core.mark_dirty(conn);
-        Ok(())
-    }
-
-    /// Queues one part of a message sent in pieces — typically forwarding the
-    /// [`MessagePart`]s of a streamed message as they arrive (see
-    /// [`WsConnection::send_part`](crate::ws::connection::WsConnection::send_part)). Until
-    /// its last part, other messages to `conn` fail with [`SendError::Busy`].
-    pub fn send_part(&mut self, conn: ConnId, part: &MessagePart<'_>) -> Result<(), SendError> {
-        let core = &mut *self.core;
-        let c = core.conns.get_mut(conn).ok_or(SendError::Gone)?;
-        let pending = c.pending();
-        let Phase::WebSocket(ws) = &mut c.phase else {
-            return Err(SendError::NotOpen);
-        };
-        if pending >= core.config.write_buffer_high_water {
-            c.send_refused = true;
-            return Err(SendError::Full);
-        }
-        if c.out.capacity() == 0 {
-            c.out = core.pool.take();
-        }
-        ws.send_part(part, &mut c.out)?;
+        write(ws, &mut c.out)?;
         core.mark_dirty(conn);
         Ok(())
     }

@@ -347,6 +347,7 @@ pub fn write_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::XorShift;
     use crate::ws::close::CloseCode;
 
     const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
@@ -759,18 +760,6 @@ mod tests {
             ..header(OpCode::Text, 0, None)
         };
         assert_eq!(encoded(&h), [0b1101_0001, 0]);
-    }
-
-    /// A tiny xorshift64 PRNG: deterministic, dependency-free test data.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
     }
 
     #[test]

@@ -66,26 +66,7 @@ fn rotate_key(mut key: [u8; 4], offset: usize) -> [u8; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A tiny xorshift64 PRNG: deterministic, dependency-free test data.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn bytes(&mut self, len: usize) -> Vec<u8> {
-            (0..len).map(|_| self.next() as u8).collect()
-        }
-    }
+    use crate::test_rng::XorShift;
 
     const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
 

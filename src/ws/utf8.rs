@@ -157,22 +157,7 @@ impl std::error::Error for Utf8Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A tiny xorshift64 PRNG: deterministic, dependency-free test data.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_rng::XorShift;
 
     /// Valid text: every sequence length, the boundaries of every range, and
     /// the noncharacters (which are valid UTF-8).
