@@ -5,19 +5,30 @@ use std::fmt;
 /// An HTTP status code: a three-digit integer (RFC 9110 §15).
 ///
 /// The code space is open-ended (clients must understand any code by its class), so this
-/// is a newtype with associated constants rather than an enum: `StatusCode(299)` is a
-/// legal value that simply has no reason phrase here.
+/// is a newtype with associated constants rather than an enum: `StatusCode::new(299)` is
+/// a legal value that simply has no reason phrase here.
+///
+/// The field is private so that every `StatusCode` has three digits: [`StatusCode::new`]
+/// is the only way to make one from a number, and the constants are checked when the
+/// crate compiles. A response built from it therefore always has a status line that
+/// parses (RFC 9112 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StatusCode(pub u16);
+pub struct StatusCode(u16);
 
 /// Declares the constants and the reason-phrase table from one list, so they cannot
 /// disagree.
+///
+/// Each constant goes through [`StatusCode::new`] in a constant context, so an entry
+/// that is not three digits stops the build instead of making an invalid `StatusCode`.
 macro_rules! status_codes {
     ($( $(#[$doc:meta])* $name:ident = $code:literal, $reason:literal; )+) => {
         impl StatusCode {
             $(
                 $(#[$doc])*
-                pub const $name: StatusCode = StatusCode($code);
+                pub const $name: StatusCode = match StatusCode::new($code) {
+                    Some(status) => status,
+                    None => panic!("a status code in the table is not three digits"),
+                };
             )+
 
             /// The reason phrase RFC 9110 §15 (or RFC 6585) gives this code, or `""` for a
@@ -101,8 +112,32 @@ status_codes! {
 }
 
 impl StatusCode {
-    /// The numeric code.
-    pub fn as_u16(self) -> u16 {
+    /// The status code `code`, if it has three digits (100..=999); `None` otherwise.
+    ///
+    /// RFC 9110 §15: "The status code of a response is a three-digit integer", and a
+    /// status line with any other number is not one a client can parse (RFC 9112 §4).
+    /// Every three-digit code is accepted, registered or not: a client treats an unknown
+    /// code as the x00 code of its class (RFC 9110 §15).
+    ///
+    /// ```
+    /// use pushwire::StatusCode;
+    ///
+    /// // RFC 9110 §15.5.21; a number that is not three digits would fail the build.
+    /// const UNPROCESSABLE_CONTENT: StatusCode = StatusCode::new(422).unwrap();
+    /// assert_eq!(UNPROCESSABLE_CONTENT.to_string(), "422");
+    /// assert_eq!(StatusCode::new(404), Some(StatusCode::NOT_FOUND));
+    /// assert_eq!(StatusCode::new(1000), None);
+    /// ```
+    pub const fn new(code: u16) -> Option<StatusCode> {
+        if matches!(code, 100..=999) {
+            Some(StatusCode(code))
+        } else {
+            None
+        }
+    }
+
+    /// The numeric code, 100..=999.
+    pub const fn as_u16(self) -> u16 {
         self.0
     }
 
@@ -140,7 +175,7 @@ mod tests {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.to_string(),
             "431 Request Header Fields Too Large"
         );
-        assert_eq!(StatusCode(299).to_string(), "299");
+        assert_eq!(StatusCode::new(299).unwrap().to_string(), "299");
     }
 
     #[test]
@@ -150,8 +185,36 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_an_empty_reason_phrase() {
-        assert_eq!(StatusCode(299).reason_phrase(), "");
-        assert_eq!(StatusCode(0).reason_phrase(), "");
+        for code in [199, 299, 999] {
+            assert_eq!(StatusCode::new(code).unwrap().reason_phrase(), "", "{code}");
+        }
+    }
+
+    #[test]
+    fn new_accepts_exactly_the_three_digit_codes() {
+        for (code, three_digits) in [
+            (0, false),
+            (99, false),
+            (100, true),
+            (404, true),
+            (999, true),
+            (1000, false),
+            (u16::MAX, false),
+        ] {
+            assert_eq!(
+                StatusCode::new(code).map(StatusCode::as_u16),
+                three_digits.then_some(code),
+                "{code}"
+            );
+        }
+        // Every value, not just the boundaries (RFC 9110 §15: three digits).
+        for code in 0..=u16::MAX {
+            assert_eq!(
+                StatusCode::new(code).is_some(),
+                (100..=999).contains(&code),
+                "{code}"
+            );
+        }
     }
 
     #[test]
