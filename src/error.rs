@@ -64,7 +64,9 @@ impl std::fmt::Display for SendError {
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            UsageError::InvalidCloseCode(c) => write!(f, "close code {} may not be sent", c.0),
+            UsageError::InvalidCloseCode(c) => {
+                write!(f, "close code {} may not be sent", c.as_u16())
+            }
             UsageError::CloseReasonTooLong(n) => {
                 write!(
                     f,

@@ -262,7 +262,8 @@ fn describe(f: &RawHeader, preview: &[u8]) -> String {
     let _ = write!(s, " len={} ({}-bit)", f.len, f.len_bits);
     let truncated = f.len > preview.len() as u64;
     if f.opcode == 0x8 && preview.len() >= 2 {
-        let code = CloseCode(u16::from_be_bytes([preview[0], preview[1]]));
+        // The code as it arrived, even one the parser will reject: the trace shows the wire.
+        let code = CloseCode::from_u16_unchecked(u16::from_be_bytes([preview[0], preview[1]]));
         let _ = write!(s, " code={code} reason={}", quote(&preview[2..], truncated));
     } else if !preview.is_empty() {
         match std::str::from_utf8(preview) {

@@ -66,7 +66,7 @@ fn client_and_server_of_the_same_crate_interoperate_and_negotiate_a_subprotocol(
         }
         fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
             if message.as_text() == Some("close me") {
-                let _ = ctx.close(conn, CloseCode(4001), "as you wish");
+                let _ = ctx.close(conn, CloseCode::new(4001).unwrap(), "as you wish");
             } else {
                 let _ = ctx.send(conn, &message);
             }
@@ -88,7 +88,7 @@ fn client_and_server_of_the_same_crate_interoperate_and_negotiate_a_subprotocol(
     client.send_text("close me").unwrap();
     match client.recv() {
         Err(ClientError::Closed(event)) => {
-            assert_eq!(event.code, CloseCode(4001));
+            assert_eq!(event.code.as_u16(), 4001);
             assert_eq!(event.reason, "as you wish");
             assert_eq!(event.kind, CloseKind::Remote);
         }

@@ -102,7 +102,7 @@ fn stale_conn_id_never_reaches_the_connection_that_reused_its_slot() {
     server.handle.send(old, "for the old connection").unwrap();
     server
         .handle
-        .close(old, CloseCode(4000), "old goes")
+        .close(old, CloseCode::new(4000).unwrap(), "old goes")
         .unwrap();
     server.handle.send(new, "for the new connection").unwrap();
 

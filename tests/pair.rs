@@ -194,7 +194,7 @@ fn conversation(
     p.server_send(&Message::text("from server"));
     p.server_send_fragmented(&Message::binary(&payload(300)[..]), 100);
     p.client_send(&Message::text(""));
-    p.client_close(CloseCode(4000), "done");
+    p.client_close(CloseCode::new(4000).unwrap(), "done");
     p.drive_with_cuts(cuts);
     (
         p.take_server_events(),

@@ -985,7 +985,7 @@ mod tests {
         assert_eq!(
             events,
             vec![WsEvent::Closed(CloseEvent {
-                code: CloseCode(4001),
+                code: CloseCode::new(4001).unwrap(),
                 reason: Cow::Borrowed("done"),
                 kind: CloseKind::Remote,
             })]
@@ -1210,12 +1210,18 @@ mod tests {
         let now = Instant::now();
         let mut ws = server(now);
         let mut out = Vec::new();
-        for code in [0, 999, 1005, 1006, 1015, 2000, 5000] {
+        // An application can only pass the reporting constants; the other codes cannot be
+        // made outside the crate, but the check refuses them too.
+        let reporting = [
+            CloseCode::NO_STATUS_RECEIVED,
+            CloseCode::ABNORMAL_CLOSURE,
+            CloseCode::TLS_HANDSHAKE,
+        ];
+        let unmakeable = [0, 999, 2000, 5000].map(CloseCode::from_u16_unchecked);
+        for code in reporting.into_iter().chain(unmakeable) {
             assert_eq!(
-                ws.close(CloseCode(code), "", &mut out, now),
-                Err(SendError::Usage(UsageError::InvalidCloseCode(CloseCode(
-                    code
-                ))))
+                ws.close(code, "", &mut out, now),
+                Err(SendError::Usage(UsageError::InvalidCloseCode(code)))
             );
         }
         assert_eq!(

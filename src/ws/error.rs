@@ -222,7 +222,7 @@ mod tests {
             ProtocolError::InvalidClosePayload,
             ProtocolError::InvalidCloseCode(999),
         ] {
-            assert_eq!(e.close_code(), CloseCode(1002), "{e:?}");
+            assert_eq!(e.close_code(), CloseCode::PROTOCOL_ERROR, "{e:?}");
         }
     }
 
@@ -233,16 +233,19 @@ mod tests {
             ProtocolError::MessageTooLarge { len: 2, max: 1 },
             ProtocolError::TooManyFragments { max: 1 },
         ] {
-            assert_eq!(e.close_code(), CloseCode(1009), "{e:?}");
+            assert_eq!(e.close_code(), CloseCode::MESSAGE_TOO_BIG, "{e:?}");
         }
     }
 
     #[test]
     fn bad_utf8_closes_with_invalid_payload_1007() {
-        assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode(1007));
+        assert_eq!(
+            ProtocolError::InvalidUtf8.close_code(),
+            CloseCode::INVALID_PAYLOAD
+        );
         assert_eq!(
             ProtocolError::InvalidCloseReason.close_code(),
-            CloseCode(1007)
+            CloseCode::INVALID_PAYLOAD
         );
     }
 
