@@ -716,7 +716,7 @@ impl ServerCommand {
                     config.close_timeout = parse_secs(&value).ok_or_else(bad)?
                 }
                 ServerOpt::HandshakeTimeout => {
-                    config.handshake_timeout = parse_secs(&value).ok_or_else(bad)?
+                    config.request_timeout = parse_secs(&value).ok_or_else(bad)?
                 }
                 ServerOpt::MaxConnections => {
                     config.max_connections = parse_int(&value).ok_or_else(bad)?
@@ -787,7 +787,7 @@ fn option_for_field(field: &'static str) -> &'static str {
         "max_fragments" => "--max-fragments",
         "max_connections" => "--max-connections",
         "write_buffer_high_water" => "--write-buffer",
-        "handshake_timeout" => "--handshake-timeout",
+        "request_timeout" => "--handshake-timeout",
         "max_body_bytes" => "--max-body",
         "ping_interval" => "--ping-interval",
         "pong_timeout" => "--pong-timeout",
@@ -1371,7 +1371,7 @@ Examples:
         frame = fmt_bytes(lib.max_frame_size),
         pong = fmt_secs(lib.pong_timeout),
         close = fmt_secs(lib.close_timeout),
-        handshake = fmt_secs(lib.handshake_timeout),
+        handshake = fmt_secs(lib.request_timeout),
         conn = lib.max_connections,
         wbuf = fmt_bytes(lib.write_buffer_high_water as u64),
     )
@@ -1443,7 +1443,7 @@ SECS:  seconds as an integer or a decimal, e.g. 30 or 0.5 (above 0, at most one 
         lib_conn = lib.max_connections,
         pong = fmt_secs(echo.pong_timeout),
         close = fmt_secs(echo.close_timeout),
-        handshake = fmt_secs(echo.handshake_timeout),
+        handshake = fmt_secs(echo.request_timeout),
         wbuf = fmt_bytes(echo.write_buffer_high_water as u64),
     )
 }
@@ -1786,7 +1786,7 @@ mod tests {
         assert_eq!(c.ping_interval, Some(Duration::from_secs(30)));
         assert_eq!(c.pong_timeout, Duration::from_secs(30));
         assert_eq!(c.close_timeout, Duration::from_secs(5));
-        assert_eq!(c.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert_eq!(c.allowed_origins, None);
         // what echo does not set stays at the library default
         assert_eq!(c.ping_interval, lib.ping_interval);
@@ -1853,7 +1853,7 @@ mod tests {
         assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
         assert_eq!(c.pong_timeout, Duration::from_secs(2));
         assert_eq!(c.close_timeout, Duration::from_millis(1250));
-        assert_eq!(c.handshake_timeout, Duration::from_millis(100));
+        assert_eq!(c.request_timeout, Duration::from_millis(100));
         assert_eq!(echo(&["--ping-interval", "off"]).1.ping_interval, None);
         assert_eq!(echo(&["--ping-interval=OFF"]).1.ping_interval, None);
     }
@@ -2481,7 +2481,7 @@ mod tests {
         assert_eq!(config.max_frame_size, lib.max_frame_size);
         assert_eq!(config.max_fragments, lib.max_fragments);
         assert_eq!(config.max_connections, lib.max_connections);
-        assert_eq!(config.handshake_timeout, lib.handshake_timeout);
+        assert_eq!(config.request_timeout, lib.request_timeout);
         assert_eq!(config.ping_interval, lib.ping_interval);
         assert_eq!(config.allowed_origins, None);
         assert!(!config.trace);
@@ -2503,7 +2503,7 @@ mod tests {
         assert_eq!(c.max_frame_size, 16 << 20);
         assert_eq!(c.max_connections, 16 * 1024);
         assert_eq!(c.write_buffer_high_water, 1 << 20);
-        assert_eq!(c.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert!(c.validate().is_ok());
     }
 
@@ -2552,7 +2552,7 @@ mod tests {
         assert_eq!(c.ping_interval, None);
         assert_eq!(c.pong_timeout, Duration::from_secs(3));
         assert_eq!(c.close_timeout, Duration::from_millis(500));
-        assert_eq!(c.handshake_timeout, Duration::from_secs(4));
+        assert_eq!(c.request_timeout, Duration::from_secs(4));
         assert_eq!(c.max_connections, 100);
         assert_eq!(c.write_buffer_high_water, 64 << 10);
         assert_eq!(
@@ -2590,7 +2590,7 @@ mod tests {
         assert_eq!(c.ping_interval, Some(Duration::from_secs(9)));
         assert_eq!(c.pong_timeout, Duration::from_secs(8));
         assert_eq!(c.close_timeout, Duration::from_secs(7));
-        assert_eq!(c.handshake_timeout, Duration::from_secs(6));
+        assert_eq!(c.request_timeout, Duration::from_secs(6));
         assert_eq!(c.max_connections, 5);
         assert_eq!(c.write_buffer_high_water, 4096);
         assert_eq!(c.allowed_origins, Some(vec!["https://x/?a=b".to_string()]));

@@ -29,11 +29,16 @@ pub struct Config {
     /// Longest request target (the path and query) in bytes. Default 8 KiB.
     /// Exceeding it answers `414 URI Too Long`.
     pub max_target_len: usize,
-    /// Time allowed from accepting a connection (or finishing the previous request)
-    /// until a complete request — head and body — has arrived. Default 10 s. Slowloris
-    /// protection: a client that trickles its request gets `408 Request Timeout` and is
-    /// disconnected when this runs out.
-    pub handshake_timeout: Duration,
+    /// Time allowed for a whole request — head and body, a WebSocket handshake included —
+    /// from its first byte. Default 10 s. Slowloris protection: a client that trickles its
+    /// request gets `408 Request Timeout` and is disconnected when this runs out, however
+    /// steadily the bytes come.
+    pub request_timeout: Duration,
+    /// Time an HTTP connection may sit between requests (or, once accepted, before its
+    /// first) without a byte arriving, before it is closed quietly. Default 10 s. An
+    /// idle keep-alive connection costs a file descriptor and ~200 bytes; this bounds how
+    /// long a client can hold one without asking anything.
+    pub idle_timeout: Duration,
     /// Largest request body (after removing chunked framing). Default 64 KiB. A larger
     /// `Content-Length` is refused at once with `413 Content Too Large`, before any body
     /// byte is read; a chunked body is refused at the chunk size that crosses the limit.
@@ -108,7 +113,8 @@ impl Default for Config {
             max_head_bytes: 16 * 1024,
             max_headers: 100,
             max_target_len: 8 * 1024,
-            handshake_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,
             max_frame_size: 16 << 20,
             max_message_size: 16 << 20,
@@ -194,6 +200,17 @@ impl Config {
             max_head_bytes: self.max_head_bytes,
             max_headers: self.max_headers,
             max_target_len: self.max_target_len,
+        }
+    }
+
+    /// What one HTTP/1.1 session enforces (see [`Session`](crate::session::Session)).
+    pub fn session_config(&self) -> crate::session::SessionConfig {
+        crate::session::SessionConfig {
+            head: self.head_limits(),
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: self.request_timeout,
+            idle_timeout: self.idle_timeout,
+            allowed_origins: self.allowed_origins.clone(),
         }
     }
 

@@ -95,6 +95,7 @@ pub mod load;
 pub mod message;
 pub mod pair;
 pub mod server;
+pub mod session;
 pub mod status;
 #[cfg(test)]
 mod test_rng;

@@ -384,9 +384,9 @@ fn request_without_origin_is_accepted_under_an_allow_list() {
 }
 
 #[test]
-fn stalled_partial_head_gets_408_and_is_disconnected_after_handshake_timeout() {
+fn stalled_partial_head_gets_408_and_is_disconnected_after_request_timeout() {
     let mut config = config();
-    config.handshake_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_millis(300);
     let (handler, _events) = recording(Echo);
     let server = TestServer::start(config, handler);
     let mut client = RawClient::connect(server.addr);
@@ -402,9 +402,9 @@ fn stalled_partial_head_gets_408_and_is_disconnected_after_handshake_timeout() {
 }
 
 #[test]
-fn trickled_head_does_not_extend_the_handshake_timeout() {
+fn trickled_head_does_not_extend_the_request_timeout() {
     let mut config = config();
-    config.handshake_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_millis(300);
     let (handler, _events) = recording(Echo);
     let server = TestServer::start(config, handler);
     let mut client = RawClient::connect(server.addr);
@@ -421,9 +421,9 @@ fn trickled_head_does_not_extend_the_handshake_timeout() {
 }
 
 #[test]
-fn silent_connection_is_closed_after_handshake_timeout() {
+fn silent_connection_is_closed_after_request_timeout() {
     let mut config = config();
-    config.handshake_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_millis(300);
     let (handler, _events) = recording(Echo);
     let server = TestServer::start(config, handler);
     let mut client = RawClient::connect(server.addr);
@@ -523,9 +523,9 @@ fn request_with_a_body_over_the_limit_is_refused_with_413() {
 }
 
 #[test]
-fn websocket_is_not_subject_to_the_handshake_timeout() {
+fn websocket_is_not_subject_to_the_request_timeout() {
     let mut config = config();
-    config.handshake_timeout = Duration::from_millis(200);
+    config.request_timeout = Duration::from_millis(200);
     let (handler, _events) = recording(Echo);
     let server = TestServer::start(config, handler);
     let mut client = RawClient::upgrade(server.addr);
@@ -535,9 +535,9 @@ fn websocket_is_not_subject_to_the_handshake_timeout() {
 }
 
 #[test]
-fn idle_keep_alive_connection_is_closed_quietly_after_handshake_timeout() {
+fn idle_keep_alive_connection_is_closed_quietly_after_request_timeout() {
     let mut config = config();
-    config.handshake_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_millis(300);
     let server = TestServer::start(config, Pages);
     let mut client = RawClient::connect(server.addr);
     client.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");

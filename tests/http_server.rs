@@ -471,8 +471,8 @@ fn assert_timely(elapsed: Duration) {
 }
 
 #[test]
-fn head_not_complete_within_handshake_timeout_is_408() {
-    let server = site_with(|c| c.handshake_timeout = SHORT);
+fn head_not_complete_within_request_timeout_is_408() {
+    let server = site_with(|c| c.request_timeout = SHORT);
     let started = Instant::now();
     let mut client = RawClient::connect(server.addr);
     client.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
@@ -482,9 +482,9 @@ fn head_not_complete_within_handshake_timeout_is_408() {
 }
 
 #[test]
-fn head_trickled_slower_than_handshake_timeout_is_408() {
+fn head_trickled_slower_than_request_timeout_is_408() {
     // Slowloris: every byte resets nothing, the deadline covers the whole head.
-    let server = site_with(|c| c.handshake_timeout = SHORT);
+    let server = site_with(|c| c.request_timeout = SHORT);
     let started = Instant::now();
     let mut client = RawClient::connect(server.addr);
     let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
@@ -506,8 +506,8 @@ fn head_trickled_slower_than_handshake_timeout_is_408() {
 }
 
 #[test]
-fn body_not_complete_within_handshake_timeout_is_408() {
-    let server = site_with(|c| c.handshake_timeout = SHORT);
+fn body_not_complete_within_request_timeout_is_408() {
+    let server = site_with(|c| c.request_timeout = SHORT);
     let started = Instant::now();
     let mut client = RawClient::connect(server.addr);
     client.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345");
@@ -517,8 +517,8 @@ fn body_not_complete_within_handshake_timeout_is_408() {
 }
 
 #[test]
-fn connection_that_never_sends_is_closed_quietly_at_handshake_timeout() {
-    let server = site_with(|c| c.handshake_timeout = SHORT);
+fn connection_that_never_sends_is_closed_quietly_at_request_timeout() {
+    let server = site_with(|c| c.request_timeout = SHORT);
     let started = Instant::now();
     let mut client = RawClient::connect(server.addr);
     assert!(client.read_to_eof().is_empty(), "no 408 for silence");
@@ -526,8 +526,8 @@ fn connection_that_never_sends_is_closed_quietly_at_handshake_timeout() {
 }
 
 #[test]
-fn idle_keep_alive_connection_is_closed_quietly_after_handshake_timeout() {
-    let server = site_with(|c| c.handshake_timeout = SHORT);
+fn idle_keep_alive_connection_is_closed_quietly_after_request_timeout() {
+    let server = site_with(|c| c.request_timeout = SHORT);
     let mut client = RawClient::connect(server.addr);
     assert_ok_body(&client.get("/healthz"), "ok");
     let answered = Instant::now();

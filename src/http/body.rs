@@ -57,6 +57,16 @@ pub enum BodyFraming {
     Chunked,
 }
 
+impl BodyFraming {
+    /// Does a body follow the head? The one answer to that question: `Content-Length: 0`
+    /// (also written `00`, RFC 9110 §8.6 `1*DIGIT`) means "no body" exactly as a head
+    /// without `Content-Length` or `Transfer-Encoding` does (RFC 9112 §6.3 items 6–7). A
+    /// chunked body always follows, even if it turns out to be empty.
+    pub fn has_body(self) -> bool {
+        !matches!(self, BodyFraming::None | BodyFraming::ContentLength(0))
+    }
+}
+
 // ===== BodyError =====
 
 /// A request body whose framing or content we refuse. Every variant knows its HTTP status
@@ -669,6 +679,26 @@ mod tests {
     #[test]
     fn no_framing_headers_means_no_body() {
         assert_eq!(framing11(""), Ok(BodyFraming::None));
+    }
+
+    #[test]
+    fn zero_length_in_any_spelling_has_no_body_like_no_header() {
+        for headers in [
+            "",
+            "Content-Length: 0\r\n",
+            "Content-Length: 00\r\n",
+            "Content-Length: 000\r\n",
+            "Content-Length: 0, 0\r\n",
+        ] {
+            let framing = framing11(headers).unwrap();
+            assert!(!framing.has_body(), "{headers:?}: {framing:?}");
+        }
+        assert!(framing11("Content-Length: 1\r\n").unwrap().has_body());
+        assert!(
+            framing11("Transfer-Encoding: chunked\r\n")
+                .unwrap()
+                .has_body()
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ use std::fmt;
 
 use crate::config::HeadLimits;
 use crate::http::status_code::StatusCode;
+use crate::http::target::{is_valid_authority, split_absolute_form};
 use crate::http::token::{is_field_value_byte, is_ows, is_target_byte, is_tchar, trim_ows};
 use crate::status::Status;
 
@@ -88,6 +89,8 @@ pub enum HttpError {
     MissingHost,
     /// More than one `Host` field (RFC 9112 §3.2).
     DuplicateHost,
+    /// A `Host` value that is not `host [ ":" port ]` (RFC 9112 §3.2, RFC 9110 §7.2).
+    BadHost,
     /// More than `max_head_bytes` bytes arrived without completing the head (431).
     HeadTooLarge,
     /// More than `max_headers` header fields (431).
@@ -116,7 +119,8 @@ impl HttpError {
             | HttpError::BadLineEnding
             | HttpError::ObsoleteLineFolding
             | HttpError::MissingHost
-            | HttpError::DuplicateHost => StatusCode::BAD_REQUEST,
+            | HttpError::DuplicateHost
+            | HttpError::BadHost => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -131,6 +135,7 @@ impl HttpError {
             HttpError::ObsoleteLineFolding => "obsolete line folding in header section",
             HttpError::MissingHost => "missing host header",
             HttpError::DuplicateHost => "more than one host header",
+            HttpError::BadHost => "invalid host header",
             HttpError::HeadTooLarge => "request head too large",
             HttpError::TooManyHeaders => "too many header fields",
             HttpError::TargetTooLong => "request target too long",
@@ -554,18 +559,22 @@ impl HeadParser {
     /// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
     /// HTTP/1.1 request message that lacks a Host header field and to any request message
     /// that contains more than one Host header field line or a Host header field with an
-    /// invalid field value." (The value is checked by the application, which knows which
-    /// hosts it serves.) One pass over the fields, once per head.
+    /// invalid field value." The value must be one authority, `host [ ":" port ]`
+    /// ([`is_valid_authority`]); which hosts this server answers to is the application's
+    /// business. One pass over the fields, once per head.
     fn check_host(&self, buf: &[u8]) -> Result<(), HttpError> {
-        let hosts = self
+        let mut hosts = self
             .fields
             .iter()
-            .filter(|f| f.name.of(buf).eq_ignore_ascii_case(b"host"))
-            .count();
-        match (hosts, self.version) {
-            (0, Version::Http11) => Err(HttpError::MissingHost),
-            (0 | 1, _) => Ok(()),
-            _ => Err(HttpError::DuplicateHost),
+            .filter(|f| f.name.of(buf).eq_ignore_ascii_case(b"host"));
+        match (hosts.next(), hosts.next(), self.version) {
+            (None, _, Version::Http11) => Err(HttpError::MissingHost),
+            (None, _, Version::Http10) => Ok(()),
+            (Some(_), Some(_), _) => Err(HttpError::DuplicateHost),
+            (Some(host), None, _) if !is_valid_authority(host.value.of(buf)) => {
+                Err(HttpError::BadHost)
+            }
+            (Some(_), None, _) => Ok(()),
         }
     }
 
@@ -621,6 +630,11 @@ pub struct RequestHead<'b> {
     bytes: &'b [u8],
     method: &'b str,
     target: &'b str,
+    /// The path and query of the target: all of it in origin-form, the part after the
+    /// authority in absolute-form (RFC 9112 §3.2.2).
+    origin: &'b str,
+    /// The authority of an absolute-form target, which takes the place of `Host`.
+    target_authority: Option<&'b str>,
     version: Version,
     fields: &'b [FieldSpan],
 }
@@ -628,10 +642,17 @@ pub struct RequestHead<'b> {
 impl<'b> RequestHead<'b> {
     /// INVARIANT: `bytes` holds the whole head that `line` and `fields` were recorded in.
     fn new(bytes: &'b [u8], line: RequestLine, fields: &'b [FieldSpan]) -> Self {
+        let target = ascii(line.target.of(bytes));
+        let (target_authority, origin) = match split_absolute_form(target) {
+            Some((authority, rest)) => (Some(authority), rest),
+            None => (None, target),
+        };
         RequestHead {
             bytes,
             method: ascii(line.method.of(bytes)),
-            target: ascii(line.target.of(bytes)),
+            target,
+            origin,
+            target_authority,
             version: line.version,
             fields,
         }
@@ -642,22 +663,40 @@ impl<'b> RequestHead<'b> {
         self.method
     }
 
-    /// The request target as sent, e.g. `"/chat?room=1"`.
+    /// The request target as sent, e.g. `"/chat?room=1"` or, in absolute-form,
+    /// `"http://example.com/chat?room=1"`.
     pub fn target(&self) -> &'b str {
         self.target
     }
 
-    /// The target before any `?`, e.g. `"/chat"`.
+    /// The path: the target before any `?`, e.g. `"/chat"`, whatever the target's form.
+    /// RFC 9112 §3.2.2: a server MUST accept an absolute-form target
+    /// (`http://example.com/chat`), whose path is then the part after the authority, and
+    /// `/` when that part is empty (RFC 9110 §4.2.3). An asterisk-form (`*`) or
+    /// authority-form (`host:443`) target is its own path.
     pub fn path(&self) -> &'b str {
-        match self.target.split_once('?') {
+        let path = match self.origin.split_once('?') {
             Some((path, _)) => path,
-            None => self.target,
+            None => self.origin,
+        };
+        if path.is_empty() && self.target_authority.is_some() {
+            "/"
+        } else {
+            path
         }
     }
 
     /// The target after the first `?`, e.g. `Some("room=1")`; `None` without a `?`.
     pub fn query(&self) -> Option<&'b str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.origin.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The authority the request is for: the absolute-form target's (RFC 9112 §3.2.2:
+    /// the server "MUST ignore the received Host header field (if any) and instead use
+    /// the host information of the request-target"), else the `Host` value. `None` for an
+    /// HTTP/1.0 request without `Host`.
+    pub fn authority(&self) -> Option<&'b str> {
+        self.target_authority.or_else(|| self.header_str("host"))
     }
 
     /// The HTTP version.
@@ -807,6 +846,11 @@ impl Request {
     /// See [`RequestHead::query`].
     pub fn query(&self) -> Option<&str> {
         self.head().query()
+    }
+
+    /// See [`RequestHead::authority`].
+    pub fn authority(&self) -> Option<&str> {
+        self.head().authority()
     }
 
     /// See [`RequestHead::version`].
@@ -1215,6 +1259,8 @@ mod tests {
                 DuplicateHost,
                 400,
             ),
+            (b"GET / HTTP/1.1\r\nHost: a b, c\r\n\r\n", BadHost, 400),
+            (b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", BadHost, 400),
             (b"GET / HTTP/2.0\r\n", UnsupportedVersion, 505),
             (b"GET / HTTP/1.2\n", UnsupportedVersion, 505),
             (b"GET / HTTP/0.9\r", UnsupportedVersion, 505),
@@ -1224,6 +1270,45 @@ mod tests {
             assert_eq!(err, expected, "{:?}", input.escape_ascii().to_string());
             assert_eq!(err.status().as_u16(), status, "{expected:?}");
         }
+    }
+
+    #[test]
+    fn absolute_form_target_routes_like_its_origin_form() {
+        let buf = b"GET http://127.0.0.1:8080/healthz?x=1 HTTP/1.1\r\nHost: other\r\n\r\n";
+        let mut parser = HeadParser::new();
+        assert_eq!(
+            parser.parse(buf, &HeadLimits::default()),
+            Ok(Status::Complete(buf.len()))
+        );
+        let head = parser.head(buf).unwrap();
+        assert_eq!(head.target(), "http://127.0.0.1:8080/healthz?x=1");
+        assert_eq!(head.path(), "/healthz");
+        assert_eq!(head.query(), Some("x=1"));
+        // RFC 9112 §3.2.2: the target's authority wins over Host.
+        assert_eq!(head.authority(), Some("127.0.0.1:8080"));
+        let request = parser.take_request(buf.to_vec()).unwrap();
+        assert_eq!(request.path(), "/healthz");
+        assert_eq!(request.authority(), Some("127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn absolute_form_without_a_path_has_path_slash() {
+        let buf = b"GET http://h?q HTTP/1.1\r\nHost: h\r\n\r\n";
+        let mut parser = HeadParser::new();
+        parser.parse(buf, &HeadLimits::default()).unwrap();
+        let head = parser.head(buf).unwrap();
+        assert_eq!((head.path(), head.query()), ("/", Some("q")));
+    }
+
+    #[test]
+    fn origin_form_authority_is_the_host_header() {
+        let buf = b"GET /a HTTP/1.1\r\nHost: example.com:81\r\n\r\n";
+        let mut parser = HeadParser::new();
+        parser.parse(buf, &HeadLimits::default()).unwrap();
+        assert_eq!(
+            parser.head(buf).unwrap().authority(),
+            Some("example.com:81")
+        );
     }
 
     #[test]

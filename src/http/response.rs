@@ -134,8 +134,9 @@ impl Response {
     /// If `name` is not a token (RFC 9110 §5.1), or `value` contains CR, LF or NUL
     /// (RFC 9110 §5.5): these are programmer errors that would otherwise let text meant
     /// for one header inject others (response splitting). Also if `name` is
-    /// `Content-Length`, which [`encode`](Response::encode) computes from the body so the
-    /// two can never disagree.
+    /// `Content-Length` or `Transfer-Encoding`: the encoder writes the framing itself,
+    /// from the body, so the framing and the body can never disagree (two framings in one
+    /// response are what response smuggling is made of).
     pub fn header(
         mut self,
         name: impl Into<Cow<'static, str>>,
@@ -148,8 +149,9 @@ impl Response {
             "header name {name:?} is not an HTTP token"
         );
         assert!(
-            !name.eq_ignore_ascii_case("content-length"),
-            "Content-Length is computed by Response::encode; do not set it"
+            !name.eq_ignore_ascii_case("content-length")
+                && !name.eq_ignore_ascii_case("transfer-encoding"),
+            "{name} is written by the encoder from the body; do not set it"
         );
         assert!(
             !value.bytes().any(|b| matches!(b, b'\r' | b'\n' | b'\0')),
@@ -228,6 +230,48 @@ impl Response {
     /// the same header fields in response to a HEAD request as it would have sent if the
     /// request method had been GET".
     pub fn encode(&self, out: &mut Vec<u8>, head_only: bool) {
+        self.encode_with(out, head_only, None);
+    }
+
+    /// [`encode`](Self::encode), with a `Connection` field the connection's state
+    /// requires (`close` when the server will close after it, RFC 9112 §9.6;
+    /// `keep-alive` for an HTTP/1.0 client that asked, RFC 9112 appendix C.2.2). The
+    /// session decides; the application's own fields come first.
+    pub fn encode_with(&self, out: &mut Vec<u8>, head_only: bool, connection: Option<&str>) {
+        let allows_body = self.status.allows_body();
+        self.encode_head(out, connection, |out| {
+            if allows_body {
+                out.extend_from_slice(b"Content-Length: ");
+                push_decimal(out, self.body.len() as u64);
+                out.extend_from_slice(b"\r\n");
+            }
+        });
+        if allows_body && !head_only {
+            out.extend_from_slice(self.body.as_bytes());
+        }
+    }
+
+    /// Appends the head of a response whose body is streamed after it (a long-lived
+    /// response, e.g. server-sent events): with `chunked`, `Transfer-Encoding: chunked`
+    /// (RFC 9112 §7.1), and the body follows as chunks; without, no framing field at all,
+    /// and the body ends when the connection closes (RFC 9112 §6.3 item 8: the only
+    /// framing an HTTP/1.0 client understands). The response's own body is not sent.
+    pub fn encode_stream_head(&self, out: &mut Vec<u8>, chunked: bool, connection: Option<&str>) {
+        self.encode_head(out, connection, |out| {
+            if chunked {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            }
+        });
+    }
+
+    /// The status line, the fields, `Connection` if given, the framing field written by
+    /// `framing`, and the blank line.
+    fn encode_head(
+        &self,
+        out: &mut Vec<u8>,
+        connection: Option<&str>,
+        framing: impl FnOnce(&mut Vec<u8>),
+    ) {
         let status = self.status;
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ];
         // the second SP stays even when the reason phrase is empty.
@@ -237,22 +281,22 @@ impl Response {
         out.extend_from_slice(status.reason_phrase().as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in self.headers() {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
+            push_field(out, name, value);
         }
-        let allows_body = status.allows_body();
-        if allows_body {
-            out.extend_from_slice(b"Content-Length: ");
-            push_decimal(out, self.body.len() as u64);
-            out.extend_from_slice(b"\r\n");
+        if let Some(value) = connection {
+            push_field(out, "Connection", value);
         }
+        framing(out);
         out.extend_from_slice(b"\r\n");
-        if allows_body && !head_only {
-            out.extend_from_slice(self.body.as_bytes());
-        }
     }
+}
+
+/// One `name: value` field line.
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// `200 OK (5 bytes)`: for logs.
@@ -419,9 +463,48 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "Content-Length is computed")]
+    #[should_panic(expected = "is written by the encoder")]
     fn setting_content_length_panics() {
         let _ = Response::new(StatusCode::OK).header("content-length", "3");
+    }
+
+    #[test]
+    #[should_panic(expected = "is written by the encoder")]
+    fn setting_transfer_encoding_panics() {
+        let _ = Response::new(StatusCode::OK).header("Transfer-Encoding", "chunked");
+    }
+
+    #[test]
+    fn connection_field_from_the_session_follows_the_applications_fields() {
+        let mut out = Vec::new();
+        Response::text(StatusCode::OK, "hi")
+            .header("X-A", "1")
+            .encode_with(&mut out, false, Some("close"));
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX-A: 1\r\n\
+              Connection: close\r\nContent-Length: 2\r\n\r\nhi"
+        );
+    }
+
+    #[test]
+    fn stream_heads_are_chunked_or_unframed_and_carry_no_body() {
+        let response = Response::new(StatusCode::OK)
+            .header("Content-Type", "text/event-stream")
+            .body("ignored");
+        let mut out = Vec::new();
+        response.encode_stream_head(&mut out, true, None);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+              Transfer-Encoding: chunked\r\n\r\n"
+        );
+        out.clear();
+        response.encode_stream_head(&mut out, false, Some("close"));
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+        );
     }
 
     #[test]

@@ -145,7 +145,7 @@ impl Core {
             self.begin_closing(id);
             return;
         }
-        let deadline = self.now + self.config.handshake_timeout;
+        let deadline = self.now + self.config.request_timeout;
         let high_water = self.config.write_buffer_high_water;
         let Some(id) = self.conns.rekey(id) else {
             return;

@@ -267,7 +267,7 @@ impl Server {
             }
             // Small frames must not wait for Nagle's algorithm.
             let _ = socket.set_nodelay(true);
-            let deadline = self.core.now + self.core.config.handshake_timeout;
+            let deadline = self.core.now + self.core.config.request_timeout;
             let core = &mut self.core;
             let id = core.conns.insert_with(|_| {
                 Conn::new(
@@ -546,7 +546,7 @@ impl Server {
         }
         let deadline = match conn.phase {
             Phase::ReadingHead { deadline, .. } => deadline,
-            _ => core.now + core.config.handshake_timeout,
+            _ => core.now + core.config.request_timeout,
         };
         conn.phase = Phase::ReadingBody {
             request: Box::new(request),

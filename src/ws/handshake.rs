@@ -246,6 +246,17 @@ pub fn validate_upgrade<'b>(
     })
 }
 
+/// The [`UpgradeRequest`] of a head that [`validate_upgrade`] accepted, without checking
+/// it again (the session keeps the request between its checks and the application's
+/// answer, and hands the view out from there).
+pub(crate) fn validated(head: RequestHead<'_>) -> UpgradeRequest<'_> {
+    UpgradeRequest {
+        key: head.header_str("Sec-WebSocket-Key").unwrap_or_default(),
+        origin: head.header_str("Origin"),
+        head,
+    }
+}
+
 /// Is `key` the base64 of exactly 16 bytes? Sixteen bytes always encode to 24 characters
 /// ending in `==`, so anything of another length is refused before decoding, and a
 /// 24-character string decodes to at most 18 bytes, which bounds the buffer. The standard
