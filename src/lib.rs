@@ -91,7 +91,6 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod hub;
-pub mod load;
 pub mod message;
 pub mod pair;
 pub mod server;

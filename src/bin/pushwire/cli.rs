@@ -18,7 +18,7 @@ use pushwire::Config;
 use pushwire::client::{ClientError, WsUrl};
 use pushwire::http::token::is_token;
 use pushwire::hub::HubConfig;
-use pushwire::load::{LoadConfig, Mode, Transport};
+use crate::load::{LoadConfig, Mode, Transport};
 
 /// The version printed by `pushwire --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

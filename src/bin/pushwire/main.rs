@@ -1,6 +1,7 @@
 //! The `pushwire` command line.
 
 mod cli;
+mod load;
 
 use std::process::ExitCode;
 
@@ -197,7 +198,7 @@ fn main() -> ExitCode {
             origin,
             trace,
         }) => run_client(&url, protocols, origin, trace),
-        Ok(cli::Command::Load { config }) => match pushwire::load::run(&config) {
+        Ok(cli::Command::Load { config }) => match load::run(&config) {
             Ok(report) => {
                 print!("{}", report.summary());
                 if report.is_clean() {

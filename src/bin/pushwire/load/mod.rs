@@ -55,17 +55,19 @@ use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use crate::client::WsUrl;
+use pushwire::client::WsUrl;
 
 mod engine;
 mod hist;
+#[cfg(test)]
+mod loopback_tests;
 mod wire;
 
-pub use hist::Histogram;
+use hist::Histogram;
 
 /// What the load generator does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// WebSocket echo load (`ws://` URL).
     Echo,
     /// Long-poll delivery of a steady stream of publishes (`http://` URL of a channel).
@@ -76,7 +78,7 @@ pub enum Mode {
 
 impl Mode {
     /// `echo`, `longpoll`, `fanout`.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Mode::Echo => "echo",
             Mode::LongPoll => "longpoll",
@@ -87,7 +89,7 @@ impl Mode {
 
 /// How fan-out waiters wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// Parked long-poll requests.
     LongPoll,
     /// WebSocket subscribers.
@@ -96,7 +98,7 @@ pub enum Transport {
 
 impl Transport {
     /// `longpoll`, `ws`.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Transport::LongPoll => "longpoll",
             Transport::Ws => "ws",
@@ -106,41 +108,41 @@ impl Transport {
 
 /// A load run's settings. [`LoadConfig::new`] gives the command's defaults.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoadConfig {
+pub(crate) struct LoadConfig {
     /// `ws://HOST:PORT/PATH` (echo, fan-out over WebSocket) or
     /// `http://HOST:PORT/channels/NAME` (longpoll, fan-out over long-polling).
-    pub url: String,
+    pub(crate) url: String,
     /// What to do. Default echo.
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// Connections (echo), pollers (longpoll) or waiters (fanout). Default 10.
-    pub conns: usize,
+    pub(crate) conns: usize,
     /// Echo message size in bytes; for longpoll and fanout, published bodies are padded
     /// to at least this. Default 20.
-    pub size: usize,
+    pub(crate) size: usize,
     /// Echo messages in flight per connection. Default 1.
-    pub depth: usize,
+    pub(crate) depth: usize,
     /// Measured time (echo, longpoll). Default 10 s.
-    pub secs: Duration,
+    pub(crate) secs: Duration,
     /// Load before measuring starts (echo, longpoll). Default 1 s.
-    pub warmup: Duration,
+    pub(crate) warmup: Duration,
     /// Echo text messages (valid UTF-8) instead of binary ones.
-    pub text: bool,
+    pub(crate) text: bool,
     /// Publishes per second (longpoll). Default 100.
-    pub publish_rate: f64,
+    pub(crate) publish_rate: f64,
     /// Publishes timed (fanout). Default 5.
-    pub rounds: u32,
+    pub(crate) rounds: u32,
     /// How fan-out waiters wait; `None`: by the URL's scheme (`ws://` → WebSocket).
-    pub transport: Option<Transport>,
+    pub(crate) transport: Option<Transport>,
     /// Most connections opening (TCP connect plus handshake or first request) at once.
     /// Default 256.
-    pub connect_concurrency: usize,
+    pub(crate) connect_concurrency: usize,
     /// Print a progress line on stderr once a second.
-    pub progress: bool,
+    pub(crate) progress: bool,
 }
 
 impl LoadConfig {
     /// The defaults of `pushwire load`, for `url`, without progress output.
-    pub fn new(url: impl Into<String>) -> Self {
+    pub(crate) fn new(url: impl Into<String>) -> Self {
         LoadConfig {
             url: url.into(),
             mode: Mode::Echo,
@@ -159,7 +161,7 @@ impl LoadConfig {
     }
 
     /// The fan-out transport: as given, or by the URL's scheme.
-    pub fn fanout_transport(&self) -> Transport {
+    pub(crate) fn fanout_transport(&self) -> Transport {
         self.transport.unwrap_or(if has_scheme(&self.url, "ws://") {
             Transport::Ws
         } else {
@@ -170,8 +172,7 @@ impl LoadConfig {
 
 /// Why a run could not start (problems during a run are counted in the [`Report`]).
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum LoadError {
+pub(crate) enum LoadError {
     /// The settings do not make a run: a bad URL, a scheme the mode cannot use, a zero.
     Config(String),
     /// Not enough file descriptors for the connections asked for.
@@ -213,68 +214,68 @@ impl From<std::io::Error> for LoadError {
 
 /// One fan-out round.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Round {
+struct Round {
     /// Waiters that received the message.
-    pub received: u64,
+    received: u64,
     /// Waiters there were when it was published.
-    pub waiters: u64,
+    waiters: u64,
     /// Latencies from the publish to each receipt, in nanoseconds.
-    pub latency: Histogram,
+    latency: Histogram,
     /// Waiters that had not received it after 10 s, or received something else.
-    pub errors: u64,
+    errors: u64,
 }
 
 /// What a run measured.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub(crate) struct Report {
     /// The mode run.
-    pub mode: Mode,
+    mode: Mode,
     /// The fan-out transport (fanout only).
-    pub transport: Option<Transport>,
+    transport: Option<Transport>,
     /// Connections asked for.
-    pub conns: usize,
+    conns: usize,
     /// Connections that opened.
-    pub connected: usize,
+    connected: usize,
     /// Message size (see [`LoadConfig::size`]).
-    pub size: usize,
+    size: usize,
     /// Depth (echo).
-    pub depth: usize,
+    depth: usize,
     /// Messages measured: echoes received in the window (echo), deliveries of messages
     /// published in the window (longpoll), deliveries over all rounds (fanout).
-    pub msgs: u64,
+    msgs: u64,
     /// Payload bytes of those messages (echoed payloads; HTTP bodies or frame payloads).
-    pub bytes: u64,
+    bytes: u64,
     /// The time the rates are over: the measurement window (echo, longpoll), or the sum
     /// of each round's time from publish to last receipt (fanout).
-    pub elapsed: Duration,
+    elapsed: Duration,
     /// Latencies in nanoseconds.
-    pub latency: Histogram,
+    latency: Histogram,
     /// Messages published (longpoll and fanout).
-    pub published: u64,
+    published: u64,
     /// Failures: connections that failed, protocol errors, missed or repeated messages,
     /// messages not answered in time.
-    pub errors: u64,
+    errors: u64,
     /// Messages whose content (type, length, any byte, order) was not what was sent.
-    pub mismatches: u64,
+    mismatches: u64,
     /// Distinct error descriptions and how often each happened.
-    pub error_kinds: Vec<(String, u64)>,
+    error_kinds: Vec<(String, u64)>,
     /// Fan-out rounds.
-    pub rounds: Vec<Round>,
+    rounds: Vec<Round>,
 }
 
 impl Report {
     /// Messages per second.
-    pub fn msgs_per_s(&self) -> f64 {
+    fn msgs_per_s(&self) -> f64 {
         per_second(self.msgs as f64, self.elapsed)
     }
 
     /// Megabytes (10^6 bytes) of payload per second.
-    pub fn mb_per_s(&self) -> f64 {
+    fn mb_per_s(&self) -> f64 {
         per_second(self.bytes as f64 / 1e6, self.elapsed)
     }
 
     /// No error and no mismatch (and something was measured): exit status 0.
-    pub fn is_clean(&self) -> bool {
+    pub(crate) fn is_clean(&self) -> bool {
         self.errors == 0 && self.mismatches == 0 && self.msgs > 0
     }
 
@@ -282,7 +283,7 @@ impl Report {
     /// `LOAD mode=... conns=... size=... depth=... msgs=... msgs_per_s=... mb_per_s=...
     /// p50_us=... p99_us=... max_us=... errors=... mismatches=...`, then for fan-out
     /// `transport=... rounds=...`.
-    pub fn load_line(&self) -> String {
+    fn load_line(&self) -> String {
         let mut line = format!(
             "LOAD mode={} conns={} size={} depth={} msgs={} msgs_per_s={:.0} mb_per_s={:.3} \
              p50_us={} p99_us={} max_us={} errors={} mismatches={}",
@@ -310,7 +311,7 @@ impl Report {
     }
 
     /// The human-readable block, then [`Report::load_line`].
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut s = String::new();
         let what = match (self.mode, self.transport) {
             (Mode::Fanout, Some(t)) => format!("fanout over {}", t.name()),
@@ -408,19 +409,19 @@ fn has_scheme(url: &str, scheme: &str) -> bool {
 
 /// Where a run connects, from its URL.
 #[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) addr: SocketAddr,
+struct Target {
+    addr: SocketAddr,
     /// The `Host` header.
-    pub(crate) host: String,
+    host: String,
     /// Path and query, for the WebSocket handshake.
-    pub(crate) path: String,
+    path: String,
     /// Path without the query, for long-polls and publishes.
-    pub(crate) channel_path: String,
+    channel_path: String,
 }
 
 impl Target {
     /// Parses `ws://` or `http://` URLs (the same grammar) and resolves the host.
-    pub(crate) fn parse(url: &str) -> Result<Target, LoadError> {
+    fn parse(url: &str) -> Result<Target, LoadError> {
         let rest = if has_scheme(url, "ws://") {
             &url[5..]
         } else if has_scheme(url, "http://") {
@@ -513,7 +514,7 @@ fn check(config: &LoadConfig) -> Result<(), LoadError> {
 
 /// Runs the load described by `config` and reports what it measured. Progress goes to
 /// stderr when [`LoadConfig::progress`] is set; nothing is printed otherwise.
-pub fn run(config: &LoadConfig) -> Result<Report, LoadError> {
+pub(crate) fn run(config: &LoadConfig) -> Result<Report, LoadError> {
     check(config)?;
     let target = Target::parse(&config.url)?;
     // One descriptor per connection, the publisher, the poll instance, stdio and slack.
@@ -528,13 +529,13 @@ pub fn run(config: &LoadConfig) -> Result<Report, LoadError> {
 
 /// Counts errors by description, for the report.
 #[derive(Debug, Default)]
-pub(crate) struct ErrorLog {
-    pub(crate) total: u64,
+struct ErrorLog {
+    total: u64,
     kinds: BTreeMap<String, u64>,
 }
 
 impl ErrorLog {
-    pub(crate) fn add(&mut self, what: impl Into<String>, n: u64) {
+    fn add(&mut self, what: impl Into<String>, n: u64) {
         if n == 0 {
             return;
         }
@@ -550,14 +551,14 @@ impl ErrorLog {
     }
 
     /// Records a mismatch's description without counting it as an error.
-    pub(crate) fn note(&mut self, what: impl Into<String>) {
+    fn note(&mut self, what: impl Into<String>) {
         let what = what.into();
         if self.kinds.len() < 50 || self.kinds.contains_key(&what) {
             *self.kinds.entry(what).or_default() += 1;
         }
     }
 
-    pub(crate) fn kinds(&self) -> Vec<(String, u64)> {
+    fn kinds(&self) -> Vec<(String, u64)> {
         self.kinds.iter().map(|(k, &v)| (k.clone(), v)).collect()
     }
 }

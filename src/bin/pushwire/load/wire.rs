@@ -2,9 +2,9 @@
 //! a WebSocket frame reader for the client side, an HTTP/1.1 response reader, and the
 //! hub's JSON (batches, frames, and the bodies the load generator publishes).
 
-use crate::status::Status;
-use crate::ws::frame::{FrameHeader, OpCode, Role};
-use crate::ws::mask::apply_mask;
+use pushwire::status::Status;
+use pushwire::ws::frame::{FrameHeader, OpCode, Role};
+use pushwire::ws::mask::apply_mask;
 
 // ===== echo payloads =====
 
@@ -16,7 +16,7 @@ use crate::ws::mask::apply_mask;
 /// text payloads are valid UTF-8 mixing 1- to 4-byte characters, with the sequence number
 /// as 16 hex digits (ASCII, so it never splits a character).
 #[derive(Debug, Clone)]
-pub(crate) struct Pattern {
+pub(super) struct Pattern {
     body: Vec<u8>,
     text: bool,
     prefix_len: usize,
@@ -26,7 +26,7 @@ pub(crate) struct Pattern {
 const TEXT_CHARS: &[char] = &['a', 'b', ' ', 'é', 'ß', 'ж', '€', '中', '😀', 'z', '~'];
 
 impl Pattern {
-    pub(crate) fn new(size: usize, text: bool) -> Pattern {
+    pub(super) fn new(size: usize, text: bool) -> Pattern {
         let prefix_len = size.min(if text { 16 } else { 8 });
         let mut body = Vec::with_capacity(size);
         if text {
@@ -65,7 +65,7 @@ impl Pattern {
         self.body.len()
     }
 
-    pub(crate) fn opcode(&self) -> OpCode {
+    pub(super) fn opcode(&self) -> OpCode {
         if self.text {
             OpCode::Text
         } else {
@@ -74,7 +74,7 @@ impl Pattern {
     }
 
     /// The prefix of message `seq` (its first `prefix_len` bytes are meaningful).
-    pub(crate) fn prefix(&self, seq: u64) -> [u8; 16] {
+    pub(super) fn prefix(&self, seq: u64) -> [u8; 16] {
         let mut out = [0u8; 16];
         if self.text {
             let hex = format!("{seq:016x}");
@@ -88,7 +88,7 @@ impl Pattern {
     }
 
     /// What the echo of message `seq` must be.
-    pub(crate) fn expected(&self, seq: u64) -> Expected<'_> {
+    pub(super) fn expected(&self, seq: u64) -> Expected<'_> {
         Expected {
             opcode: self.opcode(),
             prefix: self.prefix(seq),
@@ -98,7 +98,7 @@ impl Pattern {
     }
 
     /// Appends message `seq` to `out` as one final frame masked with `key`.
-    pub(crate) fn write_message(&self, out: &mut Vec<u8>, seq: u64, key: [u8; 4]) {
+    pub(super) fn write_message(&self, out: &mut Vec<u8>, seq: u64, key: [u8; 4]) {
         let header = FrameHeader {
             fin: true,
             rsv: 0,
@@ -117,8 +117,8 @@ impl Pattern {
 
 /// One expected message: `body` with its first `prefix_len` bytes replaced by `prefix`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Expected<'a> {
-    pub(crate) opcode: OpCode,
+pub(super) struct Expected<'a> {
+    pub(super) opcode: OpCode,
     prefix: [u8; 16],
     prefix_len: usize,
     body: &'a [u8],
@@ -154,7 +154,7 @@ impl Expected<'_> {
 
 /// What [`FrameReader::next`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FrameEvent<'a> {
+pub(super) enum FrameEvent<'a> {
     /// A frame header.
     Start(FrameHeader),
     /// Some payload bytes of the current frame (already unmasked: servers do not mask).
@@ -168,7 +168,7 @@ pub(crate) enum FrameEvent<'a> {
 /// [`FrameHeader::parse`] in the client role (RSV bits, opcodes, no masking, control
 /// frame rules).
 #[derive(Debug, Default)]
-pub(crate) struct FrameReader {
+pub(super) struct FrameReader {
     /// A header split across reads.
     hdr: [u8; FrameHeader::MAX_LEN],
     hdr_len: usize,
@@ -180,7 +180,7 @@ pub(crate) struct FrameReader {
 impl FrameReader {
     /// Consumes bytes from the start of `data`: returns how many, and the event they
     /// completed. `None` means every byte of `data` was consumed and more are needed.
-    pub(crate) fn next<'a>(
+    pub(super) fn next<'a>(
         &mut self,
         data: &'a [u8],
     ) -> Result<(usize, Option<FrameEvent<'a>>), String> {
@@ -227,7 +227,7 @@ impl FrameReader {
 
 /// What [`EchoVerifier::feed`] completed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum EchoEvent {
+pub(super) enum EchoEvent {
     /// A data message ended; `matched` if type, length and every byte equal the expected
     /// message (false too when no message was expected).
     Message { matched: bool, len: u64 },
@@ -243,7 +243,7 @@ pub(crate) enum EchoEvent {
 /// expects next, without buffering them (a 64 MiB echo costs no memory here). Handles
 /// fragmented echoes and control frames between fragments.
 #[derive(Debug, Default)]
-pub(crate) struct EchoVerifier {
+pub(super) struct EchoVerifier {
     frames: FrameReader,
     /// The control frame being read: its opcode and payload (at most 125 bytes).
     control: Option<(OpCode, Vec<u8>)>,
@@ -258,7 +258,7 @@ impl EchoVerifier {
     /// the count consumed) or `data` is used up (`None`). `expected` is the message the
     /// next data message must equal (the oldest one still unanswered); pass the same one
     /// again until a [`EchoEvent::Message`] is returned.
-    pub(crate) fn feed(
+    pub(super) fn feed(
         &mut self,
         data: &[u8],
         expected: Option<&Expected<'_>>,
@@ -323,7 +323,7 @@ impl EchoVerifier {
 
 /// Reads whole text messages (up to `max` bytes) from a subscriber's stream of frames.
 #[derive(Debug, Default)]
-pub(crate) struct MessageReader {
+pub(super) struct MessageReader {
     frames: FrameReader,
     control: Option<(OpCode, Vec<u8>)>,
     fin: bool,
@@ -332,7 +332,7 @@ pub(crate) struct MessageReader {
 
 /// What [`MessageReader::feed`] completed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum WsMessage {
+pub(super) enum WsMessage {
     /// A data message: its opcode and payload.
     Data(OpCode, Vec<u8>),
     /// A ping and its payload.
@@ -345,7 +345,7 @@ pub(crate) enum WsMessage {
 
 impl MessageReader {
     /// Like [`EchoVerifier::feed`], but collects the message. Longer than `max`: error.
-    pub(crate) fn feed(
+    pub(super) fn feed(
         &mut self,
         data: &[u8],
         max: usize,
@@ -413,17 +413,17 @@ const MAX_BODY: usize = 64 << 20;
 
 /// A complete HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HttpResponse {
-    pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
+pub(super) struct HttpResponse {
+    pub(super) status: u16,
+    pub(super) body: Vec<u8>,
     /// `Connection: close`: the server closes after this response.
-    pub(crate) close: bool,
+    pub(super) close: bool,
 }
 
 /// Reads HTTP/1.1 responses framed by `Content-Length` (or bodiless: 1xx, 204, 304), one
 /// after the other on a keep-alive connection.
 #[derive(Debug, Default)]
-pub(crate) struct HttpReader {
+pub(super) struct HttpReader {
     head: Vec<u8>,
     /// Reading a body: the response so far and the bytes still to come.
     body: Option<(HttpResponse, usize)>,
@@ -432,7 +432,7 @@ pub(crate) struct HttpReader {
 impl HttpReader {
     /// Consumes bytes from `data` until a response completes (returned with the count
     /// consumed) or `data` is used up (`None`).
-    pub(crate) fn feed(&mut self, data: &[u8]) -> Result<(usize, Option<HttpResponse>), String> {
+    pub(super) fn feed(&mut self, data: &[u8]) -> Result<(usize, Option<HttpResponse>), String> {
         if let Some((response, remaining)) = &mut self.body {
             let n = (*remaining).min(data.len());
             response.body.extend_from_slice(&data[..n]);
@@ -522,7 +522,7 @@ fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), String> {
 
 // ===== the load generator's own message bodies =====
 //
-// (The hub's JSON around them is read by `crate::hub::json`.)
+// (The hub's JSON around them is read by `pushwire::hub::json`.)
 
 /// The padding byte at position `i` of a body's `pad` field.
 fn pad_byte(i: usize) -> u8 {
@@ -532,7 +532,7 @@ fn pad_byte(i: usize) -> u8 {
 /// The body the load generator publishes: `{"t":T,"seq":S}`, where `T` is the publish
 /// time in nanoseconds since the run started, padded with a `"pad"` field of known
 /// letters to at least `size` bytes.
-pub(crate) fn message_body(t: u64, seq: u64, size: usize) -> String {
+pub(super) fn message_body(t: u64, seq: u64, size: usize) -> String {
     let mut body = format!("{{\"t\":{t},\"seq\":{seq}}}");
     if body.len() < size {
         body.pop();
@@ -547,7 +547,7 @@ pub(crate) fn message_body(t: u64, seq: u64, size: usize) -> String {
 /// `(t, seq)` of a body written by [`message_body`] for `size`, or why it is not one:
 /// the two numbers are read, and the body must then be exactly the one they make (which
 /// checks the padding and the length too).
-pub(crate) fn parse_body(data: &str, size: usize) -> Result<(u64, u64), String> {
+pub(super) fn parse_body(data: &str, size: usize) -> Result<(u64, u64), String> {
     let numbers = data
         .strip_prefix("{\"t\":")
         .and_then(|rest| rest.split_once(",\"seq\":"))
@@ -566,7 +566,7 @@ pub(crate) fn parse_body(data: &str, size: usize) -> Result<(u64, u64), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::frame::write_frame;
+    use pushwire::ws::frame::write_frame;
 
     /// The server's side: unmasked frames.
     fn frame(out: &mut Vec<u8>, fin: bool, opcode: OpCode, payload: &[u8]) {

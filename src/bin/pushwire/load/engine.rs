@@ -15,10 +15,10 @@ use super::wire::{
     message_body, parse_body,
 };
 use super::{ErrorLog, Histogram, LoadConfig, LoadError, Mode, Report, Round, Target, Transport};
-use crate::hub::json::{parse_batch, parse_message, parse_published};
-use crate::status::Status;
-use crate::ws::client_handshake::ClientHandshake;
-use crate::ws::frame::{OpCode, write_frame};
+use pushwire::hub::json::{parse_batch, parse_message, parse_published};
+use pushwire::status::Status;
+use pushwire::ws::client_handshake::ClientHandshake;
+use pushwire::ws::frame::{OpCode, write_frame};
 
 /// Longest `secs` or `warmup` accepted.
 pub(super) const MAX_SECS: Duration = Duration::from_secs(24 * 60 * 60);
