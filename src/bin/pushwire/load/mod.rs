@@ -53,6 +53,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use pushwire::client::WsUrl;
@@ -172,7 +173,7 @@ impl LoadConfig {
 
 /// Why a run could not start (problems during a run are counted in the [`Report`]).
 #[derive(Debug)]
-pub(crate) enum LoadError {
+enum LoadError {
     /// The settings do not make a run: a bad URL, a scheme the mode cannot use, a zero.
     Config(String),
     /// Not enough file descriptors for the connections asked for.
@@ -227,7 +228,7 @@ struct Round {
 
 /// What a run measured.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Report {
+struct Report {
     /// The mode run.
     mode: Mode,
     /// The fan-out transport (fanout only).
@@ -275,7 +276,7 @@ impl Report {
     }
 
     /// No error and no mismatch (and something was measured): exit status 0.
-    pub(crate) fn is_clean(&self) -> bool {
+    fn is_clean(&self) -> bool {
         self.errors == 0 && self.mismatches == 0 && self.msgs > 0
     }
 
@@ -311,7 +312,7 @@ impl Report {
     }
 
     /// The human-readable block, then [`Report::load_line`].
-    pub(crate) fn summary(&self) -> String {
+    fn summary(&self) -> String {
         let mut s = String::new();
         let what = match (self.mode, self.transport) {
             (Mode::Fanout, Some(t)) => format!("fanout over {}", t.name()),
@@ -512,9 +513,28 @@ fn check(config: &LoadConfig) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// `pushwire load`: runs, then prints the summary on stdout. Exit status 0 for a clean
+/// run ([`Report::is_clean`]), 1 for any error or mismatch, or if the run could not start.
+pub(crate) fn run_and_print(config: &LoadConfig) -> ExitCode {
+    match run(config) {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("pushwire load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the load described by `config` and reports what it measured. Progress goes to
 /// stderr when [`LoadConfig::progress`] is set; nothing is printed otherwise.
-pub(crate) fn run(config: &LoadConfig) -> Result<Report, LoadError> {
+fn run(config: &LoadConfig) -> Result<Report, LoadError> {
     check(config)?;
     let target = Target::parse(&config.url)?;
     // One descriptor per connection, the publisher, the poll instance, stdio and slack.
