@@ -59,11 +59,13 @@ use std::time::Duration;
 use pushwire::client::WsUrl;
 
 mod engine;
+mod error;
 mod hist;
 #[cfg(test)]
 mod loopback_tests;
 mod wire;
 
+use error::{ConfigError, LoadError};
 use hist::Histogram;
 
 /// What the load generator does.
@@ -168,48 +170,6 @@ impl LoadConfig {
         } else {
             Transport::LongPoll
         })
-    }
-}
-
-/// Why a run could not start (problems during a run are counted in the [`Report`]).
-#[derive(Debug)]
-enum LoadError {
-    /// The settings do not make a run: a bad URL, a scheme the mode cannot use, a zero.
-    Config(String),
-    /// Not enough file descriptors for the connections asked for.
-    FdLimit {
-        /// Descriptors the run needs.
-        needed: u64,
-        /// The soft limit.
-        limit: u64,
-    },
-    /// The event loop could not be created, or the server could not be reached.
-    Io(std::io::Error),
-    /// The setup request (the publisher's first look at the channel) failed.
-    Setup(String),
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Config(why) => f.write_str(why),
-            LoadError::FdLimit { needed, limit } => write!(
-                f,
-                "this run needs about {needed} file descriptors but the limit is {limit}: \
-                 raise it in the shell first, e.g. 'ulimit -n {needed}' (the hard limit is \
-                 'ulimit -Hn')"
-            ),
-            LoadError::Io(e) => write!(f, "{e}"),
-            LoadError::Setup(why) => write!(f, "setup failed: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
-
-impl From<std::io::Error> for LoadError {
-    fn from(e: std::io::Error) -> Self {
-        LoadError::Io(e)
     }
 }
 
@@ -422,24 +382,27 @@ struct Target {
 
 impl Target {
     /// Parses `ws://` or `http://` URLs (the same grammar) and resolves the host.
-    fn parse(url: &str) -> Result<Target, LoadError> {
+    fn parse(url: &str) -> Result<Target, ConfigError> {
         let rest = if has_scheme(url, "ws://") {
             &url[5..]
         } else if has_scheme(url, "http://") {
             &url[7..]
         } else {
-            return Err(LoadError::Config(format!(
-                "{url:?}: expected a ws:// or http:// URL (TLS is not implemented)"
-            )));
+            return Err(ConfigError::Scheme { url: url.into() });
         };
-        let parsed = WsUrl::parse(&format!("ws://{rest}"))
-            .map_err(|e| LoadError::Config(format!("{url:?}: {e}")))?;
+        let parsed = WsUrl::parse(&format!("ws://{rest}")).map_err(|error| ConfigError::Url {
+            url: url.into(),
+            error,
+        })?;
         let host = parsed.host.trim_start_matches('[').trim_end_matches(']');
         let addr = (host, parsed.port)
             .to_socket_addrs()
-            .map_err(|e| LoadError::Config(format!("cannot resolve {host}: {e}")))?
+            .map_err(|error| ConfigError::Resolve {
+                host: host.into(),
+                error,
+            })?
             .next()
-            .ok_or_else(|| LoadError::Config(format!("{host} has no address")))?;
+            .ok_or_else(|| ConfigError::NoAddress { host: host.into() })?;
         let channel_path = parsed
             .path
             .split_once('?')
@@ -466,49 +429,40 @@ fn open_files_limit() -> Option<u64> {
     }
 }
 
-/// Checks the settings against the mode: scheme, non-zero counts.
-fn check(config: &LoadConfig) -> Result<(), LoadError> {
-    let bad = |why: String| Err(LoadError::Config(why));
+/// Checks the settings against the mode: scheme, non-zero counts, durations.
+fn check(config: &LoadConfig) -> Result<(), ConfigError> {
     let ws = has_scheme(&config.url, "ws://");
     let http = has_scheme(&config.url, "http://");
-    match config.mode {
-        Mode::Echo if !ws => {
-            return bad(format!("echo mode needs a ws:// URL, not {:?}", config.url));
-        }
-        Mode::LongPoll if !http => {
-            return bad(format!(
-                "longpoll mode needs an http://HOST:PORT/channels/NAME URL, not {:?}",
-                config.url
-            ));
-        }
-        Mode::Fanout if !ws && !http => {
-            return bad(format!(
-                "fanout needs a ws:// or http:// URL, not {:?}",
-                config.url
-            ));
-        }
-        _ => {}
+    let usable = match config.mode {
+        Mode::Echo => ws,
+        Mode::LongPoll => http,
+        Mode::Fanout => ws || http,
+    };
+    if !usable {
+        return Err(ConfigError::SchemeForMode {
+            mode: config.mode,
+            url: config.url.clone(),
+        });
     }
-    if config.conns == 0 {
-        return bad("conns must be at least 1".into());
-    }
-    if config.depth == 0 {
-        return bad("depth must be at least 1".into());
-    }
-    if config.connect_concurrency == 0 {
-        return bad("connect_concurrency must be at least 1".into());
+    let counts = [
+        ("conns", config.conns),
+        ("depth", config.depth),
+        ("connect_concurrency", config.connect_concurrency),
+    ];
+    if let Some((field, _)) = counts.into_iter().find(|&(_, n)| n == 0) {
+        return Err(ConfigError::Zero(field));
     }
     if config.mode == Mode::Fanout && config.rounds == 0 {
-        return bad("rounds must be at least 1".into());
+        return Err(ConfigError::Zero("rounds"));
     }
     if config.mode == Mode::LongPoll && !(config.publish_rate > 0.0 && config.publish_rate <= 1e6) {
-        return bad("publish_rate must be above 0 and at most 1000000".into());
+        return Err(ConfigError::PublishRate);
     }
     if config.mode != Mode::Fanout && (config.secs.is_zero() || config.secs > engine::MAX_SECS) {
-        return bad("secs must be above 0 and at most one day".into());
+        return Err(ConfigError::Secs);
     }
     if config.warmup > engine::MAX_SECS {
-        return bad("warmup must be at most one day".into());
+        return Err(ConfigError::Warmup);
     }
     Ok(())
 }
@@ -555,13 +509,14 @@ struct ErrorLog {
 }
 
 impl ErrorLog {
-    fn add(&mut self, what: impl Into<String>, n: u64) {
+    /// Counts `n` errors described by `what`.
+    fn add(&mut self, what: impl fmt::Display, n: u64) {
         if n == 0 {
             return;
         }
         self.total += n;
         let kinds = self.kinds.len();
-        let what = what.into();
+        let what = what.to_string();
         // A misbehaving server could produce endless distinct texts: keep 50.
         if kinds < 50 || self.kinds.contains_key(&what) {
             *self.kinds.entry(what).or_default() += n;
@@ -571,8 +526,8 @@ impl ErrorLog {
     }
 
     /// Records a mismatch's description without counting it as an error.
-    fn note(&mut self, what: impl Into<String>) {
-        let what = what.into();
+    fn note(&mut self, what: impl fmt::Display) {
+        let what = what.to_string();
         if self.kinds.len() < 50 || self.kinds.contains_key(&what) {
             *self.kinds.entry(what).or_default() += 1;
         }
@@ -599,14 +554,26 @@ mod tests {
         let t = Target::parse("HTTP://[::1]:8080/channels/x").unwrap();
         assert_eq!(t.addr, "[::1]:8080".parse().unwrap());
         assert_eq!(t.host, "[::1]:8080");
-        assert!(Target::parse("https://x/").is_err());
-        assert!(Target::parse("ws://127.0.0.1:99999/").is_err());
+        assert!(matches!(
+            Target::parse("https://x/"),
+            Err(ConfigError::Scheme { .. })
+        ));
+        assert!(matches!(
+            Target::parse("ws://127.0.0.1:99999/"),
+            Err(ConfigError::Url { .. })
+        ));
     }
 
     #[test]
     fn modes_need_their_schemes() {
         let mut c = LoadConfig::new("http://127.0.0.1:1/channels/x");
-        assert!(matches!(check(&c), Err(LoadError::Config(_))));
+        assert!(matches!(
+            check(&c),
+            Err(ConfigError::SchemeForMode {
+                mode: Mode::Echo,
+                ..
+            })
+        ));
         c.mode = Mode::LongPoll;
         assert!(check(&c).is_ok());
         c.mode = Mode::Fanout;
@@ -620,7 +587,7 @@ mod tests {
         assert!(check(&c).is_err());
         c.mode = Mode::Echo;
         c.conns = 0;
-        assert!(check(&c).is_err());
+        assert!(matches!(check(&c), Err(ConfigError::Zero("conns"))));
     }
 
     #[test]
