@@ -11,7 +11,7 @@
 # executions per second from libFuzzer's final stats line.
 #
 # Replay a reproducer on stable with the same code: put it in fuzz/seeds/<target>/ and
-# run `cargo test --test fuzz_seeds`, or run
+# run `cargo test --lib fuzzing::seeds`, or run
 #   cargo +nightly fuzz run <target> <path-to-reproducer>
 set -euo pipefail
 

@@ -87,11 +87,13 @@
 pub mod client;
 pub mod config;
 pub mod error;
+// The fuzz targets' bodies: for the seed replay in `cargo test` and for `cargo fuzz`
+// (which builds every crate with `--cfg fuzzing`), never for embedders.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
 pub mod hub;
-pub mod load;
 pub mod message;
 pub mod pair;
 pub mod server;

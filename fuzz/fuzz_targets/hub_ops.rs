@@ -2,7 +2,7 @@
 //! unsubscribe/pause/resume, against a model: no loss within retention, no duplicates,
 //! increasing ids per waiter, exact missed counts, poll answers (parsed as JSON) with the
 //! right ids, and every parked key answered by one publish or unparked, never both.
-//! Input: [history][op...] (see src/fuzzing.rs).
+//! Input: [history][op...] (see src/fuzzing/hub.rs).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| pushwire::fuzzing::hub_ops(data));

@@ -1,9 +1,14 @@
 //! Replays every committed fuzz seed (`fuzz/seeds/<target>/*`) through the same function
-//! the fuzz target calls (`pushwire::fuzzing::<target>`), on stable Rust, so the seeds
-//! stay meaningful and the targets' invariants hold for them on every `cargo test`.
+//! the fuzz target calls (its entry in [`TARGETS`]), on stable Rust, so the seeds stay
+//! meaningful and the targets' invariants hold for them on every `cargo test`.
+//!
+//! A unit test rather than an integration test: the module it tests exists only under
+//! `cfg(test)` (or `cfg(fuzzing)`), which integration tests do not see.
 
 use std::fs;
 use std::path::Path;
+
+use super::TARGETS;
 
 #[test]
 fn every_committed_seed_passes_its_target() {
@@ -21,7 +26,7 @@ fn every_committed_seed_passes_its_target() {
             .file_name()
             .and_then(|n| n.to_str())
             .expect("utf-8 name");
-        let target = pushwire::fuzzing::TARGETS
+        let target = TARGETS
             .iter()
             .find(|(target, _)| *target == name)
             .unwrap_or_else(|| panic!("fuzz/seeds/{name} matches no target"))
@@ -46,7 +51,7 @@ fn every_committed_seed_passes_its_target() {
         "seeds that fail their target: {failed:#?}"
     );
     // Every target has seeds.
-    for (target, _) in pushwire::fuzzing::TARGETS {
+    for (target, _) in TARGETS {
         assert!(
             dirs.iter().any(|d| d.ends_with(target)),
             "no seeds for fuzz target {target}"

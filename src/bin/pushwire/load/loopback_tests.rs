@@ -1,14 +1,62 @@
-//! `pushwire::load` against real servers on loopback: each mode briefly, and an echo
-//! server that corrupts a byte, which must be reported as a mismatch.
+//! The load generator against real servers on loopback, in-process: each mode briefly,
+//! and an echo server that corrupts a byte, which must be reported as a mismatch.
 
-mod support;
-
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pushwire::hub::{HubConfig, HubServer};
-use pushwire::load::{self, LoadConfig, Mode, Report, Transport};
-use pushwire::{ConnId, Context, Handler, Message};
-use support::TestServer;
+use pushwire::{Config, ConnId, Context, Handle, Handler, Message, Server};
+
+use super::{LoadConfig, Mode, Report, Transport};
+
+/// A pushwire server on 127.0.0.1:0 running `handler` on its own thread; dropping it
+/// shuts the server down and joins the thread. (The few lines of `tests/support`'s
+/// `TestServer` these tests need: a unit test cannot use that module.)
+struct TestServer {
+    addr: SocketAddr,
+    handle: Handle,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl TestServer {
+    fn start<H: Handler + Send + 'static>(mut handler: H) -> TestServer {
+        // No keepalive pings, and a short graceful shutdown.
+        let mut config = Config::default();
+        config.ping_interval = None;
+        config.shutdown_timeout = Duration::from_secs(2);
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut server = Server::bind("127.0.0.1:0".parse().unwrap(), config)?;
+            tx.send((server.local_addr(), server.handle()))
+                .expect("test thread gone");
+            server.run(&mut handler)
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((addr, handle)) => TestServer {
+                addr,
+                handle,
+                thread: Some(thread),
+            },
+            Err(_) => panic!("server did not start: {:?}", thread.join()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if !std::thread::panicking() {
+                let run = result.expect("server thread panicked");
+                run.expect("Server::run returned an error");
+            }
+        }
+    }
+}
 
 /// Echoes every message.
 struct Echo;
@@ -43,7 +91,7 @@ fn brief(url: String, mode: Mode) -> LoadConfig {
 
 fn run(config: &LoadConfig) -> Report {
     let started = Instant::now();
-    let report = load::run(config).expect("the run starts");
+    let report = super::run(config).expect("the run starts");
     // Every run is bounded; these brief ones should end well within their limits.
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -67,9 +115,9 @@ fn assert_clean(report: &Report) {
 
 #[test]
 fn echo_binary_and_text_with_depth() {
-    let server = TestServer::start(support::config(), Echo);
+    let server = TestServer::start(Echo);
     for (text, size, depth) in [(false, 20, 1), (true, 1000, 4), (false, 200_000, 2)] {
-        let mut config = brief(server.url("/"), Mode::Echo);
+        let mut config = brief(format!("ws://{}/", server.addr), Mode::Echo);
         config.text = text;
         config.size = size;
         config.depth = depth;
@@ -82,8 +130,8 @@ fn echo_binary_and_text_with_depth() {
 
 #[test]
 fn a_corrupting_echo_server_is_caught() {
-    let server = TestServer::start(support::config(), BrokenEcho);
-    let mut config = brief(server.url("/"), Mode::Echo);
+    let server = TestServer::start(BrokenEcho);
+    let mut config = brief(format!("ws://{}/", server.addr), Mode::Echo);
     config.size = 64;
     let report = run(&config);
     assert!(report.mismatches > 0, "{}", report.summary());
@@ -112,7 +160,7 @@ fn echo_against_nothing_listening_is_errors_not_a_hang() {
 
 #[test]
 fn longpoll_delivers_every_message_to_every_poller() {
-    let server = TestServer::start(support::config(), HubServer::new(HubConfig::default()));
+    let server = TestServer::start(HubServer::new(HubConfig::default()));
     let url = format!("http://{}/channels/load-lp", server.addr);
     let mut config = brief(url, Mode::LongPoll);
     config.publish_rate = 200.0;
@@ -130,7 +178,7 @@ fn longpoll_delivers_every_message_to_every_poller() {
 
 #[test]
 fn fanout_over_longpoll_and_websocket() {
-    let server = TestServer::start(support::config(), HubServer::new(HubConfig::default()));
+    let server = TestServer::start(HubServer::new(HubConfig::default()));
     for (scheme, transport) in [("http", Transport::LongPoll), ("ws", Transport::Ws)] {
         let url = format!("{scheme}://{}/channels/load-fan", server.addr);
         let mut config = brief(url, Mode::Fanout);
@@ -155,11 +203,11 @@ fn fanout_over_longpoll_and_websocket() {
 
 #[test]
 fn setup_failure_is_an_error_before_any_load() {
-    let server = TestServer::start(support::config(), Echo);
+    let server = TestServer::start(Echo);
     // The echo server has no channels: its 404 stops the run before it starts.
     let url = format!("http://{}/channels/x", server.addr);
     let config = brief(url, Mode::LongPoll);
-    match load::run(&config) {
+    match super::run(&config) {
         Err(e) => assert!(e.to_string().contains("404"), "{e}"),
         Ok(report) => panic!("expected a setup error, got\n{}", report.summary()),
     }

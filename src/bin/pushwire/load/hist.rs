@@ -17,7 +17,7 @@ const BUCKETS: usize = LINEAR as usize + SUB * 57;
 
 /// Counts of values in logarithmic buckets; see the module documentation.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Histogram {
+pub(super) struct Histogram {
     counts: Vec<u64>,
     total: u64,
     min: u64,
@@ -66,7 +66,7 @@ fn highest(i: usize) -> u64 {
 
 impl Histogram {
     /// An empty histogram.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Histogram {
             counts: vec![0; BUCKETS],
             total: 0,
@@ -77,7 +77,7 @@ impl Histogram {
     }
 
     /// Records one value.
-    pub fn record(&mut self, v: u64) {
+    pub(super) fn record(&mut self, v: u64) {
         self.counts[index(v)] += 1;
         self.total += 1;
         self.min = self.min.min(v);
@@ -86,22 +86,22 @@ impl Histogram {
     }
 
     /// How many values were recorded.
-    pub fn count(&self) -> u64 {
+    pub(super) fn count(&self) -> u64 {
         self.total
     }
 
     /// The smallest value recorded (exact), 0 if none.
-    pub fn min(&self) -> u64 {
+    pub(super) fn min(&self) -> u64 {
         if self.total == 0 { 0 } else { self.min }
     }
 
     /// The largest value recorded (exact), 0 if none.
-    pub fn max(&self) -> u64 {
+    pub(super) fn max(&self) -> u64 {
         self.max
     }
 
     /// The mean of the values recorded (exact), 0 if none.
-    pub fn mean(&self) -> f64 {
+    pub(super) fn mean(&self) -> f64 {
         if self.total == 0 {
             0.0
         } else {
@@ -111,7 +111,7 @@ impl Histogram {
 
     /// The value at percentile `p` (0 to 100): the smallest bucket bound at or below which
     /// at least `p` % of the values lie, capped at the maximum recorded. 0 if empty.
-    pub fn percentile(&self, p: f64) -> u64 {
+    pub(super) fn percentile(&self, p: f64) -> u64 {
         if self.total == 0 {
             return 0;
         }
@@ -128,7 +128,7 @@ impl Histogram {
     }
 
     /// Adds every value of `other` to this histogram.
-    pub fn merge(&mut self, other: &Histogram) {
+    pub(super) fn merge(&mut self, other: &Histogram) {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
@@ -136,11 +136,6 @@ impl Histogram {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         self.sum += other.sum;
-    }
-
-    /// Forgets every value.
-    pub fn reset(&mut self) {
-        *self = Histogram::new();
     }
 }
 
@@ -224,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn merge_and_reset() {
+    fn merge() {
         let (mut a, mut b) = (Histogram::new(), Histogram::new());
         for v in 0..100 {
             a.record(v);
@@ -236,7 +231,5 @@ mod tests {
         assert_eq!(a.max(), 1099);
         assert!(a.percentile(50.0) < 100);
         assert!(a.percentile(51.0) >= 1000);
-        a.reset();
-        assert_eq!(a, Histogram::new());
     }
 }

@@ -2,9 +2,12 @@
 //! a WebSocket frame reader for the client side, an HTTP/1.1 response reader, and the
 //! hub's JSON (batches, frames, and the bodies the load generator publishes).
 
-use crate::status::Status;
-use crate::ws::frame::{FrameHeader, OpCode, Role};
-use crate::ws::mask::apply_mask;
+use std::fmt;
+
+use pushwire::status::Status;
+use pushwire::ws::ProtocolError;
+use pushwire::ws::frame::{FrameHeader, OpCode, Role};
+use pushwire::ws::mask::apply_mask;
 
 // ===== echo payloads =====
 
@@ -16,7 +19,7 @@ use crate::ws::mask::apply_mask;
 /// text payloads are valid UTF-8 mixing 1- to 4-byte characters, with the sequence number
 /// as 16 hex digits (ASCII, so it never splits a character).
 #[derive(Debug, Clone)]
-pub(crate) struct Pattern {
+pub(super) struct Pattern {
     body: Vec<u8>,
     text: bool,
     prefix_len: usize,
@@ -26,7 +29,7 @@ pub(crate) struct Pattern {
 const TEXT_CHARS: &[char] = &['a', 'b', ' ', 'é', 'ß', 'ж', '€', '中', '😀', 'z', '~'];
 
 impl Pattern {
-    pub(crate) fn new(size: usize, text: bool) -> Pattern {
+    pub(super) fn new(size: usize, text: bool) -> Pattern {
         let prefix_len = size.min(if text { 16 } else { 8 });
         let mut body = Vec::with_capacity(size);
         if text {
@@ -65,7 +68,7 @@ impl Pattern {
         self.body.len()
     }
 
-    pub(crate) fn opcode(&self) -> OpCode {
+    pub(super) fn opcode(&self) -> OpCode {
         if self.text {
             OpCode::Text
         } else {
@@ -74,7 +77,7 @@ impl Pattern {
     }
 
     /// The prefix of message `seq` (its first `prefix_len` bytes are meaningful).
-    pub(crate) fn prefix(&self, seq: u64) -> [u8; 16] {
+    pub(super) fn prefix(&self, seq: u64) -> [u8; 16] {
         let mut out = [0u8; 16];
         if self.text {
             let hex = format!("{seq:016x}");
@@ -88,7 +91,7 @@ impl Pattern {
     }
 
     /// What the echo of message `seq` must be.
-    pub(crate) fn expected(&self, seq: u64) -> Expected<'_> {
+    pub(super) fn expected(&self, seq: u64) -> Expected<'_> {
         Expected {
             opcode: self.opcode(),
             prefix: self.prefix(seq),
@@ -98,7 +101,7 @@ impl Pattern {
     }
 
     /// Appends message `seq` to `out` as one final frame masked with `key`.
-    pub(crate) fn write_message(&self, out: &mut Vec<u8>, seq: u64, key: [u8; 4]) {
+    pub(super) fn write_message(&self, out: &mut Vec<u8>, seq: u64, key: [u8; 4]) {
         let header = FrameHeader {
             fin: true,
             rsv: 0,
@@ -117,8 +120,8 @@ impl Pattern {
 
 /// One expected message: `body` with its first `prefix_len` bytes replaced by `prefix`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Expected<'a> {
-    pub(crate) opcode: OpCode,
+pub(super) struct Expected<'a> {
+    pub(super) opcode: OpCode,
     prefix: [u8; 16],
     prefix_len: usize,
     body: &'a [u8],
@@ -152,9 +155,39 @@ impl Expected<'_> {
 
 // ===== WebSocket frames, client side =====
 
+/// Why the frames a server sent cannot be read: the connection is given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum FrameError {
+    /// A frame header the client role refuses (RFC 6455 §5.2: RSV bits, opcodes, a mask,
+    /// control frame rules).
+    Header(ProtocolError),
+    /// A continuation frame with no message to continue (§5.4).
+    UnexpectedContinuation,
+    /// A new data message before the previous one's final frame (§5.4).
+    Interleaved,
+    /// A message longer than the reader's limit.
+    TooLong {
+        /// The limit, in bytes.
+        max: usize,
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Header(e) => write!(f, "bad frame from the server: {e}"),
+            FrameError::UnexpectedContinuation => {
+                f.write_str("continuation frame without a message to continue")
+            }
+            FrameError::Interleaved => f.write_str("new message before the previous one ended"),
+            FrameError::TooLong { max } => write!(f, "message longer than {max} bytes"),
+        }
+    }
+}
+
 /// What [`FrameReader::next`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FrameEvent<'a> {
+pub(super) enum FrameEvent<'a> {
     /// A frame header.
     Start(FrameHeader),
     /// Some payload bytes of the current frame (already unmasked: servers do not mask).
@@ -168,7 +201,7 @@ pub(crate) enum FrameEvent<'a> {
 /// [`FrameHeader::parse`] in the client role (RSV bits, opcodes, no masking, control
 /// frame rules).
 #[derive(Debug, Default)]
-pub(crate) struct FrameReader {
+pub(super) struct FrameReader {
     /// A header split across reads.
     hdr: [u8; FrameHeader::MAX_LEN],
     hdr_len: usize,
@@ -180,10 +213,10 @@ pub(crate) struct FrameReader {
 impl FrameReader {
     /// Consumes bytes from the start of `data`: returns how many, and the event they
     /// completed. `None` means every byte of `data` was consumed and more are needed.
-    pub(crate) fn next<'a>(
+    pub(super) fn next<'a>(
         &mut self,
         data: &'a [u8],
-    ) -> Result<(usize, Option<FrameEvent<'a>>), String> {
+    ) -> Result<(usize, Option<FrameEvent<'a>>), FrameError> {
         if self.in_frame {
             if self.remaining == 0 {
                 self.in_frame = false;
@@ -207,7 +240,7 @@ impl FrameReader {
             self.hdr[had..had + take].copy_from_slice(&data[..take]);
             FrameHeader::parse(&self.hdr[..had + take], Role::Client, u64::MAX >> 1)
         };
-        match parsed.map_err(|e| format!("bad frame from the server: {e}"))? {
+        match parsed.map_err(FrameError::Header)? {
             Status::Complete((header, len)) => {
                 self.hdr_len = 0;
                 self.in_frame = true;
@@ -227,7 +260,7 @@ impl FrameReader {
 
 /// What [`EchoVerifier::feed`] completed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum EchoEvent {
+pub(super) enum EchoEvent {
     /// A data message ended; `matched` if type, length and every byte equal the expected
     /// message (false too when no message was expected).
     Message { matched: bool, len: u64 },
@@ -243,7 +276,7 @@ pub(crate) enum EchoEvent {
 /// expects next, without buffering them (a 64 MiB echo costs no memory here). Handles
 /// fragmented echoes and control frames between fragments.
 #[derive(Debug, Default)]
-pub(crate) struct EchoVerifier {
+pub(super) struct EchoVerifier {
     frames: FrameReader,
     /// The control frame being read: its opcode and payload (at most 125 bytes).
     control: Option<(OpCode, Vec<u8>)>,
@@ -258,11 +291,11 @@ impl EchoVerifier {
     /// the count consumed) or `data` is used up (`None`). `expected` is the message the
     /// next data message must equal (the oldest one still unanswered); pass the same one
     /// again until a [`EchoEvent::Message`] is returned.
-    pub(crate) fn feed(
+    pub(super) fn feed(
         &mut self,
         data: &[u8],
         expected: Option<&Expected<'_>>,
-    ) -> Result<(usize, Option<EchoEvent>), String> {
+    ) -> Result<(usize, Option<EchoEvent>), FrameError> {
         let mut pos = 0;
         loop {
             let (n, event) = self.frames.next(&data[pos..])?;
@@ -277,12 +310,10 @@ impl EchoVerifier {
                 FrameEvent::Start(h) => {
                     match (h.opcode, &self.message) {
                         (OpCode::Continuation, None) => {
-                            return Err("continuation frame without a message to continue".into());
+                            return Err(FrameError::UnexpectedContinuation);
                         }
                         (OpCode::Continuation, Some(_)) => {}
-                        (_, Some(_)) => {
-                            return Err("new message before the previous one ended".into());
-                        }
+                        (_, Some(_)) => return Err(FrameError::Interleaved),
                         (opcode, None) => {
                             let ok = expected.is_some_and(|e| e.opcode == opcode);
                             self.message = Some((0, ok));
@@ -323,7 +354,7 @@ impl EchoVerifier {
 
 /// Reads whole text messages (up to `max` bytes) from a subscriber's stream of frames.
 #[derive(Debug, Default)]
-pub(crate) struct MessageReader {
+pub(super) struct MessageReader {
     frames: FrameReader,
     control: Option<(OpCode, Vec<u8>)>,
     fin: bool,
@@ -332,7 +363,7 @@ pub(crate) struct MessageReader {
 
 /// What [`MessageReader::feed`] completed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum WsMessage {
+pub(super) enum WsMessage {
     /// A data message: its opcode and payload.
     Data(OpCode, Vec<u8>),
     /// A ping and its payload.
@@ -345,11 +376,11 @@ pub(crate) enum WsMessage {
 
 impl MessageReader {
     /// Like [`EchoVerifier::feed`], but collects the message. Longer than `max`: error.
-    pub(crate) fn feed(
+    pub(super) fn feed(
         &mut self,
         data: &[u8],
         max: usize,
-    ) -> Result<(usize, Option<WsMessage>), String> {
+    ) -> Result<(usize, Option<WsMessage>), FrameError> {
         let mut pos = 0;
         loop {
             let (n, event) = self.frames.next(&data[pos..])?;
@@ -364,12 +395,10 @@ impl MessageReader {
                 FrameEvent::Start(h) => {
                     match (h.opcode, &self.message) {
                         (OpCode::Continuation, None) => {
-                            return Err("continuation frame without a message to continue".into());
+                            return Err(FrameError::UnexpectedContinuation);
                         }
                         (OpCode::Continuation, Some(_)) => {}
-                        (_, Some(_)) => {
-                            return Err("new message before the previous one ended".into());
-                        }
+                        (_, Some(_)) => return Err(FrameError::Interleaved),
                         (opcode, None) => self.message = Some((opcode, Vec::new())),
                     }
                     self.fin = h.fin;
@@ -379,7 +408,7 @@ impl MessageReader {
                         payload.extend_from_slice(chunk);
                     } else if let Some((_, payload)) = &mut self.message {
                         if payload.len() + chunk.len() > max {
-                            return Err(format!("message longer than {max} bytes"));
+                            return Err(FrameError::TooLong { max });
                         }
                         payload.extend_from_slice(chunk);
                     }
@@ -411,19 +440,66 @@ const MAX_HEAD: usize = 16 * 1024;
 /// Largest response body accepted (long-poll batches are small; this is a safety net).
 const MAX_BODY: usize = 64 << 20;
 
+/// Why an HTTP response cannot be read: the connection is given up. What the server
+/// wrote is quoted where it is the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ResponseError {
+    /// No blank line within [`MAX_HEAD`] bytes.
+    HeadTooLong,
+    /// The head is not UTF-8.
+    HeadNotUtf8,
+    /// Not `HTTP/1.1 NNN ...` (or `HTTP/1.0`).
+    StatusLine(String),
+    /// A header line without a colon.
+    HeaderLine(String),
+    /// A `Content-Length` that is not a number.
+    ContentLength(String),
+    /// Two `Content-Length` headers that disagree.
+    ConflictingContentLength,
+    /// A `Transfer-Encoding` header: only `Content-Length` bodies are read.
+    TransferEncoding(String),
+    /// A body above [`MAX_BODY`] bytes.
+    BodyTooLarge(usize),
+    /// A status that has a body, without a `Content-Length`.
+    NoContentLength(u16),
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseError::HeadTooLong => write!(f, "response head longer than {MAX_HEAD} bytes"),
+            ResponseError::HeadNotUtf8 => f.write_str("response head is not UTF-8"),
+            ResponseError::StatusLine(line) => write!(f, "bad status line {line:?}"),
+            ResponseError::HeaderLine(line) => write!(f, "bad header line {line:?}"),
+            ResponseError::ContentLength(value) => write!(f, "bad content-length {value:?}"),
+            ResponseError::ConflictingContentLength => {
+                f.write_str("conflicting content-length headers")
+            }
+            ResponseError::TransferEncoding(value) => write!(
+                f,
+                "transfer-encoding {value:?} is not supported (only content-length bodies)"
+            ),
+            ResponseError::BodyTooLarge(n) => write!(f, "response body of {n} bytes is too large"),
+            ResponseError::NoContentLength(status) => {
+                write!(f, "{status} response without content-length")
+            }
+        }
+    }
+}
+
 /// A complete HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HttpResponse {
-    pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
+pub(super) struct HttpResponse {
+    pub(super) status: u16,
+    pub(super) body: Vec<u8>,
     /// `Connection: close`: the server closes after this response.
-    pub(crate) close: bool,
+    pub(super) close: bool,
 }
 
 /// Reads HTTP/1.1 responses framed by `Content-Length` (or bodiless: 1xx, 204, 304), one
 /// after the other on a keep-alive connection.
 #[derive(Debug, Default)]
-pub(crate) struct HttpReader {
+pub(super) struct HttpReader {
     head: Vec<u8>,
     /// Reading a body: the response so far and the bytes still to come.
     body: Option<(HttpResponse, usize)>,
@@ -432,7 +508,10 @@ pub(crate) struct HttpReader {
 impl HttpReader {
     /// Consumes bytes from `data` until a response completes (returned with the count
     /// consumed) or `data` is used up (`None`).
-    pub(crate) fn feed(&mut self, data: &[u8]) -> Result<(usize, Option<HttpResponse>), String> {
+    pub(super) fn feed(
+        &mut self,
+        data: &[u8],
+    ) -> Result<(usize, Option<HttpResponse>), ResponseError> {
         if let Some((response, remaining)) = &mut self.body {
             let n = (*remaining).min(data.len());
             response.body.extend_from_slice(&data[..n]);
@@ -449,7 +528,7 @@ impl HttpReader {
         self.head.extend_from_slice(data);
         let Some(at) = self.head[from..].windows(4).position(|w| w == b"\r\n\r\n") else {
             if self.head.len() > MAX_HEAD {
-                return Err(format!("response head longer than {MAX_HEAD} bytes"));
+                return Err(ResponseError::HeadTooLong);
             }
             return Ok((data.len(), None));
         };
@@ -473,8 +552,8 @@ impl HttpReader {
 
 /// Status, body length and `Connection: close` of a response head (without its blank
 /// line).
-fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), String> {
-    let text = std::str::from_utf8(head).map_err(|_| "response head is not UTF-8".to_string())?;
+fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), ResponseError> {
+    let text = std::str::from_utf8(head).map_err(|_| ResponseError::HeadNotUtf8)?;
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap_or("");
     let status: u16 = status_line
@@ -482,26 +561,24 @@ fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), String> {
         .or_else(|| status_line.strip_prefix("HTTP/1.0 "))
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+        .ok_or_else(|| ResponseError::StatusLine(status_line.to_string()))?;
     let mut length: Option<usize> = None;
     let mut close = status_line.starts_with("HTTP/1.0");
     for line in lines {
         let (name, value) = line
             .split_once(':')
-            .ok_or_else(|| format!("bad header line {line:?}"))?;
+            .ok_or_else(|| ResponseError::HeaderLine(line.to_string()))?;
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
             let n: usize = value
                 .parse()
-                .map_err(|_| format!("bad content-length {value:?}"))?;
+                .map_err(|_| ResponseError::ContentLength(value.to_string()))?;
             if length.is_some_and(|l| l != n) {
-                return Err("conflicting content-length headers".into());
+                return Err(ResponseError::ConflictingContentLength);
             }
             length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(format!(
-                "transfer-encoding {value:?} is not supported (only content-length bodies)"
-            ));
+            return Err(ResponseError::TransferEncoding(value.to_string()));
         } else if name.eq_ignore_ascii_case("connection") {
             close |= value
                 .split(',')
@@ -511,18 +588,16 @@ fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), String> {
     let bodiless = (100..200).contains(&status) || status == 204 || status == 304;
     let length = match (bodiless, length) {
         (true, _) => 0,
-        (false, Some(n)) if n > MAX_BODY => {
-            return Err(format!("response body of {n} bytes is too large"));
-        }
+        (false, Some(n)) if n > MAX_BODY => return Err(ResponseError::BodyTooLarge(n)),
         (false, Some(n)) => n,
-        (false, None) => return Err(format!("{status} response without content-length")),
+        (false, None) => return Err(ResponseError::NoContentLength(status)),
     };
     Ok((status, length, close))
 }
 
 // ===== the load generator's own message bodies =====
 //
-// (The hub's JSON around them is read by `crate::hub::json`.)
+// (The hub's JSON around them is read by `pushwire::hub::json`.)
 
 /// The padding byte at position `i` of a body's `pad` field.
 fn pad_byte(i: usize) -> u8 {
@@ -532,7 +607,7 @@ fn pad_byte(i: usize) -> u8 {
 /// The body the load generator publishes: `{"t":T,"seq":S}`, where `T` is the publish
 /// time in nanoseconds since the run started, padded with a `"pad"` field of known
 /// letters to at least `size` bytes.
-pub(crate) fn message_body(t: u64, seq: u64, size: usize) -> String {
+pub(super) fn message_body(t: u64, seq: u64, size: usize) -> String {
     let mut body = format!("{{\"t\":{t},\"seq\":{seq}}}");
     if body.len() < size {
         body.pop();
@@ -544,10 +619,24 @@ pub(crate) fn message_body(t: u64, seq: u64, size: usize) -> String {
     body
 }
 
-/// `(t, seq)` of a body written by [`message_body`] for `size`, or why it is not one:
-/// the two numbers are read, and the body must then be exactly the one they make (which
-/// checks the padding and the length too).
-pub(crate) fn parse_body(data: &str, size: usize) -> Result<(u64, u64), String> {
+/// A body [`message_body`] did not write (for this run's `size`), quoted in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ForeignBody<'a>(pub(super) &'a str);
+
+impl fmt::Display for ForeignBody<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "not a message this load generator published: {:?}",
+            self.0
+        )
+    }
+}
+
+/// `(t, seq)` of a body written by [`message_body`] for `size`, or the body that is not
+/// one: the two numbers are read, and the body must then be exactly the one they make
+/// (which checks the padding and the length too).
+pub(super) fn parse_body(data: &str, size: usize) -> Result<(u64, u64), ForeignBody<'_>> {
     let numbers = data
         .strip_prefix("{\"t\":")
         .and_then(|rest| rest.split_once(",\"seq\":"))
@@ -557,16 +646,14 @@ pub(crate) fn parse_body(data: &str, size: usize) -> Result<(u64, u64), String> 
         });
     match numbers {
         Some((t, seq)) if data == message_body(t, seq, size) => Ok((t, seq)),
-        _ => Err(format!(
-            "not a message this load generator published: {data:?}"
-        )),
+        _ => Err(ForeignBody(data)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::frame::write_frame;
+    use pushwire::ws::frame::write_frame;
 
     /// The server's side: unmasked frames.
     fn frame(out: &mut Vec<u8>, fin: bool, opcode: OpCode, payload: &[u8]) {
@@ -745,7 +832,7 @@ mod tests {
     fn protocol_errors() {
         let p = Pattern::new(4, false);
         let e = p.expected(0);
-        let feed = |wire: &[u8]| -> Result<(), String> {
+        let feed = |wire: &[u8]| -> Result<(), FrameError> {
             let mut v = EchoVerifier::default();
             let mut pos = 0;
             loop {
@@ -758,15 +845,25 @@ mod tests {
         };
         let mut wire = Vec::new();
         frame(&mut wire, true, OpCode::Continuation, b"x");
-        assert!(feed(&wire).unwrap_err().contains("continuation"));
+        assert_eq!(feed(&wire), Err(FrameError::UnexpectedContinuation));
         let mut wire = Vec::new();
         frame(&mut wire, false, OpCode::Binary, b"x");
         frame(&mut wire, true, OpCode::Binary, b"x");
-        assert!(feed(&wire).unwrap_err().contains("before the previous"));
+        assert_eq!(feed(&wire), Err(FrameError::Interleaved));
         let mut wire = Vec::new();
         write_frame(&mut wire, true, OpCode::Binary, b"x", Some([1, 2, 3, 4]));
-        assert!(feed(&wire).unwrap_err().contains("bad frame"));
-        assert!(feed(&[0x83, 0]).unwrap_err().contains("bad frame"));
+        let masked = feed(&wire).unwrap_err();
+        assert_eq!(masked, FrameError::Header(ProtocolError::MaskedFrame));
+        assert!(
+            masked
+                .to_string()
+                .starts_with("bad frame from the server: "),
+            "{masked}"
+        );
+        assert_eq!(
+            feed(&[0x83, 0]),
+            Err(FrameError::Header(ProtocolError::ReservedOpcode(3)))
+        );
     }
 
     #[test]
@@ -792,7 +889,7 @@ mod tests {
             ]
         );
         let mut r = MessageReader::default();
-        assert!(r.feed(&wire, 3).is_err());
+        assert_eq!(r.feed(&wire, 3), Err(FrameError::TooLong { max: 3 }));
     }
 
     #[test]
@@ -828,13 +925,25 @@ mod tests {
             }
             assert_eq!(got, want, "chunk {chunk}");
         }
-        for bad in [
-            &b"HTTP/1.1 200 OK\r\n\r\n"[..],
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-            b"SPDY 200\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        for (bad, why) in [
+            (
+                &b"HTTP/1.1 200 OK\r\n\r\n"[..],
+                ResponseError::NoContentLength(200),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                ResponseError::TransferEncoding("chunked".into()),
+            ),
+            (
+                b"SPDY 200\r\n\r\n",
+                ResponseError::StatusLine("SPDY 200".into()),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                ResponseError::ConflictingContentLength,
+            ),
         ] {
-            assert!(HttpReader::default().feed(bad).is_err(), "{bad:?}");
+            assert_eq!(HttpReader::default().feed(bad), Err(why), "{bad:?}");
         }
     }
 
@@ -850,8 +959,11 @@ mod tests {
         }
         let body = message_body(1, 2, 100);
         let damaged = body.replacen("abc", "abd", 1);
-        assert!(parse_body(&damaged, 100).is_err());
+        assert_eq!(parse_body(&damaged, 100), Err(ForeignBody(&damaged)));
         assert!(parse_body(&body[..body.len() - 3], 100).is_err());
-        assert!(parse_body("hello", 100).is_err());
+        assert_eq!(
+            parse_body("hello", 100).unwrap_err().to_string(),
+            "not a message this load generator published: \"hello\""
+        );
     }
 }

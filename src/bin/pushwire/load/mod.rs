@@ -53,19 +53,24 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::client::WsUrl;
+use pushwire::client::WsUrl;
 
 mod engine;
+mod error;
 mod hist;
+#[cfg(test)]
+mod loopback_tests;
 mod wire;
 
-pub use hist::Histogram;
+use error::{ConfigError, LoadError};
+use hist::Histogram;
 
 /// What the load generator does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// WebSocket echo load (`ws://` URL).
     Echo,
     /// Long-poll delivery of a steady stream of publishes (`http://` URL of a channel).
@@ -76,7 +81,7 @@ pub enum Mode {
 
 impl Mode {
     /// `echo`, `longpoll`, `fanout`.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Mode::Echo => "echo",
             Mode::LongPoll => "longpoll",
@@ -87,7 +92,7 @@ impl Mode {
 
 /// How fan-out waiters wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// Parked long-poll requests.
     LongPoll,
     /// WebSocket subscribers.
@@ -96,7 +101,7 @@ pub enum Transport {
 
 impl Transport {
     /// `longpoll`, `ws`.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Transport::LongPoll => "longpoll",
             Transport::Ws => "ws",
@@ -106,41 +111,41 @@ impl Transport {
 
 /// A load run's settings. [`LoadConfig::new`] gives the command's defaults.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoadConfig {
+pub(crate) struct LoadConfig {
     /// `ws://HOST:PORT/PATH` (echo, fan-out over WebSocket) or
     /// `http://HOST:PORT/channels/NAME` (longpoll, fan-out over long-polling).
-    pub url: String,
+    pub(crate) url: String,
     /// What to do. Default echo.
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// Connections (echo), pollers (longpoll) or waiters (fanout). Default 10.
-    pub conns: usize,
+    pub(crate) conns: usize,
     /// Echo message size in bytes; for longpoll and fanout, published bodies are padded
     /// to at least this. Default 20.
-    pub size: usize,
+    pub(crate) size: usize,
     /// Echo messages in flight per connection. Default 1.
-    pub depth: usize,
+    pub(crate) depth: usize,
     /// Measured time (echo, longpoll). Default 10 s.
-    pub secs: Duration,
+    pub(crate) secs: Duration,
     /// Load before measuring starts (echo, longpoll). Default 1 s.
-    pub warmup: Duration,
+    pub(crate) warmup: Duration,
     /// Echo text messages (valid UTF-8) instead of binary ones.
-    pub text: bool,
+    pub(crate) text: bool,
     /// Publishes per second (longpoll). Default 100.
-    pub publish_rate: f64,
+    pub(crate) publish_rate: f64,
     /// Publishes timed (fanout). Default 5.
-    pub rounds: u32,
+    pub(crate) rounds: u32,
     /// How fan-out waiters wait; `None`: by the URL's scheme (`ws://` → WebSocket).
-    pub transport: Option<Transport>,
+    pub(crate) transport: Option<Transport>,
     /// Most connections opening (TCP connect plus handshake or first request) at once.
     /// Default 256.
-    pub connect_concurrency: usize,
+    pub(crate) connect_concurrency: usize,
     /// Print a progress line on stderr once a second.
-    pub progress: bool,
+    pub(crate) progress: bool,
 }
 
 impl LoadConfig {
     /// The defaults of `pushwire load`, for `url`, without progress output.
-    pub fn new(url: impl Into<String>) -> Self {
+    pub(crate) fn new(url: impl Into<String>) -> Self {
         LoadConfig {
             url: url.into(),
             mode: Mode::Echo,
@@ -159,7 +164,7 @@ impl LoadConfig {
     }
 
     /// The fan-out transport: as given, or by the URL's scheme.
-    pub fn fanout_transport(&self) -> Transport {
+    pub(crate) fn fanout_transport(&self) -> Transport {
         self.transport.unwrap_or(if has_scheme(&self.url, "ws://") {
             Transport::Ws
         } else {
@@ -168,113 +173,70 @@ impl LoadConfig {
     }
 }
 
-/// Why a run could not start (problems during a run are counted in the [`Report`]).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum LoadError {
-    /// The settings do not make a run: a bad URL, a scheme the mode cannot use, a zero.
-    Config(String),
-    /// Not enough file descriptors for the connections asked for.
-    FdLimit {
-        /// Descriptors the run needs.
-        needed: u64,
-        /// The soft limit.
-        limit: u64,
-    },
-    /// The event loop could not be created, or the server could not be reached.
-    Io(std::io::Error),
-    /// The setup request (the publisher's first look at the channel) failed.
-    Setup(String),
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Config(why) => f.write_str(why),
-            LoadError::FdLimit { needed, limit } => write!(
-                f,
-                "this run needs about {needed} file descriptors but the limit is {limit}: \
-                 raise it in the shell first, e.g. 'ulimit -n {needed}' (the hard limit is \
-                 'ulimit -Hn')"
-            ),
-            LoadError::Io(e) => write!(f, "{e}"),
-            LoadError::Setup(why) => write!(f, "setup failed: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
-
-impl From<std::io::Error> for LoadError {
-    fn from(e: std::io::Error) -> Self {
-        LoadError::Io(e)
-    }
-}
-
 /// One fan-out round.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Round {
+struct Round {
     /// Waiters that received the message.
-    pub received: u64,
+    received: u64,
     /// Waiters there were when it was published.
-    pub waiters: u64,
+    waiters: u64,
     /// Latencies from the publish to each receipt, in nanoseconds.
-    pub latency: Histogram,
+    latency: Histogram,
     /// Waiters that had not received it after 10 s, or received something else.
-    pub errors: u64,
+    errors: u64,
 }
 
 /// What a run measured.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+struct Report {
     /// The mode run.
-    pub mode: Mode,
+    mode: Mode,
     /// The fan-out transport (fanout only).
-    pub transport: Option<Transport>,
+    transport: Option<Transport>,
     /// Connections asked for.
-    pub conns: usize,
+    conns: usize,
     /// Connections that opened.
-    pub connected: usize,
+    connected: usize,
     /// Message size (see [`LoadConfig::size`]).
-    pub size: usize,
+    size: usize,
     /// Depth (echo).
-    pub depth: usize,
+    depth: usize,
     /// Messages measured: echoes received in the window (echo), deliveries of messages
     /// published in the window (longpoll), deliveries over all rounds (fanout).
-    pub msgs: u64,
+    msgs: u64,
     /// Payload bytes of those messages (echoed payloads; HTTP bodies or frame payloads).
-    pub bytes: u64,
+    bytes: u64,
     /// The time the rates are over: the measurement window (echo, longpoll), or the sum
     /// of each round's time from publish to last receipt (fanout).
-    pub elapsed: Duration,
+    elapsed: Duration,
     /// Latencies in nanoseconds.
-    pub latency: Histogram,
+    latency: Histogram,
     /// Messages published (longpoll and fanout).
-    pub published: u64,
+    published: u64,
     /// Failures: connections that failed, protocol errors, missed or repeated messages,
     /// messages not answered in time.
-    pub errors: u64,
+    errors: u64,
     /// Messages whose content (type, length, any byte, order) was not what was sent.
-    pub mismatches: u64,
+    mismatches: u64,
     /// Distinct error descriptions and how often each happened.
-    pub error_kinds: Vec<(String, u64)>,
+    error_kinds: Vec<(String, u64)>,
     /// Fan-out rounds.
-    pub rounds: Vec<Round>,
+    rounds: Vec<Round>,
 }
 
 impl Report {
     /// Messages per second.
-    pub fn msgs_per_s(&self) -> f64 {
+    fn msgs_per_s(&self) -> f64 {
         per_second(self.msgs as f64, self.elapsed)
     }
 
     /// Megabytes (10^6 bytes) of payload per second.
-    pub fn mb_per_s(&self) -> f64 {
+    fn mb_per_s(&self) -> f64 {
         per_second(self.bytes as f64 / 1e6, self.elapsed)
     }
 
     /// No error and no mismatch (and something was measured): exit status 0.
-    pub fn is_clean(&self) -> bool {
+    fn is_clean(&self) -> bool {
         self.errors == 0 && self.mismatches == 0 && self.msgs > 0
     }
 
@@ -282,7 +244,7 @@ impl Report {
     /// `LOAD mode=... conns=... size=... depth=... msgs=... msgs_per_s=... mb_per_s=...
     /// p50_us=... p99_us=... max_us=... errors=... mismatches=...`, then for fan-out
     /// `transport=... rounds=...`.
-    pub fn load_line(&self) -> String {
+    fn load_line(&self) -> String {
         let mut line = format!(
             "LOAD mode={} conns={} size={} depth={} msgs={} msgs_per_s={:.0} mb_per_s={:.3} \
              p50_us={} p99_us={} max_us={} errors={} mismatches={}",
@@ -310,7 +272,7 @@ impl Report {
     }
 
     /// The human-readable block, then [`Report::load_line`].
-    pub fn summary(&self) -> String {
+    fn summary(&self) -> String {
         let mut s = String::new();
         let what = match (self.mode, self.transport) {
             (Mode::Fanout, Some(t)) => format!("fanout over {}", t.name()),
@@ -408,36 +370,39 @@ fn has_scheme(url: &str, scheme: &str) -> bool {
 
 /// Where a run connects, from its URL.
 #[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) addr: SocketAddr,
+struct Target {
+    addr: SocketAddr,
     /// The `Host` header.
-    pub(crate) host: String,
+    host: String,
     /// Path and query, for the WebSocket handshake.
-    pub(crate) path: String,
+    path: String,
     /// Path without the query, for long-polls and publishes.
-    pub(crate) channel_path: String,
+    channel_path: String,
 }
 
 impl Target {
     /// Parses `ws://` or `http://` URLs (the same grammar) and resolves the host.
-    pub(crate) fn parse(url: &str) -> Result<Target, LoadError> {
+    fn parse(url: &str) -> Result<Target, ConfigError> {
         let rest = if has_scheme(url, "ws://") {
             &url[5..]
         } else if has_scheme(url, "http://") {
             &url[7..]
         } else {
-            return Err(LoadError::Config(format!(
-                "{url:?}: expected a ws:// or http:// URL (TLS is not implemented)"
-            )));
+            return Err(ConfigError::Scheme { url: url.into() });
         };
-        let parsed = WsUrl::parse(&format!("ws://{rest}"))
-            .map_err(|e| LoadError::Config(format!("{url:?}: {e}")))?;
+        let parsed = WsUrl::parse(&format!("ws://{rest}")).map_err(|error| ConfigError::Url {
+            url: url.into(),
+            error,
+        })?;
         let host = parsed.host.trim_start_matches('[').trim_end_matches(']');
         let addr = (host, parsed.port)
             .to_socket_addrs()
-            .map_err(|e| LoadError::Config(format!("cannot resolve {host}: {e}")))?
+            .map_err(|error| ConfigError::Resolve {
+                host: host.into(),
+                error,
+            })?
             .next()
-            .ok_or_else(|| LoadError::Config(format!("{host} has no address")))?;
+            .ok_or_else(|| ConfigError::NoAddress { host: host.into() })?;
         let channel_path = parsed
             .path
             .split_once('?')
@@ -464,56 +429,66 @@ fn open_files_limit() -> Option<u64> {
     }
 }
 
-/// Checks the settings against the mode: scheme, non-zero counts.
-fn check(config: &LoadConfig) -> Result<(), LoadError> {
-    let bad = |why: String| Err(LoadError::Config(why));
+/// Checks the settings against the mode: scheme, non-zero counts, durations.
+fn check(config: &LoadConfig) -> Result<(), ConfigError> {
     let ws = has_scheme(&config.url, "ws://");
     let http = has_scheme(&config.url, "http://");
-    match config.mode {
-        Mode::Echo if !ws => {
-            return bad(format!("echo mode needs a ws:// URL, not {:?}", config.url));
-        }
-        Mode::LongPoll if !http => {
-            return bad(format!(
-                "longpoll mode needs an http://HOST:PORT/channels/NAME URL, not {:?}",
-                config.url
-            ));
-        }
-        Mode::Fanout if !ws && !http => {
-            return bad(format!(
-                "fanout needs a ws:// or http:// URL, not {:?}",
-                config.url
-            ));
-        }
-        _ => {}
+    let usable = match config.mode {
+        Mode::Echo => ws,
+        Mode::LongPoll => http,
+        Mode::Fanout => ws || http,
+    };
+    if !usable {
+        return Err(ConfigError::SchemeForMode {
+            mode: config.mode,
+            url: config.url.clone(),
+        });
     }
-    if config.conns == 0 {
-        return bad("conns must be at least 1".into());
-    }
-    if config.depth == 0 {
-        return bad("depth must be at least 1".into());
-    }
-    if config.connect_concurrency == 0 {
-        return bad("connect_concurrency must be at least 1".into());
+    let counts = [
+        ("conns", config.conns),
+        ("depth", config.depth),
+        ("connect_concurrency", config.connect_concurrency),
+    ];
+    if let Some((field, _)) = counts.into_iter().find(|&(_, n)| n == 0) {
+        return Err(ConfigError::Zero(field));
     }
     if config.mode == Mode::Fanout && config.rounds == 0 {
-        return bad("rounds must be at least 1".into());
+        return Err(ConfigError::Zero("rounds"));
     }
     if config.mode == Mode::LongPoll && !(config.publish_rate > 0.0 && config.publish_rate <= 1e6) {
-        return bad("publish_rate must be above 0 and at most 1000000".into());
+        return Err(ConfigError::PublishRate);
     }
     if config.mode != Mode::Fanout && (config.secs.is_zero() || config.secs > engine::MAX_SECS) {
-        return bad("secs must be above 0 and at most one day".into());
+        return Err(ConfigError::Secs);
     }
     if config.warmup > engine::MAX_SECS {
-        return bad("warmup must be at most one day".into());
+        return Err(ConfigError::Warmup);
     }
     Ok(())
 }
 
+/// `pushwire load`: runs, then prints the summary on stdout. Exit status 0 for a clean
+/// run ([`Report::is_clean`]), 1 for any error or mismatch, or if the run could not start.
+pub(crate) fn run_and_print(config: &LoadConfig) -> ExitCode {
+    match run(config) {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("pushwire load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the load described by `config` and reports what it measured. Progress goes to
 /// stderr when [`LoadConfig::progress`] is set; nothing is printed otherwise.
-pub fn run(config: &LoadConfig) -> Result<Report, LoadError> {
+fn run(config: &LoadConfig) -> Result<Report, LoadError> {
     check(config)?;
     let target = Target::parse(&config.url)?;
     // One descriptor per connection, the publisher, the poll instance, stdio and slack.
@@ -528,19 +503,20 @@ pub fn run(config: &LoadConfig) -> Result<Report, LoadError> {
 
 /// Counts errors by description, for the report.
 #[derive(Debug, Default)]
-pub(crate) struct ErrorLog {
-    pub(crate) total: u64,
+struct ErrorLog {
+    total: u64,
     kinds: BTreeMap<String, u64>,
 }
 
 impl ErrorLog {
-    pub(crate) fn add(&mut self, what: impl Into<String>, n: u64) {
+    /// Counts `n` errors described by `what`.
+    fn add(&mut self, what: impl fmt::Display, n: u64) {
         if n == 0 {
             return;
         }
         self.total += n;
         let kinds = self.kinds.len();
-        let what = what.into();
+        let what = what.to_string();
         // A misbehaving server could produce endless distinct texts: keep 50.
         if kinds < 50 || self.kinds.contains_key(&what) {
             *self.kinds.entry(what).or_default() += n;
@@ -550,14 +526,14 @@ impl ErrorLog {
     }
 
     /// Records a mismatch's description without counting it as an error.
-    pub(crate) fn note(&mut self, what: impl Into<String>) {
-        let what = what.into();
+    fn note(&mut self, what: impl fmt::Display) {
+        let what = what.to_string();
         if self.kinds.len() < 50 || self.kinds.contains_key(&what) {
             *self.kinds.entry(what).or_default() += 1;
         }
     }
 
-    pub(crate) fn kinds(&self) -> Vec<(String, u64)> {
+    fn kinds(&self) -> Vec<(String, u64)> {
         self.kinds.iter().map(|(k, &v)| (k.clone(), v)).collect()
     }
 }
@@ -578,14 +554,26 @@ mod tests {
         let t = Target::parse("HTTP://[::1]:8080/channels/x").unwrap();
         assert_eq!(t.addr, "[::1]:8080".parse().unwrap());
         assert_eq!(t.host, "[::1]:8080");
-        assert!(Target::parse("https://x/").is_err());
-        assert!(Target::parse("ws://127.0.0.1:99999/").is_err());
+        assert!(matches!(
+            Target::parse("https://x/"),
+            Err(ConfigError::Scheme { .. })
+        ));
+        assert!(matches!(
+            Target::parse("ws://127.0.0.1:99999/"),
+            Err(ConfigError::Url { .. })
+        ));
     }
 
     #[test]
     fn modes_need_their_schemes() {
         let mut c = LoadConfig::new("http://127.0.0.1:1/channels/x");
-        assert!(matches!(check(&c), Err(LoadError::Config(_))));
+        assert!(matches!(
+            check(&c),
+            Err(ConfigError::SchemeForMode {
+                mode: Mode::Echo,
+                ..
+            })
+        ));
         c.mode = Mode::LongPoll;
         assert!(check(&c).is_ok());
         c.mode = Mode::Fanout;
@@ -599,7 +587,7 @@ mod tests {
         assert!(check(&c).is_err());
         c.mode = Mode::Echo;
         c.conns = 0;
-        assert!(check(&c).is_err());
+        assert!(matches!(check(&c), Err(ConfigError::Zero("conns"))));
     }
 
     #[test]

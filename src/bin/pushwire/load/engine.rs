@@ -10,15 +10,16 @@ use mio::{Events, Interest, Poll, Token};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::error::{ConnError, LoadError, SetupError, body_text};
 use super::wire::{
     EchoEvent, EchoVerifier, HttpReader, HttpResponse, MessageReader, Pattern, WsMessage,
     message_body, parse_body,
 };
-use super::{ErrorLog, Histogram, LoadConfig, LoadError, Mode, Report, Round, Target, Transport};
-use crate::hub::json::{parse_batch, parse_message, parse_published};
-use crate::status::Status;
-use crate::ws::client_handshake::ClientHandshake;
-use crate::ws::frame::{OpCode, write_frame};
+use super::{ErrorLog, Histogram, LoadConfig, Mode, Report, Round, Target, Transport};
+use pushwire::hub::json::{parse_batch, parse_message, parse_published};
+use pushwire::status::Status;
+use pushwire::ws::client_handshake::ClientHandshake;
+use pushwire::ws::frame::{OpCode, write_frame};
 
 /// Longest `secs` or `warmup` accepted.
 pub(super) const MAX_SECS: Duration = Duration::from_secs(24 * 60 * 60);
@@ -162,7 +163,7 @@ struct Engine<'c> {
     publisher: usize,
     /// The channel's last id before the run, from the setup request.
     base_id: Option<u64>,
-    setup_error: Option<String>,
+    setup_error: Option<SetupError>,
     published: u64,
     /// Echo: queue new messages. Longpoll: re-poll (pollers stop at the end).
     sending: bool,
@@ -243,7 +244,7 @@ impl<'c> Engine<'c> {
         Instant::now() >= self.hard_deadline
     }
 
-    fn mismatch(&mut self, what: String) {
+    fn mismatch(&mut self, what: impl std::fmt::Display) {
         self.mismatches += 1;
         self.errors.note(format!("mismatch: {what}"));
     }
@@ -332,7 +333,7 @@ impl<'c> Engine<'c> {
         }
     }
 
-    fn retire(&mut self, mut conn: Conn, why: Option<String>) {
+    fn retire(&mut self, mut conn: Conn, why: Option<ConnError>) {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if conn.opening {
             self.opening -= 1;
@@ -346,16 +347,16 @@ impl<'c> Engine<'c> {
 
     /// Serves one ready connection: completes its connect, reads everything, writes what
     /// is pending. `Ok(false)`: it ended as expected.
-    fn drive(&mut self, conn: &mut Conn) -> Result<bool, String> {
+    fn drive(&mut self, conn: &mut Conn) -> Result<bool, ConnError> {
         if !conn.connected {
             match conn.stream.take_error() {
                 Ok(None) => {}
-                Ok(Some(e)) | Err(e) => return Err(format!("connect: {e}")),
+                Ok(Some(e)) | Err(e) => return Err(ConnError::Connect(e)),
             }
             match conn.stream.peer_addr() {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(true),
-                Err(e) => return Err(format!("connect: {e}")),
+                Err(e) => return Err(ConnError::Connect(e)),
             }
             conn.connected = true;
             let _ = conn.stream.set_nodelay(true);
@@ -371,11 +372,11 @@ impl<'c> Engine<'c> {
         Ok(true)
     }
 
-    fn read_all(&mut self, conn: &mut Conn, rbuf: &mut [u8]) -> Result<bool, String> {
+    fn read_all(&mut self, conn: &mut Conn, rbuf: &mut [u8]) -> Result<bool, ConnError> {
         loop {
             match conn.stream.read(rbuf) {
                 Ok(0) if conn.closing => return Ok(false),
-                Ok(0) => return Err("the server closed the connection".into()),
+                Ok(0) => return Err(ConnError::ServerClosed),
                 Ok(n) => {
                     if !self.on_bytes(conn, &rbuf[..n])? {
                         return Ok(false);
@@ -384,19 +385,19 @@ impl<'c> Engine<'c> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) if conn.closing => return Ok(false),
-                Err(e) => return Err(format!("read: {e}")),
+                Err(e) => return Err(ConnError::Read(e)),
             }
         }
     }
 
-    fn flush(&mut self, conn: &mut Conn) -> Result<(), String> {
+    fn flush(&mut self, conn: &mut Conn) -> Result<(), ConnError> {
         while conn.out_pos < conn.out.len() {
             match conn.stream.write(&conn.out[conn.out_pos..]) {
-                Ok(0) => return Err("write: the connection accepts no more bytes".into()),
+                Ok(0) => return Err(ConnError::WriteZero),
                 Ok(n) => conn.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("write: {e}")),
+                Err(e) => return Err(ConnError::Write(e)),
             }
         }
         conn.out.clear();
@@ -417,12 +418,14 @@ impl<'c> Engine<'c> {
     }
 
     /// Opens connection `id` (non-blocking connect; it completes in `drive`).
-    fn open(&mut self, id: usize, proto: Proto, counted: bool) -> Result<(), String> {
+    fn open(&mut self, id: usize, proto: Proto, counted: bool) -> Result<(), ConnError> {
+        /// EMFILE on Linux: this process has no file descriptor left.
+        const EMFILE: i32 = 24;
         let mut stream = TcpStream::connect(self.target.addr).map_err(|e| {
-            if e.raw_os_error() == Some(24) {
-                format!("connect: {e}: raise the open-file limit ('ulimit -n')")
+            if e.raw_os_error() == Some(EMFILE) {
+                ConnError::OpenFileLimit(e)
             } else {
-                format!("connect: {e}")
+                ConnError::Connect(e)
             }
         })?;
         self.poll
@@ -432,7 +435,7 @@ impl<'c> Engine<'c> {
                 Token(id),
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .map_err(|e| format!("register: {e}"))?;
+            .map_err(ConnError::Register)?;
         if counted {
             self.opening += 1;
         }
@@ -472,7 +475,7 @@ impl<'c> Engine<'c> {
     }
 
     /// Bytes from the server. `Ok(false)`: the connection ended as expected.
-    fn on_bytes(&mut self, conn: &mut Conn, data: &[u8]) -> Result<bool, String> {
+    fn on_bytes(&mut self, conn: &mut Conn, data: &[u8]) -> Result<bool, ConnError> {
         let Conn {
             proto,
             out,
@@ -486,7 +489,7 @@ impl<'c> Engine<'c> {
                 let (len, _) = match hs.handle_response(buf) {
                     Ok(Status::Complete(done)) => done,
                     Ok(Status::Partial) => return Ok(true),
-                    Err(e) => return Err(format!("handshake: {e}")),
+                    Err(e) => return Err(ConnError::Handshake(e)),
                 };
                 let rest = buf.split_off(len);
                 *proto = if *echo {
@@ -565,7 +568,7 @@ impl<'c> Engine<'c> {
         out: &mut Vec<u8>,
         closing: bool,
         data: &[u8],
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ConnError> {
         let mut pos = 0;
         loop {
             let (n, event) = {
@@ -595,7 +598,7 @@ impl<'c> Engine<'c> {
                                 self.bytes += len;
                             }
                         }
-                        None => self.mismatch("a message nobody sent was echoed".into()),
+                        None => self.mismatch("a message nobody sent was echoed"),
                     }
                 }
                 Some(EchoEvent::Ping(payload)) => pong(out, &payload, &mut self.rng),
@@ -604,10 +607,7 @@ impl<'c> Engine<'c> {
                     return if closing {
                         Ok(false)
                     } else {
-                        Err(format!(
-                            "the server closed the WebSocket: {}",
-                            describe_close(&payload)
-                        ))
+                        Err(ConnError::WebSocketClosed(payload))
                     };
                 }
             }
@@ -729,13 +729,13 @@ impl<'c> Engine<'c> {
             while next < n && self.opening < self.cfg.connect_concurrency {
                 let proto = make(self);
                 if let Err(why) = self.open(next, proto, true) {
-                    let fatal = why.contains("ulimit");
-                    self.errors.add(why.clone(), 1);
-                    if fatal {
-                        self.errors.add(why, (n - next - 1) as u64);
+                    if matches!(why, ConnError::OpenFileLimit(_)) {
+                        // Every connection not opened yet would fail the same way.
+                        self.errors.add(why, (n - next) as u64);
                         next = n;
                         break;
                     }
+                    self.errors.add(why, 1);
                 }
                 next += 1;
             }
@@ -747,10 +747,7 @@ impl<'c> Engine<'c> {
                     if self.conns[id].as_ref().is_some_and(|c| c.opening)
                         && let Some(conn) = self.conns[id].take()
                     {
-                        self.retire(
-                            conn,
-                            Some(format!("not open within {} s", CONNECT_PHASE.as_secs())),
-                        );
+                        self.retire(conn, Some(ConnError::NotOpenWithin(CONNECT_PHASE)));
                     }
                 }
                 self.errors.add(
@@ -772,7 +769,7 @@ impl<'c> Engine<'c> {
             reader: HttpReader::default(),
             pending: VecDeque::new(),
         });
-        self.open(id, proto, false).map_err(LoadError::Setup)?;
+        self.open(id, proto, false).map_err(SetupError::Open)?;
         self.phase = "setup".into();
         self.turn_until(Instant::now() + SETUP, |engine| {
             engine.base_id.is_some()
@@ -780,19 +777,15 @@ impl<'c> Engine<'c> {
                 || engine.conns[engine.publisher].is_none()
         });
         if let Some(why) = self.setup_error.take() {
-            return Err(LoadError::Setup(why));
+            return Err(why.into());
         }
         if self.base_id.is_none() {
-            let why = self
-                .errors
-                .kinds()
-                .into_iter()
-                .next()
-                .map_or_else(|| "no answer".to_string(), |(k, _)| k);
-            return Err(LoadError::Setup(format!(
-                "GET {}?since=0&timeout=0 on {}: {why}",
-                self.target.channel_path, self.target.addr
-            )));
+            return Err(SetupError::NoAnswer {
+                path: self.target.channel_path.clone(),
+                addr: self.target.addr,
+                why: self.errors.kinds().into_iter().next().map(|(k, _)| k),
+            }
+            .into());
         }
         Ok(())
     }
@@ -801,20 +794,20 @@ impl<'c> Engine<'c> {
         &mut self,
         pending: Option<Pending>,
         response: HttpResponse,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConnError> {
         match pending {
             Some(Pending::Setup) => match response.status {
                 200 => match parse_batch(&response.body) {
                     Ok(batch) => self.base_id = Some(batch.next),
-                    Err(e) => self.setup_error = Some(format!("the channel's answer: {e}")),
+                    Err(e) => self.setup_error = Some(SetupError::Batch(e)),
                 },
                 204 => self.base_id = Some(0),
                 status => {
-                    self.setup_error = Some(format!(
-                        "GET {}?since=0&timeout=0 answered {status}: {}",
-                        self.target.channel_path,
-                        String::from_utf8_lossy(&response.body).trim()
-                    ))
+                    self.setup_error = Some(SetupError::Status {
+                        path: self.target.channel_path.clone(),
+                        status,
+                        body: response.body.clone(),
+                    })
                 }
             },
             Some(Pending::Publish(seq)) => {
@@ -823,7 +816,7 @@ impl<'c> Engine<'c> {
                         format!(
                             "publish answered {}: {}",
                             response.status,
-                            String::from_utf8_lossy(&response.body).trim()
+                            body_text(&response.body)
                         ),
                         1,
                     );
@@ -839,10 +832,10 @@ impl<'c> Engine<'c> {
                     }
                 }
             }
-            None => return Err("a response to no request".into()),
+            None => return Err(ConnError::UnrequestedResponse),
         }
         if response.close {
-            return Err("the server closed the publisher's keep-alive connection".into());
+            return Err(ConnError::PublisherKeepAliveClosed);
         }
         Ok(())
     }
@@ -894,14 +887,13 @@ impl<'c> Engine<'c> {
         p: &mut Poller,
         out: &mut Vec<u8>,
         response: HttpResponse,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConnError> {
         p.outstanding = false;
         let now = self.now_ns();
         match response.status {
             204 => {}
             200 => {
-                let batch = parse_batch(&response.body)
-                    .map_err(|e| format!("a long-poll answer is not a batch: {e}"))?;
+                let batch = parse_batch(&response.body).map_err(ConnError::PollBatch)?;
                 if batch.missed > 0 {
                     self.errors
                         .add("long-poll answer reports missed messages", batch.missed);
@@ -943,14 +935,14 @@ impl<'c> Engine<'c> {
                 p.since = batch.next;
             }
             status => {
-                return Err(format!(
-                    "long-poll answered {status}: {}",
-                    String::from_utf8_lossy(&response.body).trim()
-                ));
+                return Err(ConnError::PollStatus {
+                    status,
+                    body: response.body,
+                });
             }
         }
         if response.close {
-            return Err("the server closed a poller's keep-alive connection".into());
+            return Err(ConnError::PollerKeepAliveClosed);
         }
         // Fan-out waiters park again between rounds, not while the round's answers are
         // still arriving: that would put our own writes between the reads being timed.
@@ -1076,7 +1068,7 @@ impl<'c> Engine<'c> {
         out: &mut Vec<u8>,
         closing: bool,
         data: &[u8],
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ConnError> {
         let mut pos = 0;
         loop {
             let (n, message) = s.reader.feed(&data[pos..], MAX_FRAME_MESSAGE)?;
@@ -1086,7 +1078,7 @@ impl<'c> Engine<'c> {
                 Some(WsMessage::Data(opcode, payload)) => {
                     let now = self.now_ns();
                     if opcode != OpCode::Text {
-                        self.mismatch("a subscriber received a binary message".into());
+                        self.mismatch("a subscriber received a binary message");
                         continue;
                     }
                     let (id, text) = match parse_message(&payload) {
@@ -1121,10 +1113,7 @@ impl<'c> Engine<'c> {
                     return if closing {
                         Ok(false)
                     } else {
-                        Err(format!(
-                            "the server closed the WebSocket: {}",
-                            describe_close(&payload)
-                        ))
+                        Err(ConnError::WebSocketClosed(payload))
                     };
                 }
             }
@@ -1332,17 +1321,4 @@ fn write_poll(out: &mut Vec<u8>, target: &Target, since: u64) {
 fn pong(out: &mut Vec<u8>, payload: &[u8], rng: &mut StdRng) {
     let key = rng.next_u32().to_ne_bytes();
     write_frame(out, true, OpCode::Pong, payload, Some(key));
-}
-
-/// `1001 "going away"` from a Close payload.
-fn describe_close(payload: &[u8]) -> String {
-    match payload {
-        [] => "no status code".into(),
-        [a, b, reason @ ..] => format!(
-            "code {} {:?}",
-            u16::from_be_bytes([*a, *b]),
-            String::from_utf8_lossy(reason)
-        ),
-        _ => "a malformed Close".into(),
-    }
 }

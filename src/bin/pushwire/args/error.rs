@@ -1,0 +1,175 @@
+//! Why a command line cannot be run, and the text that says so: the error, the usage
+//! line of the command concerned, and where to get help.
+
+use std::fmt;
+
+/// A command line that cannot be run. Its `Display` is the complete text to print on
+/// stderr: the error, the usage line of the command concerned, and where to get help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CliError {
+    pub(super) kind: ErrorKind,
+    pub(super) usage: Usage,
+}
+
+/// Which command an error concerns, i.e. which usage line to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Usage {
+    Top,
+    Serve,
+    Echo,
+    Client,
+    Load,
+}
+
+impl Usage {
+    fn command(self) -> &'static str {
+        match self {
+            Usage::Top => "pushwire",
+            Usage::Serve => "pushwire serve",
+            Usage::Echo => "pushwire echo",
+            Usage::Client => "pushwire client",
+            Usage::Load => "pushwire load",
+        }
+    }
+
+    fn line(self) -> &'static str {
+        match self {
+            Usage::Top => "pushwire [OPTIONS] [COMMAND]",
+            Usage::Serve => "pushwire serve [OPTIONS]",
+            Usage::Echo => "pushwire echo [OPTIONS]",
+            Usage::Client => "pushwire client [OPTIONS] <URL>",
+            Usage::Load => "pushwire load [OPTIONS] <URL>",
+        }
+    }
+}
+
+/// What is wrong with the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ErrorKind {
+    /// An option the command does not have; `hint` is an extra sentence, possibly empty.
+    UnknownOption { option: String, hint: String },
+    /// An option that needs a value was the last argument or was followed by an option.
+    MissingValue {
+        option: &'static str,
+        expected: &'static str,
+    },
+    /// A value that does not parse or is out of range.
+    BadValue {
+        option: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// `--flag=VALUE` for an option that takes no value.
+    UnexpectedValue { option: String },
+    /// A command name that does not exist.
+    UnknownSubcommand { name: String },
+    /// A positional argument where none is accepted.
+    UnexpectedArgument { arg: String },
+    /// A required positional argument is absent; `what` names it (`URL`).
+    MissingArgument { what: &'static str },
+    /// A URL that is not a `ws://` URL pushwire can connect to.
+    BadUrl { url: String, reason: String },
+    /// `option`'s value is above `limit`'s, which it must not exceed. The values are as
+    /// given; `limit_value` is the default, formatted, when `limit` was not given.
+    Exceeds {
+        option: &'static str,
+        value: String,
+        limit: &'static str,
+        limit_value: String,
+        limit_given: bool,
+    },
+    /// `pushwire load`: an option of another mode than the one chosen.
+    NotForMode {
+        option: &'static str,
+        modes: &'static str,
+    },
+    /// `pushwire load`: a URL whose scheme the mode cannot use.
+    WrongScheme {
+        mode: &'static str,
+        expected: &'static str,
+    },
+    /// Values that parse but do not work together (from `Config::validate`).
+    InvalidConfig {
+        option: &'static str,
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cmd = self.usage.command();
+        match &self.kind {
+            ErrorKind::UnknownOption { option, hint } => {
+                write!(f, "error: unknown option '{option}' for '{cmd}'")?;
+                if !hint.is_empty() {
+                    write!(f, " ({hint})")?;
+                }
+            }
+            ErrorKind::MissingValue { option, expected } => {
+                write!(f, "error: option '{option}' requires a value: {expected}")?
+            }
+            ErrorKind::BadValue {
+                option,
+                value,
+                expected,
+            } => write!(
+                f,
+                "error: invalid value '{value}' for '{option}': expected {expected}"
+            )?,
+            ErrorKind::UnexpectedValue { option } => {
+                write!(f, "error: option '{option}' takes no value")?
+            }
+            ErrorKind::UnknownSubcommand { name } => write!(
+                f,
+                "error: unknown command '{name}' (available: serve, echo, client, load, help)"
+            )?,
+            ErrorKind::UnexpectedArgument { arg } => {
+                write!(f, "error: unexpected argument '{arg}' for '{cmd}'")?
+            }
+            ErrorKind::MissingArgument { what } => write!(f, "error: missing {what}")?,
+            ErrorKind::BadUrl { url, reason } => write!(f, "error: invalid URL '{url}': {reason}")?,
+            ErrorKind::Exceeds {
+                option,
+                value,
+                limit,
+                limit_value,
+                limit_given,
+            } => {
+                write!(f, "error: '{option} {value}' exceeds ")?;
+                if *limit_given {
+                    write!(f, "'{limit} {limit_value}'")?;
+                } else {
+                    write!(f, "'{limit}' ({limit_value} by default)")?;
+                }
+                write!(f, ": lower '{option}' or raise '{limit}'")?;
+            }
+            ErrorKind::NotForMode { option, modes } => {
+                write!(f, "error: '{option}' applies to --mode {modes} only")?
+            }
+            ErrorKind::WrongScheme { mode, expected } => {
+                write!(f, "error: --mode {mode} needs {expected}")?
+            }
+            ErrorKind::InvalidConfig {
+                option,
+                field,
+                reason,
+            } => write!(
+                f,
+                "error: invalid value for '{option}': {reason} (configuration field {field})"
+            )?,
+        }
+        write!(
+            f,
+            "\n\nUsage: {}\n\nRun '{cmd} --help' for more.",
+            self.usage.line()
+        )
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// The error `kind` in the command `usage` names.
+pub(super) fn err(usage: Usage, kind: ErrorKind) -> CliError {
+    CliError { kind, usage }
+}

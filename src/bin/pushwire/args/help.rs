@@ -1,0 +1,467 @@
+//! The help texts: what `--help`, `-h` and `pushwire help [COMMAND]` print. Defaults are
+//! printed from the values the parsers start from, so the texts cannot drift from them.
+
+use pushwire::Config;
+use pushwire::hub::HubConfig;
+
+use super::VERSION;
+use super::server::{ECHO_ADDR, SERVE_ADDR, echo_defaults};
+use super::values::{fmt_bytes, fmt_secs};
+use crate::load::LoadConfig;
+
+pub(super) fn top_help() -> String {
+    format!(
+        "\
+pushwire {VERSION}
+Real-time push over WebSocket (RFC 6455) and HTTP long-polling, on one event loop.
+
+Usage: pushwire [OPTIONS] [COMMAND]
+
+Commands:
+  serve   Serve the pub/sub hub on {SERVE_ADDR}: channels over HTTP long-polling and
+          WebSocket, and a demo chat page at / (the default: what 'pushwire' runs)
+  echo    Echo every text and binary message back (conformance tests, benchmarks)
+  client  Connect to a WebSocket server: stdin lines are sent, messages received printed
+  load    Generate load: WebSocket echo, long-poll delivery, or one-to-many fan-out
+  help    Print this help, or the help of a command: 'pushwire help serve'
+
+Options:
+  -h, --help     Print help
+  -V, --version  Print version
+
+Run 'pushwire <COMMAND> --help' for the options of a command.
+"
+    )
+}
+
+pub(super) fn serve_help() -> String {
+    let lib = Config::default();
+    let hub = HubConfig::default();
+    let ping = match lib.ping_interval {
+        Some(d) => fmt_secs(d),
+        None => "off".to_string(),
+    };
+    format!(
+        "\
+Serve the pub/sub hub: channels over HTTP long-polling, plain polling and WebSocket, one
+message history per channel, and a demo chat page at /.
+
+'pushwire' with no arguments runs this with every default. Its limits and timeouts are
+the library defaults (not the larger ones of 'pushwire echo').
+
+Usage: pushwire serve [OPTIONS]
+
+HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
+  POST /channels/NAME             publish the body (UTF-8 text); 201 {{\"id\":N}}
+  GET  /channels/NAME?since=N&timeout=S   long-poll; 200 {{\"messages\":[...],\"next\":M}} or 204
+  GET  /channels/NAME (WebSocket) subscribe; each message as {{\"id\":N,\"data\":\"...\"}}
+  GET  /healthz                   200 ok
+  GET  /                          the demo chat page
+  since=N: only messages after id N (absent: only new ones); timeout=0: plain polling.
+
+Options:
+      --addr ADDR               Address to listen on [default: {SERVE_ADDR}]
+      --history N               Messages retained per channel for late readers (since=N)
+                                and reconnecting subscribers; at least 1 [default: {history}]
+      --poll-timeout SECS       How long a long-poll without timeout= is held before 204;
+                                at most --max-poll-timeout [default: {poll}, or
+                                --max-poll-timeout if that is smaller]
+      --max-poll-timeout SECS   The longest a long-poll is held, whatever its timeout= asks
+                                [default: {max_poll}]
+      --max-body BYTES          Largest request body; a bigger one is refused with 413
+                                [default: {body}]
+      --max-message BYTES       Largest WebSocket message (sum of its fragments); a bigger
+                                one is refused with close code 1009 [default: {msg}]
+      --max-frame BYTES         Largest frame payload, at most --max-message; a bigger one
+                                is refused with 1009 [default: {frame}, or --max-message
+                                if that is smaller]
+      --ping-interval SECS|off  Send a keepalive ping after this long without a byte from
+                                the peer; 'off' disables keepalive [default: {ping}]
+      --pong-timeout SECS       After a keepalive ping, drop the peer if no byte arrives
+                                within this [default: {pong}]
+      --close-timeout SECS      After sending Close, drop the TCP connection if the peer's
+                                Close has not arrived within this [default: {close}]
+      --handshake-timeout SECS  Time allowed for a complete request, head and body; 408
+                                after (slowloris protection) [default: {handshake}]
+      --max-connections N       Most simultaneous connections (long-polls included); more
+                                are accepted and closed at once [default: {conn}]
+      --write-buffer BYTES      Per-connection write-buffer high-water mark: at or above it
+                                the server stops reading from that peer [default: {wbuf}]
+      --allow-origin ORIGIN     Browser Origin allowed to open a WebSocket; repeat for
+                                several. Others get 403; requests without Origin are
+                                allowed [default: any origin]
+      --trace                   Print every HTTP head and frame crossing the wire to
+                                stderr (direction, connection id, FIN, RSV, opcode, mask
+                                key, length encoding, payload preview, close codes by
+                                name). Slow: for learning and debugging
+  -h, --help                    Print help
+  -V, --version                 Print version
+
+Values are given as '--opt VALUE' or '--opt=VALUE'.
+BYTES: an integer with an optional suffix K, KiB, M, MiB, G or GiB (binary multiples,
+       case-insensitive), e.g. 65536, 64K, 16MiB.
+SECS:  seconds as an integer or a decimal, e.g. 30 or 0.5 (above 0, at most one year).
+
+Examples:
+  pushwire serve --addr 0.0.0.0:8080 --history 100
+  curl -d 'hello' http://127.0.0.1:8080/channels/lobby
+  curl 'http://127.0.0.1:8080/channels/lobby?since=0&timeout=10'
+  pushwire client 'ws://127.0.0.1:8080/channels/lobby?since=0'
+",
+        history = hub.history,
+        poll = fmt_secs(hub.default_poll_timeout),
+        max_poll = fmt_secs(hub.max_poll_timeout),
+        body = fmt_bytes(lib.max_body_bytes as u64),
+        msg = fmt_bytes(lib.max_message_size),
+        frame = fmt_bytes(lib.max_frame_size),
+        pong = fmt_secs(lib.pong_timeout),
+        close = fmt_secs(lib.close_timeout),
+        handshake = fmt_secs(lib.handshake_timeout),
+        conn = lib.max_connections,
+        wbuf = fmt_bytes(lib.write_buffer_high_water as u64),
+    )
+}
+
+pub(super) fn echo_help() -> String {
+    let lib = Config::default();
+    let echo = echo_defaults();
+    let ping = match lib.ping_interval {
+        Some(d) => fmt_secs(d),
+        None => "off".to_string(),
+    };
+    format!(
+        "\
+Echo every text and binary message back to its sender.
+
+For conformance tests (Autobahn|Testsuite) and benchmarks, so its limits are larger
+than the library defaults:
+  max message {echo_msg} (library: {lib_msg}), max frame {echo_frame} (library: {lib_frame}),
+  max fragments {echo_frag} (library: {lib_frag}), max connections {echo_conn} (library: {lib_conn}).
+Timeouts and the write buffer are the library defaults. Messages of 256 KiB or more
+that span reads are echoed piece by piece as they arrive, never buffered whole.
+
+Usage: pushwire echo [OPTIONS]
+
+Options:
+      --addr ADDR               Address to listen on [default: {ECHO_ADDR}]
+      --max-message BYTES       Largest message (sum of its fragments); a bigger one is
+                                refused with close code 1009 [default: {echo_msg}]
+      --max-frame BYTES         Largest frame payload, at most --max-message; a bigger one
+                                is refused with 1009 [default: {echo_frame}, or
+                                --max-message if that is smaller]
+      --max-fragments N         Most frames in one fragmented message; more is refused with
+                                1009 [default: {echo_frag}]
+      --ping-interval SECS|off  Send a keepalive ping after this long without a byte from
+                                the peer; 'off' disables keepalive [default: {ping}]
+      --pong-timeout SECS       After a keepalive ping, drop the peer if no byte arrives
+                                within this [default: {pong}]
+      --close-timeout SECS      After sending Close, drop the TCP connection if the peer's
+                                Close has not arrived within this [default: {close}]
+      --handshake-timeout SECS  Time allowed for a complete request head (slowloris
+                                protection) [default: {handshake}]
+      --max-connections N       Most simultaneous connections; more are accepted and closed
+                                at once [default: {echo_conn}]
+      --write-buffer BYTES      Per-connection write-buffer high-water mark: at or above it
+                                the server stops reading from that peer [default: {wbuf}]
+      --allow-origin ORIGIN     Browser Origin allowed to connect; repeat for several.
+                                Others get 403; requests without Origin are allowed
+                                [default: any origin]
+      --trace                   Print every HTTP head and frame crossing the wire to
+                                stderr (direction, connection id, FIN, RSV, opcode, mask
+                                key, length encoding, payload preview, close codes by
+                                name). Slow: for learning and debugging
+  -h, --help                    Print help
+  -V, --version                 Print version
+
+Values are given as '--opt VALUE' or '--opt=VALUE'.
+BYTES: an integer with an optional suffix K, KiB, M, MiB, G or GiB (binary multiples,
+       case-insensitive), e.g. 65536, 64K, 16MiB.
+SECS:  seconds as an integer or a decimal, e.g. 30 or 0.5 (above 0, at most one year).
+",
+        echo_msg = fmt_bytes(echo.max_message_size),
+        lib_msg = fmt_bytes(lib.max_message_size),
+        echo_frame = fmt_bytes(echo.max_frame_size),
+        lib_frame = fmt_bytes(lib.max_frame_size),
+        echo_frag = echo.max_fragments,
+        lib_frag = lib.max_fragments,
+        echo_conn = echo.max_connections,
+        lib_conn = lib.max_connections,
+        pong = fmt_secs(echo.pong_timeout),
+        close = fmt_secs(echo.close_timeout),
+        handshake = fmt_secs(echo.handshake_timeout),
+        wbuf = fmt_bytes(echo.write_buffer_high_water as u64),
+    )
+}
+
+pub(super) fn client_help() -> String {
+    "\
+A small websocat: connect to a WebSocket server, send each line of standard input as a
+text message, and print every message received to standard output, one per line (binary
+as '[binary N bytes] <hex of up to 64 bytes>').
+
+At the end of standard input (Ctrl-D) the client sends Close 1000 and waits for the
+server's Close. Exit status: 0 after a normal close, 1 if the connection failed or
+closed abnormally, 2 for a bad command line.
+
+Usage: pushwire client [OPTIONS] <URL>
+
+Arguments:
+  <URL>  ws://host[:port]/path (port 80 if omitted). wss:// is not supported: it needs
+         TLS, which pushwire does not implement
+
+Options:
+      --protocol NAME    Offer this subprotocol (Sec-WebSocket-Protocol); repeat to offer
+                         several, in order of preference. NAME is an HTTP token: letters,
+                         digits and !#$%&'*+-.^_`|~ [default: none offered]
+      --origin ORIGIN    Send this Origin header, as a browser would
+                         [default: no Origin header]
+      --trace            Print every HTTP head and frame crossing the wire to stderr
+                         (direction, connection id, FIN, RSV, opcode, mask key, length
+                         encoding, payload preview, close codes by name)
+  -h, --help             Print help
+  -V, --version          Print version
+
+Values are given as '--opt VALUE' or '--opt=VALUE'.
+
+Examples:
+  pushwire client ws://127.0.0.1:9001/
+  echo hello | pushwire client ws://127.0.0.1:9001/
+  pushwire client --protocol chat --origin https://example.com ws://localhost:8080/chat
+"
+    .to_string()
+}
+
+pub(super) fn load_help() -> String {
+    let d = LoadConfig::new("");
+    format!(
+        "\
+Generate load against a pushwire server (or any WebSocket echo server), on one thread and
+one event loop, with a progress line on stderr once a second and a summary on stdout: a
+readable block, then one line 'LOAD mode=... conns=... size=... depth=... msgs=...
+msgs_per_s=... mb_per_s=... p50_us=... p99_us=... max_us=... errors=... mismatches=...'.
+
+Modes:
+  echo      CONNS WebSocket connections each keep DEPTH messages of SIZE bytes in flight;
+            every echoed byte is compared with what was sent. Latency: from queueing a
+            message to receiving its whole echo. URL: ws://HOST:PORT/PATH
+  longpoll  CONNS keep-alive clients loop 'GET URL?since=<next>&timeout=30' while a
+            built-in publisher POSTs --publish-rate messages/s to the same channel.
+            Latency: from the publish to its delivery; a gap or a repeat in what a
+            client receives is an error. URL: http://HOST:PORT/channels/NAME
+  fanout    CONNS waiters on one channel (parked long-polls, or WebSocket subscribers),
+            then one publish; per waiter, the time from the publish until its response or
+            frame has arrived in full. Repeated --rounds times; each round waits until
+            every long-poll has been written again, then 1 s (a parked request gives no
+            signal). URL: http:// or ws://HOST:PORT/channels/NAME
+
+Use a channel nobody else publishes to: message ids and contents are checked.
+
+Usage: pushwire load [OPTIONS] <URL>
+
+Arguments:
+  <URL>  ws://host[:port]/path or http://host[:port]/channels/NAME (port 80 if omitted)
+
+Options:
+      --mode MODE               echo, longpoll or fanout [default: echo]
+      --conns N                 Connections (echo), polling clients (longpoll) or waiters
+                                (fanout) [default: {conns}]
+      --size BYTES              Echo message size; for longpoll and fanout, published
+                                bodies are padded to at least this [default: {size}]
+      --depth D                 Echo messages in flight per connection [default: {depth}]
+      --secs SECS               Measured time (echo, longpoll) [default: {secs}]
+      --warmup SECS             Load before measuring (echo, longpoll); 0 for none
+                                [default: {warmup}]
+      --text                    Echo text messages (valid UTF-8 mixing 1- to 4-byte
+                                characters) [default: binary]
+      --publish-rate R          Publishes per second (longpoll) [default: {rate}]
+      --rounds K                Publishes timed (fanout) [default: {rounds}]
+      --transport T             How fan-out waiters wait: longpoll or ws [default: by the
+                                URL's scheme, ws:// for ws]
+      --connect-concurrency N   Most connections opening at once [default: {conc}]
+  -h, --help                    Print help
+  -V, --version                 Print version
+
+Connections are opened first (15 s at most), then the run warms up and measures. Every
+run is bounded: warmup + secs + 30 s (echo, longpoll), 30 s + 15 s per round (fanout).
+Exit status: 0 if clean, 1 on any error or mismatch, 2 for a bad command line.
+
+Each connection is a file descriptor: raise the limit in the shell first for thousands
+(e.g. 'ulimit -n 20000'; the run checks and says so). All connections come from one
+source address, which allows about 28,000 to one server address and port.
+
+Values are given as '--opt VALUE' or '--opt=VALUE'.
+BYTES: an integer with an optional suffix K, KiB, M, MiB, G or GiB (binary multiples,
+       case-insensitive), e.g. 20, 64K, 1MiB.
+SECS:  seconds as an integer or a decimal, e.g. 10 or 0.5.
+
+Examples:
+  pushwire echo &
+  pushwire load ws://127.0.0.1:9001/ --conns 100 --size 1KiB --depth 4 --secs 10
+  pushwire serve --max-connections 30000 &
+  pushwire load http://127.0.0.1:8080/channels/bench --mode longpoll --conns 1000
+  pushwire load http://127.0.0.1:8080/channels/fan --mode fanout --conns 10000
+  pushwire load ws://127.0.0.1:8080/channels/fan --mode fanout --conns 10000
+",
+        conns = d.conns,
+        size = d.size,
+        depth = d.depth,
+        secs = fmt_secs(d.secs),
+        warmup = fmt_secs(d.warmup),
+        rate = d.publish_rate,
+        rounds = d.rounds,
+        conc = d.connect_concurrency,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::args::client::CLIENT_OPTIONS;
+    use crate::args::server::{ECHO_OPTIONS, SERVE_OPTIONS};
+    use crate::args::testing::{help_text, run};
+
+    #[test]
+    fn top_help_lists_commands_and_global_options() {
+        let text = help_text(&["--help"]);
+        for word in ["echo", "client", "help", "--help", "-h", "--version", "-V"] {
+            assert!(text.contains(word), "top help lacks {word}");
+        }
+    }
+
+    #[test]
+    fn top_help_lists_serve_first_as_the_default() {
+        let top = help_text(&["--help"]);
+        assert_eq!(help_text(&["help"]), top);
+        let pos = |cmd: &str| {
+            top.find(&format!("\n  {cmd}  "))
+                .unwrap_or_else(|| panic!("top help lacks {cmd}: {top}"))
+        };
+        assert!(pos("serve") < pos("echo"));
+        assert!(pos("echo") < pos("client"));
+        assert!(pos("client") < pos("help"));
+        let serve_entry = &top[pos("serve")..pos("echo")];
+        assert!(serve_entry.contains("default"), "{serve_entry}");
+        assert!(top.contains("Usage: pushwire [OPTIONS] [COMMAND]"), "{top}");
+        for line in top.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+        let text = run(&["serv"]).unwrap_err().to_string();
+        assert!(
+            text.contains("(available: serve, echo, client, load, help)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn serve_help_mentions_every_option_and_default() {
+        let text = help_text(&["serve", "--help"]);
+        for spec in SERVE_OPTIONS {
+            assert!(text.contains(spec.name), "serve help lacks {}", spec.name);
+        }
+        for word in [
+            "Usage: pushwire serve [OPTIONS]",
+            "--help",
+            "--version",
+            "[default: 127.0.0.1:8080]",
+            "[default: 1024]",
+            "[default: 30, or",
+            "[default: 120]",
+            "[default: 64 KiB]",
+            "[default: 16 MiB]",
+            "[default: 16 MiB, or --max-message",
+            "[default: 10]",
+            "[default: 5]",
+            "[default: 16384]",
+            "[default: 1 MiB]",
+            "[default: any origin]",
+            "library defaults",
+            "'pushwire' with no arguments",
+            "413",
+            "408",
+            "head and body",
+            "POST /channels/NAME             publish the body (UTF-8 text); 201 {\"id\":N}",
+            "GET  /channels/NAME?since=N&timeout=S   long-poll; \
+             200 {\"messages\":[...],\"next\":M} or 204",
+            "GET  /channels/NAME (WebSocket) subscribe; each message as \
+             {\"id\":N,\"data\":\"...\"}",
+            "GET  /healthz                   200 ok",
+            "GET  /                          the demo chat page",
+            "--opt=VALUE",
+            "KiB",
+            "0.5",
+        ] {
+            assert!(text.contains(word), "serve help lacks {word:?}");
+        }
+        for line in text.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+    }
+
+    #[test]
+    fn echo_help_mentions_every_option_and_default() {
+        let text = help_text(&["echo", "--help"]);
+        for spec in ECHO_OPTIONS {
+            assert!(text.contains(spec.name), "echo help lacks {}", spec.name);
+        }
+        for word in [
+            "--help",
+            "--version",
+            "[default: 127.0.0.1:9001]",
+            "[default: 64 MiB]",
+            "[default: 1048576]",
+            "[default: 30]",
+            "[default: 5]",
+            "[default: 10]",
+            "[default: 65536]",
+            "[default: 1 MiB]",
+            "[default: any origin]",
+            "library: 16 MiB",
+            "library: 4096",
+            "KiB",
+            "GiB",
+            "0.5",
+            "--opt=VALUE",
+            "--trace",
+            "mask",
+            "close codes by",
+        ] {
+            assert!(text.contains(word), "echo help lacks {word:?}");
+        }
+        // Every line fits a 100-column terminal.
+        for line in text.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+    }
+
+    #[test]
+    fn client_help_mentions_every_option() {
+        let text = help_text(&["client", "--help"]);
+        for spec in CLIENT_OPTIONS {
+            assert!(text.contains(spec.name), "client help lacks {}", spec.name);
+        }
+        for word in [
+            "Usage: pushwire client [OPTIONS] <URL>",
+            "--protocol NAME",
+            "--origin ORIGIN",
+            "--help",
+            "--version",
+            "websocat",
+            "[binary N bytes]",
+            "ws://host[:port]/path",
+            "wss://",
+            "TLS",
+            "!#$%&'*+-.^_`|~",
+            "Ctrl-D",
+            "Close 1000",
+            "Exit status: 0",
+            "pushwire client ws://127.0.0.1:9001/\n",
+            "echo hello | pushwire client ws://127.0.0.1:9001/\n",
+            "mask key",
+            "--opt=VALUE",
+        ] {
+            assert!(text.contains(word), "client help lacks {word:?}");
+        }
+        for line in text.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `pushwire serve` and `pushwire echo`: bind, say where, and run until the server stops.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use pushwire::hub::{HubConfig, HubServer};
+use pushwire::message::MessagePart;
+use pushwire::{Config, ConnId, Context, Handler, Message, Server};
+
+/// `pushwire serve`: the pub/sub hub ([`HubServer`]) and its demo page, with how to try
+/// them printed on stdout.
+pub(crate) fn serve(addr: SocketAddr, config: Config, hub: HubConfig) -> ExitCode {
+    let Some(server) = bind("serve", addr, config) else {
+        return ExitCode::FAILURE;
+    };
+    let local = server.local_addr();
+    println!("pushwire serve: open http://{local}/ in a browser (demo chat)");
+    println!("  publish:   curl -d 'hello' http://{local}/channels/lobby");
+    println!("  long-poll: curl 'http://{local}/channels/lobby?since=0&timeout=30'");
+    println!("  subscribe: pushwire client ws://{local}/channels/lobby");
+    run("serve", server, &mut HubServer::new(hub))
+}
+
+/// `pushwire echo`: every message back to its sender ([`Echo`]), for conformance tests
+/// and benchmarks; the address is printed on stderr.
+pub(crate) fn echo(addr: SocketAddr, config: Config) -> ExitCode {
+    let Some(server) = bind("echo", addr, config) else {
+        return ExitCode::FAILURE;
+    };
+    eprintln!("pushwire echo: listening on ws://{}", server.local_addr());
+    run("echo", server, &mut Echo)
+}
+
+/// Binds the listening socket, or says why it cannot (`None`).
+fn bind(command: &str, addr: SocketAddr, config: Config) -> Option<Server> {
+    match Server::bind(addr, config) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            eprintln!("pushwire {command}: cannot listen on {addr}: {e}");
+            None
+        }
+    }
+}
+
+/// Runs the server until it shuts down: exit status 0, or 1 if the event loop failed.
+fn run(command: &str, mut server: Server, handler: &mut impl Handler) -> ExitCode {
+    match server.run(handler) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pushwire {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Echoes every text and binary message back to its sender.
+struct Echo;
+
+impl Handler for Echo {
+    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
+        // Backpressure: while the peer is not reading our echoes, it is not read either
+        // (see Config::write_buffer_high_water), so `Full` cannot happen here in practice;
+        // dropping the echo would still be the right answer if it did.
+        // By value: a large message assembled from several reads is queued without a copy.
+        let _ = ctx.send_message(conn, message);
+    }
+
+    fn on_message_part(&mut self, ctx: &mut Context<'_>, conn: ConnId, part: MessagePart<'_>) {
+        // A large message is echoed piece by piece as it arrives (re-fragmented), never
+        // buffered whole: memory stays constant whatever the message size.
+        let _ = ctx.send_part(conn, &part);
+    }
+}
