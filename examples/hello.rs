@@ -7,12 +7,12 @@
 //! curl http://127.0.0.1:8081/hello
 //! ```
 
-use pushwire::{Config, ConnId, Context, Handler, Request, Response, Server, StatusCode};
+use pushwire::{Config, Context, Handler, Request, RequestId, Response, Server, StatusCode};
 
 struct Hello;
 
 impl Handler for Hello {
-    fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
+    fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
         let response = if request.method() == "GET" && request.path() == "/hello" {
             Response::new(StatusCode::OK)
                 .header("Content-Type", "text/plain")
@@ -20,7 +20,7 @@ impl Handler for Hello {
         } else {
             Response::error(StatusCode::NOT_FOUND, "try GET /hello")
         };
-        let _ = ctx.respond(conn, response);
+        let _ = ctx.respond(id, response);
     }
 }
 

@@ -9,18 +9,18 @@
 use std::time::{Duration, Instant};
 
 use pushwire::http::{Request, Response, StatusCode};
-use pushwire::{CloseEvent, Config, ConnId, Context, Handler, Server};
+use pushwire::{CloseEvent, Config, ConnId, Context, Handler, RequestId, Server};
 
 struct Ticker;
 
 impl Handler for Ticker {
-    fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
+    fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
         let response = if request.path() == "/" {
             Response::text(StatusCode::OK, "connect a WebSocket client to this URL\n")
         } else {
             Response::error(StatusCode::NOT_FOUND, "try /")
         };
-        let _ = ctx.respond(conn, response);
+        let _ = ctx.respond(id, response);
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {

@@ -18,10 +18,10 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::config::WsLimits;
-use crate::error::SendError;
 use crate::message::Message;
 use crate::status::Status;
 use crate::trace::{Direction, WireTrace};
+use crate::ws::SendError;
 use crate::ws::client_handshake::{ClientHandshake, ClientHandshakeError};
 use crate::ws::close::CloseCode;
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};

@@ -102,9 +102,13 @@ pub struct Config {
     /// On graceful shutdown, time allowed for peers to answer the server's Close (1001)
     /// before the remaining connections are dropped. Default 5 s.
     pub shutdown_timeout: Duration,
-    /// Print every HTTP head and every frame, as it crosses the wire, to stderr (see
-    /// [`trace`](crate::trace)). Default `false`. For learning and debugging: it is slow.
+    /// Write every HTTP head and every frame, as it crosses the wire, to [`log`](Self::log)
+    /// (see [`trace`](crate::trace)). Default `false`. For learning and debugging: it is
+    /// slow.
     pub trace: bool,
+    /// Where the server's own lines go — the trace, and warnings such as running out of
+    /// file descriptors. Default [`Log::stderr`](crate::log::Log::stderr).
+    pub log: crate::log::Log,
 }
 
 impl Default for Config {
@@ -130,6 +134,7 @@ impl Default for Config {
             command_queue_capacity: 64 * 1024,
             shutdown_timeout: Duration::from_secs(5),
             trace: false,
+            log: crate::log::Log::default(),
         }
     }
 }

@@ -3,7 +3,10 @@
 //! Two families, kept apart on purpose: a [`SendError`] is a *condition* of the
 //! connection (it is gone, closing, or its write buffer is full) that a correct program
 //! must expect and handle; a [`UsageError`] is a *mistake* in the calling code (a close
-//! code that may not be sent, a reason that does not fit). Violations of the protocol by
+//! code that may not be sent, a reason that does not fit). The sans-IO protocol core has
+//! its own, smaller error ([`ws::SendError`](crate::ws::SendError): closing, busy, usage);
+//! the server's adds what only the server can know — the connection is gone, its buffer
+//! is full — as h2 keeps user errors apart from protocol ones. Violations of the protocol by
 //! the peer are neither: they are [`ProtocolError`](crate::ws::ProtocolError)s and
 //! [`HttpError`](crate::http::HttpError)s, each of which knows its wire answer, and they
 //! reach the application only as the reason a connection closed.
@@ -47,6 +50,9 @@ pub enum UsageError {
     ControlPayloadTooLong(usize),
     /// A message part that is not the first, with no message being sent in parts.
     PartOutOfOrder,
+    /// A `1xx` status given as the answer to a request: it is not a final response
+    /// (RFC 9110 §15.2), so the client would go on waiting for one.
+    NotFinalStatus,
 }
 
 impl std::fmt::Display for SendError {
@@ -76,6 +82,7 @@ impl std::fmt::Display for UsageError {
             UsageError::PartOutOfOrder => {
                 f.write_str("a message part that is not the first, with no message begun")
             }
+            UsageError::NotFinalStatus => f.write_str("a 1xx status is not a final response"),
             UsageError::ControlPayloadTooLong(n) => {
                 write!(f, "control payload is {n} bytes; at most 125 are allowed")
             }
@@ -89,5 +96,17 @@ impl std::error::Error for UsageError {}
 impl From<UsageError> for SendError {
     fn from(e: UsageError) -> Self {
         SendError::Usage(e)
+    }
+}
+
+/// The protocol core's refusal, seen from the server: the same conditions, among the
+/// server's own (`Gone`, `Full`).
+impl From<crate::ws::SendError> for SendError {
+    fn from(e: crate::ws::SendError) -> Self {
+        match e {
+            crate::ws::SendError::NotOpen => SendError::NotOpen,
+            crate::ws::SendError::Busy => SendError::Busy,
+            crate::ws::SendError::Usage(e) => SendError::Usage(e),
+        }
     }
 }

@@ -94,6 +94,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod hub;
+pub mod log;
 pub mod message;
 pub mod pair;
 pub mod server;
@@ -108,7 +109,9 @@ pub use config::Config;
 pub use error::{SendError, UsageError};
 pub use http::{Request, Response, StatusCode};
 pub use message::Message;
-pub use server::{ConnId, Context, Handle, HandleError, HandleErrorKind, Handler, Server, Upgrade};
+pub use server::{
+    ConnId, Context, Handle, HandleError, HandleErrorKind, Handler, RequestId, Server, Upgrade,
+};
 pub use status::Status;
 pub use ws::connection::{CloseEvent, CloseKind};
 pub use ws::handshake::UpgradeRequest;

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use crate::config::WsLimits;
-use crate::error::SendError;
 use crate::message::Message;
+use crate::ws::SendError;
 use crate::ws::close::{self, CloseCode};
 use crate::ws::connection::{CloseKind, WsConnection, WsEvent};
 use crate::ws::frame::Role;
@@ -203,7 +203,7 @@ impl Driver {
             }
         }
         self.events
-            .push(Seen::Closed(code.0, reason.to_string(), kind));
+            .push(Seen::Closed(code.as_u16(), reason.to_string(), kind));
     }
 
     /// The bytes of a chunk arrive: feed them (with what was pending) until the
@@ -234,7 +234,9 @@ impl Driver {
                 WsEvent::Message(Message::Binary(b)) => Some(Seen::Binary(b.into_owned())),
                 WsEvent::Ping(p) => Some(Seen::Ping(p.to_vec())),
                 WsEvent::Pong(p) => Some(Seen::Pong(p.to_vec())),
-                WsEvent::Closed(c) => Some(Seen::Closed(c.code.0, c.reason.into_owned(), c.kind)),
+                WsEvent::Closed(c) => {
+                    Some(Seen::Closed(c.code.as_u16(), c.reason.into_owned(), c.kind))
+                }
             });
             assert!(n <= snapshot.len(), "consumed more than offered");
             assert_eq!(input[n..], snapshot[n..], "unconsumed bytes were modified");
@@ -276,13 +278,13 @@ impl Driver {
                 }
                 Seen::Pong(p) => assert!(p.len() <= 125),
                 Seen::Closed(code, reason, kind) => {
-                    let code = CloseCode(*code);
+                    let code = CloseCode::from_u16_unchecked(*code);
                     if was_open {
                         self.expected_close = match kind {
-                            CloseKind::Remote => {
-                                Some((code != CloseCode::NO_STATUS_RECEIVED).then_some(code.0))
-                            }
-                            CloseKind::Failed(e) => Some(Some(e.close_code().0)),
+                            CloseKind::Remote => Some(
+                                (code != CloseCode::NO_STATUS_RECEIVED).then_some(code.as_u16()),
+                            ),
+                            CloseKind::Failed(e) => Some(Some(e.close_code().as_u16())),
                             other => panic!("{other:?} while open after input"),
                         };
                     } else {
@@ -411,9 +413,12 @@ impl Driver {
                 let reason = if variant & 4 == 0 { "bye" } else { "" };
                 let open = self.conn.is_open();
                 let before = self.wire.len();
-                let result = self
-                    .conn
-                    .close(CloseCode(code), reason, &mut self.wire, self.now);
+                let result = self.conn.close(
+                    CloseCode::from_u16_unchecked(code),
+                    reason,
+                    &mut self.wire,
+                    self.now,
+                );
                 if code == 1005 {
                     assert!(matches!(result, Err(SendError::Usage(_))));
                 } else if open {

@@ -328,10 +328,14 @@ pub fn close_payload(data: &[u8]) {
             if !valid_close_code(code) {
                 assert_eq!(got, Err(ProtocolError::InvalidCloseCode(code)));
             } else if let Ok(text) = std::str::from_utf8(reason) {
-                assert_eq!(got, Ok(Some((CloseCode(code), text))));
+                assert_eq!(got, Ok(Some((CloseCode::from_u16_unchecked(code), text))));
                 if text.len() <= close::MAX_REASON_LEN {
                     let mut out = Vec::new();
-                    close::encode_close_payload(CloseCode(code), text, &mut out);
+                    close::encode_close_payload(
+                        CloseCode::from_u16_unchecked(code),
+                        text,
+                        &mut out,
+                    );
                     assert_eq!(out, data);
                 }
             } else {

@@ -247,17 +247,17 @@ impl<'a> Batch<'a> {
 
 /// Everything the hub knows about one channel.
 #[derive(Debug)]
-struct Entry<K> {
+struct Entry<P, S> {
     log: Channel,
     /// Long-poll requests waiting for the next message. All are caught up.
-    parked: HashSet<K>,
+    parked: HashSet<P>,
     /// Subscribers that get each message as it is published. All are caught up.
-    active: HashSet<K>,
+    active: HashSet<S>,
     /// Subscribers publishes skip, with the last id each was given.
-    paused: HashMap<K, u64>,
+    paused: HashMap<S, u64>,
 }
 
-impl<K> Entry<K> {
+impl<P, S> Entry<P, S> {
     fn new(history: usize) -> Self {
         Entry {
             log: Channel::new(history),
@@ -331,8 +331,9 @@ impl Replay {
 
 /// Named channels, created on first use, each with its history and its waiters.
 ///
-/// `K` identifies a waiter: a long-poll request or a WebSocket subscription (the driver's
-/// connection id). A key is parked or subscribed per channel; the driver remembers which
+/// `P` identifies a parked long-poll request (the server's request id), `S` a WebSocket
+/// subscription (its connection id); tests may use one type for both. A key is parked or
+/// subscribed per channel; the driver remembers which
 /// channel each of its keys is on, to [`unpark`](Hub::unpark) or
 /// [`unsubscribe`](Hub::unsubscribe) it when its connection closes. Channel names are
 /// taken as given: check them with [`channel_name`](crate::hub::query::channel_name)
@@ -354,12 +355,12 @@ impl Replay {
 /// assert_eq!(&*fanout.frame, r#"{"id":1,"data":"hello"}"#);
 /// ```
 #[derive(Debug)]
-pub struct Hub<K> {
-    channels: HashMap<String, Entry<K>>,
+pub struct Hub<P, S = P> {
+    channels: HashMap<String, Entry<P, S>>,
     history: usize,
 }
 
-impl<K: Eq + Hash + Clone> Hub<K> {
+impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     /// A hub whose channels each retain `history` messages (at least 1).
     pub fn new(history: usize) -> Self {
         Hub {
@@ -391,7 +392,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
         &mut self.entry(name).log
     }
 
-    fn entry(&mut self, name: &str) -> &mut Entry<K> {
+    fn entry(&mut self, name: &str) -> &mut Entry<P, S> {
         // Look up before inserting so the common case allocates no `String`.
         if !self.channels.contains_key(name) {
             self.channels
@@ -406,11 +407,11 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     /// deliver: see [`Fanout`]. Every parked request on the channel is unparked and
     /// listed in [`Fanout::polls`]; the [active subscribers](Hub::subscribers) are to be
     /// sent [`Fanout::frame`].
-    pub fn publish(&mut self, name: &str, data: Arc<str>) -> Fanout<K> {
+    pub fn publish(&mut self, name: &str, data: Arc<str>) -> Fanout<P> {
         let entry = self.entry(name);
         let message = entry.log.append(data);
         let (id, frame) = (message.id, Arc::clone(&message.frame));
-        let polls: Vec<K> = entry.parked.drain().collect();
+        let polls: Vec<P> = entry.parked.drain().collect();
         // Every parked request was caught up, so all get exactly this message.
         let poll_body = (!polls.is_empty())
             .then(|| Arc::from(json::poll_batch_of_frames([&*frame], id, None).into_bytes()));
@@ -430,7 +431,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     /// answers [`PollOutcome::Parked`], or, with `park_as` `None` (`timeout=0`), answers
     /// [`PollOutcome::Empty`]. Parking a key that is already parked on this channel
     /// keeps one entry.
-    pub fn poll(&mut self, name: &str, since: Option<u64>, park_as: Option<K>) -> PollOutcome {
+    pub fn poll(&mut self, name: &str, since: Option<u64>, park_as: Option<P>) -> PollOutcome {
         if let (Some(since), Some(channel)) = (since, self.get(name)) {
             let batch = channel.read_after(since);
             if !batch.is_empty() {
@@ -449,7 +450,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     /// Takes a parked request back (its timeout ran out, or its connection closed).
     /// `true` if it was still parked: then the driver answers it (`204` on timeout).
     /// `false` if a publish already answered it, so a late timer does nothing.
-    pub fn unpark(&mut self, name: &str, key: &K) -> bool {
+    pub fn unpark(&mut self, name: &str, key: &P) -> bool {
         let removed = self
             .channels
             .get_mut(name)
@@ -459,7 +460,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     }
 
     /// Is `key` parked on `name`?
-    pub fn is_parked(&self, name: &str, key: &K) -> bool {
+    pub fn is_parked(&self, name: &str, key: &P) -> bool {
         self.channels
             .get(name)
             .is_some_and(|entry| entry.parked.contains(key))
@@ -477,7 +478,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     /// were evicted. `since` `None` replays nothing. From this call on, every publish
     /// lists the key in [`Hub::subscribers`]. Subscribing a key again starts it over from
     /// the new `since`.
-    pub fn subscribe(&mut self, name: &str, key: K, since: Option<u64>) -> Replay {
+    pub fn subscribe(&mut self, name: &str, key: S, since: Option<u64>) -> Replay {
         let entry = self.entry(name);
         let cursor = entry.log.cursor(since);
         let replay = entry.log.read_after(cursor).to_replay();
@@ -487,7 +488,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     }
 
     /// Removes `key`'s subscription to `name`, active or paused. `true` if it had one.
-    pub fn unsubscribe(&mut self, name: &str, key: &K) -> bool {
+    pub fn unsubscribe(&mut self, name: &str, key: &S) -> bool {
         let removed = self.channels.get_mut(name).is_some_and(|entry| {
             let active = entry.active.remove(key);
             let paused = entry.paused.remove(key).is_some();
@@ -499,7 +500,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
 
     /// The active subscribers of `name`: after [`Hub::publish`], each is to be sent that
     /// publish's [`Fanout::frame`]. Paused subscribers are not listed.
-    pub fn subscribers(&self, name: &str) -> impl Iterator<Item = &K> {
+    pub fn subscribers(&self, name: &str) -> impl Iterator<Item = &S> {
         self.channels
             .get(name)
             .into_iter()
@@ -517,7 +518,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     /// given is `delivered` (e.g. a publish's `id - 1` when sending that publish's frame
     /// failed for lack of buffer space). Later publishes skip it until
     /// [`Hub::resume`]. `false` if `key` is not an active subscriber of `name`.
-    pub fn pause(&mut self, name: &str, key: &K, delivered: u64) -> bool {
+    pub fn pause(&mut self, name: &str, key: &S, delivered: u64) -> bool {
         let Some(entry) = self.channels.get_mut(name) else {
             return false;
         };
@@ -532,7 +533,7 @@ impl<K: Eq + Hash + Clone> Hub<K> {
     /// Makes paused subscriber `key` of `name` active again and returns what it missed
     /// while paused: the retained messages after the id it was last given, and how many
     /// were evicted first. `None` if `key` is not a paused subscriber of `name`.
-    pub fn resume(&mut self, name: &str, key: &K) -> Option<Replay> {
+    pub fn resume(&mut self, name: &str, key: &S) -> Option<Replay> {
         let entry = self.channels.get_mut(name)?;
         let (key, delivered) = entry.paused.remove_entry(key)?;
         let replay = entry.log.read_after(delivered).to_replay();

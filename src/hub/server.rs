@@ -22,7 +22,7 @@ use super::{Fanout, Hub, HubConfig, PollOutcome, PollParams, Replay, channel_nam
 use crate::error::SendError;
 use crate::http::{Body, Request, Response, StatusCode};
 use crate::message::Message;
-use crate::server::{ConnId, Context, Handler, Upgrade};
+use crate::server::{ConnId, Context, Handler, RequestId, Upgrade};
 use crate::ws::close::CloseCode;
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
@@ -33,10 +33,12 @@ pub const DEMO_PAGE: &str = include_str!("demo.html");
 /// The hub as a [`Handler`].
 #[derive(Debug)]
 pub struct HubServer {
-    hub: Hub<ConnId>,
+    hub: Hub<RequestId, ConnId>,
     config: HubConfig,
-    /// The channel of every parked long-poll and every subscriber (to let go of it when
-    /// its connection ends).
+    /// The channel of every parked long-poll (to unpark it at its timeout or when its
+    /// client leaves).
+    poll_channel: HashMap<RequestId, String>,
+    /// The channel of every subscriber (to let go of it when its connection ends).
     channel_of: HashMap<ConnId, String>,
     /// Accepted upgrades waiting for `on_open`: the channel and the `since` cursor.
     opening: HashMap<ConnId, (String, Option<u64>)>,
@@ -48,13 +50,14 @@ impl HubServer {
         HubServer {
             hub: Hub::new(config.history),
             config,
+            poll_channel: HashMap::new(),
             channel_of: HashMap::new(),
             opening: HashMap::new(),
         }
     }
 
     /// The hub's state (channels, histories, waiters).
-    pub fn hub(&self) -> &Hub<ConnId> {
+    pub fn hub(&self) -> &Hub<RequestId, ConnId> {
         &self.hub
     }
 
@@ -67,10 +70,10 @@ impl HubServer {
         fanout.id
     }
 
-    fn deliver(&mut self, ctx: &mut Context<'_>, channel: &str, fanout: &Fanout<ConnId>) {
+    fn deliver(&mut self, ctx: &mut Context<'_>, channel: &str, fanout: &Fanout<RequestId>) {
         if let Some(body) = &fanout.poll_body {
-            for conn in &fanout.polls {
-                self.channel_of.remove(conn);
+            for request in &fanout.polls {
+                self.poll_channel.remove(request);
             }
             // The body was built once by the hub; the whole response is encoded once here
             // and copied to every parked request.
@@ -113,20 +116,20 @@ impl HubServer {
         }
     }
 
-    fn on_channel_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, mut request: Request) {
+    fn on_channel_request(&mut self, ctx: &mut Context<'_>, id: RequestId, mut request: Request) {
         let name = match channel_name(request.path()) {
             Ok(name) => name.to_string(),
-            Err(e) => return respond_error(ctx, conn, e.status(), &e.to_string()),
+            Err(e) => return respond_error(ctx, id, e.status(), &e.to_string()),
         };
         match request.method() {
             "POST" => {
                 let text = match message_text(request.take_body()) {
                     Ok(text) => text,
-                    Err(e) => return respond_error(ctx, conn, e.status(), &e.to_string()),
+                    Err(e) => return respond_error(ctx, id, e.status(), &e.to_string()),
                 };
                 let fanout = self.hub.publish(&name, text);
                 let body = Body::from(fanout.published_body());
-                let _ = ctx.respond(conn, json_response(StatusCode::CREATED, body));
+                let _ = ctx.respond(id, json_response(StatusCode::CREATED, body));
                 self.deliver(ctx, &name, &fanout);
             }
             "GET" | "HEAD" => {
@@ -136,22 +139,22 @@ impl HubServer {
                     self.config.max_poll_timeout,
                 ) {
                     Ok(p) => p,
-                    Err(e) => return respond_error(ctx, conn, e.status(), &e.to_string()),
+                    Err(e) => return respond_error(ctx, id, e.status(), &e.to_string()),
                 };
-                let park_as = (params.timeout > Duration::ZERO).then_some(conn);
+                let park_as = (params.timeout > Duration::ZERO).then_some(id);
                 match self.hub.poll(&name, params.since, park_as) {
                     PollOutcome::Ready(body) => {
-                        let _ = ctx.respond(conn, json_response(StatusCode::OK, body.into()));
+                        let _ = ctx.respond(id, json_response(StatusCode::OK, body.into()));
                     }
                     PollOutcome::Empty => {
-                        let _ = ctx.respond(conn, Response::new(StatusCode::NO_CONTENT));
+                        let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
                     }
                     PollOutcome::Parked => {
                         let until = ctx.now() + params.timeout;
-                        if ctx.park(conn, until).is_ok() {
-                            self.channel_of.insert(conn, name);
+                        if ctx.park(id, until).is_ok() {
+                            self.poll_channel.insert(id, name);
                         } else {
-                            self.hub.unpark(&name, &conn);
+                            self.hub.unpark(&name, &id);
                         }
                     }
                 }
@@ -162,7 +165,7 @@ impl HubServer {
                     "use GET to read, POST to publish",
                 )
                 .header("Allow", "GET, HEAD, POST");
-                let _ = ctx.respond(conn, response);
+                let _ = ctx.respond(id, response);
             }
         }
     }
@@ -228,47 +231,47 @@ impl Handler for HubServer {
         }
     }
 
-    fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
+    fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
         let path = request.path();
         let readable = matches!(request.method(), "GET" | "HEAD");
         match path {
             "/" | "/healthz" if !readable => {
                 let response = Response::error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
                     .header("Allow", "GET, HEAD");
-                let _ = ctx.respond(conn, response);
+                let _ = ctx.respond(id, response);
             }
             "/" => {
                 let response = Response::new(StatusCode::OK)
                     .header("Content-Type", "text/html; charset=utf-8")
                     .header("Cache-Control", "no-cache")
                     .body(Body::Static(DEMO_PAGE.as_bytes()));
-                let _ = ctx.respond(conn, response);
+                let _ = ctx.respond(id, response);
             }
             "/healthz" => {
-                let _ = ctx.respond(conn, Response::text(StatusCode::OK, "ok"));
+                let _ = ctx.respond(id, Response::text(StatusCode::OK, "ok"));
             }
-            _ if path.starts_with("/channels/") => self.on_channel_request(ctx, conn, request),
+            _ if path.starts_with("/channels/") => self.on_channel_request(ctx, id, request),
             _ => respond_error(
                 ctx,
-                conn,
+                id,
                 StatusCode::NOT_FOUND,
                 "no such resource; try / or /channels/NAME",
             ),
         }
     }
 
-    fn on_park_timeout(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+    fn on_park_timeout(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         // Nothing arrived within the poll's timeout.
-        if let Some(name) = self.channel_of.remove(&conn)
-            && self.hub.unpark(&name, &conn)
+        if let Some(name) = self.poll_channel.remove(&id)
+            && self.hub.unpark(&name, &id)
         {
-            let _ = ctx.respond(conn, Response::new(StatusCode::NO_CONTENT));
+            let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
         }
     }
 
-    fn on_request_abandoned(&mut self, _ctx: &mut Context<'_>, conn: ConnId) {
-        if let Some(name) = self.channel_of.remove(&conn) {
-            self.hub.unpark(&name, &conn);
+    fn on_request_abandoned(&mut self, _ctx: &mut Context<'_>, id: RequestId) {
+        if let Some(name) = self.poll_channel.remove(&id) {
+            self.hub.unpark(&name, &id);
         }
     }
 }
@@ -280,8 +283,8 @@ fn json_response(status: StatusCode, body: Body) -> Response {
         .body(body)
 }
 
-fn respond_error(ctx: &mut Context<'_>, conn: ConnId, status: StatusCode, detail: &str) {
+fn respond_error(ctx: &mut Context<'_>, id: RequestId, status: StatusCode, detail: &str) {
     // An error on a request that was read completely leaves the connection usable.
     let response = Response::text(status, format!("{status}\n{detail}\n"));
-    let _ = ctx.respond(conn, response);
+    let _ = ctx.respond(id, response);
 }

@@ -1,16 +1,15 @@
 //! [`Handle`]: talk to the event loop from other threads.
 //!
-//! Commands go through a bounded queue; a `mio::Waker` interrupts the loop's `poll`. The
-//! waker is rung only when the loop is not already due to look at the queue, so a burst of
-//! sends costs one wake-up system call, not one per send.
+//! Commands go through a bounded queue; a waker interrupts the loop's wait (the mio
+//! driver's `mio::Waker`; the in-memory driver needs none). The waker is rung only when
+//! the loop is not already due to look at the queue, so a burst of sends costs one
+//! wake-up system call, not one per send.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
-use mio::Waker;
-
-use super::slab::ConnId;
+use super::ids::{ConnId, RequestId};
 use crate::message::Message;
 use crate::ws::close::CloseCode;
 
@@ -20,7 +19,7 @@ pub(crate) enum Command {
     Send(ConnId, Message<'static>),
     Broadcast(Message<'static>),
     Close(ConnId, CloseCode, String),
-    Respond(ConnId, crate::http::Response),
+    Respond(RequestId, crate::http::Response),
     Notify(u64),
     Shutdown,
 }
@@ -64,12 +63,24 @@ impl<T: std::fmt::Debug> std::error::Error for HandleError<T> {}
 /// Calls return as soon as the command is queued; the loop carries it out on its next
 /// turn. A send that cannot be delivered at that point is handed back to the handler's
 /// [`on_undelivered`](crate::Handler::on_undelivered).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Handle {
     tx: SyncSender<Command>,
-    waker: Arc<Waker>,
+    waker: Arc<dyn Wake>,
     /// `true` while a wake-up is pending that the loop has not yet acted on.
     wake_pending: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// Interrupts the loop's wait, so it looks at the command queue.
+pub(crate) trait Wake: Send + Sync {
+    /// Wakes the loop; an error means it is gone.
+    fn wake(&self) -> std::io::Result<()>;
 }
 
 /// The loop's end of the command queue.
@@ -79,13 +90,13 @@ pub(crate) struct Commands {
     wake_pending: Arc<AtomicBool>,
 }
 
-pub(crate) fn channel(waker: Waker, capacity: usize) -> (Handle, Commands) {
+pub(crate) fn channel(waker: Arc<dyn Wake>, capacity: usize) -> (Handle, Commands) {
     let (tx, rx) = sync_channel(capacity);
     let wake_pending = Arc::new(AtomicBool::new(false));
     (
         Handle {
             tx,
-            waker: Arc::new(waker),
+            waker,
             wake_pending: wake_pending.clone(),
         },
         Commands { rx, wake_pending },
@@ -178,10 +189,10 @@ impl Handle {
     /// client has gone by the time the loop runs the command, the response is dropped.
     pub fn respond(
         &self,
-        conn: ConnId,
+        request: RequestId,
         response: crate::http::Response,
     ) -> Result<(), HandleError<crate::http::Response>> {
-        self.submit(Command::Respond(conn, response))
+        self.submit(Command::Respond(request, response))
             .map_err(|(kind, cmd)| match cmd {
                 Command::Respond(_, value) => HandleError { kind, value },
                 _ => unreachable!("submit hands back the command it was given"),

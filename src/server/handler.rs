@@ -1,10 +1,11 @@
 //! [`Handler`]: the application's side of the event loop.
 
 use super::context::Context;
-use super::slab::ConnId;
+use super::ids::{ConnId, RequestId};
 use crate::error::SendError;
 use crate::http::{Request, Response, StatusCode};
 use crate::message::{Message, MessagePart};
+use crate::ws::close::CloseCode;
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
 
@@ -33,7 +34,8 @@ impl Upgrade {
 /// implements only what it needs. All run on the loop's thread; a callback that blocks
 /// stalls every connection.
 ///
-/// Ids stay valid for the life of their connection and never match another one.
+/// A [`ConnId`] names a connection for its whole life and never another one; a
+/// [`RequestId`] names one request on it.
 pub trait Handler {
     /// A valid WebSocket upgrade request arrived (the RFC 6455 §4.2.1 checks passed).
     /// Default: accept, without a subprotocol.
@@ -49,27 +51,29 @@ pub trait Handler {
 
     /// A plain HTTP request (no upgrade) arrived, with its body. Answer it with
     /// [`Context::respond`] — now, or later from another callback or thread (a long-poll:
-    /// see [`Context::park`]). Requests on one connection are answered strictly in order;
-    /// the next is not read until this one is answered, and arrives under a new `conn` id
-    /// (the old one then fails with `Gone`). Default: `404`.
-    fn on_request(&mut self, ctx: &mut Context<'_>, conn: ConnId, request: Request) {
-        let _ = request;
+    /// see [`Context::park`]) — or stream the answer ([`Context::start_stream`]).
+    /// Requests on one connection are answered strictly in order: the next is not read
+    /// until this one is answered. `request` names this exchange only; once it is
+    /// answered, answers naming it fail with `Gone`. Default: `404`.
+    fn on_request(&mut self, ctx: &mut Context<'_>, request: RequestId, head: Request) {
+        let _ = head;
         let _ = ctx.respond(
-            conn,
+            request,
             Response::error(StatusCode::NOT_FOUND, "no such resource"),
         );
     }
 
     /// A request parked with [`Context::park`] reached its deadline unanswered. Answer it
     /// now (or park it again). Default: `204 No Content`.
-    fn on_park_timeout(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let _ = ctx.respond(conn, Response::new(StatusCode::NO_CONTENT));
+    fn on_park_timeout(&mut self, ctx: &mut Context<'_>, request: RequestId) {
+        let _ = ctx.respond(request, Response::new(StatusCode::NO_CONTENT));
     }
 
-    /// The client of a request that was not yet answered (typically a parked long-poll)
-    /// closed its connection. The connection is gone: forget the request. Default: nothing.
-    fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let _ = (ctx, conn);
+    /// The client of a request that was not yet answered (a parked long-poll, or a
+    /// streamed answer) closed its connection, or the connection ended for another
+    /// reason. Forget the request: answers to it fail with `Gone`. Default: nothing.
+    fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, request: RequestId) {
+        let _ = (ctx, request);
     }
 
     /// The WebSocket on `conn` is open (the `101` response is queued).
@@ -87,10 +91,20 @@ pub trait Handler {
     /// [`Config::stream_messages_over`](crate::Config::stream_messages_over) is set: the
     /// pieces of one message arrive in order, from `first` to `last`, with nothing else
     /// of this connection's messages in between (see [`MessagePart`]). To pass a message
-    /// on as it arrives, send each piece with [`Context::send_part`]. Default: nothing —
-    /// so set `stream_messages_over` only with a handler that implements this.
+    /// on as it arrives, send each piece with [`Context::send_part`].
+    ///
+    /// Default: the message cannot be taken, so the connection is closed with 1009
+    /// (message too big, RFC 6455 §7.4.1) at its first piece — loudly, rather than
+    /// dropping the data while the peer believes it was delivered. Set
+    /// `stream_messages_over` only with a handler that implements this.
     fn on_message_part(&mut self, ctx: &mut Context<'_>, conn: ConnId, part: MessagePart<'_>) {
-        let _ = (ctx, conn, part);
+        if part.first {
+            let _ = ctx.close(
+                conn,
+                CloseCode::MESSAGE_TOO_BIG,
+                "message too large for this server",
+            );
+        }
     }
 
     /// The WebSocket on `conn` is over (called exactly once for every `on_open`). Sends to

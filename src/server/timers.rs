@@ -12,7 +12,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use super::slab::ConnId;
+use super::ids::ConnId;
 
 /// Min-heap of connection deadlines.
 #[derive(Debug, Default)]
@@ -39,15 +39,18 @@ impl Timers {
         }
     }
 
-    /// How long the loop may sleep before the earliest entry is due (rounded up to a
-    /// whole millisecond, so a sub-millisecond wait cannot spin on a zero timeout).
-    pub fn timeout(&self, now: Instant) -> Option<Duration> {
-        self.heap.peek().map(|Reverse((at, _))| {
-            let wait = at.saturating_duration_since(now);
-            let ms = wait.as_nanos().div_ceil(1_000_000);
-            Duration::from_millis(ms.min(u64::MAX as u128) as u64)
-        })
+    /// The earliest entry's instant.
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
     }
+}
+
+/// How long a loop may sleep until `at` (rounded up to a whole millisecond, so a
+/// sub-millisecond wait cannot spin on a zero timeout).
+pub fn wait_until(at: Instant, now: Instant) -> Duration {
+    let wait = at.saturating_duration_since(now);
+    let ms = wait.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(ms.min(u64::MAX as u128) as u64)
 }
 
 #[cfg(test)]
@@ -65,7 +68,7 @@ mod tests {
         timers.push(t0 + Duration::from_secs(2), a);
         timers.push(t0 + Duration::from_secs(1), b);
         assert_eq!(timers.pop_due(t0), None);
-        assert_eq!(timers.timeout(t0), Some(Duration::from_secs(1)));
+        assert_eq!(timers.next(), Some(t0 + Duration::from_secs(1)));
         let later = t0 + Duration::from_secs(3);
         assert_eq!(timers.pop_due(later).map(|e| e.1), Some(b));
         assert_eq!(timers.pop_due(later).map(|e| e.1), Some(a));
@@ -79,6 +82,9 @@ mod tests {
         let t0 = Instant::now();
         let mut timers = Timers::new();
         timers.push(t0 + Duration::from_micros(10), a);
-        assert_eq!(timers.timeout(t0), Some(Duration::from_millis(1)));
+        assert_eq!(
+            wait_until(timers.next().unwrap(), t0),
+            Duration::from_millis(1)
+        );
     }
 }

@@ -36,12 +36,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::WsLimits;
-use crate::error::{SendError, UsageError};
+use crate::error::UsageError;
 use crate::message::{Message, MessagePart};
 use crate::status::Status;
 use crate::ws::assemble::{Assembled, Assembler, MessageKind};
 use crate::ws::close::{self, CloseCode};
-use crate::ws::error::ProtocolError;
+use crate::ws::error::{ProtocolError, SendError};
 use crate::ws::frame::{self, FrameHeader, OpCode, Role};
 use crate::ws::mask::apply_mask;
 

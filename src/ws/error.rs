@@ -1,4 +1,6 @@
-//! Protocol errors: the ways a peer can break RFC 6455, and what each one costs.
+//! Protocol errors: the ways a peer can break RFC 6455, and what each one costs; and
+//! [`SendError`], the connection's answer when the application's send does not fit its
+//! state.
 //!
 //! When a peer violates the protocol, RFC 6455 §7.1.7 tells the endpoint to
 //! _Fail the WebSocket Connection_: send a Close frame carrying a status code
@@ -8,8 +10,43 @@
 
 use std::fmt;
 
+use crate::error::UsageError;
 use crate::ws::close::CloseCode;
 use crate::ws::utf8::Utf8Error;
+
+/// Why a [`WsConnection`](crate::ws::connection::WsConnection) refused to send: its
+/// state (closing, a message in parts under way) or a mistaken argument. The protocol
+/// state machine knows nothing of sockets or buffers, so "connection gone" and "buffer
+/// full" are not here: the server's [`SendError`](crate::SendError) adds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// A Close was sent or received: no more data frames (RFC 6455 §5.5.1).
+    NotOpen,
+    /// A message is being sent in parts and its last part has not been sent: frames of
+    /// two messages must not interleave (RFC 6455 §5.4).
+    Busy,
+    /// The call itself was wrong.
+    Usage(UsageError),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NotOpen => f.write_str("the websocket is closing"),
+            SendError::Busy => f.write_str("a message is being sent in parts"),
+            SendError::Usage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl From<UsageError> for SendError {
+    fn from(e: UsageError) -> Self {
+        SendError::Usage(e)
+    }
+}
 
 /// A violation of RFC 6455 by the peer. Every variant knows its wire consequence.
 ///

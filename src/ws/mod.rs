@@ -17,5 +17,5 @@ pub mod mask;
 pub mod utf8;
 
 pub use close::CloseCode;
-pub use error::ProtocolError;
+pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode, Role};

@@ -81,8 +81,11 @@ Options:
                                 within this [default: {pong}]
       --close-timeout SECS      After sending Close, drop the TCP connection if the peer's
                                 Close has not arrived within this [default: {close}]
-      --handshake-timeout SECS  Time allowed for a complete request, head and body; 408
-                                after (slowloris protection) [default: {handshake}]
+      --request-timeout SECS    Time allowed for a whole request, head and body, from its
+                                first byte; 408 after (slowloris protection)
+                                [default: {request}]
+      --idle-timeout SECS       Close an HTTP connection that sends nothing for this long
+                                between requests (or before its first) [default: {idle}]
       --max-connections N       Most simultaneous connections (long-polls included); more
                                 are accepted and closed at once [default: {conn}]
       --write-buffer BYTES      Per-connection write-buffer high-water mark: at or above it
@@ -116,7 +119,8 @@ Examples:
         frame = fmt_bytes(lib.max_frame_size),
         pong = fmt_secs(lib.pong_timeout),
         close = fmt_secs(lib.close_timeout),
-        handshake = fmt_secs(lib.handshake_timeout),
+        request = fmt_secs(lib.request_timeout),
+        idle = fmt_secs(lib.idle_timeout),
         conn = lib.max_connections,
         wbuf = fmt_bytes(lib.write_buffer_high_water as u64),
     )
@@ -157,8 +161,11 @@ Options:
                                 within this [default: {pong}]
       --close-timeout SECS      After sending Close, drop the TCP connection if the peer's
                                 Close has not arrived within this [default: {close}]
-      --handshake-timeout SECS  Time allowed for a complete request head (slowloris
-                                protection) [default: {handshake}]
+      --request-timeout SECS    Time allowed for a whole request (the handshake) from its
+                                first byte; 408 after (slowloris protection)
+                                [default: {request}]
+      --idle-timeout SECS       Close a connection that sends nothing for this long before
+                                its handshake [default: {idle}]
       --max-connections N       Most simultaneous connections; more are accepted and closed
                                 at once [default: {echo_conn}]
       --write-buffer BYTES      Per-connection write-buffer high-water mark: at or above it
@@ -188,7 +195,8 @@ SECS:  seconds as an integer or a decimal, e.g. 30 or 0.5 (above 0, at most one 
         lib_conn = lib.max_connections,
         pong = fmt_secs(echo.pong_timeout),
         close = fmt_secs(echo.close_timeout),
-        handshake = fmt_secs(echo.handshake_timeout),
+        request = fmt_secs(echo.request_timeout),
+        idle = fmt_secs(echo.idle_timeout),
         wbuf = fmt_bytes(echo.write_buffer_high_water as u64),
     )
 }

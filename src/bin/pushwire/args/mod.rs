@@ -321,7 +321,8 @@ mod tests {
         assert_eq!(config.max_frame_size, lib.max_frame_size);
         assert_eq!(config.max_fragments, lib.max_fragments);
         assert_eq!(config.max_connections, lib.max_connections);
-        assert_eq!(config.handshake_timeout, lib.handshake_timeout);
+        assert_eq!(config.request_timeout, lib.request_timeout);
+        assert_eq!(config.idle_timeout, lib.idle_timeout);
         assert_eq!(config.ping_interval, lib.ping_interval);
         assert_eq!(config.allowed_origins, None);
         assert!(!config.trace);

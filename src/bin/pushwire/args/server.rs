@@ -39,7 +39,8 @@ pub(super) enum ServerOpt {
     PingInterval,
     PongTimeout,
     CloseTimeout,
-    HandshakeTimeout,
+    RequestTimeout,
+    IdleTimeout,
     MaxConnections,
     WriteBuffer,
     AllowOrigin,
@@ -115,9 +116,14 @@ const OPT_CLOSE_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
     opt: ServerOpt::CloseTimeout,
     expected: Some(EXPECT_SECS),
 };
-const OPT_HANDSHAKE_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
-    name: "--handshake-timeout",
-    opt: ServerOpt::HandshakeTimeout,
+const OPT_REQUEST_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
+    name: "--request-timeout",
+    opt: ServerOpt::RequestTimeout,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_IDLE_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
+    name: "--idle-timeout",
+    opt: ServerOpt::IdleTimeout,
     expected: Some(EXPECT_SECS),
 };
 const OPT_MAX_CONNECTIONS: OptSpec<ServerOpt> = OptSpec {
@@ -152,7 +158,8 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_PING_INTERVAL,
     OPT_PONG_TIMEOUT,
     OPT_CLOSE_TIMEOUT,
-    OPT_HANDSHAKE_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
     OPT_MAX_CONNECTIONS,
     OPT_WRITE_BUFFER,
     OPT_ALLOW_ORIGIN,
@@ -167,7 +174,8 @@ pub(super) const ECHO_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_PING_INTERVAL,
     OPT_PONG_TIMEOUT,
     OPT_CLOSE_TIMEOUT,
-    OPT_HANDSHAKE_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
     OPT_MAX_CONNECTIONS,
     OPT_WRITE_BUFFER,
     OPT_ALLOW_ORIGIN,
@@ -296,8 +304,11 @@ impl ServerCommand {
                 ServerOpt::CloseTimeout => {
                     config.close_timeout = parse_secs(&value).ok_or_else(bad)?
                 }
-                ServerOpt::HandshakeTimeout => {
-                    config.handshake_timeout = parse_secs(&value).ok_or_else(bad)?
+                ServerOpt::RequestTimeout => {
+                    config.request_timeout = parse_secs(&value).ok_or_else(bad)?
+                }
+                ServerOpt::IdleTimeout => {
+                    config.idle_timeout = parse_secs(&value).ok_or_else(bad)?
                 }
                 ServerOpt::MaxConnections => {
                     config.max_connections = parse_int(&value).ok_or_else(bad)?
@@ -368,7 +379,8 @@ fn option_for_field(field: &'static str) -> &'static str {
         "max_fragments" => "--max-fragments",
         "max_connections" => "--max-connections",
         "write_buffer_high_water" => "--write-buffer",
-        "handshake_timeout" => "--handshake-timeout",
+        "request_timeout" => "--request-timeout",
+        "idle_timeout" => "--idle-timeout",
         "max_body_bytes" => "--max-body",
         "ping_interval" => "--ping-interval",
         "pong_timeout" => "--pong-timeout",
@@ -398,7 +410,7 @@ mod tests {
         assert_eq!(c.max_frame_size, 16 << 20);
         assert_eq!(c.max_connections, 16 * 1024);
         assert_eq!(c.write_buffer_high_water, 1 << 20);
-        assert_eq!(c.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert!(c.validate().is_ok());
     }
 
@@ -425,7 +437,7 @@ mod tests {
             "3",
             "--close-timeout",
             "0.5",
-            "--handshake-timeout",
+            "--request-timeout",
             "4",
             "--max-connections",
             "100",
@@ -447,7 +459,7 @@ mod tests {
         assert_eq!(c.ping_interval, None);
         assert_eq!(c.pong_timeout, Duration::from_secs(3));
         assert_eq!(c.close_timeout, Duration::from_millis(500));
-        assert_eq!(c.handshake_timeout, Duration::from_secs(4));
+        assert_eq!(c.request_timeout, Duration::from_secs(4));
         assert_eq!(c.max_connections, 100);
         assert_eq!(c.write_buffer_high_water, 64 << 10);
         assert_eq!(
@@ -470,7 +482,7 @@ mod tests {
             "--ping-interval=9",
             "--pong-timeout=8",
             "--close-timeout=7",
-            "--handshake-timeout=6",
+            "--request-timeout=6",
             "--max-connections=5",
             "--write-buffer=4K",
             "--allow-origin=https://x/?a=b",
@@ -485,7 +497,7 @@ mod tests {
         assert_eq!(c.ping_interval, Some(Duration::from_secs(9)));
         assert_eq!(c.pong_timeout, Duration::from_secs(8));
         assert_eq!(c.close_timeout, Duration::from_secs(7));
-        assert_eq!(c.handshake_timeout, Duration::from_secs(6));
+        assert_eq!(c.request_timeout, Duration::from_secs(6));
         assert_eq!(c.max_connections, 5);
         assert_eq!(c.write_buffer_high_water, 4096);
         assert_eq!(c.allowed_origins, Some(vec!["https://x/?a=b".to_string()]));
@@ -569,7 +581,7 @@ mod tests {
             ("--ping-interval", "never"),
             ("--pong-timeout", "0"),
             ("--close-timeout", "-1"),
-            ("--handshake-timeout", "10s"),
+            ("--request-timeout", "10s"),
             ("--max-connections", "many"),
             ("--write-buffer", "1X"),
             ("--allow-origin", " "),
@@ -700,7 +712,7 @@ mod tests {
         assert_eq!(c.ping_interval, Some(Duration::from_secs(30)));
         assert_eq!(c.pong_timeout, Duration::from_secs(30));
         assert_eq!(c.close_timeout, Duration::from_secs(5));
-        assert_eq!(c.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert_eq!(c.allowed_origins, None);
         // what echo does not set stays at the library default
         assert_eq!(c.ping_interval, lib.ping_interval);
@@ -762,12 +774,12 @@ mod tests {
             "--pong-timeout=2",
             "--close-timeout",
             "1.25",
-            "--handshake-timeout=.1",
+            "--request-timeout=.1",
         ]);
         assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
         assert_eq!(c.pong_timeout, Duration::from_secs(2));
         assert_eq!(c.close_timeout, Duration::from_millis(1250));
-        assert_eq!(c.handshake_timeout, Duration::from_millis(100));
+        assert_eq!(c.request_timeout, Duration::from_millis(100));
         assert_eq!(echo(&["--ping-interval", "off"]).1.ping_interval, None);
         assert_eq!(echo(&["--ping-interval=OFF"]).1.ping_interval, None);
     }
@@ -818,7 +830,7 @@ mod tests {
             ("--ping-interval", "0"),
             ("--pong-timeout", "1e3"),
             ("--close-timeout", "-5"),
-            ("--handshake-timeout", "10s"),
+            ("--request-timeout", "10s"),
             ("--max-connections", "1k"),
             ("--write-buffer", "1X"),
         ];

@@ -1,11 +1,10 @@
-//! A client and a server connection wired together in memory, with a virtual clock.
+//! A client and a server WebSocket wired together in memory, with a virtual clock.
 //!
 //! No sockets, no threads, no real time: fully deterministic. The pair performs the real
-//! opening handshake (the client's request parsed by the server's HTTP parser and checked
-//! by its handshake validator; the server's 101 checked by the client), then shuttles
-//! frames between two [`WsConnection`]s. The byte streams can be cut at any points, which
-//! is how tests show that the protocol code gives the same events and the same bytes
-//! however the network splits them.
+//! opening handshake (the client's request read by a server [`Session`], the server's
+//! 101 checked by the client), then shuttles frames between two [`WsConnection`]s. The
+//! byte streams can be cut at any points, which is how tests show that the protocol code
+//! gives the same events and the same bytes however the network splits them.
 //!
 //! ```
 //! use pushwire::pair::Pair;
@@ -22,14 +21,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::{HeadLimits, WsLimits};
-use crate::http::HeadParser;
+use std::sync::Arc;
+
+use crate::config::WsLimits;
 use crate::message::Message;
-use crate::status::Status;
+use crate::session::{Event, Session, SessionConfig};
 use crate::ws::client_handshake::ClientHandshake;
 use crate::ws::close::CloseCode;
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
-use crate::ws::handshake::{validate_upgrade, write_accept_response};
 
 /// An event with its borrowed parts copied, so it can be kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +97,17 @@ impl Pair {
         let mut request = Vec::new();
         hs.write_request(&mut request, "pair.test", "/", None);
 
-        let mut parser = HeadParser::new();
-        let parsed = parser.parse(&request, &HeadLimits::default());
-        assert_eq!(
-            parsed,
-            Ok(Status::Complete(request.len())),
-            "server parses the request"
-        );
-        let head = parser.head(&request).expect("complete head");
-        let upgrade = validate_upgrade(&head, None).expect("valid upgrade");
+        // The server's side of the handshake is a real session's.
+        let mut session = Session::new(Arc::new(SessionConfig::default()), now);
         let mut response = Vec::new();
-        write_accept_response(&mut response, upgrade.key, None);
+        let (used, event) = session.handle_input(&request, &mut response, now);
+        assert_eq!(used, request.len(), "the session reads the whole request");
+        let Some(Event::Upgrade { exchange, upgrade }) = event else {
+            panic!("the session sees an upgrade: {event:?}");
+        };
+        session
+            .accept_upgrade(exchange, &upgrade, None, &mut response)
+            .expect("the upgrade is waiting");
         let accepted = hs
             .handle_response(&response)
             .expect("client accepts the 101");

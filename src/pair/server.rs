@@ -1,0 +1,520 @@
+//! [`ServerPair`]: the server's core and its clients, wired in memory, on a virtual clock.
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::ws::OwnedEvent;
+use crate::config::{Config, ConfigError};
+use crate::message::Message;
+use crate::server::core::Core;
+use crate::server::transport::Transport;
+use crate::server::{Commands, ConnId, Handle, Handler, Wake, command_channel};
+use crate::status::Status;
+use crate::ws::client_handshake::{ClientHandshake, ClientHandshakeError};
+use crate::ws::close::CloseCode;
+use crate::ws::connection::WsConnection;
+
+/// Turns one [`ServerPair::run`] takes at most before it gives up on reaching quiet
+/// (a handler that keeps sending to itself forever, say).
+const MAX_TURNS: usize = 100_000;
+
+/// One client of a [`ServerPair`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer(usize);
+
+/// A server and its clients in memory: the same core and turn the mio
+/// [`Server`](crate::Server) runs, with the handler, driven through byte queues instead
+/// of sockets and a clock that moves only when told.
+///
+/// Every call that changes something (a client sends, time passes) runs the server until
+/// nothing more happens, so a test reads as a conversation:
+///
+/// ```
+/// use pushwire::pair::ServerPair;
+/// use pushwire::{Config, Handler};
+///
+/// struct NotFound;
+/// impl Handler for NotFound {} // the default answers 404
+///
+/// let mut pair = ServerPair::new(Config::default(), NotFound).unwrap();
+/// let client = pair.connect();
+/// pair.send(client, b"GET /x HTTP/1.1\r\nHost: test\r\n\r\n");
+/// let response = String::from_utf8(pair.received(client)).unwrap();
+/// assert!(response.starts_with("HTTP/1.1 404 Not Found\r\n"));
+///
+/// // Keep-alive: the connection waits for the next request until the idle deadline.
+/// pair.advance(pair.core_config().idle_timeout);
+/// assert!(pair.is_closed(client));
+/// ```
+pub struct ServerPair<H: Handler> {
+    core: Core,
+    handler: H,
+    commands: Commands,
+    handle: Handle,
+    wires: Wires,
+    now: Instant,
+    stopped: bool,
+}
+
+impl<H: Handler + std::fmt::Debug> std::fmt::Debug for ServerPair<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerPair")
+            .field("handler", &self.handler)
+            .field("connections", &self.core.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The in-memory driver has nothing to wake: it runs when told.
+struct NoWaker;
+
+impl Wake for NoWaker {
+    fn wake(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every client's byte queues, by peer; the server side of them is the [`Transport`].
+#[derive(Debug, Default)]
+struct Wires {
+    peers: Vec<Wire>,
+    by_conn: HashMap<ConnId, usize>,
+    /// Bytes moved, events delivered: when a turn changes none of it, the pair is quiet.
+    progress: u64,
+}
+
+/// One client's connection.
+#[derive(Debug, Default)]
+struct Wire {
+    conn: Option<ConnId>,
+    /// Written by the client, not yet read by the server.
+    to_server: Vec<u8>,
+    /// The client half-closed (its FIN follows `to_server`).
+    client_fin: bool,
+    /// The server has read the client's FIN.
+    eof_read: bool,
+    /// Written by the server, not yet taken by the client.
+    to_client: Vec<u8>,
+    /// How many more bytes the client's side takes (`None`: any number): a client that
+    /// stops reading makes the server's writes block.
+    read_limit: Option<usize>,
+    /// The limit was raised: the server's writes may go on (a writability event).
+    unblocked: bool,
+    /// The server half-closed.
+    server_fin: bool,
+    /// The server closed the connection (or refused it).
+    closed: bool,
+    /// A WebSocket client speaking on this connection, if there is one.
+    ws: Option<Box<WsClient>>,
+}
+
+/// The client end of a WebSocket over a [`Wire`].
+#[derive(Debug)]
+struct WsClient {
+    /// Until the server's `101` is validated.
+    handshake: Option<ClientHandshake>,
+    /// `None` until the handshake succeeds.
+    ws: Option<WsConnection>,
+    seed: [u8; 32],
+    /// Received and not yet consumed (an incomplete frame).
+    pending: Vec<u8>,
+    events: Vec<OwnedEvent>,
+    refused: Option<ClientHandshakeError>,
+    protocol: Option<String>,
+}
+
+impl Transport for Wires {
+    fn read(&mut self, id: ConnId, buf: &mut [u8]) -> io::Result<usize> {
+        let wire = self.wire(id)?;
+        if wire.to_server.is_empty() {
+            if wire.client_fin {
+                wire.eof_read = true;
+                return Ok(0);
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = wire.to_server.len().min(buf.len());
+        buf[..n].copy_from_slice(&wire.to_server[..n]);
+        wire.to_server.drain(..n);
+        self.progress += n as u64;
+        Ok(n)
+    }
+
+    fn write(&mut self, id: ConnId, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let wire = self.wire(id)?;
+        if wire.server_fin {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let room = wire.read_limit.unwrap_or(usize::MAX).min(total);
+        if room == 0 && total > 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut left = room;
+        for buf in bufs {
+            let take = buf.len().min(left);
+            wire.to_client.extend_from_slice(&buf[..take]);
+            left -= take;
+        }
+        if let Some(limit) = &mut wire.read_limit {
+            *limit -= room;
+        }
+        self.progress += room as u64;
+        Ok(room)
+    }
+
+    fn shutdown_write(&mut self, id: ConnId) -> io::Result<()> {
+        self.wire(id)?.server_fin = true;
+        self.progress += 1;
+        Ok(())
+    }
+
+    fn close(&mut self, id: ConnId) {
+        if let Some(index) = self.by_conn.remove(&id) {
+            let wire = &mut self.peers[index];
+            wire.closed = true;
+            wire.conn = None;
+            self.progress += 1;
+        }
+    }
+
+    fn interest(&mut self, _id: ConnId, _read: bool, _write: bool) {
+        // Every turn looks at every connection: nothing to register.
+    }
+}
+
+impl Wires {
+    fn wire(&mut self, id: ConnId) -> io::Result<&mut Wire> {
+        let index = *self.by_conn.get(&id).ok_or(io::ErrorKind::NotConnected)?;
+        Ok(&mut self.peers[index])
+    }
+}
+
+impl<H: Handler> ServerPair<H> {
+    /// A server with `config` (validated here) and `handler`, on a virtual clock that
+    /// starts now and moves only with [`advance`](Self::advance).
+    pub fn new(config: Config, handler: H) -> Result<ServerPair<H>, ConfigError> {
+        let now = Instant::now();
+        let capacity = config.command_queue_capacity;
+        let core = Core::new(config, now)?;
+        let (handle, commands) = command_channel(Arc::new(NoWaker), capacity);
+        Ok(ServerPair {
+            core,
+            handler,
+            commands,
+            handle,
+            wires: Wires::default(),
+            now,
+            stopped: false,
+        })
+    }
+
+    /// The handler, to look at what it recorded.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, to change it between steps.
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// A [`Handle`], as another thread would use it; its commands run at the next step.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The server's configuration.
+    pub fn core_config(&self) -> &Config {
+        self.core.config()
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Connections the server has, in any phase.
+    pub fn connection_count(&self) -> usize {
+        self.core.len()
+    }
+
+    /// `true` once graceful shutdown has completed.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    // ===== clients =====
+
+    /// A new client connects (accepted at once, or refused and closed if the server is
+    /// full or shutting down).
+    pub fn connect(&mut self) -> Peer {
+        let conn = self.core.open();
+        let index = self.wires.peers.len();
+        self.wires.peers.push(Wire {
+            conn,
+            closed: conn.is_none(),
+            ..Wire::default()
+        });
+        if let Some(id) = conn {
+            self.wires.by_conn.insert(id, index);
+        }
+        self.run();
+        Peer(index)
+    }
+
+    /// The server's id for `peer`'s connection, while it has one.
+    pub fn conn_id(&self, peer: Peer) -> Option<ConnId> {
+        self.wires.peers[peer.0].conn
+    }
+
+    /// `peer` writes `bytes`; the server runs until quiet.
+    pub fn send(&mut self, peer: Peer, bytes: &[u8]) {
+        let wire = &mut self.wires.peers[peer.0];
+        if !wire.client_fin {
+            wire.to_server.extend_from_slice(bytes);
+        }
+        self.run();
+    }
+
+    /// `peer` half-closes (sends its FIN); the server runs until quiet.
+    pub fn finish(&mut self, peer: Peer) {
+        self.wires.peers[peer.0].client_fin = true;
+        self.run();
+    }
+
+    /// Takes what the server has sent `peer` so far (raw clients; a WebSocket client's
+    /// bytes go to its [`ws_events`](Self::ws_events)).
+    pub fn received(&mut self, peer: Peer) -> Vec<u8> {
+        std::mem::take(&mut self.wires.peers[peer.0].to_client)
+    }
+
+    /// `peer` takes at most `limit` more bytes (`None`: no limit); the server's writes
+    /// to it block once it has taken them — a client that stops reading.
+    pub fn set_read_limit(&mut self, peer: Peer, limit: Option<usize>) {
+        let wire = &mut self.wires.peers[peer.0];
+        wire.read_limit = limit;
+        wire.unblocked = true;
+        self.run();
+    }
+
+    /// Has the server half-closed `peer`'s connection (its FIN)?
+    pub fn server_finished(&self, peer: Peer) -> bool {
+        let wire = &self.wires.peers[peer.0];
+        wire.server_fin || wire.closed
+    }
+
+    /// Has the server closed `peer`'s connection (or refused it)?
+    pub fn is_closed(&self, peer: Peer) -> bool {
+        self.wires.peers[peer.0].closed
+    }
+
+    // ===== WebSocket clients =====
+
+    /// A new client opens a WebSocket on `path` (RFC 6455 handshake, no subprotocol, no
+    /// origin). Fails with the handshake's error if the server refused.
+    pub fn ws_connect(&mut self, path: &str) -> Result<Peer, ClientHandshakeError> {
+        self.ws_connect_with(path, &[], None)
+    }
+
+    /// [`ws_connect`](Self::ws_connect), offering `protocols` and sending `origin`.
+    pub fn ws_connect_with(
+        &mut self,
+        path: &str,
+        protocols: &[&str],
+        origin: Option<&str>,
+    ) -> Result<Peer, ClientHandshakeError> {
+        let peer = self.connect();
+        let mut seed = [0u8; 32];
+        for (i, b) in seed.iter_mut().enumerate() {
+            *b = (peer.0 as u8).wrapping_mul(31).wrapping_add(i as u8);
+        }
+        let mut nonce = [0u8; 16];
+        nonce.copy_from_slice(&seed[..16]);
+        let handshake = ClientHandshake::new(nonce, protocols);
+        let mut request = Vec::new();
+        handshake.write_request(&mut request, "pair.test", path, origin);
+        self.wires.peers[peer.0].ws = Some(Box::new(WsClient {
+            handshake: Some(handshake),
+            ws: None,
+            seed,
+            pending: Vec::new(),
+            events: Vec::new(),
+            refused: None,
+            protocol: None,
+        }));
+        self.send(peer, &request);
+        let client = self.wires.peers[peer.0].ws.as_mut().expect("set above");
+        match client.refused.take() {
+            Some(e) => Err(e),
+            None if client.ws.is_some() => Ok(peer),
+            None => Err(ClientHandshakeError::HeadTooLarge),
+        }
+    }
+
+    /// The subprotocol the server selected for `peer`'s WebSocket.
+    pub fn ws_protocol(&self, peer: Peer) -> Option<&str> {
+        self.wires.peers[peer.0].ws.as_ref()?.protocol.as_deref()
+    }
+
+    /// `peer`'s WebSocket sends `message`; the server runs until quiet.
+    pub fn ws_send(&mut self, peer: Peer, message: &Message<'_>) {
+        self.with_ws(peer, |ws, out| {
+            let _ = ws.send(message, out);
+        });
+    }
+
+    /// `peer`'s WebSocket sends `message` in fragments of `size` payload bytes.
+    pub fn ws_send_fragmented(&mut self, peer: Peer, message: &Message<'_>, size: usize) {
+        self.with_ws(peer, |ws, out| {
+            let _ = ws.send_fragmented(message, size, out);
+        });
+    }
+
+    /// `peer`'s WebSocket pings.
+    pub fn ws_ping(&mut self, peer: Peer, payload: &[u8]) {
+        self.with_ws(peer, |ws, out| {
+            let _ = ws.ping(payload, out);
+        });
+    }
+
+    /// `peer`'s WebSocket starts the closing handshake.
+    pub fn ws_close(&mut self, peer: Peer, code: CloseCode, reason: &str) {
+        let now = self.now;
+        self.with_ws(peer, |ws, out| {
+            let _ = ws.close(code, reason, out, now);
+        });
+    }
+
+    /// What `peer`'s WebSocket received since the last call: messages, pings and pongs,
+    /// and its end ([`OwnedEvent::Closed`]).
+    pub fn ws_events(&mut self, peer: Peer) -> Vec<OwnedEvent> {
+        match &mut self.wires.peers[peer.0].ws {
+            Some(client) => std::mem::take(&mut client.events),
+            None => Vec::new(),
+        }
+    }
+
+    fn with_ws(&mut self, peer: Peer, act: impl FnOnce(&mut WsConnection, &mut Vec<u8>)) {
+        let wire = &mut self.wires.peers[peer.0];
+        if let Some(ws) = wire.ws.as_mut().and_then(|c| c.ws.as_mut())
+            && !wire.client_fin
+        {
+            act(ws, &mut wire.to_server);
+        }
+        self.run();
+    }
+
+    // ===== time =====
+
+    /// The virtual clock moves on by `by`; the server runs its due deadlines (and the
+    /// WebSocket clients theirs) and then until quiet.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        let now = self.now;
+        for wire in &mut self.wires.peers {
+            if let Some(ws) = wire.ws.as_mut().and_then(|c| c.ws.as_mut())
+                && ws.poll_timeout().is_some_and(|t| t <= now)
+                && let Some(closed) = ws.handle_timeout(now, &mut wire.to_server)
+            {
+                wire.ws
+                    .as_mut()
+                    .expect("checked")
+                    .events
+                    .push(OwnedEvent::Closed(closed));
+            }
+        }
+        self.run();
+    }
+
+    // ===== the loop =====
+
+    /// Runs the server until nothing more happens: every readable connection is read,
+    /// the turn runs, WebSocket clients take their bytes, and again — at most
+    /// [`MAX_TURNS`] times.
+    pub fn run(&mut self) {
+        for _ in 0..MAX_TURNS {
+            let before = self.wires.progress;
+            self.core.set_now(self.now);
+            for index in 0..self.wires.peers.len() {
+                let wire = &mut self.wires.peers[index];
+                let Some(id) = wire.conn else {
+                    continue;
+                };
+                if std::mem::take(&mut wire.unblocked) {
+                    self.core.write_to(id, &mut self.wires, &mut self.handler);
+                }
+                let wire = &self.wires.peers[index];
+                let readable = !wire.to_server.is_empty() || (wire.client_fin && !wire.eof_read);
+                if readable {
+                    self.core
+                        .read_from(id, &mut self.wires, &mut self.handler, true);
+                }
+            }
+            if !self.stopped {
+                self.stopped = self
+                    .core
+                    .turn(&mut self.wires, &mut self.handler, &self.commands);
+            }
+            self.pump_clients();
+            if self.wires.progress == before && !self.core.has_ready() {
+                return;
+            }
+        }
+        panic!("the server did not settle within {MAX_TURNS} turns");
+    }
+
+    /// Hands each WebSocket client the bytes the server sent it.
+    fn pump_clients(&mut self) {
+        let now = self.now;
+        let mut delivered = 0;
+        for wire in &mut self.wires.peers {
+            let Some(client) = wire.ws.as_mut() else {
+                continue;
+            };
+            if wire.to_client.is_empty() {
+                continue;
+            }
+            client.pending.append(&mut wire.to_client);
+            if let Some(handshake) = &mut client.handshake {
+                match handshake.handle_response(&client.pending) {
+                    Ok(Status::Partial) => continue,
+                    Ok(Status::Complete((len, accepted))) => {
+                        client.pending.drain(..len);
+                        client.protocol = accepted.protocol;
+                        client.handshake = None;
+                        client.ws =
+                            Some(WsConnection::client(Default::default(), now, client.seed));
+                    }
+                    Err(e) => {
+                        client.refused = Some(e);
+                        client.handshake = None;
+                        client.pending.clear();
+                        continue;
+                    }
+                }
+            }
+            let Some(ws) = &mut client.ws else {
+                client.pending.clear();
+                continue;
+            };
+            let mut pos = 0;
+            loop {
+                let (used, event) =
+                    ws.handle_input(&mut client.pending[pos..], &mut wire.to_server, now);
+                pos += used;
+                match event {
+                    Some(event) => {
+                        client.events.push(event.into());
+                        delivered += 1;
+                    }
+                    None => break,
+                }
+            }
+            client.pending.drain(..pos);
+        }
+        self.wires.progress += delivered;
+    }
+}

@@ -1,0 +1,990 @@
+//! The server without its sockets: every connection's protocol state, its buffers, its
+//! timers, and the calls into the [`Handler`].
+//!
+//! The core never reads a socket or the clock. A driver — the mio loop in
+//! [`driver`](super::driver), or the in-memory one in [`crate::pair`] — tells it what
+//! happened (bytes were read into a connection's buffer, bytes were written, the peer
+//! sent its FIN, time passed) and asks it what to do (is there output, is a FIN due,
+//! does the connection want input, when is the next deadline). Everything in between —
+//! which protocol a connection speaks, handing an upgraded connection from its
+//! [`Session`] to its [`WsConnection`], backpressure, closing, shutdown — is decided here,
+//! once, for every driver.
+
+use std::collections::HashMap;
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::conn::{Conn, Protocol};
+use super::context::Context;
+use super::handle::{Command, Commands};
+use super::handler::{Handler, Upgrade};
+use super::ids::{ConnId, RequestId};
+use super::input::ReadPool;
+use super::output::{BufferPool, MAX_IOVECS};
+use super::slab::Slab;
+use super::timers::Timers;
+use super::transport::Transport;
+use crate::config::{Config, ConfigError, WsLimits};
+use crate::error::SendError;
+use crate::log::{Level, Log};
+use crate::session::{Event, ExchangeError, Session, SessionConfig};
+use crate::trace::{Direction, WireTrace};
+use crate::ws::connection::{WsConnection, WsEvent};
+
+/// Output at least this large is written as soon as it is queued, not batched to the end
+/// of the turn: batching pays off for many small frames, not for bulk data.
+const FLUSH_EARLY: usize = 64 * 1024;
+/// Reads per connection per turn before others get a go (fairness under a flood).
+const READS_PER_TURN: usize = 16;
+
+/// The loop's state that handlers act on through [`Context`].
+#[derive(Debug)]
+pub(crate) struct Core {
+    conns: Slab<Conn>,
+    timers: Timers,
+    config: Config,
+    session_config: Arc<SessionConfig>,
+    ws_limits: WsLimits,
+    /// The time of this turn of the loop, as the driver last said.
+    now: Instant,
+    /// Connections to flush and reschedule at the end of the turn.
+    dirty: Vec<ConnId>,
+    /// Connections to look at again without waiting for a readiness event: their read
+    /// budget ran out, backpressure lifted, or their next request is already buffered.
+    ready: Vec<ConnId>,
+    /// Connections removed since the driver last asked: their sockets are to be closed.
+    closed: Vec<ConnId>,
+    out_pool: BufferPool,
+    read_pool: ReadPool,
+    /// Set when graceful shutdown begins: the instant it must be over.
+    shutdown_deadline: Option<Instant>,
+    /// Whether the first turn of the shutdown (goodbyes to everyone) has run.
+    shutdown_started: bool,
+    /// Per-connection wire traces, when `Config::trace` is on.
+    traces: Option<HashMap<ConnId, [WireTrace; 2]>>,
+    /// An empty list kept for swapping with the others.
+    spare_ids: Vec<ConnId>,
+}
+
+/// Puts `id` on the end-of-turn list (flush output, reschedule timer).
+fn mark_dirty(dirty: &mut Vec<ConnId>, conn: &mut Conn, id: ConnId) {
+    if !conn.flags.dirty {
+        conn.flags.dirty = true;
+        dirty.push(id);
+    }
+}
+
+/// The server's answer to a refused exchange command.
+pub(crate) fn exchange_error(e: ExchangeError) -> SendError {
+    match e {
+        ExchangeError::Stale => SendError::Gone,
+        ExchangeError::WrongState => SendError::NotOpen,
+        ExchangeError::NotFinal => SendError::Usage(crate::error::UsageError::NotFinalStatus),
+    }
+}
+
+impl Core {
+    /// A core for `config`, validated here, as of `now`.
+    pub(crate) fn new(config: Config, now: Instant) -> Result<Core, ConfigError> {
+        config.validate()?;
+        Ok(Core {
+            conns: Slab::new(),
+            timers: Timers::new(),
+            session_config: Arc::new(config.session_config()),
+            ws_limits: config.ws_limits(),
+            now,
+            dirty: Vec::new(),
+            ready: Vec::new(),
+            closed: Vec::new(),
+            out_pool: BufferPool::default(),
+            read_pool: ReadPool::new(config.read_buffer_size),
+            shutdown_deadline: None,
+            shutdown_started: false,
+            traces: config.trace.then(HashMap::new),
+            spare_ids: Vec::new(),
+            config,
+        })
+    }
+
+    // ===== getters =====
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn log(&self) -> &Log {
+        &self.config.log
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The driver's clock reading for this turn.
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// Connections in any phase.
+    pub(crate) fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Unsent bytes of `id` (0 for an unknown id).
+    pub(crate) fn pending(&self, id: ConnId) -> usize {
+        self.conns.get(id).map_or(0, |c| c.output.pending())
+    }
+
+    /// `true` once graceful shutdown has begun: accept nothing more.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown_deadline.is_some()
+    }
+
+    // ===== connections coming and going =====
+
+    /// A new connection, just accepted. `None` if the server is full or shutting down:
+    /// the driver then closes it at once rather than leave it waiting.
+    pub(crate) fn open(&mut self) -> Option<ConnId> {
+        if self.conns.len() >= self.config.max_connections || self.is_shutting_down() {
+            return None;
+        }
+        let session = Session::new(self.session_config.clone(), self.now);
+        let id = self.conns.insert_with(|_| Conn::new(session));
+        let conn = self.conns.get_mut(id).expect("just inserted");
+        mark_dirty(&mut self.dirty, conn, id);
+        Some(id)
+    }
+
+    /// Ids removed since the last call: close their sockets.
+    fn take_closed(&mut self, into: &mut Vec<ConnId>) {
+        std::mem::swap(into, &mut self.closed);
+    }
+
+    /// Drops a connection now, telling the handler what it loses: an open WebSocket's
+    /// `on_close` (1006), an unanswered request's `on_request_abandoned`.
+    pub(crate) fn remove(&mut self, id: ConnId, handler: &mut impl Handler) {
+        let Some(mut conn) = self.conns.remove(id) else {
+            return;
+        };
+        self.closed.push(id);
+        self.trace_note(id, "removed (TCP closed)");
+        conn.output.release(&mut self.out_pool);
+        conn.input.release(&mut self.read_pool);
+        match &mut conn.protocol {
+            Protocol::WebSocket(ws) => {
+                if let Some(close) = ws.handle_eof() {
+                    handler.on_close(&mut Context { core: self }, id, &close);
+                }
+            }
+            Protocol::Http(session) => {
+                if let Some(Event::Abandoned { exchange }) = session.handle_eof() {
+                    let request = RequestId::new(id, exchange);
+                    handler.on_request_abandoned(&mut Context { core: self }, request);
+                }
+            }
+            Protocol::Closing { .. } => {}
+        }
+    }
+
+    /// The socket failed (a write error, a reset): nothing more can be sent or received.
+    fn broken(&mut self, id: ConnId, handler: &mut impl Handler) {
+        self.remove(id, handler);
+    }
+
+    // ===== input =====
+
+    /// Does `id` want input now? When it does not, it is not read until it does, and is
+    /// looked at again then ([`Flags::read_stopped`](super::conn::Flags)).
+    fn wants_read(&mut self, id: ConnId) -> bool {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return false;
+        };
+        let wants = !conn.flags.paused
+            && !conn.flags.peer_eof
+            && match &conn.protocol {
+                Protocol::Http(session) => session.wants_input(conn.input.len()),
+                Protocol::WebSocket(_) | Protocol::Closing { .. } => true,
+            };
+        conn.flags.read_stopped = !wants;
+        wants
+    }
+
+    /// Room to read `id`'s next bytes into (see [`InputBuffer::space`](super::input)).
+    fn read_space(&mut self, id: ConnId) -> &mut [u8] {
+        match self.conns.get_mut(id) {
+            Some(conn) => conn.input.space(&mut self.read_pool),
+            None => &mut [],
+        }
+    }
+
+    /// `n` bytes were read into [`read_space`](Self::read_space). Returns `true` if the
+    /// connection's output has grown large enough to be written now, mid-turn.
+    fn received(&mut self, id: ConnId, n: usize, handler: &mut impl Handler) -> bool {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return false;
+        };
+        conn.input.filled(n);
+        if let Some(traces) = &mut self.traces {
+            let input = conn.input.unconsumed();
+            trace_bytes(
+                traces,
+                &self.config.log,
+                id,
+                Direction::In,
+                &input[input.len() - n..],
+            );
+        }
+        self.process(id, handler);
+        self.pending(id) >= FLUSH_EARLY
+    }
+
+    /// The driver stops reading `id` for now: its read buffer may go back to the pool.
+    fn rest(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.input.rest(&mut self.read_pool, conn.flags.paused);
+        }
+    }
+
+    /// The peer's FIN arrived (or its socket failed for reading). Frames and requests
+    /// already read have been handled. A request the application has not answered is
+    /// abandoned; otherwise the peer may only have half-closed and still be reading, so
+    /// what is queued for it is delivered before the connection closes.
+    fn received_eof(&mut self, id: ConnId, handler: &mut impl Handler) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        conn.flags.peer_eof = true;
+        match &mut conn.protocol {
+            Protocol::Http(session) => {
+                if let Some(event) = session.handle_eof() {
+                    // The client hung up before its answer (a parked long-poll,
+                    // typically): it is gone, and so is the request.
+                    self.remove_quietly(id);
+                    self.http_event(id, event, handler);
+                    return;
+                }
+            }
+            Protocol::WebSocket(ws) => {
+                // RFC 6455 §7.1.5: TCP closed without a Close frame → 1006.
+                if let Some(close) = ws.handle_eof() {
+                    handler.on_close(&mut Context { core: self }, id, &close);
+                }
+            }
+            Protocol::Closing { .. } => {}
+        }
+        self.finish_if_done(id);
+    }
+
+    /// Feeds `id`'s unconsumed input to its protocol and acts on what comes out, until
+    /// the protocol needs more input, an answer, or the peer to read (backpressure).
+    pub(crate) fn process(&mut self, id: ConnId, handler: &mut impl Handler) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        // The input leaves the table while the handler runs, so that a message can lend
+        // the handler its bytes where they were read, while the handler changes the table
+        // through its `Context`. Moving a `Vec` is three words, not a copy.
+        let mut input = std::mem::take(&mut conn.input);
+        while let Some(conn) = self.conns.get_mut(id) {
+            match &mut conn.protocol {
+                Protocol::Closing { .. } => {
+                    input.clear(); // nothing after the end is looked at
+                    break;
+                }
+                Protocol::WebSocket(_) => {
+                    self.feed_websocket(id, &mut input, handler);
+                    break;
+                }
+                Protocol::Http(session) => {
+                    let out = conn.output.writer(&mut self.out_pool);
+                    let before = out.len();
+                    let (used, event) = session.handle_input(input.unconsumed(), out, self.now);
+                    let wrote = out.len() != before;
+                    input.consume(used);
+                    if wrote {
+                        mark_dirty(&mut self.dirty, conn, id);
+                    }
+                    match event {
+                        Some(event) => self.http_event(id, event, handler),
+                        None => {
+                            self.finish_if_done(id);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        match self.conns.get_mut(id) {
+            Some(conn) => conn.input = input,
+            None => input.release(&mut self.read_pool),
+        }
+    }
+
+    /// Acts on what a session asks of the application.
+    fn http_event(&mut self, id: ConnId, event: Event, handler: &mut impl Handler) {
+        match event {
+            Event::Request { exchange, request } => {
+                let ctx = &mut Context { core: self };
+                handler.on_request(ctx, RequestId::new(id, exchange), request);
+            }
+            Event::ParkTimeout { exchange } => {
+                let ctx = &mut Context { core: self };
+                handler.on_park_timeout(ctx, RequestId::new(id, exchange));
+            }
+            Event::Abandoned { exchange } => {
+                let ctx = &mut Context { core: self };
+                handler.on_request_abandoned(ctx, RequestId::new(id, exchange));
+            }
+            Event::Upgrade { exchange, upgrade } => {
+                let decision =
+                    handler.on_upgrade(&mut Context { core: self }, id, &upgrade.request());
+                let Some(conn) = self.conns.get_mut(id) else {
+                    return;
+                };
+                let Protocol::Http(session) = &mut conn.protocol else {
+                    return; // the handler closed the connection meanwhile
+                };
+                let out = conn.output.writer(&mut self.out_pool);
+                match decision {
+                    Upgrade::Reject(response) => {
+                        let _ = session.reject_upgrade(exchange, &response, out);
+                        self.begin_closing(id);
+                    }
+                    Upgrade::Accept { protocol } => {
+                        let accepted =
+                            session.accept_upgrade(exchange, &upgrade, protocol.as_deref(), out);
+                        debug_assert!(accepted.is_ok(), "the upgrade was waiting");
+                        // The hand-over: from here on the bytes are frames.
+                        conn.protocol = Protocol::WebSocket(Box::new(WsConnection::server(
+                            self.ws_limits,
+                            self.now,
+                        )));
+                        mark_dirty(&mut self.dirty, conn, id);
+                        self.trace_note(id, "upgraded to WebSocket");
+                        handler.on_open(&mut Context { core: self }, id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds a WebSocket's input to its protocol and dispatches the events.
+    ///
+    /// Backpressure works at message granularity: once the connection's unsent output
+    /// reaches the high-water mark, no further message is delivered and the connection is
+    /// not read. The rest of the input waits until the peer has read enough. So a handler
+    /// that answers each message with one send never meets `SendError::Full`.
+    fn feed_websocket(
+        &mut self,
+        id: ConnId,
+        input: &mut super::input::InputBuffer,
+        handler: &mut impl Handler,
+    ) {
+        let high_water = self.config.write_buffer_high_water;
+        let data = input.unconsumed_mut();
+        let filled = data.len();
+        let mut pos = 0;
+        while pos < filled {
+            let Some(conn) = self.conns.get_mut(id) else {
+                return;
+            };
+            if conn.output.pending() >= high_water {
+                conn.flags.paused = true;
+                break;
+            }
+            let Protocol::WebSocket(ws) = &mut conn.protocol else {
+                break;
+            };
+            let out = conn.output.writer(&mut self.out_pool);
+            let before = out.len();
+            let (consumed, event) = ws.handle_input(&mut data[pos..], out, self.now);
+            let wrote = out.len() != before;
+            pos += consumed;
+            if wrote {
+                mark_dirty(&mut self.dirty, conn, id);
+            }
+            let Some(event) = event else {
+                break;
+            };
+            let ctx = &mut Context { core: self };
+            match event {
+                WsEvent::Message(message) => handler.on_message(ctx, id, message),
+                WsEvent::Part(part) => handler.on_message_part(ctx, id, part),
+                WsEvent::Ping(_) | WsEvent::Pong(_) => {}
+                WsEvent::Closed(close) => {
+                    handler.on_close(ctx, id, &close);
+                    self.begin_closing(id);
+                    pos = filled;
+                }
+            }
+        }
+        input.consume(pos);
+    }
+
+    // ===== output =====
+
+    /// Fills `slices` with `id`'s unsent bytes for one `writev`; returns how many.
+    pub(crate) fn output_slices<'s>(
+        &'s self,
+        id: ConnId,
+        slices: &mut [IoSlice<'s>; MAX_IOVECS],
+    ) -> usize {
+        self.conns.get(id).map_or(0, |c| c.output.slices(slices))
+    }
+
+    /// `n` bytes of `id`'s output were written: backpressure may lift, a refused sender
+    /// may hear `on_drained`, a finished connection may be over.
+    fn sent(&mut self, id: ConnId, n: usize, handler: &mut impl Handler) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        if let Some(traces) = &mut self.traces {
+            conn.output.peek(n, |bytes| {
+                trace_bytes(traces, &self.config.log, id, Direction::Out, bytes);
+            });
+        }
+        conn.output.consume(n, &mut self.out_pool);
+        let pending = conn.output.pending();
+        let high_water = self.config.write_buffer_high_water;
+        if !conn.is_closing() {
+            if pending >= high_water {
+                conn.flags.paused = true;
+            } else if conn.flags.paused && pending <= high_water / 2 {
+                // Below the low-water mark: read again. Bytes may have arrived meanwhile
+                // without a new readiness edge, so look now rather than wait.
+                conn.flags.paused = false;
+                self.ready.push(id);
+            }
+        }
+        if conn.flags.send_refused && pending <= high_water / 2 {
+            conn.flags.send_refused = false;
+            handler.on_drained(&mut Context { core: self }, id);
+        }
+        self.finish_if_done(id);
+    }
+
+    /// Should the driver half-close `id` now? When it is closing and everything queued
+    /// has been written.
+    fn fin_due(&self, id: ConnId) -> bool {
+        self.conns
+            .get(id)
+            .is_some_and(|c| c.is_closing() && !c.flags.write_shut && c.output.pending() == 0)
+    }
+
+    /// The driver sent our FIN (RFC 6455 §7.1.1: the server closes first). Now wait for
+    /// the peer's, which may already be buffered.
+    fn fin_sent(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.flags.write_shut = true;
+            if !conn.flags.peer_eof {
+                self.ready.push(id);
+            }
+        }
+        self.finish_if_done(id);
+    }
+
+    // ===== moving bytes (through the driver's transport) =====
+
+    /// `id` is readable: reads it until the transport has nothing more (or the fairness
+    /// budget is spent), handing every read to its protocol.
+    ///
+    /// A read that returns less than it was offered has emptied the socket's receive
+    /// queue; with edge-triggered readiness, bytes that arrive later raise a new event,
+    /// so the connection need not be read again until then — one `recv` → `EAGAIN` saved
+    /// per wake-up (`short_read_drains`; not when the event also reported the peer's FIN,
+    /// which raises no new edge, nor when no event vouches for the connection at all).
+    pub(crate) fn read_from(
+        &mut self,
+        id: ConnId,
+        transport: &mut impl Transport,
+        handler: &mut impl Handler,
+        short_read_drains: bool,
+    ) {
+        let mut budget_spent = true;
+        for _ in 0..READS_PER_TURN {
+            if !self.wants_read(id) {
+                budget_spent = false;
+                break;
+            }
+            let space = self.read_space(id);
+            if space.is_empty() {
+                budget_spent = false;
+                break;
+            }
+            let offered = space.len();
+            match transport.read(id, space) {
+                Ok(0) => {
+                    self.received_eof(id, handler);
+                    budget_spent = false;
+                    break;
+                }
+                Ok(n) => {
+                    if self.received(id, n, handler) {
+                        // Large output leaves now: the peer can start reading while we
+                        // read on, and the buffer stays small.
+                        self.write_to(id, transport, handler);
+                    }
+                    if short_read_drains && n < offered {
+                        budget_spent = false;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    budget_spent = false;
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // A reset: nothing more will come, and nothing can be sent.
+                    return self.broken(id, handler);
+                }
+            }
+        }
+        if budget_spent {
+            // Data may still be waiting: edge-triggered readiness will not fire again for
+            // it, so come back next turn.
+            self.mark_ready(id);
+        }
+        self.rest(id);
+        self.update_interest(id, transport);
+    }
+
+    /// `id` is writable (or has output): writes until everything is sent or the
+    /// transport would block, then sends the FIN if it is due.
+    pub(crate) fn write_to(
+        &mut self,
+        id: ConnId,
+        transport: &mut impl Transport,
+        handler: &mut impl Handler,
+    ) {
+        loop {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let count = self.output_slices(id, &mut slices);
+            let written = if count == 0 {
+                None
+            } else {
+                Some(transport.write(id, &slices[..count]))
+            };
+            let Some(conn) = self.conns.get_mut(id) else {
+                return;
+            };
+            match written {
+                None => {
+                    conn.flags.write_blocked = false;
+                    break;
+                }
+                Some(Ok(0)) => return self.broken(id, handler),
+                Some(Ok(n)) => self.sent(id, n, handler),
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    conn.flags.write_blocked = true;
+                    break;
+                }
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Some(Err(_)) => return self.broken(id, handler),
+            }
+        }
+        if self.fin_due(id) {
+            // RFC 6455 §7.1.1: the server closes the TCP connection first. Sending our
+            // FIN now (after the last byte) and closing once the peer's FIN arrives
+            // avoids a reset that could discard our final bytes.
+            match transport.shutdown_write(id) {
+                Ok(()) => self.fin_sent(id),
+                Err(_) => return self.broken(id, handler),
+            }
+        }
+        self.update_interest(id, transport);
+    }
+
+    /// Tells the transport what `id` wants now.
+    fn update_interest(&mut self, id: ConnId, transport: &mut impl Transport) {
+        let read = self.wants_read(id);
+        if let Some(conn) = self.conns.get(id) {
+            transport.interest(id, read, conn.flags.write_blocked);
+        }
+    }
+
+    /// The rest of a turn of the loop, after the readiness events: connections with more
+    /// to read (or already-buffered input), commands from other threads, due deadlines,
+    /// the shutdown, then every connection's output, and the sockets of removed
+    /// connections closed. Returns `true` once the server has shut down.
+    pub(crate) fn turn(
+        &mut self,
+        transport: &mut impl Transport,
+        handler: &mut impl Handler,
+        commands: &Commands,
+    ) -> bool {
+        // No readiness event vouches for these: read until `WouldBlock`. (Lists are
+        // swapped with a spare rather than taken, so their capacity is reused and a
+        // steady state allocates nothing.)
+        let mut ids = std::mem::take(&mut self.spare_ids);
+        self.take_ready(&mut ids);
+        for id in ids.drain(..) {
+            self.process(id, handler);
+            self.read_from(id, transport, handler, false);
+        }
+        commands.drain(|command| self.run_command(command, handler));
+        self.handle_timeouts(handler);
+        let stopped = self.drive_shutdown(handler);
+        // Writing can mark more connections (a removal calls on_close, which may send),
+        // so loop until the list stays empty.
+        while self.take_dirty(&mut ids) {
+            for id in ids.drain(..) {
+                self.write_to(id, transport, handler);
+                self.end_turn(id);
+            }
+        }
+        self.take_closed(&mut ids);
+        for id in ids.drain(..) {
+            transport.close(id);
+        }
+        self.spare_ids = ids;
+        stopped
+    }
+
+    // ===== the turn =====
+
+    /// Connections to look at again this turn without a readiness event.
+    fn take_ready(&mut self, into: &mut Vec<ConnId>) {
+        std::mem::swap(into, &mut self.ready);
+    }
+
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Reading `id` stopped with its read budget spent: look again next turn.
+    fn mark_ready(&mut self, id: ConnId) {
+        self.ready.push(id);
+    }
+
+    /// Connections changed this turn (output to write, deadlines to reschedule), taken
+    /// off the list: the driver flushes each, then calls [`end_turn`](Self::end_turn).
+    fn take_dirty(&mut self, into: &mut Vec<ConnId>) -> bool {
+        std::mem::swap(into, &mut self.dirty);
+        for &id in into.iter() {
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.flags.dirty = false;
+            }
+        }
+        !into.is_empty()
+    }
+
+    /// The end of `id`'s turn: the timer heap is made to wake us for its next deadline,
+    /// and an output buffer it took but did not need goes back to the pool (an idle
+    /// connection holds none).
+    fn end_turn(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        if conn.output.pending() == 0 {
+            conn.output.release(&mut self.out_pool);
+        }
+        let Some(deadline) = conn.deadline() else {
+            return;
+        };
+        // An entry already waiting at or before the deadline will wake us in time; when
+        // it comes due, the deadline is looked up afresh (lazy deletion).
+        if conn.timer_at.is_none_or(|at| deadline < at) {
+            conn.timer_at = Some(deadline);
+            self.timers.push(deadline, id);
+        }
+    }
+
+    /// The earliest instant the driver must call [`handle_timeouts`](Self::handle_timeouts).
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let timer = self.timers.next();
+        match (timer, self.shutdown_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs every deadline that is due.
+    fn handle_timeouts(&mut self, handler: &mut impl Handler) {
+        let now = self.now;
+        while let Some((at, id)) = self.timers.pop_due(now) {
+            let Some(conn) = self.conns.get_mut(id) else {
+                continue;
+            };
+            if conn.timer_at != Some(at) {
+                continue; // superseded by an earlier entry that already ran
+            }
+            conn.timer_at = None;
+            mark_dirty(&mut self.dirty, conn, id);
+            let out = conn.output.writer(&mut self.out_pool);
+            match &mut conn.protocol {
+                Protocol::Http(session) => {
+                    let event = session.handle_timeout(now, out);
+                    if let Some(event) = event {
+                        self.http_event(id, event, handler);
+                    }
+                    self.finish_if_done(id);
+                }
+                Protocol::WebSocket(ws) => {
+                    if let Some(close) = ws.handle_timeout(now, out) {
+                        // Timeouts mean the peer is unresponsive: drop TCP now.
+                        self.remove(id, handler);
+                        handler.on_close(&mut Context { core: self }, id, &close);
+                    }
+                }
+                Protocol::Closing { deadline } if now >= *deadline => self.remove(id, handler),
+                Protocol::Closing { .. } => {}
+            }
+        }
+    }
+
+    /// A command from another thread (through a [`Handle`](super::Handle)).
+    fn run_command(&mut self, command: Command, handler: &mut impl Handler) {
+        let ctx = &mut Context { core: self };
+        match command {
+            Command::Send(id, message) => {
+                if let Err(e) = ctx.send(id, &message) {
+                    handler.on_undelivered(ctx, id, message, e);
+                }
+            }
+            Command::Broadcast(message) => {
+                ctx.broadcast(&message);
+            }
+            Command::Close(id, code, reason) => {
+                // Arguments were checked by `Handle::close`; a connection that is gone or
+                // already closing needs nothing more.
+                let _ = ctx.close(id, code, &reason);
+            }
+            Command::Respond(request, response) => {
+                // A client that left meanwhile needs no answer.
+                let _ = ctx.respond(request, response);
+            }
+            Command::Notify(token) => handler.on_notify(ctx, token),
+            Command::Shutdown => ctx.shutdown(),
+        }
+    }
+
+    // ===== closing and shutdown =====
+
+    /// Begins closing `id`: flush what is queued, half-close, discard until the peer's
+    /// FIN or `close_timeout`.
+    pub(crate) fn begin_closing(&mut self, id: ConnId) {
+        let deadline = self.now + self.config.close_timeout;
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.protocol = Protocol::Closing { deadline };
+            conn.flags.paused = false;
+            conn.input.clear();
+            mark_dirty(&mut self.dirty, conn, id);
+        }
+    }
+
+    /// After a connection's protocol may have finished talking (a session closed, a
+    /// WebSocket ended, the peer left): with nothing left to send it goes now if the peer
+    /// is gone or the connection never began closing (an idle connection at its
+    /// deadline); otherwise it begins closing, so that what is queued is flushed first.
+    /// A closing connection whose both directions are done is removed.
+    pub(crate) fn finish_if_done(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let finished = match &conn.protocol {
+            Protocol::Http(session) => session.is_closed(),
+            Protocol::WebSocket(ws) => ws.is_closed(),
+            Protocol::Closing { .. } => true,
+        };
+        if !finished {
+            return;
+        }
+        if conn.output.pending() == 0 && (conn.flags.peer_eof || !conn.is_closing()) {
+            self.remove_quietly(id);
+        } else if !conn.is_closing() {
+            self.begin_closing(id);
+        }
+    }
+
+    /// Removes a connection that never got going (its socket could not be registered).
+    pub(crate) fn remove_unused(&mut self, id: ConnId) {
+        self.remove_quietly(id);
+    }
+
+    /// Removes a connection that owes the handler nothing (its WebSocket and its requests
+    /// are already reported, or it never had any).
+    fn remove_quietly(&mut self, id: ConnId) {
+        if let Some(mut conn) = self.conns.remove(id) {
+            self.closed.push(id);
+            self.trace_note(id, "removed (TCP closed)");
+            conn.output.release(&mut self.out_pool);
+            conn.input.release(&mut self.read_pool);
+        }
+    }
+
+    /// Begins graceful shutdown (once).
+    pub(crate) fn begin_shutdown(&mut self) {
+        if self.shutdown_deadline.is_none() {
+            self.shutdown_deadline = Some(self.now + self.config.shutdown_timeout);
+        }
+    }
+
+    /// Moves graceful shutdown on; returns `true` once it is over. The first call says
+    /// goodbye to everyone: WebSockets get Close 1001, connections between requests close,
+    /// parked requests are due now (the handler answers them, 204 by default) and their
+    /// connections close after the answer.
+    fn drive_shutdown(&mut self, handler: &mut impl Handler) -> bool {
+        let Some(deadline) = self.shutdown_deadline else {
+            return false;
+        };
+        if !self.shutdown_started {
+            self.shutdown_started = true;
+            for id in self.conns.ids() {
+                let Some(conn) = self.conns.get_mut(id) else {
+                    continue;
+                };
+                mark_dirty(&mut self.dirty, conn, id);
+                let out = conn.output.writer(&mut self.out_pool);
+                match &mut conn.protocol {
+                    Protocol::WebSocket(ws) => {
+                        let _ = ws.close(
+                            crate::ws::CloseCode::GOING_AWAY,
+                            "server shutting down",
+                            out,
+                            self.now,
+                        );
+                    }
+                    Protocol::Http(session) => {
+                        session.close_after_exchange(out, self.now);
+                        self.finish_if_done(id);
+                    }
+                    Protocol::Closing { .. } => {}
+                }
+            }
+        }
+        // Connections that said everything (output flushed, FIN sent) need not linger for
+        // the peer's FIN while the server is going away.
+        for id in self.conns.ids() {
+            if let Some(conn) = self.conns.get(id)
+                && conn.is_closing()
+                && conn.flags.write_shut
+                && conn.output.pending() == 0
+            {
+                self.remove(id, handler);
+            }
+        }
+        if self.conns.is_empty() || self.now >= deadline {
+            for id in self.conns.ids() {
+                self.remove(id, handler);
+            }
+            return true;
+        }
+        false
+    }
+
+    // ===== for Context =====
+
+    pub(crate) fn conn(&self, id: ConnId) -> Option<&Conn> {
+        self.conns.get(id)
+    }
+
+    /// `id`'s connection with its output buffer ready to append to, and the high-water
+    /// mark check done: the common start of every send.
+    pub(crate) fn sendable(
+        &mut self,
+        id: ConnId,
+        check_full: bool,
+    ) -> Result<(&mut Protocol, &mut Vec<u8>), SendError> {
+        let high_water = self.config.write_buffer_high_water;
+        let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
+        if check_full && conn.output.pending() >= high_water {
+            conn.flags.send_refused = true;
+            return Err(SendError::Full);
+        }
+        mark_dirty(&mut self.dirty, conn, id);
+        let out = conn.output.writer(&mut self.out_pool);
+        Ok((&mut conn.protocol, out))
+    }
+
+    /// Queues `payload` whole after `id`'s output (see [`Context::send_message`]).
+    pub(crate) fn queue_owned(&mut self, id: ConnId, payload: Vec<u8>) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.output.queue_owned(payload, &mut self.out_pool);
+        }
+    }
+
+    /// Every WebSocket that can take a broadcast now, with its output buffer.
+    pub(crate) fn broadcast_targets(
+        &mut self,
+        mut each: impl FnMut(&mut WsConnection, &mut Vec<u8>),
+    ) -> usize {
+        let high_water = self.config.write_buffer_high_water;
+        let mut delivered = 0;
+        for (id, conn) in self.conns.iter_mut() {
+            let Protocol::WebSocket(ws) = &mut conn.protocol else {
+                continue;
+            };
+            // Skipped: closing, full, or in the middle of a message sent in parts (a frame
+            // of another message may not go in between, RFC 6455 §5.4).
+            if !ws.is_open() || ws.is_sending_parts() || conn.output.pending() >= high_water {
+                continue;
+            }
+            each(ws, conn.output.writer(&mut self.out_pool));
+            delivered += 1;
+            if !conn.flags.dirty {
+                conn.flags.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+        delivered
+    }
+
+    pub(crate) fn out_pool(&mut self) -> &mut BufferPool {
+        &mut self.out_pool
+    }
+
+    /// After an answer to a request on `id`: a closed session begins closing; a kept one
+    /// reads its next request, at once if it is already buffered or reading had stopped.
+    pub(crate) fn answered(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        mark_dirty(&mut self.dirty, conn, id);
+        if !conn.input.is_empty() || conn.flags.read_stopped {
+            // No read that can only say `WouldBlock` otherwise (10,000 of them after one
+            // long-poll fan-out): the socket was read to the end while the request waited.
+            self.ready.push(id);
+        }
+        self.finish_if_done(id);
+    }
+
+    // ===== trace =====
+
+    /// Prints a connection-level note in the trace (no-op unless tracing is on).
+    pub(crate) fn trace_note(&mut self, id: ConnId, note: &str) {
+        if let Some(traces) = &mut self.traces {
+            self.config
+                .log
+                .write(Level::Trace, &format!("[{id}] {note}"));
+            if note.starts_with("removed") {
+                traces.remove(&id);
+            }
+        }
+    }
+}
+
+/// Traces bytes that just crossed the wire.
+fn trace_bytes(
+    traces: &mut HashMap<ConnId, [WireTrace; 2]>,
+    log: &Log,
+    id: ConnId,
+    direction: Direction,
+    bytes: &[u8],
+) {
+    let [inbound, outbound] = traces.entry(id).or_insert_with(|| {
+        [
+            WireTrace::new(id.to_string(), Direction::In),
+            WireTrace::new(id.to_string(), Direction::Out),
+        ]
+    });
+    let mut lines = Vec::new();
+    match direction {
+        Direction::In => inbound.feed(bytes, &mut lines),
+        Direction::Out => outbound.feed(bytes, &mut lines),
+    }
+    for line in lines {
+        log.write(Level::Trace, &line);
+    }
+}

@@ -1,0 +1,255 @@
+//! A connection's unsent output, and the pool its buffers come from.
+//!
+//! Frames and responses are appended to one `Vec` per connection (`tail`) all turn long
+//! and leave in one `write` at the end of it. Large owned payloads are not copied into
+//! it: they are queued whole as *segments* ahead of the tail and leave with it in one
+//! `writev`. An idle connection holds no buffer at all: the tail goes back to the pool
+//! once everything is sent.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// Most buffers handed to one `writev`.
+pub(crate) const MAX_IOVECS: usize = 8;
+
+/// Output buffers kept for reuse, so a busy connection does not allocate per turn and an
+/// idle one holds none.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    buffers: Vec<Vec<u8>>,
+}
+
+impl BufferPool {
+    /// Buffers kept at most; more are freed.
+    const MAX_BUFFERS: usize = 256;
+    /// Buffers that grew past this are freed rather than kept (a burst of bulk output
+    /// must not pin its memory for good).
+    const MAX_KEPT_CAPACITY: usize = 64 * 1024;
+
+    /// A cleared buffer (no allocation if the pool has one).
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.buffers.pop().unwrap_or_default()
+    }
+
+    /// Returns a buffer for reuse.
+    pub(crate) fn give(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > Self::MAX_KEPT_CAPACITY {
+            return;
+        }
+        if self.buffers.len() < Self::MAX_BUFFERS {
+            buf.clear();
+            self.buffers.push(buf);
+        }
+    }
+}
+
+/// One connection's unsent bytes, in order: the segments, then the tail.
+#[derive(Debug, Default)]
+pub(crate) struct OutputBuffer {
+    /// Bytes appended by the protocol; `tail[sent..]` is unsent.
+    tail: Vec<u8>,
+    /// INVARIANT: `sent <= tail.len()`.
+    sent: usize,
+    /// Whole buffers queued ahead of `tail` without copying. Boxed and absent unless in
+    /// use: an idle connection pays 8 bytes for it.
+    segments: Option<Box<Segments>>,
+}
+
+/// Buffers queued whole, ahead of a connection's tail.
+#[derive(Debug, Default)]
+struct Segments {
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of the front buffer already written.
+    front_sent: usize,
+    /// Total length of the buffers in `queue` (including the written part of the front).
+    bytes: usize,
+}
+
+impl OutputBuffer {
+    /// Unsent bytes.
+    pub(crate) fn pending(&self) -> usize {
+        let queued = self.segments.as_ref().map_or(0, |s| s.bytes - s.front_sent);
+        queued + self.tail.len() - self.sent
+    }
+
+    /// The buffer protocol code appends to, taken from `pool` if this connection holds
+    /// none: the one place an output buffer is taken.
+    pub(crate) fn writer<'b>(&'b mut self, pool: &mut BufferPool) -> &'b mut Vec<u8> {
+        if self.tail.capacity() == 0 {
+            self.tail = pool.take();
+        }
+        &mut self.tail
+    }
+
+    /// Queues `payload` to follow everything queued so far, without copying it: what is
+    /// in the tail becomes a segment, then `payload` does, and the tail starts afresh.
+    pub(crate) fn queue_owned(&mut self, payload: Vec<u8>, pool: &mut BufferPool) {
+        let fresh = pool.take();
+        let segments = self.segments.get_or_insert_with(Default::default);
+        let mut head = std::mem::replace(&mut self.tail, fresh);
+        head.drain(..self.sent);
+        self.sent = 0;
+        for buf in [head, payload] {
+            if !buf.is_empty() {
+                segments.bytes += buf.len();
+                segments.queue.push_back(buf);
+            }
+        }
+    }
+
+    /// Fills `slices` with the unsent bytes in order (at most [`MAX_IOVECS`] buffers) for
+    /// one `writev`; returns how many it filled (0: nothing to send).
+    pub(crate) fn slices<'s>(&'s self, slices: &mut [IoSlice<'s>; MAX_IOVECS]) -> usize {
+        let mut count = 0;
+        if let Some(segs) = &self.segments {
+            for (i, seg) in segs.queue.iter().take(MAX_IOVECS - 1).enumerate() {
+                slices[count] = IoSlice::new(if i == 0 { &seg[segs.front_sent..] } else { seg });
+                count += 1;
+            }
+            if segs.queue.len() >= MAX_IOVECS {
+                return count;
+            }
+        }
+        if self.sent < self.tail.len() {
+            slices[count] = IoSlice::new(&self.tail[self.sent..]);
+            count += 1;
+        }
+        count
+    }
+
+    /// Calls `each` with the first `n` unsent bytes, in order, in as few pieces as they
+    /// lie in (for the wire trace: no copy).
+    pub(crate) fn peek(&self, mut n: usize, mut each: impl FnMut(&[u8])) {
+        if let Some(segs) = &self.segments {
+            for (i, seg) in segs.queue.iter().enumerate() {
+                let piece = if i == 0 { &seg[segs.front_sent..] } else { seg };
+                let take = piece.len().min(n);
+                each(&piece[..take]);
+                n -= take;
+                if n == 0 {
+                    return;
+                }
+            }
+        }
+        let take = (self.tail.len() - self.sent).min(n);
+        each(&self.tail[self.sent..self.sent + take]);
+    }
+
+    /// `n` bytes were written. Returns `true` when nothing is left, having given the
+    /// tail back to `pool` (an idle connection holds no buffer).
+    pub(crate) fn consume(&mut self, mut n: usize, pool: &mut BufferPool) -> bool {
+        if let Some(segs) = &mut self.segments {
+            while n > 0 {
+                let Some(front) = segs.queue.front() else {
+                    break;
+                };
+                let left = front.len() - segs.front_sent;
+                if n < left {
+                    segs.front_sent += n;
+                    return false;
+                }
+                n -= left;
+                segs.bytes -= front.len();
+                segs.front_sent = 0;
+                segs.queue.pop_front();
+            }
+            if !segs.queue.is_empty() {
+                return false;
+            }
+            self.segments = None;
+        }
+        self.sent += n;
+        debug_assert!(self.sent <= self.tail.len());
+        if self.sent == self.tail.len() {
+            self.sent = 0;
+            self.tail.clear();
+            pool.give(std::mem::take(&mut self.tail));
+            return true;
+        }
+        if self.sent > self.tail.len() / 2 {
+            // Keep the unsent rest at the front so the buffer does not creep. (Each byte
+            // is moved at most once per byte sent before it: linear overall.)
+            self.tail.drain(..self.sent);
+            self.sent = 0;
+        }
+        false
+    }
+
+    /// Gives every buffer back (the connection is gone).
+    pub(crate) fn release(&mut self, pool: &mut BufferPool) {
+        self.segments = None;
+        self.sent = 0;
+        pool.give(std::mem::take(&mut self.tail));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(out: &mut OutputBuffer, pool: &mut BufferPool, chunk: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while out.pending() > 0 {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let count = out.slices(&mut slices);
+            let all: Vec<u8> = slices[..count]
+                .iter()
+                .flat_map(|s| s.iter().copied())
+                .collect();
+            let n = all.len().min(chunk);
+            wire.extend_from_slice(&all[..n]);
+            out.consume(n, pool);
+        }
+        wire
+    }
+
+    #[test]
+    fn owned_payloads_and_tail_bytes_leave_in_the_order_queued() {
+        let mut pool = BufferPool::default();
+        let mut out = OutputBuffer::default();
+        out.writer(&mut pool).extend_from_slice(b"head1");
+        out.queue_owned(b"BIG-PAYLOAD".to_vec(), &mut pool);
+        out.writer(&mut pool).extend_from_slice(b"head2");
+        out.queue_owned(b"OTHER".to_vec(), &mut pool);
+        out.writer(&mut pool).extend_from_slice(b"tail");
+        assert_eq!(out.pending(), 30);
+        let mut traced = Vec::new();
+        out.peek(7, |piece| traced.extend_from_slice(piece));
+        assert_eq!(traced, b"head1BI");
+        for chunk in [1, 3, 7, 100] {
+            let mut copy = OutputBuffer::default();
+            copy.writer(&mut pool).extend_from_slice(b"head1");
+            copy.queue_owned(b"BIG-PAYLOAD".to_vec(), &mut pool);
+            copy.writer(&mut pool).extend_from_slice(b"head2");
+            copy.queue_owned(b"OTHER".to_vec(), &mut pool);
+            copy.writer(&mut pool).extend_from_slice(b"tail");
+            assert_eq!(
+                drain(&mut copy, &mut pool, chunk),
+                b"head1BIG-PAYLOADhead2OTHERtail"
+            );
+        }
+    }
+
+    #[test]
+    fn a_drained_connection_holds_no_buffer() {
+        let mut pool = BufferPool::default();
+        let mut out = OutputBuffer::default();
+        out.writer(&mut pool).extend_from_slice(b"abc");
+        assert!(!out.consume(2, &mut pool));
+        assert!(out.consume(1, &mut pool));
+        assert_eq!(out.tail.capacity(), 0);
+        assert_eq!(pool.buffers.len(), 1, "the buffer went back to the pool");
+    }
+
+    #[test]
+    fn more_segments_than_one_writev_takes_are_sent_over_several() {
+        let mut pool = BufferPool::default();
+        let mut out = OutputBuffer::default();
+        let mut expected = Vec::new();
+        for i in 0..20u8 {
+            out.queue_owned(vec![i; 3], &mut pool);
+            expected.extend_from_slice(&[i; 3]);
+        }
+        assert_eq!(drain(&mut out, &mut pool, usize::MAX), expected);
+    }
+}
