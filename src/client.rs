@@ -102,8 +102,11 @@ pub struct ClientOptions {
     pub limits: WsLimits,
     /// Connect and handshake timeout.
     pub connect_timeout: Duration,
-    /// Print every HTTP head and frame crossing the wire to stderr (see [`crate::trace`]).
+    /// Write every HTTP head and frame crossing the wire to [`log`](Self::log) (see
+    /// [`crate::trace`]).
     pub trace: bool,
+    /// Where trace lines go. Default [`Log::stderr`](crate::log::Log::stderr).
+    pub log: crate::log::Log,
 }
 
 impl Default for ClientOptions {
@@ -117,6 +120,7 @@ impl Default for ClientOptions {
             },
             connect_timeout: Duration::from_secs(10),
             trace: false,
+            log: crate::log::Log::default(),
         }
     }
 }
@@ -203,8 +207,8 @@ pub struct Client {
     out: Vec<u8>,
     protocol: Option<String>,
     closed: Option<CloseEvent<'static>>,
-    /// Both directions' traces, when tracing.
-    trace: Option<Box<(WireTrace, WireTrace)>>,
+    /// Both directions' traces and where their lines go, when tracing.
+    trace: Option<Box<Trace>>,
 }
 
 impl Client {
@@ -244,10 +248,11 @@ impl Client {
         );
         let mut trace = options.trace.then(|| {
             let label = url.host_header();
-            Box::new((
-                WireTrace::new(label.clone(), Direction::In),
-                WireTrace::new(label, Direction::Out),
-            ))
+            Box::new(Trace {
+                inbound: WireTrace::new(label.clone(), Direction::In),
+                outbound: WireTrace::new(label, Direction::Out),
+                log: options.log.clone(),
+            })
         });
         trace_bytes(&mut trace, Direction::Out, &request);
         stream.set_read_timeout(Some(options.connect_timeout))?;
@@ -461,22 +466,26 @@ impl Client {
     }
 }
 
-/// Prints the trace lines for `bytes`, when tracing.
-fn trace_bytes(
-    trace: &mut Option<Box<(WireTrace, WireTrace)>>,
-    direction: Direction,
-    bytes: &[u8],
-) {
+/// A client's wire trace: both directions, and the log their lines go to.
+#[derive(Debug)]
+struct Trace {
+    inbound: WireTrace,
+    outbound: WireTrace,
+    log: crate::log::Log,
+}
+
+/// Writes the trace lines for `bytes`, when tracing.
+fn trace_bytes(trace: &mut Option<Box<Trace>>, direction: Direction, bytes: &[u8]) {
     let Some(t) = trace else {
         return;
     };
     let mut lines = Vec::new();
     match direction {
-        Direction::In => t.0.feed(bytes, &mut lines),
-        Direction::Out => t.1.feed(bytes, &mut lines),
+        Direction::In => t.inbound.feed(bytes, &mut lines),
+        Direction::Out => t.outbound.feed(bytes, &mut lines),
     }
     for line in lines {
-        eprintln!("{line}");
+        t.log.write(crate::log::Level::Trace, &line);
     }
 }
 

@@ -83,6 +83,7 @@
 //! [mio]: https://docs.rs/mio
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod client;
 pub mod config;

@@ -1,8 +1,9 @@
-//! Invariant: A whole server connection, sans IO: request head -> handshake validation -> 101 (or
-//! an error response) -> remaining bytes into a WsConnection. Invariants of http_head for
-//! the head, of ws_connection after the upgrade, the 101 is well formed, and any
-//! subprotocol the client offers can be written into it without a panic.
-//! Input: [config][n_ops][ops...][stream] (see src/fuzzing/connection.rs).
+//! Invariant: a whole server connection, sans IO, through the real Session: requests are
+//! answered, the upgrade is accepted with the first offered subprotocol, then the rest of
+//! the stream goes to a WsConnection. Every answer the session writes on its own is one
+//! well-formed response with Connection: close; every offered subprotocol can be written
+//! into the 101, which carries the right Sec-WebSocket-Accept; after it, the invariants
+//! of ws_connection. Input: [config][n_ops][ops...][stream] (see src/fuzzing/connection.rs).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| pushwire::fuzzing::server_pipeline(data));

@@ -1,12 +1,13 @@
 //! Whole connections, run by the [`driver`](super::driver): `ws_connection` (the server
-//! role), `server_pipeline` (request head, handshake, then the connection, as the server
-//! runs them) and `ws_client_connection` (the client role).
+//! role), `server_pipeline` (the real session, its upgrade, then the connection, as the
+//! server runs them) and `ws_client_connection` (the client role).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{HeadLimits, WsLimits};
-use crate::http::request::HeadParser;
-use crate::status::Status;
+use crate::http::{Response, StatusCode};
+use crate::session::{Event, Session, SessionConfig};
 use crate::ws::connection::CloseKind;
 use crate::ws::error::ProtocolError;
 use crate::ws::frame::Role;
@@ -15,7 +16,7 @@ use crate::ws::handshake;
 use super::driver::{
     Driver, Seen, decode_op, ops_and_stream, plain_run, plain_run_as, scheduled_run, ws_limits,
 };
-use super::http::{check_complete_head, check_error_response, check_http_response};
+use super::http::check_http_response;
 use super::seed_from;
 
 // ===== target: ws_connection =====
@@ -61,38 +62,45 @@ pub fn ws_connection(data: &[u8]) {
 
 // ===== target: server_pipeline =====
 
-/// **server_pipeline** — one whole server connection, sans IO: the request head is
-/// parsed from the stream, checked as a WebSocket handshake, answered (101 or an HTTP
-/// error, as the server does), and the bytes after the head go to a `WsConnection`.
+/// **server_pipeline** — one whole server connection, sans IO, through the code the
+/// server runs: the stream goes to a [`Session`] in the ops' chunk sizes (plain requests
+/// are answered, the first upgrade is accepted with the first subprotocol the client
+/// offers, as a handler may), and after the `101` the rest of the stream goes to a
+/// `WsConnection` under the op-driven driver.
 ///
 /// Input: `[config][n_ops][ops][stream]`; config bits 0–1 pick the WebSocket limits,
-/// bit 2 small head limits, bit 3 an `Origin` allow-list. The application accepts the
-/// first subprotocol the client offers, as a handler may.
+/// bit 2 small head limits, bit 3 an `Origin` allow-list.
 ///
-/// Invariants: those of [`http_head`](super::http_head) for the head, of [`ws_connection`] for the
-/// WebSocket phase, plus: the server's answer is exactly one well-formed HTTP response
-/// (101 with the right `Sec-WebSocket-Accept`, or the status of the error), every
-/// subprotocol the client can offer can be written into the 101 (`write_accept_response`
-/// does not panic), and after a 101 the wire continues with valid server frames only.
+/// Invariants: the session's answers are well-formed responses (every error carries
+/// `Connection: close`, and nothing follows it); every subprotocol a client can offer can
+/// be written into the 101 (`write_accept_response` does not panic); the 101 carries the
+/// `Sec-WebSocket-Accept` for the request's key; and after it, those of
+/// [`ws_connection`] for the WebSocket phase.
 pub fn server_pipeline(data: &[u8]) {
     let (config, ops, stream) = ops_and_stream(data);
-    let head_limits = if config & 4 == 0 {
-        HeadLimits::default()
-    } else {
-        HeadLimits {
+    let mut session_config = SessionConfig::default();
+    if config & 4 != 0 {
+        session_config.head = HeadLimits {
             max_head_bytes: 256,
             max_headers: 8,
             max_target_len: 32,
-        }
-    };
-    let origins = (config & 8 != 0).then(|| vec!["http://example.com".to_string()]);
+        };
+    }
+    if config & 8 != 0 {
+        session_config.allowed_origins = Some(vec!["http://example.com".to_string()]);
+    }
+    let now = Instant::now();
+    let mut session = Session::new(Arc::new(session_config), now);
 
-    // Phase 1: the head, in the ops' chunk sizes.
-    let mut parser = HeadParser::new();
-    let mut buf = Vec::new();
+    // The HTTP phase, in the ops' chunk sizes.
+    let mut input = Vec::new();
+    let mut out = Vec::new();
     let mut rest = stream;
     let mut step = 0;
-    let head_len = loop {
+    while !session.is_upgraded() {
+        if rest.is_empty() || session.is_closed() {
+            return; // EOF, or an answer that closed the connection (checked on the way)
+        }
         let chunk = if ops.is_empty() {
             usize::MAX
         } else {
@@ -100,56 +108,55 @@ pub fn server_pipeline(data: &[u8]) {
         };
         step += 1;
         let n = chunk.min(rest.len());
-        buf.extend_from_slice(&rest[..n]);
+        input.extend_from_slice(&rest[..n]);
         rest = &rest[n..];
-        match parser.parse(&buf, &head_limits) {
-            Ok(Status::Complete(len)) => break len,
-            Ok(Status::Partial) if rest.is_empty() => return, // EOF before the head ended
-            Ok(Status::Partial) => {}
-            Err(e) => {
-                check_error_response(&e);
-                return;
+        loop {
+            let before = out.len();
+            let (used, event) = session.handle_input(&input, &mut out, now);
+            input.drain(..used);
+            if session.is_closed() && out.len() > before {
+                check_refusal(&out[before..]);
+            }
+            match event {
+                None => break,
+                Some(Event::Request { exchange, .. }) => {
+                    let ok = Response::text(StatusCode::OK, "ok");
+                    session
+                        .respond(exchange, &ok, &mut out, now)
+                        .expect("waiting");
+                }
+                Some(Event::Upgrade { exchange, upgrade }) => {
+                    let request = upgrade.request();
+                    let protocol = request.protocols().next();
+                    if let Some(p) = protocol {
+                        assert!(request.offers_protocol(p));
+                        assert!(
+                            !p.is_empty() && p.bytes().all(crate::http::token::is_tchar),
+                            "the client offered subprotocol {p:?}, which offers_protocol \
+                             accepts but write_accept_response refuses with a panic"
+                        );
+                    }
+                    let accept = format!(
+                        "\r\nSec-WebSocket-Accept: {}\r\n",
+                        handshake::accept_key(request.key.as_bytes())
+                    );
+                    let protocol = protocol.map(str::to_string);
+                    let before = out.len();
+                    session
+                        .accept_upgrade(exchange, &upgrade, protocol.as_deref(), &mut out)
+                        .expect("the upgrade is waiting");
+                    check_http_response(&out[before..], 101);
+                    assert!(String::from_utf8_lossy(&out[before..]).contains(&accept));
+                    break;
+                }
+                Some(other) => panic!("no deadline passed, no EOF: {other:?}"),
             }
         }
-    };
-    check_complete_head(&buf, head_len, &head_limits);
-    let head = parser.head(&buf).expect("complete");
+    }
 
-    // Phase 2: the handshake, answered as `Server::on_head` does.
-    if !handshake::is_upgrade_request(&head) {
-        return; // plain HTTP: the application's business
-    }
-    let upgrade = match handshake::validate_upgrade(&head, origins.as_deref()) {
-        Ok(upgrade) => upgrade,
-        Err(_) => return, // the refusal response is checked by check_complete_head
-    };
-    let has_body = head.header("transfer-encoding").is_some()
-        || head.header("content-length").is_some_and(|v| v != b"0");
-    if has_body {
-        return;
-    }
-    let protocol = upgrade.protocols().next();
-    if let Some(p) = protocol {
-        assert!(upgrade.offers_protocol(p));
-        assert!(
-            !p.is_empty() && p.bytes().all(crate::http::token::is_tchar),
-            "the client offered subprotocol {p:?}, which offers_protocol accepts but \
-             write_accept_response refuses with a panic"
-        );
-    }
-    let mut response = Vec::new();
-    handshake::write_accept_response(&mut response, upgrade.key, protocol);
-    check_http_response(&response, 101);
-    let accept = format!(
-        "\r\nSec-WebSocket-Accept: {}\r\n",
-        handshake::accept_key(upgrade.key.as_bytes())
-    );
-    assert!(String::from_utf8_lossy(&response).contains(&accept));
-
-    // Phase 3: the bytes after the head, then the rest of the stream, to the connection.
-    let mut ws_stream = buf[head_len..].to_vec();
-    ws_stream.extend_from_slice(rest);
-    let mut driver = Driver::new(ws_limits(config), Instant::now());
+    // The WebSocket phase: what followed the head, then the rest of the stream.
+    input.extend_from_slice(rest);
+    let mut driver = Driver::new(ws_limits(config), now);
     let remaining_ops: Vec<u8> = if ops.is_empty() {
         Vec::new()
     } else {
@@ -157,8 +164,20 @@ pub fn server_pipeline(data: &[u8]) {
             .map(|i| ops[(step + i) % ops.len()])
             .collect()
     };
-    scheduled_run(&mut driver, &remaining_ops, &ws_stream);
+    scheduled_run(&mut driver, &remaining_ops, &input);
     driver.finish();
+}
+
+/// A response the session wrote on its own before closing: one well-formed response
+/// with `Connection: close`.
+fn check_refusal(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let status: u16 = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {text:?}"));
+    check_http_response(bytes, status);
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text:?}");
 }
 
 // ===== target: ws_client_connection =====

@@ -15,7 +15,8 @@
 //! application commands, limits), the input starts with a small control header:
 //!
 //! ```text
-//! ws_connection, server_pipeline:  [config: u8] [n_ops: u8] [op: u8; n_ops] [stream ...]
+//! ws_connection, server_pipeline,  [config: u8] [n_ops: u8] [op: u8; n_ops] [stream ...]
+//! session:
 //! frame_header:                    [config: u8] [header bytes ...]
 //! mask:                            [key: 4 bytes] [offset: u8] [payload ...]
 //! http_head, utf8, close_payload:  the bytes themselves (splits are derived from them)
@@ -34,7 +35,8 @@
 //! The targets by family, one file each: `http.rs` (`http_head`, `body_decoder`),
 //! `ws.rs` (`frame_header`, `utf8`, `mask`, `close_payload`), `connection.rs`
 //! (`ws_connection`, `server_pipeline`, `ws_client_connection`, all run by the op-driven
-//! driver in `driver.rs`), `pair.rs` (`pair_roundtrip`) and `hub.rs` (`hub_ops`). This
+//! driver in `driver.rs`), `session.rs` (`session`: the HTTP/1.1 session with an
+//! application's answers), `pair.rs` (`pair_roundtrip`) and `hub.rs` (`hub_ops`). This
 //! file holds what they share: the input reader, a PRNG, split schedules, and
 //! [`TARGETS`].
 
@@ -45,12 +47,14 @@ mod hub;
 mod pair;
 #[cfg(test)]
 mod seeds;
+mod session;
 mod ws;
 
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
 pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
 pub use pair::pair_roundtrip;
+pub use session::session;
 pub use ws::{close_payload, frame_header, mask, utf8};
 
 // ===== helpers: a byte reader, a tiny PRNG, split schedules =====
@@ -178,4 +182,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ws_client_connection", ws_client_connection),
     ("pair_roundtrip", pair_roundtrip),
     ("hub_ops", hub_ops),
+    ("session", session),
 ];

@@ -106,7 +106,7 @@ pub(crate) fn channel(waker: Arc<dyn Wake>, capacity: usize) -> (Handle, Command
 impl Commands {
     /// Takes every queued command. Clears the wake-up flag *first*, so a command queued
     /// during the drain either is seen by it or rings the waker again.
-    pub fn drain(&self, mut each: impl FnMut(Command)) {
+    pub(crate) fn drain(&self, mut each: impl FnMut(Command)) {
         self.wake_pending.store(false, Ordering::SeqCst);
         while let Ok(cmd) = self.rx.try_recv() {
             each(cmd);

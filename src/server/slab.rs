@@ -17,7 +17,7 @@ struct Slot<T> {
 
 /// Slots of `T` addressed by [`ConnId`].
 #[derive(Debug)]
-pub struct Slab<T> {
+pub(crate) struct Slab<T> {
     slots: Vec<Slot<T>>,
     /// Indices of empty slots, reused last-freed first.
     free: Vec<u32>,
@@ -36,22 +36,22 @@ impl<T> Default for Slab<T> {
 
 impl<T> Slab<T> {
     /// An empty slab.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Number of stored values.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// `true` when nothing is stored.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Stores `make(id)` and returns its id.
-    pub fn insert_with(&mut self, make: impl FnOnce(ConnId) -> T) -> ConnId {
+    pub(crate) fn insert_with(&mut self, make: impl FnOnce(ConnId) -> T) -> ConnId {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -70,7 +70,7 @@ impl<T> Slab<T> {
     }
 
     /// The value for `id`, unless it was removed (or the id is stale).
-    pub fn get(&self, id: ConnId) -> Option<&T> {
+    pub(crate) fn get(&self, id: ConnId) -> Option<&T> {
         let slot = self.slots.get(id.index() as usize)?;
         if slot.generation != id.generation() {
             return None;
@@ -79,7 +79,7 @@ impl<T> Slab<T> {
     }
 
     /// The value for `id`, mutably, unless it was removed (or the id is stale).
-    pub fn get_mut(&mut self, id: ConnId) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut T> {
         let slot = self.slots.get_mut(id.index() as usize)?;
         if slot.generation != id.generation() {
             return None;
@@ -88,7 +88,7 @@ impl<T> Slab<T> {
     }
 
     /// Removes and returns the value for `id`; the slot's generation moves on.
-    pub fn remove(&mut self, id: ConnId) -> Option<T> {
+    pub(crate) fn remove(&mut self, id: ConnId) -> Option<T> {
         let slot = self.slots.get_mut(id.index() as usize)?;
         if slot.generation != id.generation() {
             return None;
@@ -101,7 +101,7 @@ impl<T> Slab<T> {
     }
 
     /// Ids of every stored value (a snapshot, so the slab may be changed while iterating).
-    pub fn ids(&self) -> Vec<ConnId> {
+    pub(crate) fn ids(&self) -> Vec<ConnId> {
         self.slots
             .iter()
             .enumerate()
@@ -111,7 +111,7 @@ impl<T> Slab<T> {
     }
 
     /// Every stored value with its id.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (ConnId, &mut T)> {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (ConnId, &mut T)> {
         self.slots.iter_mut().enumerate().filter_map(|(i, s)| {
             let generation = s.generation;
             s.value

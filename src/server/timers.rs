@@ -16,23 +16,23 @@ use super::ids::ConnId;
 
 /// Min-heap of connection deadlines.
 #[derive(Debug, Default)]
-pub struct Timers {
+pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<(Instant, ConnId)>>,
 }
 
 impl Timers {
     /// An empty heap.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Schedules a wake-up of `id` at `at`.
-    pub fn push(&mut self, at: Instant, id: ConnId) {
+    pub(crate) fn push(&mut self, at: Instant, id: ConnId) {
         self.heap.push(Reverse((at, id)));
     }
 
     /// Removes and returns the earliest entry that is due at `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, ConnId)> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, ConnId)> {
         match self.heap.peek() {
             Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
             _ => None,
@@ -40,14 +40,14 @@ impl Timers {
     }
 
     /// The earliest entry's instant.
-    pub fn next(&self) -> Option<Instant> {
+    pub(crate) fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 }
 
 /// How long a loop may sleep until `at` (rounded up to a whole millisecond, so a
 /// sub-millisecond wait cannot spin on a zero timeout).
-pub fn wait_until(at: Instant, now: Instant) -> Duration {
+pub(crate) fn wait_until(at: Instant, now: Instant) -> Duration {
     let wait = at.saturating_duration_since(now);
     let ms = wait.as_nanos().div_ceil(1_000_000);
     Duration::from_millis(ms.min(u64::MAX as u128) as u64)
