@@ -459,7 +459,10 @@ impl<H: Handler> ServerPair<H> {
                     .turn(&mut self.wires, &mut self.handler, &self.commands);
             }
             self.pump_clients();
-            if self.wires.progress == before && !self.core.has_ready() {
+            // Quiet: nothing moved, nothing is ready, and no deadline is due (shutting
+            // down makes parked requests due at once, for the next turn).
+            let due = self.core.poll_timeout().is_some_and(|t| t <= self.now);
+            if self.wires.progress == before && !self.core.has_ready() && !(due && !self.stopped) {
                 return;
             }
         }

@@ -204,6 +204,17 @@ struct BodyState {
     deadline: Instant,
 }
 
+/// Which kind of answer an exchange with the application waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// An answer: `respond` or `park` or `start_stream`.
+    Waiting,
+    /// The rest of a streamed answer.
+    Streaming,
+    /// The answer to an upgrade.
+    Upgrade,
+}
+
 /// Where the connection is. Each variant owns exactly the data valid in it.
 #[derive(Debug)]
 enum State {
@@ -734,46 +745,36 @@ impl Session {
         };
     }
 
-    /// The waiting exchange, if it is `exchange` and waits for an answer.
-    fn waiting(&self, exchange: u32) -> Result<Exchange, ExchangeError> {
-        match self.state {
-            State::Waiting { exchange: ex, .. } if ex.id == exchange => Ok(ex),
-            State::Streaming { exchange: ex, .. } | State::Upgrade { exchange: ex }
-                if ex.id == exchange =>
-            {
-                Err(ExchangeError::WrongState)
-            }
-            _ => Err(ExchangeError::Stale),
-        }
-    }
-
-    /// The streaming exchange, if it is `exchange`.
-    fn streaming(&self, exchange: u32) -> Result<(Exchange, bool), ExchangeError> {
-        match self.state {
+    /// The exchange with the application, if it is `exchange` and in `stage`: `Stale` if
+    /// it is not the current one, `WrongState` if it is but waits for another kind of
+    /// answer. Returns it with whether its stream (if any) is chunked.
+    fn current(&self, exchange: u32, stage: Stage) -> Result<(Exchange, bool), ExchangeError> {
+        let (ex, at, chunked) = match self.state {
+            State::Waiting { exchange: ex, .. } => (ex, Stage::Waiting, false),
             State::Streaming {
                 exchange: ex,
                 chunked,
-            } if ex.id == exchange => Ok((ex, chunked)),
-            State::Waiting { exchange: ex, .. } | State::Upgrade { exchange: ex }
-                if ex.id == exchange =>
-            {
-                Err(ExchangeError::WrongState)
-            }
-            _ => Err(ExchangeError::Stale),
+            } => (ex, Stage::Streaming, chunked),
+            State::Upgrade { exchange: ex } => (ex, Stage::Upgrade, false),
+            _ => return Err(ExchangeError::Stale),
+        };
+        match (ex.id == exchange, at == stage) {
+            (false, _) => Err(ExchangeError::Stale),
+            (true, false) => Err(ExchangeError::WrongState),
+            (true, true) => Ok((ex, chunked)),
         }
     }
 
-    /// The upgrading exchange, if it is `exchange`.
+    fn waiting(&self, exchange: u32) -> Result<Exchange, ExchangeError> {
+        self.current(exchange, Stage::Waiting).map(|(ex, _)| ex)
+    }
+
+    fn streaming(&self, exchange: u32) -> Result<(Exchange, bool), ExchangeError> {
+        self.current(exchange, Stage::Streaming)
+    }
+
     fn upgrading(&self, exchange: u32) -> Result<(), ExchangeError> {
-        match self.state {
-            State::Upgrade { exchange: ex } if ex.id == exchange => Ok(()),
-            State::Waiting { exchange: ex, .. } | State::Streaming { exchange: ex, .. }
-                if ex.id == exchange =>
-            {
-                Err(ExchangeError::WrongState)
-            }
-            _ => Err(ExchangeError::Stale),
-        }
+        self.current(exchange, Stage::Upgrade).map(|_| ())
     }
 
     /// Answers a request the client got wrong, and closes.
