@@ -1,6 +1,9 @@
 //! The hub under concurrent load: publishers over POST and WebSocket at once, subscribers
 //! over WebSocket and long-polling at once. Every subscriber must see every message
 //! exactly once, in id order, with ids contiguous from 1.
+//!
+//! A loopback test on purpose: publishers and subscribers on their own threads over real
+//! sockets, racing the server's loop, is what it tests. Every wait is bounded.
 
 mod support;
 
