@@ -1,9 +1,9 @@
 //! pushwire: real-time push over WebSocket (RFC 6455) on a single mio event loop.
 //!
 //! pushwire is a small server library (and a `pushwire` command on top of it). It accepts
-//! TCP connections on one non-blocking [mio] loop, reads HTTP/1.1 request heads, upgrades
+//! TCP connections on one non-blocking [mio] loop, speaks HTTP/1.1 on them, upgrades
 //! WebSocket requests (RFC 6455), and hands everything else to the application as plain
-//! HTTP requests.
+//! HTTP requests — to answer at once, to park (long-polling), or to stream.
 //!
 //! # Embedding
 //!
@@ -43,34 +43,47 @@
 //! # Following the bytes
 //!
 //! The protocol code is *sans-IO*: it never touches a socket or reads the clock. Bytes go
-//! in, events and bytes come out, time is an argument. Only [`server`] does IO.
+//! in, events and bytes come out, time is an argument. The server's core
+//! ([`server`]) owns every connection's state and calls the handler, but moves no byte
+//! itself: a driver does that — the mio [`Server`], or the in-memory
+//! [`pair::ServerPair`] that tests use — through the same core, so what the tests prove
+//! is what the server does.
 //!
 //! ```text
-//!  socket ──read──▶ shared read buffer
+//!  socket ──read──▶ the connection's input buffer (a pooled 256 KiB buffer while it is
+//!                   read; unconsumed bytes stay in place, and only move, into a buffer
+//!                   of their own size, when the connection goes quiet)
 //!                        │
-//!            ┌───────────┴─ HTTP phase ────────────────────────────────┐
-//!            │ http::request   incremental request-head parser (Partial │
-//!            │                 until the blank line; limits → 4xx)      │
-//!            │ ws::handshake   RFC 6455 §4.2 checks → 101 / 400 / 426   │
-//!            └───────────┬──────────────────────────────────────────────┘
-//!                        │ upgraded
-//!            ┌───────────┴─ WebSocket phase ───────────────────────────┐
-//!            │ ws::frame       frame header (§5.2): lengths, RSV, mask │
-//!            │ ws::mask        unmask in place (§5.3)                  │
-//!            │ ws::assemble    fragments → message (§5.4)              │
-//!            │ ws::utf8        text validated as it arrives (§8.1)     │
-//!            │ ws::close       close codes and payloads (§5.5.1, §7.4) │
-//!            │ ws::connection  the state machine tying them together   │
-//!            └───────────┬──────────────────────────────────────────────┘
-//!                        │ events                    ▲ send / close
-//!                        ▼                           │
-//!                    Handler callbacks ──── Context ─┘
-//!                                                    │ frames into the write buffer
-//!  socket ◀──write── (one write per connection per turn of the loop)
+//!            ┌───────────┴─ HTTP/1.1: session::Session ─────────────────────────┐
+//!            │ http::request   incremental request-head parser (Partial until the │
+//!            │                 blank line; limits → 4xx); http::target its forms  │
+//!            │ http::body      the one body-framing decision (RFC 9112 §6.3), and │
+//!            │                 Content-Length / chunked decoding                  │
+//!            │ ws::handshake   RFC 6455 §4.2 checks → Event::Upgrade / 400 / 426  │
+//!            │ the rules       keep-alive, pipelining in order, HEAD, 100-continue,│
+//!            │                 park, streamed answers, 408 and idle deadlines     │
+//!            └───────────┬─────────────────────────────────────────────────────────┘
+//!                        │ upgrade accepted: the same input buffer, now frames
+//!            ┌───────────┴─ WebSocket: ws::connection::WsConnection ─────────────┐
+//!            │ ws::frame       frame header (§5.2): lengths, RSV, mask           │
+//!            │ ws::mask        unmask in place (§5.3)                            │
+//!            │ ws::assemble    fragments → message (§5.4)                        │
+//!            │ ws::utf8        text validated as it arrives (§8.1)               │
+//!            │ ws::close       close codes and payloads (§5.5.1, §7.4)           │
+//!            └───────────┬─────────────────────────────────────────────────────────┘
+//!                        │ events (a message lent straight from the input buffer)
+//!                        ▼                              ▲ send / respond / close
+//!                    Handler callbacks ──── Context ────┘
+//!                                                       │ into the connection's output
+//!  socket ◀──write── at the end of the turn, all of a connection's queued output in
+//!                    one write (or writev); 64 KiB or more leaves at once, mid-turn
 //! ```
 //!
-//! Start with [`ws::connection`]; its module documentation walks through a frame's life.
-//! Every limit is a field of [`Config`], with its default and reason.
+//! Start with [`session`] for HTTP and [`ws::connection`] for WebSocket; their module
+//! documentation walks through a request's and a frame's life. Every limit is a field of
+//! [`Config`], with its default and reason. `docs/rfc6455.md` maps every requirement of
+//! RFC 6455 that binds a server, and the RFC 9112 framing rules, to the code that
+//! enforces it and the test that proves it.
 //!
 //! # Errors
 //!

@@ -433,7 +433,7 @@ impl<H: Handler> ServerPair<H> {
 
     /// Runs the server until nothing more happens: every readable connection is read,
     /// the turn runs, WebSocket clients take their bytes, and again — at most
-    /// [`MAX_TURNS`] times.
+    /// 100,000 times (then it panics: a handler that never lets the server settle).
     pub fn run(&mut self) {
         for _ in 0..MAX_TURNS {
             let before = self.wires.progress;

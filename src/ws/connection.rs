@@ -25,7 +25,7 @@
 //! starts it, we echo its status code and are done; when we start it, we wait (up to
 //! `close_timeout`) for the peer's Close. When the peer breaks the protocol we *fail the
 //! connection* (§7.1.7): send a Close with the error's code and stop reading. In every
-//! case the connection ends in [`State::Closed`], where the driver flushes what is queued
+//! case the connection ends closed ([`is_closed`](WsConnection::is_closed)), where the driver flushes what is queued
 //! and closes TCP — the server closes TCP first (§7.1.1).
 
 use std::borrow::Cow;
