@@ -14,32 +14,50 @@ pub(crate) const MAX_IOVECS: usize = 8;
 
 /// Output buffers kept for reuse, so a busy connection does not allocate per turn and an
 /// idle one holds none.
+///
+/// Large buffers are kept too (a bulk-data connection's buffer grows to a few hundred KiB
+/// and would otherwise be freed and allocated again, cold, every turn), up to
+/// [`MAX_POOLED_BYTES`](Self::MAX_POOLED_BYTES) of capacity in all: the pool pins at most
+/// that much memory, however many connections once needed big buffers.
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {
     buffers: Vec<Vec<u8>>,
+    /// The capacity of the buffers in `buffers`. INVARIANT: at most `MAX_POOLED_BYTES`.
+    bytes: usize,
 }
 
 impl BufferPool {
     /// Buffers kept at most; more are freed.
     const MAX_BUFFERS: usize = 256;
-    /// Buffers that grew past this are freed rather than kept (a burst of bulk output
-    /// must not pin its memory for good).
-    const MAX_KEPT_CAPACITY: usize = 64 * 1024;
+    /// Buffers that grew past this are freed rather than kept.
+    const MAX_KEPT_CAPACITY: usize = 1 << 20;
+    /// Capacity kept in all.
+    const MAX_POOLED_BYTES: usize = 4 << 20;
 
     /// A cleared buffer (no allocation if the pool has one).
     pub(crate) fn take(&mut self) -> Vec<u8> {
-        self.buffers.pop().unwrap_or_default()
+        match self.buffers.pop() {
+            Some(buf) => {
+                self.bytes -= buf.capacity();
+                buf
+            }
+            None => Vec::new(),
+        }
     }
 
     /// Returns a buffer for reuse.
     pub(crate) fn give(&mut self, mut buf: Vec<u8>) {
-        if buf.capacity() == 0 || buf.capacity() > Self::MAX_KEPT_CAPACITY {
+        let capacity = buf.capacity();
+        if capacity == 0
+            || capacity > Self::MAX_KEPT_CAPACITY
+            || self.buffers.len() >= Self::MAX_BUFFERS
+            || self.bytes + capacity > Self::MAX_POOLED_BYTES
+        {
             return;
         }
-        if self.buffers.len() < Self::MAX_BUFFERS {
-            buf.clear();
-            self.buffers.push(buf);
-        }
+        buf.clear();
+        self.bytes += capacity;
+        self.buffers.push(buf);
     }
 }
 
