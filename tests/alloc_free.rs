@@ -69,6 +69,11 @@ fn echoing_small_messages_allocates_nothing_in_steady_state() {
     // connection and its first messages do allocate (its slot, the read buffer, ...).
     ENABLED.store(true, Ordering::SeqCst);
     let mut client = Client::connect(&url).unwrap();
+    // No read waits forever if the server stops echoing.
+    client
+        .stream()
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let binary = [7u8; 20];
     let text = "twenty bytes of text".repeat(5);
     let round = |client: &mut Client| {
