@@ -266,9 +266,6 @@ fn server_does_not_spin_while_out_of_descriptors_and_serves_again_once_clients_l
 }
 
 #[test]
-#[ignore = "server bug: Server::shed reopens the spare descriptor before closing the \
-            connection it accepted with it, so it sheds one connection per episode; the \
-            rest hang in the listen queue and the warning repeats (see the report)"]
 fn connections_past_the_descriptor_limit_are_refused_promptly_and_reported_once() {
     let Some(Exhausted {
         server,

@@ -461,8 +461,8 @@ impl<H: Handler> ServerPair<H> {
             self.pump_clients();
             // Quiet: nothing moved, nothing is ready, and no deadline is due (shutting
             // down makes parked requests due at once, for the next turn).
-            let due = self.core.poll_timeout().is_some_and(|t| t <= self.now);
-            if self.wires.progress == before && !self.core.has_ready() && !(due && !self.stopped) {
+            let due = !self.stopped && self.core.poll_timeout().is_some_and(|t| t <= self.now);
+            if self.wires.progress == before && !self.core.has_ready() && !due {
                 return;
             }
         }

@@ -455,16 +455,23 @@ impl Server {
         }
         loop {
             drop(self.descriptors.spare.take());
-            let accepted = listener.accept();
+            // The freed descriptor takes the waiting connection, which is closed at once
+            // (before the spare is reopened, or there would be no descriptor for it): the
+            // client learns it was refused instead of hanging in the queue.
+            let accepted = listener.accept().map(|(stream, _)| drop(stream));
             self.descriptors.spare = File::open("/dev/null").ok();
             match accepted {
-                Ok((stream, _)) => {
-                    drop(stream); // refused: the client sees the connection close at once
+                Ok(()) => {
                     if let Some(n) = &mut self.descriptors.shedding {
                         *n += 1;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.descriptors.spare.is_some() {
+                        return; // the queue is empty: its next connection raises an edge
+                    }
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
