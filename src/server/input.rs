@@ -5,7 +5,8 @@
 //! default) so that a message that fits is handed to the application where it landed,
 //! without a copy. While the connection is being read the buffer is its own: unconsumed
 //! bytes stay where they are and new bytes are read after them, and the buffer compacts
-//! itself (moves the unconsumed rest to the front) only when it has no room left.
+//! itself (moves the unconsumed rest to the front) once less than half of it is left to
+//! read into.
 //!
 //! An idle connection must cost next to nothing, so when the driver stops reading a
 //! connection (its socket is drained) the buffer goes back to the pool: at once if
@@ -96,8 +97,8 @@ impl InputBuffer {
     }
 
     /// Room to read into, after the unconsumed bytes. A resting connection gets a read
-    /// buffer from `pool` (its few unconsumed bytes are moved into it); a full one is
-    /// compacted. Empty only if the unconsumed bytes fill the whole read buffer, which the
+    /// buffer from `pool` (its few unconsumed bytes are moved into it); one with less
+    /// than half its buffer left is compacted. Empty only if the unconsumed bytes fill the whole read buffer, which the
     /// server prevents by not reading a connection whose input it is not consuming.
     pub(crate) fn space(&mut self, pool: &mut ReadPool) -> &mut [u8] {
         if self.buf.len() != pool.size {
@@ -107,7 +108,11 @@ impl InputBuffer {
             self.buf = big;
             self.start = 0;
             self.end = len;
-        } else if self.end == self.buf.len() && self.start > 0 {
+        } else if self.start > 0 && self.buf.len() - self.end < self.buf.len() / 2 {
+            // Less than half the buffer is left to read into: move the unconsumed rest
+            // (while the connection is read, a few bytes of a frame header or request
+            // head) to the front, so every read is offered a full buffer. Reads that are
+            // offered less return less, and each costs a system call.
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
@@ -147,26 +152,28 @@ mod tests {
 
     #[test]
     fn unconsumed_bytes_stay_in_place_while_reading_and_move_only_when_resting() {
-        let mut pool = ReadPool::new(8);
+        let mut pool = ReadPool::new(16);
         let mut input = InputBuffer::default();
         let space = input.space(&mut pool);
         space[..5].copy_from_slice(b"hello");
         input.filled(5);
         input.consume(3);
         assert_eq!(input.unconsumed(), b"lo");
-        // More arrives after the rest; no copy while the connection is read.
+        // More arrives after the rest; no copy while most of the buffer is free.
         input.space(&mut pool)[..3].copy_from_slice(b"abc");
         input.filled(3);
-        assert_eq!(input.unconsumed(), b"loabc");
-        // Full: compaction makes room.
-        assert_eq!(input.space(&mut pool).len(), 3);
-        assert_eq!(input.unconsumed(), b"loabc");
+        assert_eq!((input.start, input.unconsumed()), (3, &b"loabc"[..]));
+        // Less than half left to read into: the rest moves to the front.
+        input.space(&mut pool)[..2].copy_from_slice(b"de");
+        input.filled(2);
+        assert_eq!(input.space(&mut pool).len(), 16 - 7);
+        assert_eq!((input.start, input.unconsumed()), (0, &b"loabcde"[..]));
         input.rest(&mut pool, false);
-        assert_eq!(input.buf.len(), 5, "resting: a buffer of its own size");
+        assert_eq!(input.buf.len(), 7, "resting: a buffer of its own size");
         assert_eq!(pool.free.len(), 1, "the read buffer is free for others");
         input.space(&mut pool)[0] = b'!';
         input.filled(1);
-        assert_eq!(input.unconsumed(), b"loabc!");
+        assert_eq!(input.unconsumed(), b"loabcde!");
     }
 
     #[test]
