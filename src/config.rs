@@ -87,10 +87,12 @@ pub struct Config {
     /// message back. A peer that never reads can make the server hold at most this plus one
     /// message.
     pub write_buffer_high_water: usize,
-    /// Size of the one read buffer shared by every connection of the event loop. Default
-    /// 256 KiB: a message that fits in one read (header included) is handed to the
-    /// application without being copied, so this should exceed the common message size. Connections keep only their leftover partial bytes between reads, so an idle
-    /// connection holds no read buffer.
+    /// Size of the read buffer a connection is lent while it is read. Default 256 KiB: a
+    /// message that fits in one read (header included) is handed to the application
+    /// without being copied, so this should exceed the common message size. The buffers
+    /// are pooled: once a connection's socket is drained its buffer serves the next one,
+    /// and it keeps only its unconsumed bytes, in a buffer of their own size — so an idle
+    /// connection holds no read buffer. Must be at least `max_head_bytes`.
     pub read_buffer_size: usize,
     /// Most simultaneous connections. Default 16 384. Connections beyond it are accepted and
     /// closed at once, so they do not wait in the kernel's backlog.
@@ -186,6 +188,10 @@ impl Config {
         }
         if self.read_buffer_size < 1024 {
             return fail("read_buffer_size", "must be at least 1024 bytes");
+        }
+        if self.read_buffer_size < self.max_head_bytes {
+            // A request head must fit in the buffer it is read into.
+            return fail("read_buffer_size", "must be at least max_head_bytes");
         }
         if self.write_buffer_high_water == 0 {
             return fail("write_buffer_high_water", "must be at least 1 byte");

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 /// A complete WebSocket data message (RFC 6455 §5.6).
 ///
-/// Received messages borrow the server's read buffer when the message arrived as one
+/// Received messages borrow the connection's read buffer when the message arrived as one
 /// frame inside one read (the common case: no copy at all), and own their bytes when the
 /// message had to be assembled from fragments or from several reads. `Text` is always
 /// valid UTF-8: it was validated as it arrived.

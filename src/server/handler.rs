@@ -81,7 +81,7 @@ pub trait Handler {
         let _ = (ctx, conn);
     }
 
-    /// A complete message arrived. It borrows the loop's read buffer when it can; call
+    /// A complete message arrived. It borrows the connection's read buffer when it can; call
     /// [`Message::into_owned`] to keep it.
     fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
         let _ = (ctx, conn, message);
