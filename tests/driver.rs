@@ -22,23 +22,6 @@ use tungstenite::Message as WsMessage;
 
 // ===== helpers =====
 
-/// The next `on_open` (the 101 is queued in the same turn as `on_open`, so a client that
-/// has read its 101 finds the event recorded; waiting costs nothing then).
-fn opened(events: &mut Events) -> ConnId {
-    events.wait_for("on_open", |e| match e {
-        Event::Open(c) => Some(*c),
-        _ => None,
-    })
-}
-
-/// Waits for `conn`'s `on_close`.
-fn closed(events: &mut Events, conn: ConnId) -> pushwire::CloseEvent<'static> {
-    events.wait_for("on_close", |e| match e {
-        Event::Close(c, ev) if *c == conn => Some(ev.clone()),
-        _ => None,
-    })
-}
-
 /// Answers every request with `200` and the body `page <target>`.
 struct Pages;
 
@@ -244,7 +227,7 @@ fn flooding_peer_that_never_reads_is_throttled_while_others_get_prompt_echoes() 
     let server = TestServer::start(config, handler);
 
     let flooder = RawClient::upgrade(server.addr);
-    let flooder_id = opened(&mut events);
+    let flooder_id = events.wait_open();
     let mut stream = flooder.stream.try_clone().unwrap();
     stream
         .set_write_timeout(Some(Duration::from_millis(500)))
@@ -327,7 +310,7 @@ fn close_reply_reaches_a_client_that_half_closed_after_sending_close() {
     let (handler, mut events) = recording(Stalling(Echo));
     let server = TestServer::start(config(), handler);
     let mut client = RawClient::upgrade(server.addr);
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     // While the loop is busy, the frames and the FIN arrive together.
     let _stall = stall_server(server.addr);
     let bytes = [
@@ -344,7 +327,7 @@ fn close_reply_reaches_a_client_that_half_closed_after_sending_close() {
     );
     assert_eq!(client.read_close().map(|(c, _)| c), Some(1000));
     client.expect_eof();
-    let close = closed(&mut events, conn);
+    let close = events.wait_close(conn);
     assert_eq!(close.kind, CloseKind::Remote);
     assert_eq!(close.code, CloseCode::NORMAL);
 }
@@ -358,7 +341,7 @@ fn handle_shutdown_closes_every_client_with_1001_and_run_returns() {
     let (handler, mut events) = recording(Echo);
     let mut server = TestServer::start(config, handler);
     let mut clients: Vec<WsClient> = (0..3).map(|_| ws_connect(server.addr, "/")).collect();
-    let conns: Vec<_> = (0..3).map(|_| opened(&mut events)).collect();
+    let conns: Vec<_> = (0..3).map(|_| events.wait_open()).collect();
 
     server.handle.shutdown().unwrap();
     for ws in &mut clients {
@@ -381,7 +364,7 @@ fn handle_shutdown_closes_every_client_with_1001_and_run_returns() {
         "shutdown waited {took:?}, as if for its timeout, though every peer answered"
     );
     for conn in conns {
-        let event = closed(&mut events, conn);
+        let event = events.wait_close(conn);
         assert_eq!(event.code, CloseCode::GOING_AWAY);
         assert_eq!(event.kind, CloseKind::Local);
     }
@@ -397,7 +380,7 @@ fn shutdown_gives_up_on_unresponsive_peers_after_shutdown_timeout() {
     let (handler, mut events) = recording(Echo);
     let mut server = TestServer::start(config, handler);
     let mut client = RawClient::upgrade(server.addr);
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     let start = Instant::now();
     server.handle.shutdown().unwrap();
     assert_eq!(client.read_close().map(|(c, _)| c), Some(1001));
@@ -413,7 +396,7 @@ fn shutdown_gives_up_on_unresponsive_peers_after_shutdown_timeout() {
     );
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
     client.expect_eof();
-    let event = closed(&mut events, conn);
+    let event = events.wait_close(conn);
     assert_eq!(event.code, CloseCode::ABNORMAL_CLOSURE);
     assert_eq!(event.kind, CloseKind::Abnormal);
     events.check_contract();
@@ -450,7 +433,7 @@ fn server_refuses_new_connections_once_shutdown_begins() {
     let addr = server.addr;
     // A peer that never answers the server's Close keeps the shutdown going.
     let mut lingering = RawClient::upgrade(addr);
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     server.handle.shutdown().unwrap();
     assert_eq!(lingering.read_close().map(|(c, _)| c), Some(1001));
     // The goodbye went out in the shutdown's first turn, which also closed the listener.
@@ -463,7 +446,7 @@ fn server_refuses_new_connections_once_shutdown_begins() {
     // And after it has stopped.
     server.stop();
     assert_not_serving(addr);
-    assert_eq!(closed(&mut events, conn).kind, CloseKind::Abnormal);
+    assert_eq!(events.wait_close(conn).kind, CloseKind::Abnormal);
     let log = events.check_contract();
     let opens = log.iter().filter(|e| matches!(e, Event::Open(_))).count();
     assert_eq!(opens, 1, "no connection opened after shutdown: {log:?}");
@@ -474,9 +457,9 @@ fn handle_calls_fail_with_stopped_once_the_server_is_gone() {
     let (handler, mut events) = recording(Echo);
     let mut server = TestServer::start(config(), handler);
     let client = RawClient::upgrade(server.addr);
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     drop(client);
-    closed(&mut events, conn);
+    events.wait_close(conn);
     assert_eq!(http_get(server.addr, "/nothing").status, 404);
     let request = events.wait_for("request", |e| match e {
         Event::Request { id, .. } => Some(*id),
@@ -521,7 +504,7 @@ fn context_shutdown_from_a_handler_stops_the_server() {
     let (handler, mut events) = recording(StopOnMessage);
     let mut server = TestServer::start(config(), handler);
     let mut ws = ws_connect(server.addr, "/");
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     ws.send(WsMessage::text("stop")).unwrap();
     match ws.read() {
         Ok(WsMessage::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
@@ -535,7 +518,7 @@ fn context_shutdown_from_a_handler_stops_the_server() {
     server
         .wait_stopped(TIMEOUT)
         .expect("run returned after ctx.shutdown()");
-    assert_eq!(closed(&mut events, conn).code, CloseCode::GOING_AWAY);
+    assert_eq!(events.wait_close(conn).code, CloseCode::GOING_AWAY);
     events.check_contract();
 }
 
@@ -549,8 +532,8 @@ fn connections_beyond_max_connections_are_closed_at_once() {
     let server = TestServer::start(config, handler);
     let mut a = RawClient::upgrade(server.addr);
     let mut b = RawClient::upgrade(server.addr);
-    let first = opened(&mut events);
-    opened(&mut events);
+    let first = events.wait_open();
+    events.wait_open();
     // The third is accepted and closed at once, not left waiting in the kernel's queue.
     let mut c = RawClient::connect(server.addr);
     let start = Instant::now();
@@ -567,7 +550,7 @@ fn connections_beyond_max_connections_are_closed_at_once() {
     }
     // A slot frees up when one leaves.
     drop(a);
-    closed(&mut events, first);
+    events.wait_close(first);
     let (_d, response) = http_exchange(server.addr, upgrade_request("/", &[]).as_bytes());
     assert_eq!(response.status, 101);
 }

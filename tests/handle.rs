@@ -12,23 +12,6 @@ use pushwire::{CloseCode, CloseKind, ConnId, Context, Handler, Message, RequestI
 use support::*;
 use tungstenite::Message as WsMessage;
 
-/// The next `on_open` (recorded before the 101 leaves, so a client that has read its 101
-/// finds it at once).
-fn opened(events: &mut Events) -> ConnId {
-    events.wait_for("on_open", |e| match e {
-        Event::Open(c) => Some(*c),
-        _ => None,
-    })
-}
-
-/// Waits for `conn`'s `on_close`.
-fn closed(events: &mut Events, conn: ConnId) -> pushwire::CloseEvent<'static> {
-    events.wait_for("on_close", |e| match e {
-        Event::Close(c, ev) if *c == conn => Some(ev.clone()),
-        _ => None,
-    })
-}
-
 /// Waits for the next `on_undelivered`.
 fn undelivered(events: &mut Events) -> (ConnId, Message<'static>, SendError) {
     events.wait_for("on_undelivered", |e| match e {
@@ -42,7 +25,7 @@ fn handle_send_from_another_thread_reaches_the_client() {
     let (handler, mut events) = recording(Echo);
     let server = TestServer::start(config(), handler);
     let mut ws = ws_connect(server.addr, "/");
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     let handle = server.handle.clone();
     std::thread::spawn(move || {
         handle.send(conn, "pushed text").unwrap();
@@ -59,7 +42,7 @@ fn many_handle_sends_arrive_in_order() {
     let (handler, mut events) = recording(Echo);
     let server = TestServer::start(config(), handler);
     let mut ws = ws_connect(server.addr, "/");
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     let handle = server.handle.clone();
     let sender = std::thread::spawn(move || {
         for i in 0..2000 {
@@ -92,7 +75,7 @@ fn handle_broadcast_reaches_every_open_client_and_no_http_connection() {
     let server = TestServer::start(config(), handler);
     let mut clients: Vec<WsClient> = (0..4).map(|_| ws_connect(server.addr, "/")).collect();
     for _ in 0..4 {
-        opened(&mut events);
+        events.wait_open();
     }
     // A keep-alive HTTP connection the server knows (it answered a request on it) is not
     // a WebSocket and gets nothing.
@@ -125,14 +108,14 @@ fn broadcast_skips_connections_that_have_closed_or_are_closing() {
     let (handler, mut events) = recording(Echo);
     let server = TestServer::start(config, handler);
     let mut stays = ws_connect(server.addr, "/");
-    opened(&mut events);
+    events.wait_open();
     let leaves = RawClient::upgrade(server.addr);
-    let left = opened(&mut events);
+    let left = events.wait_open();
     let mut closing = RawClient::upgrade(server.addr);
-    let closing_id = opened(&mut events);
+    let closing_id = events.wait_open();
 
     drop(leaves);
-    closed(&mut events, left);
+    events.wait_close(left);
     // The server has sent its Close to this one, which has not answered yet.
     server
         .handle
@@ -151,7 +134,7 @@ fn broadcast_skips_connections_that_have_closed_or_are_closing() {
     closing.send(&close_frame(&close_payload(1000, b"")));
     let rest = closing.read_to_eof();
     assert!(rest.is_empty(), "bytes after the Close: {rest:?}");
-    assert_eq!(closed(&mut events, closing_id).kind, CloseKind::Local);
+    assert_eq!(events.wait_close(closing_id).kind, CloseKind::Local);
     events.assert_none("on_undelivered", |e| matches!(e, Event::Undelivered(..)));
 }
 
@@ -161,14 +144,14 @@ fn stale_conn_id_never_reaches_the_connection_that_reused_its_slot() {
     let mut server = TestServer::start(config(), handler);
 
     let old_client = RawClient::upgrade(server.addr);
-    let old = opened(&mut events);
+    let old = events.wait_open();
     // Dropping TCP removes the connection before on_close is called, so its slot is free.
     drop(old_client);
-    let close = closed(&mut events, old);
+    let close = events.wait_close(old);
     assert_eq!(close.kind, CloseKind::Abnormal);
 
     let mut new_client = RawClient::upgrade(server.addr);
-    let new = opened(&mut events);
+    let new = events.wait_open();
     assert_ne!(old, new);
     assert_eq!(
         old.index(),
@@ -200,7 +183,7 @@ fn stale_conn_id_never_reaches_the_connection_that_reused_its_slot() {
     assert_eq!(new_client.read_frame().payload, b"still open");
 
     drop(new_client);
-    closed(&mut events, new);
+    events.wait_close(new);
     server.stop();
     events.check_contract();
 }
@@ -212,7 +195,7 @@ fn handle_send_to_a_closing_connection_is_handed_back_as_not_open() {
     let (handler, mut events) = recording(Echo);
     let server = TestServer::start(config, handler);
     let mut client = RawClient::upgrade(server.addr);
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     server.handle.close(conn, CloseCode::NORMAL, "").unwrap();
     server.handle.send(conn, "too late").unwrap();
     let (c, message, error) = undelivered(&mut events);

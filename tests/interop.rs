@@ -19,14 +19,6 @@ use tungstenite::Message as WsMessage;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 
-/// The next `on_open`.
-fn opened(events: &mut Events) -> ConnId {
-    events.wait_for("on_open", |e| match e {
-        Event::Open(c) => Some(*c),
-        _ => None,
-    })
-}
-
 /// A pushwire client whose reads give up after [`TIMEOUT`].
 fn bounded(client: Client) -> Client {
     client.stream().set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -46,7 +38,7 @@ fn tungstenite_handshake_succeeds_and_the_handler_sees_the_path() {
         _ => None,
     });
     assert_eq!(conn.1, "/chat/room?x=1");
-    assert_eq!(opened(&mut events), conn.0);
+    assert_eq!(events.wait_open(), conn.0);
     ws.send(WsMessage::text("over the new socket")).unwrap();
     assert_eq!(
         ws_read_data(&mut ws),
@@ -59,7 +51,7 @@ fn tungstenite_close_completes_the_closing_handshake() {
     let (handler, mut events) = recording(Echo);
     let server = TestServer::start(config(), handler);
     let mut ws = ws_connect(server.addr, "/");
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     ws.close(Some(CloseFrame {
         code: WsCloseCode::Normal,
         reason: "bye".into(),
@@ -97,7 +89,7 @@ fn tungstenite_client_survives_keepalive_by_answering_pings() {
     let (handler, mut events) = recording(Echo);
     let server = TestServer::start(config, handler);
     let mut ws = ws_connect(server.addr, "/");
-    let conn = opened(&mut events);
+    let conn = events.wait_open();
     // Idle for 1.2 s (pongs only): without answers the connection would have been
     // dropped after 500 ms. tungstenite queues each pong as it reads the ping and sends
     // it on the next read. Every read is bounded by the socket's TIMEOUT.

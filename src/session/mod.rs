@@ -466,10 +466,7 @@ impl Session {
         out: &mut Vec<u8>,
         now: Instant,
     ) -> Result<(), ExchangeError> {
-        let ex = self.waiting(exchange)?;
-        if response.status().is_informational() {
-            return Err(ExchangeError::NotFinal);
-        }
+        let ex = self.answerable(exchange, response)?;
         let (keep_alive, connection) = connection_field(ex, response);
         response.encode_with(out, ex.head_only, connection);
         self.finish_exchange(keep_alive, now);
@@ -521,10 +518,7 @@ impl Session {
         out: &mut Vec<u8>,
         now: Instant,
     ) -> Result<(), ExchangeError> {
-        let ex = self.waiting(exchange)?;
-        if response.status().is_informational() {
-            return Err(ExchangeError::NotFinal);
-        }
+        let ex = self.answerable(exchange, response)?;
         if ex.head_only || !response.status().allows_body() {
             let (keep_alive, connection) = connection_field(ex, response);
             response.encode_stream_head(out, ex.http11, connection);
@@ -767,6 +761,16 @@ impl Session {
 
     fn waiting(&self, exchange: u32) -> Result<Exchange, ExchangeError> {
         self.current(exchange, Stage::Waiting).map(|(ex, _)| ex)
+    }
+
+    /// The waiting exchange, if `response` can be its final answer (RFC 9110 §15.2: a
+    /// `1xx` is not one).
+    fn answerable(&self, exchange: u32, response: &Response) -> Result<Exchange, ExchangeError> {
+        let ex = self.waiting(exchange)?;
+        if response.status().is_informational() {
+            return Err(ExchangeError::NotFinal);
+        }
+        Ok(ex)
     }
 
     fn streaming(&self, exchange: u32) -> Result<(Exchange, bool), ExchangeError> {

@@ -321,6 +321,22 @@ impl Events {
         })
     }
 
+    /// Waits (loopback tests) for the next `on_open`.
+    pub fn wait_open(&mut self) -> ConnId {
+        self.wait_for("on_open", |e| match e {
+            Event::Open(c) => Some(*c),
+            _ => None,
+        })
+    }
+
+    /// Waits (loopback tests) for `conn`'s `on_close`.
+    pub fn wait_close(&mut self, conn: ConnId) -> CloseEvent<'static> {
+        self.wait_for("on_close", |e| match e {
+            Event::Close(c, ev) if *c == conn => Some(ev.clone()),
+            _ => None,
+        })
+    }
+
     /// The first request whose target starts with `prefix`.
     pub fn request(&mut self, prefix: &str) -> RequestId {
         self.expect(&format!("request {prefix}"), |e| match e {
