@@ -435,3 +435,73 @@ fn websocket_is_not_subject_to_the_request_or_idle_deadline_once_open() {
     open.send(&mut pair, &client_frame(true, OP_TEXT, b"still here"));
     assert_eq!(open.frame(&mut pair).payload, b"still here");
 }
+
+// ===== the resource name, extensions, bytes that are not text =====
+
+#[test]
+fn absolute_form_handshake_target_is_routed_by_its_resource_name() {
+    // RFC 6455 §4.2.1 item 1: the Request-URI is a /resource name/ "(or an absolute
+    // HTTP/HTTPS URI containing the /resource name/)"; RFC 9112 §3.2.2.
+    let (mut pair, mut events) = memory_server(config(), PathCheck);
+    let request = upgrade_request("http://127.0.0.1/live?room=7", &[]);
+    let (mut client, response) = exchange(&mut pair, &request);
+    assert_eq!(response.status, 101, "{response:?}");
+    assert_eq!(response.header("Sec-WebSocket-Accept"), Some(SAMPLE_ACCEPT));
+    events.open();
+    // And a resource the handler does not serve is refused the same way as in origin-form.
+    let request = upgrade_request("http://127.0.0.1/live?room=8", &[]);
+    let (mut refused, response) = exchange(&mut pair, &request);
+    assert_error_response(&mut pair, &mut refused, &response, 404);
+    client.nothing(&mut pair);
+}
+
+#[test]
+fn offered_extensions_are_never_accepted_so_rsv1_still_fails_the_connection() {
+    // RFC 6455 §4.2.2 /extensions/ and §9: "A server MUST NOT respond with any extension
+    // not requested by the client"; this server accepts none of those requested, so the
+    // RSV bits stay reserved (§5.2, §5.8).
+    let (mut pair, mut events) = memory_server(config(), Echo);
+    let request = upgrade_request(
+        "/",
+        &[
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+            "Sec-WebSocket-Extensions: x-webkit-deflate-frame",
+        ],
+    );
+    let (mut client, response) = exchange(&mut pair, &request);
+    assert_eq!(response.status, 101, "{response:?}");
+    assert_eq!(response.header_count("Sec-WebSocket-Extensions"), 0);
+    let conn = events.open();
+    // A "compressed" frame (RSV1, as permessage-deflate would set it) is a protocol error.
+    client.send(
+        &mut pair,
+        &frame_with(true, 0b100, OP_TEXT, b"deflated?", Some(MASK)),
+    );
+    assert_eq!(client.close_frame(&mut pair).map(|(c, _)| c), Some(1002));
+    assert_eq!(events.close(conn).code.as_u16(), 1002);
+}
+
+#[test]
+fn websocket_key_that_is_not_ascii_is_refused_with_400() {
+    // RFC 6455 §8.1 applies "during the opening handshake": a key that is not even text
+    // is refused, never decoded. (24 bytes, like a valid key, but 0xC3 0xA9 is "é".)
+    let request = upgrade_request("/", &[]).replace(SAMPLE_KEY, "dGhlIHNhbXBsZSBub25jZ\u{e9}=");
+    assert!(!request.is_ascii());
+    expect_refusal(config(), &request, 400);
+}
+
+#[test]
+#[ignore = "violates RFC 6455 §9.1: the server never reads Sec-WebSocket-Extensions, so a \
+            malformed offer is accepted with 101 instead of failing the connection"]
+fn malformed_extension_offer_fails_the_handshake() {
+    // RFC 6455 §9.1: "If a value is received by either the client or the server during
+    // negotiation that does not conform to the ABNF below, the recipient of such
+    // malformed data MUST immediately _Fail the WebSocket Connection_."
+    for offer in [
+        "Sec-WebSocket-Extensions: ;",
+        "Sec-WebSocket-Extensions: deflate; =1",
+        "Sec-WebSocket-Extensions: a b",
+    ] {
+        expect_refusal(config(), &upgrade_request("/", &[offer]), 400);
+    }
+}

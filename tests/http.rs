@@ -1297,3 +1297,144 @@ fn client_that_leaves_mid_stream_abandons_the_request() {
     assert!(client.is_closed(&pair));
     client.nothing(&mut pair);
 }
+
+// ===== more of RFC 9112's framing rules =====
+
+#[test]
+fn bare_cr_in_a_request_head_is_400_and_nothing_after_it_is_served() {
+    // RFC 9112 §2.2: "A recipient of such a bare CR MUST consider that element to be
+    // invalid or replace each bare CR with SP"; we refuse.
+    for head in [
+        "GET /healthz HTTP/1.1\rHost: x\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\rX-B: b\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\r\n",
+    ] {
+        let (mut pair, events) = site();
+        let request = format!("{head}GET /page/next HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (mut client, response) = exchange(&mut pair, request.as_bytes());
+        assert_error_then_close(&mut pair, &mut client, &response, 400);
+        assert_no_request(&events);
+    }
+}
+
+#[test]
+fn request_line_of_8000_octets_is_served_with_the_default_limits() {
+    // RFC 9112 §3: "It is RECOMMENDED that all HTTP senders and recipients support, at a
+    // minimum, request-line lengths of 8000 octets."
+    let (mut pair, _events) = site();
+    let prefix = "GET /page/";
+    let suffix = " HTTP/1.1";
+    let target_tail = "a".repeat(8000 - prefix.len() - suffix.len());
+    let line = format!("{prefix}{target_tail}{suffix}");
+    assert_eq!(line.len(), 8000);
+    let (_client, response) = exchange(&mut pair, format!("{line}\r\nHost: x\r\n\r\n").as_bytes());
+    assert_ok_body(&response, &format!("page /page/{target_tail}\n"));
+}
+
+#[test]
+fn transfer_encoding_without_chunked_last_is_400_and_closes() {
+    // RFC 9112 §6.3 item 4: "If a Transfer-Encoding header field is present in a request
+    // and the chunked transfer coding is not the final encoding, ... the server MUST
+    // respond with the 400 (Bad Request) status code and then close the connection."
+    for coding in ["gzip", "chunked, gzip", "chunked, chunked"] {
+        let (mut pair, events) = site();
+        let (mut client, response) = exchange(
+            &mut pair,
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {coding}\r\n\r\n\
+                 5\r\nhello\r\n0\r\n\r\nGET /page/next HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert_error_then_close(&mut pair, &mut client, &response, 400);
+        assert_no_request(&events);
+    }
+}
+
+#[test]
+fn transfer_encoding_in_http10_is_400_and_closes() {
+    // RFC 9112 §6.1: "A server or client that receives an HTTP/1.0 message containing a
+    // Transfer-Encoding header field MUST treat the message as if the framing is faulty,
+    // even if a Content-Length is present, and close the connection after processing the
+    // message."
+    for extra in ["", "Content-Length: 10\r\n"] {
+        let (mut pair, events) = site();
+        let (mut client, response) = exchange(
+            &mut pair,
+            format!(
+                "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n{extra}\r\n\
+                 5\r\nhello\r\n0\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert_error_then_close(&mut pair, &mut client, &response, 400);
+        assert_no_request(&events);
+    }
+}
+
+#[test]
+fn expect_100_continue_in_http10_is_ignored() {
+    // RFC 9110 §10.1.1: "A server that receives a 100-continue expectation in an HTTP/1.0
+    // request MUST ignore that expectation."
+    let (mut pair, events) = site();
+    let mut client = Client::connect(&mut pair);
+    client.send(
+        &mut pair,
+        b"POST /echo HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    );
+    client.nothing(&mut pair);
+    assert_no_request(&events);
+    client.send(&mut pair, b"body");
+    let response = client.response(&mut pair);
+    assert_ok_body(&response, "body");
+    client.nothing(&mut pair);
+}
+
+#[test]
+#[ignore = "violates RFC 9110 §2.5: HTTP/1.2 is refused with 505 instead of being processed \
+            as HTTP/1.1 (src/http/request.rs `step`, State::Version)"]
+fn http_1_2_request_is_served_as_http_1_1() {
+    // RFC 9110 §2.5: "A recipient that receives a message with a major version number that
+    // it implements and a minor version number higher than what it implements SHOULD
+    // process the message as if it were in the highest minor version within that major
+    // version to which the recipient is conformant."
+    let (mut pair, _events) = site();
+    let (client, response) = exchange(&mut pair, b"GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n");
+    assert_ok_body(&response, "ok");
+    assert!(!client.server_finished(&pair), "persists like HTTP/1.1");
+}
+
+#[test]
+fn duplicate_host_is_400_and_closes() {
+    // RFC 9112 §3.2: 400 for "any request message that contains more than one Host header
+    // field line" — for HTTP/1.0 too, and whatever the values.
+    for request in [
+        "GET /host HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\n",
+        "GET /host HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\n\r\n",
+        "GET /host HTTP/1.0\r\nHost: a.example\r\nHOST: b.example\r\n\r\n",
+    ] {
+        let (mut pair, events) = site();
+        let (mut client, response) = exchange(&mut pair, request.as_bytes());
+        assert_error_then_close(&mut pair, &mut client, &response, 400);
+        assert_no_request(&events);
+    }
+}
+
+#[test]
+fn whitespace_before_a_colon_is_400_and_closes() {
+    // RFC 9112 §5.1: "A server MUST reject, with a response status code of 400 (Bad
+    // Request), any received request message that contains whitespace between a header
+    // field name and colon." The classic smuggling vector: a server that took this
+    // `Transfer-Encoding` would read a chunked body; one that ignored the field, no body
+    // and then a second request. Either way a request would reach the handler.
+    for separator in [" :", "\t:"] {
+        let (mut pair, events) = site();
+        let request = format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding{separator} chunked\r\n\r\n\
+             0\r\n\r\nGET /page/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        let (mut client, response) = exchange(&mut pair, request.as_bytes());
+        assert_error_then_close(&mut pair, &mut client, &response, 400);
+        assert_no_request(&events);
+    }
+}

@@ -1326,6 +1326,21 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_between_the_request_line_and_the_first_field_is_rejected() {
+        // RFC 9112 §2.2: a recipient "MUST either reject the message as invalid or consume
+        // each whitespace-preceded line without further processing of it"; we reject.
+        for input in [
+            &b"GET / HTTP/1.1\r\n Host: a\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\n\tHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\n Host: a\n\n",
+        ] {
+            let err = error_of(input);
+            assert_eq!(err, HttpError::ObsoleteLineFolding, "{input:?}");
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
     fn errors_are_reported_without_waiting_for_the_line_end() {
         assert_eq!(
             parse(b"GET / HTTP/1.1\r\nBad Name"),

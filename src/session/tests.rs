@@ -832,3 +832,50 @@ fn session_state_stays_small() {
         std::mem::size_of::<Session>()
     );
 }
+
+// ===== response framing the RFCs forbid =====
+
+#[test]
+#[ignore = "violates RFC 9112 §6.1: a streamed 204 answer to an HTTP/1.1 request gets \
+            `Transfer-Encoding: chunked` (start_stream passes `ex.http11` as `chunked` \
+            for a status without content)"]
+fn a_streamed_answer_with_status_204_has_no_transfer_encoding() {
+    // RFC 9112 §6.1: "A server MUST NOT send a Transfer-Encoding header field in any
+    // response with a status code of 1xx (Informational) or 204 (No Content)."
+    let mut h = Harness::new();
+    let (ex, _) = h.request(b"GET /events HTTP/1.1\r\nHost: h\r\n\r\n");
+    h.session
+        .start_stream(
+            ex,
+            &Response::new(StatusCode::NO_CONTENT),
+            &mut h.out,
+            h.now,
+        )
+        .unwrap();
+    assert_eq!(h.take_out(), "HTTP/1.1 204 No Content\r\n\r\n");
+    assert!(h.session.is_idle());
+}
+
+#[test]
+#[ignore = "violates RFC 9112 §6.1 and RFC 9110 §8.6: a 2xx answer to CONNECT gets \
+            `Content-Length` (respond) or `Transfer-Encoding: chunked` (start_stream)"]
+fn a_2xx_answer_to_connect_has_no_framing_fields() {
+    // RFC 9112 §6.1: "A server MUST NOT send a Transfer-Encoding header field in any 2xx
+    // (Successful) response to a CONNECT request"; RFC 9110 §8.6: the same for
+    // Content-Length. The connection would be a tunnel after the head.
+    let connect = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
+    let mut h = Harness::new();
+    let (ex, request) = h.request(connect);
+    assert_eq!(request.method(), "CONNECT");
+    h.respond(ex, &Response::new(StatusCode::OK));
+    let out = h.take_out();
+    assert!(!out.contains("Content-Length"), "{out}");
+
+    let mut h = Harness::new();
+    let (ex, _) = h.request(connect);
+    h.session
+        .start_stream(ex, &Response::new(StatusCode::OK), &mut h.out, h.now)
+        .unwrap();
+    let out = h.take_out();
+    assert!(!out.contains("Transfer-Encoding"), "{out}");
+}

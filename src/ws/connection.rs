@@ -1382,4 +1382,148 @@ mod tests {
             ]
         );
     }
+
+    /// Every frame in `out` as (FIN, RSV bits, MASK bit, opcode), read from the raw bytes.
+    fn raw_frame_bits(mut out: &[u8]) -> Vec<(bool, u8, bool, u8)> {
+        let mut frames = Vec::new();
+        while !out.is_empty() {
+            frames.push((
+                out[0] & 0x80 != 0,
+                (out[0] >> 4) & 0b111,
+                out[1] & 0x80 != 0,
+                out[0] & 0x0F,
+            ));
+            // Clear the RSV and MASK bits just recorded, so that the parser measures a frame
+            // that has them (and skip its masking key by hand).
+            let masked = out[1] & 0x80 != 0;
+            let mut header = out[..out.len().min(FrameHeader::MAX_LEN)].to_vec();
+            header[0] &= 0x8F;
+            header[1] &= 0x7F;
+            let Ok(Status::Complete((h, n))) = FrameHeader::parse(&header, Role::Client, u64::MAX)
+            else {
+                panic!("not a frame: {out:02x?}");
+            };
+            let key = if masked { 4 } else { 0 };
+            out = &out[n + key + h.payload_len as usize..];
+        }
+        frames
+    }
+
+    #[test]
+    fn every_frame_the_server_role_sends_is_unmasked_with_rsv_clear() {
+        // RFC 6455 §5.1: "A server MUST NOT mask any frames that it sends to the client";
+        // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; and its control
+        // frames are never fragmented (§5.4).
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        ws.send(&Message::text("text"), &mut out).unwrap();
+        ws.send(&Message::binary(vec![1u8; 300]), &mut out).unwrap();
+        ws.send_fragmented(&Message::text("fragmented"), 3, &mut out)
+            .unwrap();
+        let part = |data: &'static [u8], first, last| MessagePart {
+            is_text: false,
+            data,
+            first,
+            last,
+        };
+        ws.send_part(&part(b"a", true, false), &mut out).unwrap();
+        ws.send_part(&part(b"b", false, true), &mut out).unwrap();
+        let mut large = vec![7u8; 70_000];
+        ws.send_header(false, &mut large, &mut out).unwrap();
+        out.extend_from_slice(&large);
+        ws.ping(b"p", &mut out).unwrap();
+        feed_all(
+            &mut ws,
+            &client_frame(true, OpCode::Ping, b"q"),
+            &mut out,
+            now,
+        );
+        // A Close that fails the connection, after a frame with RSV1 set.
+        let mut bad = client_frame(true, OpCode::Text, b"x");
+        bad[0] |= 0x40;
+        feed_all(&mut ws, &bad, &mut out, now);
+        let frames = raw_frame_bits(&out);
+        assert_eq!(frames.len(), 12, "{frames:?}");
+        for (i, &(fin, rsv, masked, opcode)) in frames.iter().enumerate() {
+            assert!(!masked, "frame {i} is masked: {frames:?}");
+            assert_eq!(rsv, 0, "frame {i} has RSV bits: {frames:?}");
+            // §5.4: "Control frames themselves MUST NOT be fragmented."
+            assert!(fin || opcode & 0x8 == 0, "control frame {i} without FIN");
+        }
+        assert_eq!(frames.last().map(|f| f.3), Some(OpCode::Close.as_u8()));
+    }
+
+    #[test]
+    fn no_data_frame_goes_out_after_our_close() {
+        // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after
+        // sending a Close frame."
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        ws.close(CloseCode::NORMAL, "bye", &mut out, now).unwrap();
+        let close = out.clone();
+        let part = MessagePart {
+            is_text: true,
+            data: b"part",
+            first: true,
+            last: true,
+        };
+        assert_eq!(
+            ws.send(&Message::text("late"), &mut out),
+            Err(SendError::NotOpen)
+        );
+        assert_eq!(
+            ws.send_fragmented(&Message::binary(vec![1u8; 10]), 4, &mut out),
+            Err(SendError::NotOpen)
+        );
+        assert_eq!(ws.send_part(&part, &mut out), Err(SendError::NotOpen));
+        assert_eq!(
+            ws.send_header(true, &mut b"late".to_vec(), &mut out),
+            Err(SendError::NotOpen)
+        );
+        assert_eq!(out, close, "only our Close went out");
+        assert!(!ws.is_open() && !ws.is_closed());
+    }
+
+    #[test]
+    fn a_ping_over_125_bytes_is_refused_and_nothing_is_sent() {
+        // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or
+        // less".
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        assert_eq!(
+            ws.ping(&[b'p'; 126], &mut out),
+            Err(SendError::Usage(UsageError::ControlPayloadTooLong(126)))
+        );
+        assert!(out.is_empty());
+        ws.ping(&[b'p'; 125], &mut out).unwrap();
+        assert_eq!(server_frames(&out), vec![(OpCode::Ping, vec![b'p'; 125])]);
+    }
+
+    #[test]
+    #[ignore = "violates RFC 6455 §5.5.2: after sending our Close (CloseSent) a received \
+                Ping gets no Pong, though only a received Close lifts the MUST"]
+    fn ping_after_our_close_is_still_answered_with_a_pong() {
+        // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+        // frame in response, unless it already received a Close frame." Having *sent* a
+        // Close does not lift it (§5.5.1 forbids only data frames after our Close).
+        let now = Instant::now();
+        let mut ws = server(now);
+        let mut out = Vec::new();
+        ws.close(CloseCode::NORMAL, "bye", &mut out, now).unwrap();
+        out.clear();
+        let events = feed_all(
+            &mut ws,
+            &client_frame(true, OpCode::Ping, b"still there?"),
+            &mut out,
+            now,
+        );
+        assert_eq!(events, vec![WsEvent::Ping(b"still there?")]);
+        assert_eq!(
+            server_frames(&out),
+            vec![(OpCode::Pong, b"still there?".to_vec())]
+        );
+    }
 }
