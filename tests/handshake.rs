@@ -491,8 +491,6 @@ fn websocket_key_that_is_not_ascii_is_refused_with_400() {
 }
 
 #[test]
-#[ignore = "violates RFC 6455 §9.1: the server never reads Sec-WebSocket-Extensions, so a \
-            malformed offer is accepted with 101 instead of failing the connection"]
 fn malformed_extension_offer_fails_the_handshake() {
     // RFC 6455 §9.1: "If a value is received by either the client or the server during
     // negotiation that does not conform to the ABNF below, the recipient of such

@@ -115,7 +115,8 @@ pub(super) struct Driver {
     /// Bytes the connection consumed, and bytes it wrote while reading.
     consumed: usize,
     written_by_input: usize,
-    /// Payloads of pings received while open: the pongs we must see, in order.
+    /// Payloads of pings received before the peer's Close (RFC 6455 §5.5.2): the pongs we
+    /// must see, in order.
     expected_pongs: Vec<Vec<u8>>,
     /// Keepalive pings written by `handle_timeout`.
     keepalive_pings: usize,
@@ -222,6 +223,8 @@ impl Driver {
         self.pending.extend_from_slice(chunk);
         for _ in 0..=self.pending.len() {
             let was_open = self.conn.is_open();
+            // Pings are answered until a Close is received, even after ours (§5.5.2).
+            let answers_pings = !self.conn.is_closed();
             let mut input = std::mem::take(&mut self.pending);
             let snapshot = input.clone();
             let before = self.wire.len();
@@ -272,7 +275,7 @@ impl Driver {
                 }
                 Seen::Ping(p) => {
                     assert!(p.len() <= 125);
-                    if was_open {
+                    if answers_pings {
                         self.expected_pongs.push(p.clone());
                     }
                 }
@@ -479,7 +482,7 @@ impl Driver {
         }
         assert_eq!(
             pongs, self.expected_pongs,
-            "pongs echo pings received while open"
+            "pongs echo pings received before the peer's Close"
         );
         // Keepalive pings look like empty application pings: count those apart.
         let empty_ping = |(op, p): &(u8, Vec<u8>)| *op == 9 && p.is_empty();
@@ -511,15 +514,20 @@ impl Driver {
 /// parser, and panics unless it is a sequence of complete, unfragmented frames of that
 /// role (unmasked from a server, masked from a client, RFC 6455 §5.1) with valid
 /// opcodes, minimal lengths, UTF-8 text, control payloads of at most 125 bytes, at most
-/// one Close (with a valid payload), and nothing after it. Returns (opcode, unmasked
-/// payload) for each frame.
+/// one Close (with a valid payload), and after it nothing but Pongs (pings are answered
+/// until the peer's Close arrives, RFC 6455 §5.5.2). Returns (opcode, unmasked payload)
+/// for each frame.
 pub(super) fn parse_frames(wire: &[u8], role: Role) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
     let mut at = 0;
     let mut closed = false;
     while at < wire.len() {
-        assert!(!closed, "bytes after the Close frame: {:02x?}", &wire[at..]);
         let rest = &wire[at..];
+        assert!(
+            !closed || rest.first().is_some_and(|b| b & 0x0F == 0xA),
+            "a frame other than a Pong after the Close frame: {:02x?}",
+            rest
+        );
         assert!(rest.len() >= 2, "a truncated frame header");
         let (b0, b1) = (rest[0], rest[1]);
         assert_eq!(b0 & 0x80, 0x80, "frames are never fragmented here");

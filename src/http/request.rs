@@ -34,8 +34,9 @@ use crate::status::Status;
 
 // ===== Version =====
 
-/// The HTTP version of a request. Only HTTP/1.0 and HTTP/1.1 are accepted; any other
-/// well-formed `HTTP/x.y` is [`HttpError::UnsupportedVersion`].
+/// The HTTP version of a request: HTTP/1.0, or HTTP/1.1 (which a higher minor version,
+/// `HTTP/1.2` and on, is read as: RFC 9110 §2.5); any other well-formed `HTTP/x.y` is
+/// [`HttpError::UnsupportedVersion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
     /// `HTTP/1.0`: no `Host` requirement, connections close by default.
@@ -97,7 +98,8 @@ pub enum HttpError {
     TooManyHeaders,
     /// The request target is longer than `max_target_len` (414).
     TargetTooLong,
-    /// A well-formed `HTTP/x.y` other than 1.0 and 1.1 (505).
+    /// A well-formed `HTTP/x.y` whose major version is not 1 (505). (`HTTP/1.2` and
+    /// later minor versions are read as HTTP/1.1, RFC 9110 §2.5.)
     UnsupportedVersion,
 }
 
@@ -464,8 +466,12 @@ impl HeadParser {
                         let major = buf[at as usize - 3];
                         let minor = buf[at as usize - 1];
                         self.version = match (major, minor) {
-                            (b'1', b'1') => Version::Http11,
                             (b'1', b'0') => Version::Http10,
+                            // RFC 9110 §2.5: a higher minor version of a major version we
+                            // implement "SHOULD" be processed "as if it were in the highest
+                            // minor version within that major version to which the
+                            // recipient is conformant": HTTP/1.2 is read as HTTP/1.1.
+                            (b'1', _) => Version::Http11,
                             // Well-formed but not ours: 505, not 400 (RFC 9110 §15.6.6).
                             _ => return Err(HttpError::UnsupportedVersion),
                         };
@@ -1262,7 +1268,7 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a b, c\r\n\r\n", BadHost, 400),
             (b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", BadHost, 400),
             (b"GET / HTTP/2.0\r\n", UnsupportedVersion, 505),
-            (b"GET / HTTP/1.2\n", UnsupportedVersion, 505),
+            (b"GET / HTTP/3.0\n", UnsupportedVersion, 505),
             (b"GET / HTTP/0.9\r", UnsupportedVersion, 505),
         ];
         for &(input, expected, status) in cases {

@@ -147,6 +147,11 @@ impl StatusCode {
         (100..200).contains(&self.0)
     }
 
+    /// Is this a successful (2xx) code (RFC 9110 §15.3)?
+    pub fn is_success(self) -> bool {
+        (200..300).contains(&self.0)
+    }
+
     /// May a response with this status carry content? Not for 1xx, 204 and 304
     /// (RFC 9110 §15.2, §15.3.5, §15.4.5; RFC 9112 §6.3 item 1).
     pub fn allows_body(self) -> bool {

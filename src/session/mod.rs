@@ -192,6 +192,10 @@ struct Exchange {
     head_only: bool,
     /// An HTTP/1.1 request, whose streamed answer can be chunked.
     http11: bool,
+    /// A CONNECT request: a 2xx answer would make the connection a tunnel, so it has no
+    /// framing fields (RFC 9112 §6.1, RFC 9110 §8.6), and since we do not tunnel, the
+    /// connection closes after it.
+    connect: bool,
 }
 
 /// A request whose body is still arriving.
@@ -467,6 +471,12 @@ impl Session {
         now: Instant,
     ) -> Result<(), ExchangeError> {
         let ex = self.answerable(exchange, response)?;
+        if ex.connect && response.status().is_success() {
+            // A tunnel's head: no framing fields, no body, and the end of the connection.
+            response.encode_stream_head(out, false, close_unless_said(response));
+            self.finish_exchange(false, now);
+            return Ok(());
+        }
         let (keep_alive, connection) = connection_field(ex, response);
         response.encode_with(out, ex.head_only, connection);
         self.finish_exchange(keep_alive, now);
@@ -519,14 +529,17 @@ impl Session {
         now: Instant,
     ) -> Result<(), ExchangeError> {
         let ex = self.answerable(exchange, response)?;
-        if ex.head_only || !response.status().allows_body() {
+        let status = response.status();
+        // RFC 9112 §6.1: no Transfer-Encoding on a 1xx or 204, nor on a 2xx to CONNECT
+        // (whose body, a tunnel's bytes, ends with the connection).
+        let chunked = ex.http11 && status.allows_body() && !(ex.connect && status.is_success());
+        if ex.head_only || !status.allows_body() {
             let (keep_alive, connection) = connection_field(ex, response);
-            response.encode_stream_head(out, ex.http11, connection);
+            response.encode_stream_head(out, chunked, connection);
             self.finish_exchange(keep_alive, now);
             return Ok(());
         }
         let mut ex = ex;
-        let chunked = ex.http11;
         // Without chunking, only closing the connection can end the body.
         ex.keep_alive &= chunked;
         let (keep_alive, connection) = connection_field(ex, response);
@@ -713,6 +726,7 @@ impl Session {
             announce_keep_alive,
             head_only: head.method() == "HEAD",
             http11: head.version() == Version::Http11,
+            connect: head.method() == "CONNECT",
         }
     }
 

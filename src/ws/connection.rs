@@ -706,8 +706,11 @@ impl WsConnection {
         let consumed = payload.end;
         match opcode {
             OpCode::Ping => {
-                if self.state == State::Open {
-                    // RFC 6455 §5.5.2: answer with a Pong carrying the same data.
+                // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
+                // Pong frame in response, unless it already received a Close frame" —
+                // having *sent* one does not lift it (§5.5.1 forbids data frames after our
+                // Close, not control frames). The Pong carries the same data.
+                if matches!(self.state, State::Open | State::CloseSent { .. }) {
                     self.write_frame(out, OpCode::Pong, &buf[payload.clone()]);
                 }
                 Step::Event(consumed, RawEvent::Ping(payload))
@@ -1503,8 +1506,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "violates RFC 6455 §5.5.2: after sending our Close (CloseSent) a received \
-                Ping gets no Pong, though only a received Close lifts the MUST"]
     fn ping_after_our_close_is_still_answered_with_a_pong() {
         // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
         // frame in response, unless it already received a Close frame." Having *sent* a

@@ -18,7 +18,7 @@ use std::fmt;
 use crate::http::request::{RequestHead, Version};
 use crate::http::response::Response;
 use crate::http::status_code::StatusCode;
-use crate::http::token::is_token;
+use crate::http::token::{is_token, trim_ows};
 
 /// The GUID appended to the client's key before hashing (RFC 6455 §1.3, §4.2.2 item 5.4).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -65,6 +65,10 @@ pub enum HandshakeError {
     UnsupportedVersion,
     /// `Origin` is not on the configured allow-list (§10.2). 403.
     ForbiddenOrigin,
+    /// A `Sec-WebSocket-Extensions` offer that does not follow the grammar of §9.1. 400:
+    /// §9.1, "the recipient of such malformed data MUST immediately _Fail the WebSocket
+    /// Connection_".
+    BadExtensions,
 }
 
 impl HandshakeError {
@@ -80,7 +84,8 @@ impl HandshakeError {
             | HandshakeError::MissingConnectionUpgrade
             | HandshakeError::MissingKey
             | HandshakeError::DuplicateKey
-            | HandshakeError::BadKey => StatusCode::BAD_REQUEST,
+            | HandshakeError::BadKey
+            | HandshakeError::BadExtensions => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -111,6 +116,7 @@ impl HandshakeError {
             HandshakeError::BadKey => "sec-websocket-key is not 16 bytes in base64",
             HandshakeError::UnsupportedVersion => "unsupported websocket version (need 13)",
             HandshakeError::ForbiddenOrigin => "origin not allowed",
+            HandshakeError::BadExtensions => "malformed sec-websocket-extensions",
         }
     }
 }
@@ -228,6 +234,12 @@ pub fn validate_upgrade<'b>(
     if !is_valid_key(key) {
         return Err(HandshakeError::BadKey);
     }
+    // §9.1: an extension offer we cannot even parse fails the connection. (We accept no
+    // extension, so a well-formed offer is simply not answered: §9.1 lets the server
+    // choose none.)
+    if !head.list("Sec-WebSocket-Extensions").all(is_extension) {
+        return Err(HandshakeError::BadExtensions);
+    }
     // §4.2.2 item 4 (/origin/) and §10.2: a server that does not accept a connection
     // from this origin "MUST return an appropriate HTTP error code (e.g., 403 Forbidden)".
     let origin = head.header("Origin");
@@ -255,6 +267,59 @@ pub(crate) fn validated(head: RequestHead<'_>) -> UpgradeRequest<'_> {
         origin: head.header_str("Origin"),
         head,
     }
+}
+
+/// Is `element` one extension of a `Sec-WebSocket-Extensions` list (RFC 6455 §9.1)?
+///
+/// ```text
+/// extension       = extension-token *( ";" extension-param )
+/// extension-token = registered-token = token
+/// extension-param = token [ "=" (token | quoted-string) ]
+///     ; When using the quoted-string syntax variant, the value after quoted-string
+///     ; unescaping MUST conform to the 'token' ABNF.
+/// ```
+///
+/// The list's elements come from [`RequestHead::list`], split at commas with OWS and
+/// empty elements removed; OWS around `;` and `=` is allowed (RFC 9110 §5.6.3, and every
+/// browser sends `permessage-deflate; client_max_window_bits`). A quoted value holds no
+/// comma (its content must be a token), so splitting the list at commas first is exact.
+fn is_extension(element: &[u8]) -> bool {
+    let mut parts = element.split(|&b| b == b';').map(trim_ows);
+    let Some(name) = parts.next() else {
+        return false;
+    };
+    is_token(name)
+        && parts.all(|param| {
+            let (name, value) = match param.iter().position(|&b| b == b'=') {
+                Some(eq) => (trim_ows(&param[..eq]), Some(trim_ows(&param[eq + 1..]))),
+                None => (param, None),
+            };
+            is_token(name) && value.is_none_or(is_param_value)
+        })
+}
+
+/// An extension parameter's value: a token, or a quoted-string whose unescaped content
+/// is a token (RFC 6455 §9.1).
+fn is_param_value(value: &[u8]) -> bool {
+    let Some(quoted) = value
+        .strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+    else {
+        return is_token(value);
+    };
+    let mut unescaped = Vec::with_capacity(quoted.len());
+    let mut bytes = quoted.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' => match bytes.next() {
+                Some(&escaped) => unescaped.push(escaped),
+                None => return false,
+            },
+            b'"' => return false,
+            _ => unescaped.push(b),
+        }
+    }
+    is_token(&unescaped)
 }
 
 /// Is `key` the base64 of exactly 16 bytes? Sixteen bytes always encode to 24 characters
@@ -462,12 +527,58 @@ mod tests {
                 UnsupportedVersion,
                 426,
             ),
+            (
+                sample_with(
+                    "Sec-WebSocket-Version: 13\r\n",
+                    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: a; =1\r\n",
+                ),
+                BadExtensions,
+                400,
+            ),
         ];
         for (request, expected, status) in cases {
             assert_eq!(validate(&request), Err(expected), "{request:?}");
             assert_eq!(expected.status().as_u16(), status);
             assert_eq!(expected.response().status().as_u16(), status);
         }
+    }
+
+    #[test]
+    fn extension_offers_follow_the_grammar_of_section_9_1() {
+        for good in [
+            &b"permessage-deflate"[..],
+            b"permessage-deflate; client_max_window_bits",
+            b"permessage-deflate ;client_max_window_bits=15 ; server_no_context_takeover",
+            b"x-foo; bar=\"baz\"",
+            b"x-foo; bar=\"b\\az\"",
+        ] {
+            assert!(is_extension(good), "{:?}", good.escape_ascii().to_string());
+        }
+        for bad in [
+            &b""[..],
+            b";",
+            b"a b",
+            b"deflate; =1",
+            b"deflate; a=",
+            b"deflate; a=b c",
+            b"deflate; a=\"b c\"",
+            b"deflate; a=\"\"",
+            b"deflate; a=\"b",
+            b"deflate; a=\"b\\\"",
+            b"de/flate",
+        ] {
+            assert!(!is_extension(bad), "{:?}", bad.escape_ascii().to_string());
+        }
+    }
+
+    #[test]
+    fn a_well_formed_extension_offer_is_accepted_and_not_answered() {
+        let request = sample_with(
+            "Sec-WebSocket-Version: 13\r\n",
+            "Sec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, x-y\r\n",
+        );
+        assert!(validate(&request).is_ok());
     }
 
     #[test]
