@@ -14,6 +14,10 @@
 //!   record; `slab.rs`, `ids.rs`: [`ConnId`] and [`RequestId`], which never reach a
 //!   stranger; `timers.rs`: the deadline heap.
 //!
+//! Connections that are not HTTP clients (the Redis engine's outbound connections, next)
+//! fit the same shape: one more `Protocol` variant in the core, a connect instead of an
+//! accept in the driver, and the same `Transport`, turn and buffers.
+//!
 //! Backpressure: a connection whose unsent output is at or above the high-water mark is
 //! not read (so a peer that sends but never reads cannot make us queue replies without
 //! bound), and sends to it fail with [`SendError::Full`](crate::SendError::Full).
