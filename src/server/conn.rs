@@ -44,6 +44,9 @@ pub(crate) struct Flags {
     /// A send was refused with `Full`; the handler hears `on_drained` once the backlog
     /// falls to half the high-water mark.
     pub(crate) send_refused: bool,
+    /// What the transport was last told the connection wants (read, write), so it is
+    /// told again only when that changes.
+    pub(crate) interest: Option<(bool, bool)>,
 }
 
 /// A connection in the table.

@@ -110,15 +110,7 @@ impl Context<'_> {
         conn: ConnId,
         write: impl FnOnce(&mut WsConnection, &mut Vec<u8>) -> Result<(), crate::ws::SendError>,
     ) -> Result<(), SendError> {
-        match self.core.conn(conn).map(|c| &c.protocol) {
-            None => return Err(SendError::Gone),
-            Some(Protocol::WebSocket(ws)) if ws.is_open() => {}
-            Some(_) => return Err(SendError::NotOpen),
-        }
-        let (protocol, out) = self.core.sendable(conn, true)?;
-        let Protocol::WebSocket(ws) = protocol else {
-            unreachable!("checked above");
-        };
+        let (ws, out) = self.core.ws_sendable(conn)?;
         write(ws, out).map_err(SendError::from)
     }
 

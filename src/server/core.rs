@@ -424,15 +424,6 @@ impl Core {
 
     // ===== output =====
 
-    /// Fills `slices` with `id`'s unsent bytes for one `writev`; returns how many.
-    pub(crate) fn output_slices<'s>(
-        &'s self,
-        id: ConnId,
-        slices: &mut [IoSlice<'s>; MAX_IOVECS],
-    ) -> usize {
-        self.conns.get(id).map_or(0, |c| c.output.slices(slices))
-    }
-
     /// `n` bytes of `id`'s output were written: backpressure may lift, a refused sender
     /// may hear `on_drained`, a finished connection may be over.
     fn sent(&mut self, id: ConnId, n: usize, handler: &mut impl Handler) {
@@ -558,30 +549,29 @@ impl Core {
         transport: &mut impl Transport,
         handler: &mut impl Handler,
     ) {
+        let flags_before = match self.conns.get(id) {
+            Some(conn) => (conn.flags.paused, conn.flags.write_blocked),
+            None => return,
+        };
         loop {
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let count = self.output_slices(id, &mut slices);
-            let written = if count == 0 {
-                None
-            } else {
-                Some(transport.write(id, &slices[..count]))
-            };
             let Some(conn) = self.conns.get_mut(id) else {
                 return;
             };
-            match written {
-                None => {
-                    conn.flags.write_blocked = false;
-                    break;
-                }
-                Some(Ok(0)) => return self.broken(id, handler),
-                Some(Ok(n)) => self.sent(id, n, handler),
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let count = conn.output.slices(&mut slices);
+            if count == 0 {
+                conn.flags.write_blocked = false;
+                break;
+            }
+            match transport.write(id, &slices[..count]) {
+                Ok(0) => return self.broken(id, handler),
+                Ok(n) => self.sent(id, n, handler),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     conn.flags.write_blocked = true;
                     break;
                 }
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Some(Err(_)) => return self.broken(id, handler),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return self.broken(id, handler),
             }
         }
         if self.fin_due(id) {
@@ -593,14 +583,26 @@ impl Core {
                 Err(_) => return self.broken(id, handler),
             }
         }
-        self.update_interest(id, transport);
+        // Writing changes what the connection wants only through backpressure (paused)
+        // or a blocked write: the common case needs no look at the interest.
+        let flags_after = self
+            .conns
+            .get(id)
+            .map(|conn| (conn.flags.paused, conn.flags.write_blocked));
+        if flags_after.is_some_and(|after| after != flags_before) {
+            self.update_interest(id, transport);
+        }
     }
 
-    /// Tells the transport what `id` wants now.
+    /// Tells the transport what `id` wants now, if that changed since it was last told.
     fn update_interest(&mut self, id: ConnId, transport: &mut impl Transport) {
         let read = self.wants_read(id);
-        if let Some(conn) = self.conns.get(id) {
-            transport.interest(id, read, conn.flags.write_blocked);
+        if let Some(conn) = self.conns.get_mut(id) {
+            let wants = (read, conn.flags.write_blocked);
+            if conn.flags.interest != Some(wants) {
+                conn.flags.interest = Some(wants);
+                transport.interest(id, wants.0, wants.1);
+            }
         }
     }
 
@@ -677,7 +679,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
-        if conn.output.pending() == 0 {
+        if conn.output.holds_buffer() && conn.output.pending() == 0 {
             conn.output.release(&mut self.out_pool);
         }
         let Some(deadline) = conn.deadline() else {
@@ -896,6 +898,32 @@ impl Core {
         mark_dirty(&mut self.dirty, conn, id);
         let out = conn.output.writer(&mut self.out_pool);
         Ok((&mut conn.protocol, out))
+    }
+
+    /// `id`'s WebSocket and its output buffer, for a data send: `Gone` for no such
+    /// connection, `NotOpen` unless it is an open WebSocket, then `Full` at its high-water
+    /// mark (and `on_drained` is owed) — in that order, with one look-up.
+    pub(crate) fn ws_sendable(
+        &mut self,
+        id: ConnId,
+    ) -> Result<(&mut WsConnection, &mut Vec<u8>), SendError> {
+        let high_water = self.config.write_buffer_high_water;
+        let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
+        let Protocol::WebSocket(ws) = &mut conn.protocol else {
+            return Err(SendError::NotOpen);
+        };
+        if !ws.is_open() {
+            return Err(SendError::NotOpen);
+        }
+        if conn.output.pending() >= high_water {
+            conn.flags.send_refused = true;
+            return Err(SendError::Full);
+        }
+        if !conn.flags.dirty {
+            conn.flags.dirty = true;
+            self.dirty.push(id);
+        }
+        Ok((ws, conn.output.writer(&mut self.out_pool)))
     }
 
     /// Queues `payload` whole after `id`'s output (see [`Context::send_message`]).

@@ -133,6 +133,10 @@ impl InputBuffer {
         if self.buf.len() != pool.size || keep {
             return; // resting already, or holding its bytes on purpose
         }
+        if self.is_empty() {
+            pool.give(std::mem::take(&mut self.buf));
+            return;
+        }
         let rest = self.unconsumed().to_vec();
         pool.give(std::mem::replace(&mut self.buf, rest));
         self.start = 0;

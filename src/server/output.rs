@@ -194,6 +194,11 @@ impl OutputBuffer {
         false
     }
 
+    /// Holds a tail buffer (possibly empty).
+    pub(crate) fn holds_buffer(&self) -> bool {
+        self.tail.capacity() > 0
+    }
+
     /// Gives every buffer back (the connection is gone).
     pub(crate) fn release(&mut self, pool: &mut BufferPool) {
         self.segments = None;
