@@ -44,9 +44,6 @@ pub(crate) struct Flags {
     /// A send was refused with `Full`; the handler hears `on_drained` once the backlog
     /// falls to half the high-water mark.
     pub(crate) send_refused: bool,
-    /// What the transport was last told the connection wants (read, write), so it is
-    /// told again only when that changes.
-    pub(crate) interest: Option<(bool, bool)>,
 }
 
 /// A connection in the table.
@@ -97,7 +94,7 @@ mod tests {
     #[test]
     fn connection_state_stays_compact() {
         assert!(
-            size_of::<Conn>() <= 200,
+            size_of::<Conn>() <= 160,
             "Conn is {} bytes",
             size_of::<Conn>()
         );

@@ -594,15 +594,12 @@ impl Core {
         }
     }
 
-    /// Tells the transport what `id` wants now, if that changed since it was last told.
+    /// Tells the transport what `id` wants now (the mio driver re-registers only when
+    /// that differs from what the socket is registered for).
     fn update_interest(&mut self, id: ConnId, transport: &mut impl Transport) {
         let read = self.wants_read(id);
-        if let Some(conn) = self.conns.get_mut(id) {
-            let wants = (read, conn.flags.write_blocked);
-            if conn.flags.interest != Some(wants) {
-                conn.flags.interest = Some(wants);
-                transport.interest(id, wants.0, wants.1);
-            }
+        if let Some(conn) = self.conns.get(id) {
+            transport.interest(id, read, conn.flags.write_blocked);
         }
     }
 
