@@ -557,23 +557,6 @@ fn connections_beyond_max_connections_are_closed_at_once() {
 
 // ===== large owned messages (writev) =====
 
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
-/// Echoes by value (`Context::send_message`): large owned payloads are queued without a
-/// copy, as their own buffers behind the write buffer; small ones are copied. A short
-/// text is sent after each message, so order across the two paths is checked too.
-struct MovingEcho;
-
-impl Handler for MovingEcho {
-    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, msg: Message<'_>) {
-        let len = msg.len();
-        ctx.send_message(conn, msg).unwrap();
-        ctx.send_text(conn, &format!("after {len}")).unwrap();
-    }
-}
-
 #[test]
 fn large_messages_moved_without_copy_keep_their_order_with_small_ones() {
     let mut config = config();

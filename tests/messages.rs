@@ -66,10 +66,6 @@ fn message_count(events: &Events) -> usize {
         .count()
 }
 
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
-}
-
 #[test]
 fn text_message_is_echoed() {
     let (mut pair, _events) = echo_server();
@@ -293,19 +289,6 @@ fn echo_server_callbacks_follow_open_message_close_order() {
         })
         .collect();
     assert_eq!(kinds, ["upgrade", "open", "one", "two", "close"]);
-}
-
-/// Echoes by value (`Context::send_message`): large owned payloads are queued without a
-/// copy, as their own buffers behind the write buffer; small ones are copied. A short
-/// text is sent after each message, so order across the two paths is checked too.
-struct MovingEcho;
-
-impl Handler for MovingEcho {
-    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, msg: Message<'_>) {
-        let len = msg.len();
-        ctx.send_message(conn, msg).unwrap();
-        ctx.send_text(conn, &format!("after {len}")).unwrap();
-    }
 }
 
 #[test]

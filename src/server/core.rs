@@ -15,13 +15,13 @@ use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{Conn, Protocol};
+use super::conn::{Conn, Flags, Protocol};
 use super::context::Context;
 use super::handle::{Command, Commands};
 use super::handler::{Handler, Upgrade};
 use super::ids::{ConnId, RequestId};
 use super::input::ReadPool;
-use super::output::{BufferPool, MAX_IOVECS};
+use super::output::{BufferPool, MAX_IOVECS, OutputBuffer};
 use super::slab::Slab;
 use super::timers::Timers;
 use super::transport::Transport;
@@ -67,12 +67,28 @@ pub(crate) struct Core {
     spare_ids: Vec<ConnId>,
 }
 
-/// Puts `id` on the end-of-turn list (flush output, reschedule timer).
-fn mark_dirty(dirty: &mut Vec<ConnId>, conn: &mut Conn, id: ConnId) {
-    if !conn.flags.dirty {
-        conn.flags.dirty = true;
+/// Puts `id` on the end-of-turn list (flush output, reschedule timer). Takes the flags
+/// alone, so a caller may hold the connection's protocol state meanwhile.
+fn mark_dirty(dirty: &mut Vec<ConnId>, flags: &mut Flags, id: ConnId) {
+    if !flags.dirty {
+        flags.dirty = true;
         dirty.push(id);
     }
+}
+
+/// `SendError::Full` (with `on_drained` owed) while a connection's unsent output is at
+/// the high-water mark: the backpressure check every send shares. Takes the output and
+/// the flags alone, so a caller may hold the protocol state meanwhile.
+fn refuse_if_full(
+    output: &OutputBuffer,
+    flags: &mut Flags,
+    high_water: usize,
+) -> Result<(), SendError> {
+    if output.pending() >= high_water {
+        flags.send_refused = true;
+        return Err(SendError::Full);
+    }
+    Ok(())
 }
 
 /// The server's answer to a refused exchange command.
@@ -152,7 +168,7 @@ impl Core {
         let session = Session::new(self.session_config.clone(), self.now);
         let id = self.conns.insert_with(|_| Conn::new(session));
         let conn = self.conns.get_mut(id).expect("just inserted");
-        mark_dirty(&mut self.dirty, conn, id);
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
         Some(id)
     }
 
@@ -164,13 +180,9 @@ impl Core {
     /// Drops a connection now, telling the handler what it loses: an open WebSocket's
     /// `on_close` (1006), an unanswered request's `on_request_abandoned`.
     pub(crate) fn remove(&mut self, id: ConnId, handler: &mut impl Handler) {
-        let Some(mut conn) = self.conns.remove(id) else {
+        let Some(mut conn) = self.detach(id) else {
             return;
         };
-        self.closed.push(id);
-        self.trace_note(id, "removed (TCP closed)");
-        conn.output.release(&mut self.out_pool);
-        conn.input.release(&mut self.read_pool);
         match &mut conn.protocol {
             Protocol::WebSocket(ws) => {
                 if let Some(close) = ws.handle_eof() {
@@ -303,7 +315,7 @@ impl Core {
                     let wrote = out.len() != before;
                     input.consume(used);
                     if wrote {
-                        mark_dirty(&mut self.dirty, conn, id);
+                        mark_dirty(&mut self.dirty, &mut conn.flags, id);
                     }
                     match event {
                         Some(event) => self.http_event(id, event, handler),
@@ -360,7 +372,7 @@ impl Core {
                             self.ws_limits,
                             self.now,
                         )));
-                        mark_dirty(&mut self.dirty, conn, id);
+                        mark_dirty(&mut self.dirty, &mut conn.flags, id);
                         self.trace_note(id, "upgraded to WebSocket");
                         handler.on_open(&mut Context { core: self }, id);
                     }
@@ -402,7 +414,7 @@ impl Core {
             let wrote = out.len() != before;
             pos += consumed;
             if wrote {
-                mark_dirty(&mut self.dirty, conn, id);
+                mark_dirty(&mut self.dirty, &mut conn.flags, id);
             }
             let Some(event) = event else {
                 break;
@@ -710,7 +722,7 @@ impl Core {
                 continue; // superseded by an earlier entry that already ran
             }
             conn.timer_at = None;
-            mark_dirty(&mut self.dirty, conn, id);
+            mark_dirty(&mut self.dirty, &mut conn.flags, id);
             let out = conn.output.writer(&mut self.out_pool);
             match &mut conn.protocol {
                 Protocol::Http(session) => {
@@ -769,7 +781,7 @@ impl Core {
             conn.protocol = Protocol::Closing { deadline };
             conn.flags.paused = false;
             conn.input.clear();
-            mark_dirty(&mut self.dirty, conn, id);
+            mark_dirty(&mut self.dirty, &mut conn.flags, id);
         }
     }
 
@@ -797,20 +809,22 @@ impl Core {
         }
     }
 
-    /// Removes a connection that never got going (its socket could not be registered).
-    pub(crate) fn remove_unused(&mut self, id: ConnId) {
-        self.remove_quietly(id);
+    /// Removes a connection that owes the handler nothing (its WebSocket and its requests
+    /// are already reported, or it never had any, like one whose socket could not be
+    /// registered).
+    pub(crate) fn remove_quietly(&mut self, id: ConnId) {
+        self.detach(id);
     }
 
-    /// Removes a connection that owes the handler nothing (its WebSocket and its requests
-    /// are already reported, or it never had any).
-    fn remove_quietly(&mut self, id: ConnId) {
-        if let Some(mut conn) = self.conns.remove(id) {
-            self.closed.push(id);
-            self.trace_note(id, "removed (TCP closed)");
-            conn.output.release(&mut self.out_pool);
-            conn.input.release(&mut self.read_pool);
-        }
+    /// Takes `id` out of the table: its socket is to be closed, its buffers go back to
+    /// their pools. What the handler is owed is the caller's business.
+    fn detach(&mut self, id: ConnId) -> Option<Conn> {
+        let mut conn = self.conns.remove(id)?;
+        self.closed.push(id);
+        self.trace_note(id, "removed (TCP closed)");
+        conn.output.release(&mut self.out_pool);
+        conn.input.release(&mut self.read_pool);
+        Some(conn)
     }
 
     /// Begins graceful shutdown (once).
@@ -834,7 +848,7 @@ impl Core {
                 let Some(conn) = self.conns.get_mut(id) else {
                     continue;
                 };
-                mark_dirty(&mut self.dirty, conn, id);
+                mark_dirty(&mut self.dirty, &mut conn.flags, id);
                 let out = conn.output.writer(&mut self.out_pool);
                 match &mut conn.protocol {
                     Protocol::WebSocket(ws) => {
@@ -888,11 +902,10 @@ impl Core {
     ) -> Result<(&mut Protocol, &mut Vec<u8>), SendError> {
         let high_water = self.config.write_buffer_high_water;
         let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
-        if check_full && conn.output.pending() >= high_water {
-            conn.flags.send_refused = true;
-            return Err(SendError::Full);
+        if check_full {
+            refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
         }
-        mark_dirty(&mut self.dirty, conn, id);
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
         let out = conn.output.writer(&mut self.out_pool);
         Ok((&mut conn.protocol, out))
     }
@@ -912,14 +925,8 @@ impl Core {
         if !ws.is_open() {
             return Err(SendError::NotOpen);
         }
-        if conn.output.pending() >= high_water {
-            conn.flags.send_refused = true;
-            return Err(SendError::Full);
-        }
-        if !conn.flags.dirty {
-            conn.flags.dirty = true;
-            self.dirty.push(id);
-        }
+        refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
         Ok((ws, conn.output.writer(&mut self.out_pool)))
     }
 
@@ -948,10 +955,7 @@ impl Core {
             }
             each(ws, conn.output.writer(&mut self.out_pool));
             delivered += 1;
-            if !conn.flags.dirty {
-                conn.flags.dirty = true;
-                self.dirty.push(id);
-            }
+            mark_dirty(&mut self.dirty, &mut conn.flags, id);
         }
         delivered
     }
@@ -966,7 +970,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
-        mark_dirty(&mut self.dirty, conn, id);
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
         if !conn.input.is_empty() || conn.flags.read_stopped {
             // No read that can only say `WouldBlock` otherwise (10,000 of them after one
             // long-poll fan-out): the socket was read to the end while the request waited.

@@ -421,7 +421,7 @@ impl Server {
             .register(&mut stream, token, Interest::READABLE)
             .is_err()
         {
-            self.core.remove_unused(id);
+            self.core.remove_quietly(id);
             return;
         }
         let index = id.index() as usize;

@@ -56,6 +56,12 @@ pub fn config() -> Config {
     c
 }
 
+/// A binary payload of `len` bytes whose content does not repeat with a short period,
+/// so a chunk delivered out of place or twice shows up as a mismatch.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
+}
+
 // ===== handlers =====
 
 /// Echoes every message back to its sender.
@@ -71,6 +77,19 @@ impl Handler for Echo {
 pub struct Quiet;
 
 impl Handler for Quiet {}
+
+/// Echoes by value (`Context::send_message`): large owned payloads are queued without a
+/// copy, as their own buffers behind the write buffer; small ones are copied. A short
+/// text is sent after each message, so order across the two paths is checked too.
+pub struct MovingEcho;
+
+impl Handler for MovingEcho {
+    fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, msg: Message<'_>) {
+        let len = msg.len();
+        ctx.send_message(conn, msg).unwrap();
+        ctx.send_text(conn, &format!("after {len}")).unwrap();
+    }
+}
 
 /// What a [`Recording`] handler saw. Each is recorded *after* the wrapped handler's
 /// callback returned, so whatever that callback did (answering, parking, sending) has
