@@ -147,9 +147,26 @@ fn check_head(head: &RequestHead<'_>, limits: &HeadLimits) {
     let target = head.target().as_bytes();
     assert!(!target.is_empty() && target.len() <= limits.max_target_len);
     assert!(target.iter().all(|&b| (0x21..=0x7E).contains(&b)));
-    match head.query() {
-        Some(q) => assert_eq!(format!("{}?{q}", head.path()), head.target()),
-        None => assert_eq!(head.path(), head.target()),
+    // Origin-form is path and query as sent; absolute-form (RFC 9112 §3.2.2) is
+    // `scheme "://" authority` before them, the authority one valid, non-empty host
+    // that takes the place of `Host`, and the path `/` when none follows it.
+    let (origin, target_authority) = match absolute_form_parts(head.target()) {
+        Some((authority, origin)) => {
+            assert!(!authority.is_empty(), "an empty host is rejected");
+            assert!(!authority.contains(['@', ' ', ',']), "{authority:?}");
+            assert_eq!(head.authority(), Some(authority));
+            (origin, Some(authority))
+        }
+        None => (head.target(), None),
+    };
+    let rebuilt = match head.query() {
+        Some(q) => format!("{}?{q}", head.path()),
+        None => head.path().to_string(),
+    };
+    if target_authority.is_some() && !origin.starts_with('/') {
+        assert_eq!(format!("/{origin}"), rebuilt, "empty path reads as /");
+    } else {
+        assert_eq!(origin, rebuilt);
     }
     let mut count = 0;
     for (name, value) in head.headers() {
@@ -178,6 +195,25 @@ fn check_head(head: &RequestHead<'_>, limits: &HeadLimits) {
     let _ = head.header_str("connection");
     let _ = head.has_token("connection", "upgrade");
     let _ = head.list("sec-websocket-protocol").count();
+}
+
+/// An absolute-form target's authority and the rest, read here without the parser's
+/// helper: `scheme "://"`, a scheme of ALPHA then ALPHA / DIGIT / `+-.`, and the
+/// authority up to the first `/` or `?`.
+fn absolute_form_parts(target: &str) -> Option<(&str, &str)> {
+    let at = target.find("://")?;
+    let scheme = target[..at].as_bytes();
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok {
+        return None;
+    }
+    let rest = &target[at + 3..];
+    let end = rest.bytes().position(|b| b == b'/' || b == b'?');
+    let end = end.unwrap_or(rest.len());
+    Some((&rest[..end], &rest[end..]))
 }
 
 pub(super) fn check_error_response(e: &HttpError) {

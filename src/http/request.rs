@@ -568,7 +568,19 @@ impl HeadParser {
     /// invalid field value." The value must be one authority, `host [ ":" port ]`
     /// ([`is_valid_authority`]); which hosts this server answers to is the application's
     /// business. One pass over the fields, once per head.
+    ///
+    /// An absolute-form target names the authority in place of `Host` (RFC 9112 §3.2.2),
+    /// so it is held to the same rule, and to two more: RFC 9110 §4.2.1, a recipient of
+    /// an `http` URI "with an empty host identifier ... MUST reject it as invalid", and
+    /// §4.2.4, userinfo in a received URI is treated as an error (`@` is not in an
+    /// authority [`is_valid_authority`] accepts).
     fn check_host(&self, buf: &[u8]) -> Result<(), HttpError> {
+        let target = ascii(self.request_line().target.of(buf));
+        if let Some((authority, _)) = split_absolute_form(target) {
+            if authority.is_empty() || !is_valid_authority(authority.as_bytes()) {
+                return Err(HttpError::BadHost);
+            }
+        }
         let mut hosts = self
             .fields
             .iter()
@@ -1267,6 +1279,9 @@ mod tests {
             ),
             (b"GET / HTTP/1.1\r\nHost: a b, c\r\n\r\n", BadHost, 400),
             (b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", BadHost, 400),
+            (b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", BadHost, 400),
+            (b"GET http://u@a/x HTTP/1.1\r\nHost: a\r\n\r\n", BadHost, 400),
+            (b"GET http://a:b/x HTTP/1.0\r\n\r\n", BadHost, 400),
             (b"GET / HTTP/2.0\r\n", UnsupportedVersion, 505),
             (b"GET / HTTP/3.0\n", UnsupportedVersion, 505),
             (b"GET / HTTP/0.9\r", UnsupportedVersion, 505),
