@@ -19,8 +19,10 @@ use crate::http::token::{is_ows, is_token};
 /// A response body.
 ///
 /// The variants exist to avoid copies: `Static` for fixed pages, `Owned` for a body built
-/// for one response, and `Shared` so one encoded payload can go to many connections
-/// (long-poll fan-out) with a reference-count bump each instead of a copy each.
+/// for one response, `Shared` so one encoded payload can go to many connections
+/// (long-poll fan-out) with a reference-count bump each instead of a copy each, and
+/// `Pieces` for a body assembled from shared parts (a poll answer made of retained
+/// messages), which the server queues by reference, piece by piece.
 #[derive(Debug, Clone, Default)]
 pub enum Body {
     /// No body.
@@ -32,22 +34,29 @@ pub enum Body {
     Owned(Vec<u8>),
     /// Bytes shared with other responses.
     Shared(Arc<[u8]>),
+    /// Shared pieces, sent one after another.
+    Pieces(Vec<Arc<[u8]>>),
 }
 
 impl Body {
-    /// The body's bytes.
-    pub fn as_bytes(&self) -> &[u8] {
+    /// The body's bytes: borrowed, except a [`Body::Pieces`], which is joined here (the
+    /// server sends the pieces without joining them; this is for readers and tests).
+    pub fn as_bytes(&self) -> Cow<'_, [u8]> {
         match self {
-            Body::Empty => &[],
-            Body::Static(bytes) => bytes,
-            Body::Owned(bytes) => bytes,
-            Body::Shared(bytes) => bytes,
+            Body::Empty => Cow::Borrowed(&[]),
+            Body::Static(bytes) => Cow::Borrowed(bytes),
+            Body::Owned(bytes) => Cow::Borrowed(bytes),
+            Body::Shared(bytes) => Cow::Borrowed(bytes),
+            Body::Pieces(pieces) => Cow::Owned(pieces.concat()),
         }
     }
 
     /// The body's length in bytes (the `Content-Length`).
     pub fn len(&self) -> usize {
-        self.as_bytes().len()
+        match self {
+            Body::Pieces(pieces) => pieces.iter().map(|p| p.len()).sum(),
+            other => other.as_bytes().len(),
+        }
     }
 
     /// Is the body zero bytes long?
@@ -247,7 +256,10 @@ impl Response {
             }
         });
         if allows_body && !head_only {
-            out.extend_from_slice(self.body.as_bytes());
+            match &self.body {
+                Body::Pieces(pieces) => pieces.iter().for_each(|p| out.extend_from_slice(p)),
+                body => out.extend_from_slice(&body.as_bytes()),
+            }
         }
     }
 
@@ -384,7 +396,7 @@ mod tests {
     fn error_page_is_readable_text_and_closes_the_connection() {
         let response = Response::error(StatusCode::NOT_FOUND, "no such channel");
         assert_eq!(
-            response.get_body().as_bytes(),
+            &*response.get_body().as_bytes(),
             b"404 Not Found\nno such channel\n"
         );
         assert!(response.closes_connection());
@@ -403,7 +415,7 @@ mod tests {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
         );
         assert_eq!(
-            response.get_body().as_bytes(),
+            &*response.get_body().as_bytes(),
             b"431 Request Header Fields Too Large\ntoo many header fields\n"
         );
     }
@@ -434,7 +446,7 @@ mod tests {
             Body::from(shared),
         ];
         for body in bodies {
-            assert_eq!(body.as_bytes(), b"abc");
+            assert_eq!(&*body.as_bytes(), b"abc");
             assert_eq!(body.len(), 3);
             assert!(!body.is_empty());
         }

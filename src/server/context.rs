@@ -1,14 +1,16 @@
 //! [`Context`]: what a [`Handler`](crate::Handler) can do from inside its callbacks.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::conn::Protocol;
 use super::core::{Core, exchange_error};
 use super::ids::{ConnId, RequestId};
+use super::output::SHARE_MIN;
 use crate::config::Config;
 use crate::error::SendError;
-use crate::http::Response;
+use crate::http::{Body, Response};
 use crate::message::{Message, MessagePart};
 use crate::ws::close::CloseCode;
 use crate::ws::connection::WsConnection;
@@ -38,6 +40,15 @@ impl Context<'_> {
     /// The time of the current turn of the event loop.
     pub fn now(&self) -> Instant {
         self.core.now()
+    }
+
+    /// Asks the loop to call [`Handler::on_wake`](crate::Handler::on_wake) once `at` has
+    /// come: the handler's own timer, for work of its own that is due later (expiring
+    /// idle state, heartbeats). There is one such wake-up; asking again keeps the earlier
+    /// of the two instants, and after it fires none is set until the handler asks again.
+    /// A handler with several deadlines keeps them itself and asks for the earliest.
+    pub fn wake_at(&mut self, at: Instant) {
+        self.core.wake_at(at);
     }
 
     /// The server's configuration.
@@ -92,6 +103,26 @@ impl Context<'_> {
         self.send_with(conn, |ws, out| ws.send_header(is_text, &mut payload, out))?;
         self.core.queue_owned(conn, payload);
         Ok(())
+    }
+
+    /// Queues a text message whose payload is shared with other connections (one
+    /// message fanned out to many subscribers): from 1 KiB up it is queued by reference,
+    /// not copied, so a payload sent to a thousand connections exists once; it is freed
+    /// when the last of them has written it. Errors as [`send`](Self::send).
+    pub fn send_shared_text(&mut self, conn: ConnId, text: &Arc<str>) -> Result<(), SendError> {
+        if text.len() < SHARE_MIN {
+            return self.send(conn, &Message::text(&**text));
+        }
+        self.core
+            .ws_send_shared(conn, true, Arc::<[u8]>::from(Arc::clone(text)))
+    }
+
+    /// [`send_shared_text`](Self::send_shared_text) for a binary message.
+    pub fn send_shared_binary(&mut self, conn: ConnId, data: &Arc<[u8]>) -> Result<(), SendError> {
+        if data.len() < SHARE_MIN {
+            return self.send(conn, &Message::binary(&**data));
+        }
+        self.core.ws_send_shared(conn, false, Arc::clone(data))
     }
 
     /// Queues one part of a message sent in pieces — typically forwarding the
@@ -179,9 +210,19 @@ impl Context<'_> {
         let Protocol::Http(session) = protocol else {
             return Err(SendError::Gone);
         };
-        session
-            .respond(request.exchange(), &response, out, now)
-            .map_err(exchange_error)?;
+        if let Body::Pieces(pieces) = response.get_body() {
+            // The head now, then the pieces by reference, in order.
+            let body_follows = session
+                .respond_head(request.exchange(), &response, out, now)
+                .map_err(exchange_error)?;
+            if body_follows {
+                self.core.append_pieces(request.conn(), pieces);
+            }
+        } else {
+            session
+                .respond(request.exchange(), &response, out, now)
+                .map_err(exchange_error)?;
+        }
         self.core.answered(request.conn());
         Ok(())
     }

@@ -21,7 +21,7 @@ use super::handle::{Command, Commands};
 use super::handler::{Handler, Upgrade};
 use super::ids::{ConnId, RequestId};
 use super::input::ReadPool;
-use super::output::{BufferPool, MAX_IOVECS, OutputBuffer};
+use super::output::{BufferPool, MAX_IOVECS, OutputBuffer, SHARE_MIN};
 use super::slab::Slab;
 use super::timers::Timers;
 use super::transport::Transport;
@@ -31,6 +31,7 @@ use crate::log::{Level, Log};
 use crate::session::{Event, ExchangeError, Session, SessionConfig};
 use crate::trace::{Direction, WireTrace};
 use crate::ws::connection::{WsConnection, WsEvent};
+use crate::ws::frame::FrameHeader;
 
 /// Output at least this large is written as soon as it is queued, not batched to the end
 /// of the turn: batching pays off for many small frames, not for bulk data.
@@ -59,6 +60,8 @@ pub(crate) struct Core {
     read_pool: ReadPool,
     /// Set when graceful shutdown begins: the instant it must be over.
     shutdown_deadline: Option<Instant>,
+    /// When the handler asked to be woken ([`Context::wake_at`]).
+    handler_wake: Option<Instant>,
     /// Whether the first turn of the shutdown (goodbyes to everyone) has run.
     shutdown_started: bool,
     /// Per-connection wire traces, when `Config::trace` is on.
@@ -116,6 +119,7 @@ impl Core {
             out_pool: BufferPool::default(),
             read_pool: ReadPool::new(config.read_buffer_size),
             shutdown_deadline: None,
+            handler_wake: None,
             shutdown_started: false,
             traces: config.trace.then(HashMap::new),
             spare_ids: Vec::new(),
@@ -704,16 +708,32 @@ impl Core {
 
     /// The earliest instant the driver must call [`handle_timeouts`](Self::handle_timeouts).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let timer = self.timers.next();
-        match (timer, self.shutdown_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            self.timers.next(),
+            self.shutdown_deadline,
+            self.handler_wake,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Asks for [`Handler::on_wake`] at `at`, or earlier if an earlier wake-up is already
+    /// set (see [`Context::wake_at`]).
+    pub(crate) fn wake_at(&mut self, at: Instant) {
+        if self.handler_wake.is_none_or(|set| at < set) {
+            self.handler_wake = Some(at);
         }
     }
 
-    /// Runs every deadline that is due.
+    /// Runs every deadline that is due: the handler's own wake-up first, then the
+    /// connections'.
     fn handle_timeouts(&mut self, handler: &mut impl Handler) {
         let now = self.now;
+        if self.handler_wake.is_some_and(|at| at <= now) {
+            self.handler_wake = None;
+            handler.on_wake(&mut Context { core: self });
+        }
         while let Some((at, id)) = self.timers.pop_due(now) {
             let Some(conn) = self.conns.get_mut(id) else {
                 continue;
@@ -928,6 +948,49 @@ impl Core {
         refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
         mark_dirty(&mut self.dirty, &mut conn.flags, id);
         Ok((ws, conn.output.writer(&mut self.out_pool)))
+    }
+
+    /// Queues a single-frame message to `id`'s WebSocket whose payload is shared, not
+    /// copied (see [`Context::send_shared`]): the checks of every data send, then the
+    /// header inline and the payload by reference.
+    pub(crate) fn ws_send_shared(
+        &mut self,
+        id: ConnId,
+        is_text: bool,
+        payload: Arc<[u8]>,
+    ) -> Result<(), SendError> {
+        let high_water = self.config.write_buffer_high_water;
+        let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
+        let Protocol::WebSocket(ws) = &mut conn.protocol else {
+            return Err(SendError::NotOpen);
+        };
+        if !ws.is_open() {
+            return Err(SendError::NotOpen);
+        }
+        refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
+        let mut head = [0u8; FrameHeader::MAX_LEN];
+        let len = ws.shared_header(is_text, payload.len(), &mut head)?;
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
+        conn.output.queue_shared(&head[..len], payload);
+        Ok(())
+    }
+
+    /// Appends a body made of shared pieces after what `id` has queued: pieces under
+    /// [`SHARE_MIN`] are copied (a segment costs more than a short copy), the rest shared.
+    pub(crate) fn append_pieces(&mut self, id: ConnId, pieces: &[Arc<[u8]>]) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
+        for piece in pieces {
+            if piece.len() < SHARE_MIN {
+                conn.output
+                    .writer(&mut self.out_pool)
+                    .extend_from_slice(piece);
+            } else {
+                conn.output.queue_shared(&[], Arc::clone(piece));
+            }
+        }
     }
 
     /// Queues `payload` whole after `id`'s output (see [`Context::send_message`]).

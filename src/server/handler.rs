@@ -119,6 +119,11 @@ pub trait Handler {
         let _ = (ctx, conn);
     }
 
+    /// The instant asked for with [`Context::wake_at`] has come. Default: nothing.
+    fn on_wake(&mut self, ctx: &mut Context<'_>) {
+        let _ = ctx;
+    }
+
     /// Another thread called [`Handle::notify`](crate::Handle::notify) with `token`: a way
     /// to run handler code on the loop for work that arrives from elsewhere (e.g. data the
     /// application queued for the handler itself). Default: nothing.

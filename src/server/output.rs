@@ -1,13 +1,16 @@
 //! A connection's unsent output, and the pool its buffers come from.
 //!
 //! Frames and responses are appended to one `Vec` per connection (`tail`) all turn long
-//! and leave in one `write` at the end of it. Large owned payloads are not copied into
-//! it: they are queued whole as *segments* ahead of the tail and leave with it in one
-//! `writev`. An idle connection holds no buffer at all: the tail goes back to the pool
-//! once everything is sent.
+//! and leave in one `write` at the end of it. Large payloads are not copied into it: they
+//! are queued whole as *segments* ahead of the tail and leave with it in one `writev` —
+//! owned ones moved in, shared ones (`Arc<[u8]>`: one message fanned out to many
+//! subscribers, a retained history sent to many readers) by a reference count, so a
+//! payload sent to a thousand connections exists once. An idle connection holds no
+//! buffer at all: the tail goes back to the pool once everything is sent.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::Arc;
 
 /// Most buffers handed to one `writev`.
 pub(crate) const MAX_IOVECS: usize = 8;
@@ -74,10 +77,67 @@ pub(crate) struct OutputBuffer {
     segments: Option<Box<Segments>>,
 }
 
+/// Shared payloads shorter than this are copied instead: below it, a copy costs less
+/// than a segment, an iovec and a reference count.
+pub(crate) const SHARE_MIN: usize = 1024;
+
+/// Longest head a shared segment carries inline: a WebSocket frame header (RFC 6455
+/// §5.2: 2 bytes, 8 more for a 64-bit length, 4 for a mask key).
+pub(crate) const MAX_INLINE_HEAD: usize = 14;
+
+/// Unsent tail bytes up to this many are copied into their own segment when a shared
+/// payload is queued behind them, so the tail's (pooled, larger) buffer stays with the
+/// connection instead of being pinned by the queue.
+const COPY_TAIL_UNDER: usize = 4096;
+
+/// One buffer queued whole.
+#[derive(Debug)]
+enum Segment {
+    /// Bytes this connection owns.
+    Owned(Vec<u8>),
+    /// A payload shared with other connections, after a short head of this connection's
+    /// own (a frame header; empty for an HTTP body piece).
+    Shared {
+        head: [u8; MAX_INLINE_HEAD],
+        head_len: u8,
+        payload: Arc<[u8]>,
+    },
+}
+
+impl Segment {
+    fn len(&self) -> usize {
+        match self {
+            Segment::Owned(bytes) => bytes.len(),
+            Segment::Shared {
+                head_len, payload, ..
+            } => usize::from(*head_len) + payload.len(),
+        }
+    }
+
+    /// The bytes from `skip` on, in at most two pieces (either may be empty).
+    fn pieces(&self, skip: usize) -> [&[u8]; 2] {
+        match self {
+            Segment::Owned(bytes) => [&bytes[skip..], &[]],
+            Segment::Shared {
+                head,
+                head_len,
+                payload,
+            } => {
+                let head = &head[..usize::from(*head_len)];
+                if skip < head.len() {
+                    [&head[skip..], payload]
+                } else {
+                    [&payload[skip - head.len()..], &[]]
+                }
+            }
+        }
+    }
+}
+
 /// Buffers queued whole, ahead of a connection's tail.
 #[derive(Debug, Default)]
 struct Segments {
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<Segment>,
     /// Bytes of the front buffer already written.
     front_sent: usize,
     /// Total length of the buffers in `queue` (including the written part of the front).
@@ -111,26 +171,64 @@ impl OutputBuffer {
         for buf in [head, payload] {
             if !buf.is_empty() {
                 segments.bytes += buf.len();
-                segments.queue.push_back(buf);
+                segments.queue.push_back(Segment::Owned(buf));
             }
         }
+    }
+
+    /// Queues `head` (at most [`MAX_INLINE_HEAD`] bytes) and then `payload` to follow
+    /// everything queued so far, sharing `payload` rather than copying it. Unsent tail
+    /// bytes go ahead of it into a segment of their own — copied when few, so the tail's
+    /// buffer is kept for what comes next.
+    pub(crate) fn queue_shared(&mut self, head: &[u8], payload: Arc<[u8]>) {
+        debug_assert!(head.len() <= MAX_INLINE_HEAD);
+        let segments = self.segments.get_or_insert_with(Default::default);
+        let unsent = self.tail.len() - self.sent;
+        if unsent > 0 {
+            let bytes = if unsent <= COPY_TAIL_UNDER {
+                let bytes = self.tail[self.sent..].to_vec();
+                self.tail.clear();
+                bytes
+            } else {
+                let mut bytes = std::mem::take(&mut self.tail);
+                bytes.drain(..self.sent);
+                bytes
+            };
+            self.sent = 0;
+            segments.bytes += bytes.len();
+            segments.queue.push_back(Segment::Owned(bytes));
+        }
+        let mut inline = [0u8; MAX_INLINE_HEAD];
+        inline[..head.len()].copy_from_slice(head);
+        let segment = Segment::Shared {
+            head: inline,
+            head_len: head.len() as u8,
+            payload,
+        };
+        segments.bytes += segment.len();
+        segments.queue.push_back(segment);
+    }
+
+    /// The unsent bytes in order, as pieces: the queued segments' (the first from where
+    /// writing stopped), then the tail's.
+    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        let queued = self.segments.iter().flat_map(|segs| {
+            segs.queue
+                .iter()
+                .enumerate()
+                .flat_map(move |(i, seg)| seg.pieces(if i == 0 { segs.front_sent } else { 0 }))
+        });
+        queued
+            .chain(std::iter::once(&self.tail[self.sent..]))
+            .filter(|piece| !piece.is_empty())
     }
 
     /// Fills `slices` with the unsent bytes in order (at most [`MAX_IOVECS`] buffers) for
     /// one `writev`; returns how many it filled (0: nothing to send).
     pub(crate) fn slices<'s>(&'s self, slices: &mut [IoSlice<'s>; MAX_IOVECS]) -> usize {
         let mut count = 0;
-        if let Some(segs) = &self.segments {
-            for (i, seg) in segs.queue.iter().take(MAX_IOVECS - 1).enumerate() {
-                slices[count] = IoSlice::new(if i == 0 { &seg[segs.front_sent..] } else { seg });
-                count += 1;
-            }
-            if segs.queue.len() >= MAX_IOVECS {
-                return count;
-            }
-        }
-        if self.sent < self.tail.len() {
-            slices[count] = IoSlice::new(&self.tail[self.sent..]);
+        for piece in self.pieces().take(MAX_IOVECS) {
+            slices[count] = IoSlice::new(piece);
             count += 1;
         }
         count
@@ -139,19 +237,14 @@ impl OutputBuffer {
     /// Calls `each` with the first `n` unsent bytes, in order, in as few pieces as they
     /// lie in (for the wire trace: no copy).
     pub(crate) fn peek(&self, mut n: usize, mut each: impl FnMut(&[u8])) {
-        if let Some(segs) = &self.segments {
-            for (i, seg) in segs.queue.iter().enumerate() {
-                let piece = if i == 0 { &seg[segs.front_sent..] } else { seg };
-                let take = piece.len().min(n);
-                each(&piece[..take]);
-                n -= take;
-                if n == 0 {
-                    return;
-                }
+        for piece in self.pieces() {
+            if n == 0 {
+                return;
             }
+            let take = piece.len().min(n);
+            each(&piece[..take]);
+            n -= take;
         }
-        let take = (self.tail.len() - self.sent).min(n);
-        each(&self.tail[self.sent..self.sent + take]);
     }
 
     /// `n` bytes were written. Returns `true` when nothing is left, having given the
@@ -162,13 +255,14 @@ impl OutputBuffer {
                 let Some(front) = segs.queue.front() else {
                     break;
                 };
-                let left = front.len() - segs.front_sent;
+                let front = front.len();
+                let left = front - segs.front_sent;
                 if n < left {
                     segs.front_sent += n;
                     return false;
                 }
                 n -= left;
-                segs.bytes -= front.len();
+                segs.bytes -= front;
                 segs.front_sent = 0;
                 segs.queue.pop_front();
             }
@@ -266,13 +360,49 @@ mod tests {
     }
 
     #[test]
+    fn shared_payloads_leave_in_order_after_their_heads_and_stay_shared() {
+        let mut pool = BufferPool::default();
+        let shared: Arc<[u8]> = Arc::from(&b"SHARED-PAYLOAD"[..]);
+        for chunk in [1, 2, 5, 100] {
+            let mut out = OutputBuffer::default();
+            out.writer(&mut pool).extend_from_slice(b"before");
+            out.queue_shared(b"hd", Arc::clone(&shared));
+            out.queue_shared(b"", Arc::clone(&shared));
+            out.writer(&mut pool).extend_from_slice(b"after");
+            assert_eq!(Arc::strong_count(&shared), 3, "queued by reference");
+            assert_eq!(out.pending(), 6 + 2 + 14 + 14 + 5);
+            assert_eq!(
+                drain(&mut out, &mut pool, chunk),
+                b"beforehdSHARED-PAYLOADSHARED-PAYLOADafter"
+            );
+            assert_eq!(Arc::strong_count(&shared), 1, "released once written");
+        }
+    }
+
+    #[test]
+    fn a_few_unsent_tail_bytes_are_copied_ahead_of_a_shared_payload_and_the_tail_kept() {
+        let mut pool = BufferPool::default();
+        let mut out = OutputBuffer::default();
+        out.writer(&mut pool).reserve(8192);
+        out.writer(&mut pool).extend_from_slice(b"header");
+        let capacity = out.tail.capacity();
+        out.queue_shared(b"", Arc::from(&b"x"[..]));
+        assert_eq!(out.tail.capacity(), capacity, "the tail buffer stays");
+        assert!(out.tail.is_empty());
+        let mut traced = Vec::new();
+        out.peek(100, |piece| traced.extend_from_slice(piece));
+        assert_eq!(traced, b"headerx");
+    }
+
+    #[test]
     fn more_segments_than_one_writev_takes_are_sent_over_several() {
         let mut pool = BufferPool::default();
         let mut out = OutputBuffer::default();
         let mut expected = Vec::new();
         for i in 0..20u8 {
             out.queue_owned(vec![i; 3], &mut pool);
-            expected.extend_from_slice(&[i; 3]);
+            out.queue_shared(&[i], Arc::from(&[i, i][..]));
+            expected.extend_from_slice(&[i; 6]);
         }
         assert_eq!(drain(&mut out, &mut pool, usize::MAX), expected);
     }

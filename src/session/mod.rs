@@ -470,17 +470,44 @@ impl Session {
         out: &mut Vec<u8>,
         now: Instant,
     ) -> Result<(), ExchangeError> {
+        self.respond_with(exchange, response, out, now, true)
+            .map(|_| ())
+    }
+
+    /// [`respond`](Self::respond), appending only the head (with the body's
+    /// `Content-Length`): the caller appends the body itself right after, if and only if
+    /// this returns `true` (not for `HEAD`, a status without a body, or a tunnel). For a
+    /// body of shared pieces, which the caller queues by reference.
+    pub fn respond_head(
+        &mut self,
+        exchange: u32,
+        response: &Response,
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<bool, ExchangeError> {
+        self.respond_with(exchange, response, out, now, false)
+    }
+
+    fn respond_with(
+        &mut self,
+        exchange: u32,
+        response: &Response,
+        out: &mut Vec<u8>,
+        now: Instant,
+        with_body: bool,
+    ) -> Result<bool, ExchangeError> {
         let ex = self.answerable(exchange, response)?;
         if ex.connect && response.status().is_success() {
             // A tunnel's head: no framing fields, no body, and the end of the connection.
             response.encode_stream_head(out, false, close_unless_said(response));
             self.finish_exchange(false, now);
-            return Ok(());
+            return Ok(false);
         }
         let (keep_alive, connection) = connection_field(ex, response);
-        response.encode_with(out, ex.head_only, connection);
+        let body_follows = response.status().allows_body() && !ex.head_only;
+        response.encode_with(out, ex.head_only || !with_body, connection);
         self.finish_exchange(keep_alive, now);
-        Ok(())
+        Ok(body_follows && !with_body)
     }
 
     /// [`respond`](Self::respond) with `encoded`, which must be `response` encoded by

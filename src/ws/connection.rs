@@ -433,6 +433,37 @@ impl WsConnection {
         Ok(())
     }
 
+    /// The header of a single-frame message whose payload is shared with other
+    /// connections (sent after it without copying): written into `head`, its length
+    /// returned. Server role only: a client's payload is masked (RFC 6455 §5.3), so it
+    /// can never be shared.
+    pub(crate) fn shared_header(
+        &mut self,
+        is_text: bool,
+        payload_len: usize,
+        head: &mut [u8; FrameHeader::MAX_LEN],
+    ) -> Result<usize, SendError> {
+        debug_assert!(self.mask_keys.is_none(), "a client masks every payload");
+        if self.state != State::Open {
+            return Err(SendError::NotOpen);
+        }
+        if self.sending_parts {
+            return Err(SendError::Busy);
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: if is_text {
+                OpCode::Text
+            } else {
+                OpCode::Binary
+            },
+            mask: None,
+            payload_len: payload_len as u64,
+        };
+        Ok(header.encode_into(head))
+    }
+
     /// Queues a data message split into frames of at most `fragment_size` payload bytes
     /// (RFC 6455 §5.4: the first frame carries the opcode, the rest are continuations, the
     /// last has FIN). An empty message is one empty frame.

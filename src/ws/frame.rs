@@ -279,30 +279,47 @@ impl FrameHeader {
     /// keeps `rsv` within 3 bits and `payload_len` below 2^63 (§5.2); a payload that
     /// long could not exist in memory anyway.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; FrameHeader::MAX_LEN];
+        let len = self.encode_into(&mut buf);
+        out.extend_from_slice(&buf[..len]);
+    }
+
+    /// Writes the header bytes into `buf` and returns how many ([`encoded_len`]): the
+    /// same bytes as [`encode`](Self::encode), without a `Vec`.
+    ///
+    /// [`encoded_len`]: Self::encoded_len
+    pub fn encode_into(&self, buf: &mut [u8; FrameHeader::MAX_LEN]) -> usize {
         debug_assert!(self.rsv <= 0b111, "rsv is a 3-bit value");
         debug_assert!(self.payload_len >> 63 == 0, "payload length top bit set");
 
         let fin = if self.fin { 0x80 } else { 0 };
-        out.push(fin | (self.rsv & 0b111) << 4 | self.opcode.as_u8());
+        buf[0] = fin | (self.rsv & 0b111) << 4 | self.opcode.as_u8();
 
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
-        match self.payload_len {
+        let mut at = match self.payload_len {
             // The range pattern guarantees the narrowing casts below are lossless.
-            len @ 0..=125 => out.push(mask_bit | len as u8),
+            len @ 0..=125 => {
+                buf[1] = mask_bit | len as u8;
+                2
+            }
             len @ 126..=0xFFFF => {
-                out.push(mask_bit | LEN_16);
-                out.extend_from_slice(&(len as u16).to_be_bytes());
+                buf[1] = mask_bit | LEN_16;
+                buf[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
             }
             len => {
-                out.push(mask_bit | LEN_64);
-                out.extend_from_slice(&len.to_be_bytes());
+                buf[1] = mask_bit | LEN_64;
+                buf[2..10].copy_from_slice(&len.to_be_bytes());
+                10
             }
-        }
+        };
 
         if let Some(key) = self.mask {
-            out.extend_from_slice(&key);
+            buf[at..at + 4].copy_from_slice(&key);
+            at += 4;
         }
+        at
     }
 }
 

@@ -591,7 +591,7 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            HandshakeError::MissingHost.response().get_body().as_bytes(),
+            &*HandshakeError::MissingHost.response().get_body().as_bytes(),
             b"400 Bad Request\nmissing host header\n"
         );
     }
@@ -720,7 +720,7 @@ mod tests {
         let err = HandshakeError::UnsupportedVersion;
         assert_eq!(err.to_string(), err.to_string().to_lowercase());
         assert_eq!(
-            err.response().get_body().as_bytes(),
+            &*err.response().get_body().as_bytes(),
             b"426 Upgrade Required\nunsupported websocket version (need 13)\n"
         );
     }
