@@ -243,6 +243,10 @@ impl<H: Handler> Handler for Recording<H> {
         self.record(Event::Notify(token));
     }
 
+    fn on_wake(&mut self, ctx: &mut Context<'_>) {
+        self.inner.on_wake(ctx);
+    }
+
     fn on_undelivered(
         &mut self,
         ctx: &mut Context<'_>,
