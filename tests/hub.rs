@@ -52,14 +52,28 @@ fn post(pair: &mut Pair, target: &str, body: &[u8]) -> HttpResponse {
     Client::connect(pair).post(pair, target, body)
 }
 
-/// A publisher's answer: asserts `201 {"id":N}` and returns N.
+/// A publisher's answer: asserts `201 {"id":N,"epoch":"E"}` and returns N.
 fn published_id(response: &HttpResponse) -> u64 {
     assert_eq!(response.status, 201, "{response:?}");
     assert_eq!(response.header("Content-Type"), Some("application/json"));
     let body = json(&response.body);
     let id = body["id"].as_u64().expect("{\"id\":N}");
-    assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    assert_epoch(&body);
+    assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
     id
+}
+
+/// `value["epoch"]` is an epoch: 11 URL-safe base64 characters. Returns it.
+fn assert_epoch(value: &Value) -> String {
+    let epoch = value["epoch"].as_str().expect("an epoch");
+    assert_eq!(epoch.len(), 11, "{value}");
+    assert!(
+        epoch
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{value}"
+    );
+    epoch.to_string()
 }
 
 /// `POST /channels/{channel}` on a fresh connection: the new message's id.
@@ -79,11 +93,20 @@ struct Batch {
     missed: u64,
 }
 
+/// A long-poll answer of the stream the client is in (no reset).
 fn batch(response: &HttpResponse) -> Batch {
+    let body = json(&response.body);
+    assert!(body.get("reset").is_none(), "{body}");
+    any_batch(response)
+}
+
+/// A long-poll answer, reset or not.
+fn any_batch(response: &HttpResponse) -> Batch {
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.header("Content-Type"), Some("application/json"));
     assert_eq!(response.content_length(), Some(response.body.len()));
     let body = json(&response.body);
+    assert_epoch(&body);
     let messages = body["messages"]
         .as_array()
         .expect("messages array")
@@ -134,6 +157,17 @@ fn ws_texts(pair: &mut Pair, peer: Peer) -> Vec<String> {
             other => panic!("expected a text message, got {other:?}"),
         })
         .collect()
+}
+
+/// Opens a WebSocket subscription at `target`; returns it with its first frame
+/// (`{"epoch":"E","next":C}`, checked) and the replay that followed.
+fn subscribe(pair: &mut Pair, target: &str) -> (Peer, Value, Vec<String>) {
+    let ws = pair.ws_connect(target).expect("subscribed");
+    let mut texts = ws_texts(pair, ws).into_iter();
+    let first = json(texts.next().expect("a first frame").as_bytes());
+    assert_epoch(&first);
+    assert!(first["next"].is_u64(), "{first}");
+    (ws, first, texts.collect())
 }
 
 /// The frames `peer`'s WebSocket received since the last call, as `(id, data)`.
@@ -218,7 +252,8 @@ fn parked_long_poll_is_woken_by_a_websocket_publish() {
     let (mut pair, mut events) = hub(16);
     let mut poller = start_poll(&mut pair, "/channels/room?since=0&timeout=8");
     events.request("/channels/room?since=0");
-    let ws = pair.ws_connect("/channels/room").expect("subscribed");
+    let (ws, _, replay) = subscribe(&mut pair, "/channels/room");
+    assert!(replay.is_empty());
     pair.ws_send(ws, &Message::text("from a socket"));
     assert_eq!(
         batch(&poller.response(&mut pair)).messages,
@@ -315,10 +350,8 @@ fn websocket_subscriber_after_eviction_gets_a_missed_frame_first() {
     for i in 1..=10 {
         publish(&mut pair, "busy", &format!("m{i}"));
     }
-    let ws = pair
-        .ws_connect("/channels/busy?since=0")
-        .expect("subscribed");
-    let replay = ws_texts(&mut pair, ws);
+    let (ws, first, replay) = subscribe(&mut pair, "/channels/busy?since=0");
+    assert_eq!(first["next"], 0);
     assert_eq!(replay.len(), 5, "{replay:?}");
     assert_eq!(json(replay[0].as_bytes()), serde_json::json!({"missed": 6}));
     let retained: Vec<(u64, String)> = replay[1..].iter().map(|t| frame_message(t)).collect();
@@ -335,8 +368,9 @@ fn websocket_subscriber_after_eviction_gets_a_missed_frame_first() {
 fn websocket_subscriber_without_since_gets_only_new_messages() {
     let (mut pair, _events) = hub(16);
     publish(&mut pair, "live", "old");
-    let ws = pair.ws_connect("/channels/live").expect("subscribed");
-    assert_eq!(ws_texts(&mut pair, ws), Vec::<String>::new());
+    let (ws, first, replay) = subscribe(&mut pair, "/channels/live");
+    assert_eq!(replay, Vec::<String>::new());
+    assert_eq!(first["next"], 1, "it stands after the last message");
     publish(&mut pair, "live", "new");
     assert_eq!(ws_messages(&mut pair, ws), msgs(&[(2, "new")]));
 }
@@ -503,7 +537,7 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
 #[test]
 fn websocket_binary_message_is_closed_with_1003() {
     let (mut pair, _events) = hub(16);
-    let ws = pair.ws_connect("/channels/bin").expect("subscribed");
+    let (ws, _, _) = subscribe(&mut pair, "/channels/bin");
     pair.ws_send(ws, &Message::binary(&[0u8, 1, 2, 3][..]));
     let closes: Vec<CloseCode> = pair
         .ws_events(ws)
@@ -529,7 +563,7 @@ const TRICKY: &str = "quote \" backslash \\ slash / newline \n return \r tab \t 
 fn message_text_survives_json_escaping_end_to_end() {
     let (mut pair, _events) = hub(16);
     assert_eq!(publish(&mut pair, "json", TRICKY), 1);
-    let publisher = pair.ws_connect("/channels/json").expect("subscribed");
+    let (publisher, _, _) = subscribe(&mut pair, "/channels/json");
     pair.ws_send(publisher, &Message::text(TRICKY));
     assert_eq!(ws_messages(&mut pair, publisher), [(2, TRICKY.to_string())]);
 
@@ -555,10 +589,7 @@ fn message_text_survives_json_escaping_end_to_end() {
     );
 
     // WebSocket replay.
-    let ws = pair
-        .ws_connect("/channels/json?since=0")
-        .expect("subscribed");
-    let replay = ws_texts(&mut pair, ws);
+    let (_, _, replay) = subscribe(&mut pair, "/channels/json?since=0");
     for text in &replay {
         assert!(!text.chars().any(|c| c < ' '), "{text:?}");
     }
@@ -580,7 +611,7 @@ fn slow_websocket_subscriber_is_paused_then_resumed_with_a_missed_count() {
     let (mut pair, mut events) = hub_with(c, hub_config(8));
     // Subscribed, but not reading while the publishes pile up (40 × 60 KB: far more than
     // the 64 KiB high-water mark).
-    let ws = pair.ws_connect("/channels/slow").expect("subscribed");
+    let (ws, _, _) = subscribe(&mut pair, "/channels/slow");
     pair.set_read_limit(ws, Some(0));
     let filler = "x".repeat(60_000);
     let mut poster = Client::connect(&mut pair);

@@ -33,17 +33,26 @@ fn json(bytes: &[u8]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(bytes)))
 }
 
-fn frame(message: WsMessage) -> (u64, String) {
+/// One frame as (id, data); `None` for the subscription's first frame,
+/// `{"epoch":"E","next":C}`.
+fn frame(message: WsMessage) -> Option<(u64, String)> {
     let text = message.into_text().expect("text frame");
     let value = json(text.as_bytes());
+    if value.get("epoch").is_some() {
+        assert!(
+            value.get("reset").is_none(),
+            "a fresh subscription: {value}"
+        );
+        return None;
+    }
     assert!(
         value.get("missed").is_none(),
         "nothing may be missed: {value}"
     );
-    (
+    Some((
         value["id"].as_u64().expect("id"),
         value["data"].as_str().expect("data").to_string(),
-    )
+    ))
 }
 
 /// Reads frames until `TOTAL` messages arrived (or the deadline passed).
@@ -55,7 +64,10 @@ fn ws_collect(ws: &mut WsClient, deadline: Instant) -> Vec<(u64, String)> {
             "WebSocket subscriber has {} of {TOTAL} messages at the deadline",
             got.len()
         );
-        got.push(frame(ws_read_data(ws)));
+        match frame(ws_read_data(ws)) {
+            Some(message) => got.push(message),
+            None => assert!(got.is_empty(), "the epoch frame comes first"),
+        }
     }
     got
 }

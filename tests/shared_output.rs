@@ -81,9 +81,7 @@ fn sharer(payload: &str) -> Sharer {
 fn a_shared_text_arrives_whole_on_every_connection_and_exists_once() {
     let text = "y".repeat(70_000); // a 64-bit-length header, well past the copy threshold
     let (mut pair, _events) = memory_server(config(), sharer(&text));
-    let mut sockets: Vec<Client> = (0..3)
-        .map(|_| Client::upgrade(&mut pair, "/"))
-        .collect();
+    let mut sockets: Vec<Client> = (0..3).map(|_| Client::upgrade(&mut pair, "/")).collect();
     let mut trigger = Client::connect(&mut pair);
     assert_eq!(trigger.get(&mut pair, "/send").status, 200);
     let payload = Arc::clone(pair.handler().inner().payload.as_ref().unwrap());
@@ -94,7 +92,11 @@ fn a_shared_text_arrives_whole_on_every_connection_and_exists_once() {
         assert_eq!(frame.opcode, 0x1);
         assert_eq!(frame.payload, text.as_bytes());
     }
-    assert_eq!(Arc::strong_count(&payload), 2, "written everywhere: only ours is left");
+    assert_eq!(
+        Arc::strong_count(&payload),
+        2,
+        "written everywhere: only ours is left"
+    );
 }
 
 #[test]
@@ -154,9 +156,19 @@ fn wake_at_calls_on_wake_once_at_the_earliest_instant_asked() {
     let start = pair.now();
     Client::connect(&mut pair).get(&mut pair, "/wake");
     pair.advance(Duration::from_millis(1999));
-    assert!(pair.handler().inner().wakes.is_empty(), "not before its time");
+    assert!(
+        pair.handler().inner().wakes.is_empty(),
+        "not before its time"
+    );
     pair.advance(Duration::from_millis(1));
-    assert_eq!(pair.handler().inner().wakes, [start + Duration::from_secs(2)]);
+    assert_eq!(
+        pair.handler().inner().wakes,
+        [start + Duration::from_secs(2)]
+    );
     pair.advance(Duration::from_secs(10));
-    assert_eq!(pair.handler().inner().wakes.len(), 1, "once: re-armed only on request");
+    assert_eq!(
+        pair.handler().inner().wakes.len(),
+        1,
+        "once: re-armed only on request"
+    );
 }

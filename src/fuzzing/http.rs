@@ -202,7 +202,7 @@ fn check_head(head: &RequestHead<'_>, limits: &HeadLimits) {
 /// authority up to the first `/` or `?`.
 fn absolute_form_parts(target: &str) -> Option<(&str, &str)> {
     let at = target.find("://")?;
-    let scheme = target[..at].as_bytes();
+    let scheme = &target.as_bytes()[..at];
     let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
         && scheme
             .iter()

@@ -2,18 +2,18 @@
 //! simple model.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::time::Instant;
 
-use crate::hub::channel::{Hub, PollOutcome, Replay};
 use crate::hub::json;
+use crate::hub::{Cursor, Epoch, Hub, HubConfig, PollOutcome, Replay};
 
 use super::Reader;
 
 /// A poll answer, read back by the hub's JSON reader (which shares no code with its
 /// writer): (messages, next, missed).
-fn json_batch(text: &str) -> (Vec<(u64, String)>, u64, u64) {
+fn json_batch(text: &str) -> (Vec<(u64, String)>, u64, u64, bool) {
     let batch = json::parse_batch(text.as_bytes()).expect("a poll answer reads back");
-    (batch.messages, batch.next, batch.missed)
+    (batch.messages, batch.next, batch.missed, batch.reset)
 }
 
 /// The model of one channel: every message ever published, and who waits.
@@ -89,16 +89,19 @@ fn check_replay(replay: &Replay, owed: &(Vec<(u64, String)>, u64), sub: &mut Sub
 }
 
 /// **hub_ops** — a [`Hub<u32>`] with a history of 1–8 messages under a random sequence
-/// of publishes, long-polls (any `since`, parked or not), unparks, subscribes (any
-/// `since`), unsubscribes, pauses (including the "send failed" pause at `id - 1` during
-/// a publish) and resumes, on two channels, against a model that keeps every message.
+/// of publishes, long-polls (any `since`, any `limit`, the current epoch, another or none,
+/// parked or not), unparks, subscribes (any `since`), unsubscribes, pauses (including the
+/// "send failed" pause at `id - 1` during a publish) and resumes, on two channels,
+/// against a model that keeps every message.
 ///
 /// Input: `[history][op ...]`; each op is a byte whose low 3 bits pick the operation
 /// and whose high bits its channel and variant, sometimes followed by argument bytes.
 ///
-/// Invariants: ids are 1, 2, 3 … per channel; a poll answers exactly the retained
-/// messages after `since` (JSON parsed independently: ids, data, `next`, `missed`),
-/// parks exactly when there are none and it has a key; every parked key is answered by
+/// Invariants: ids are 1, 2, 3 … per channel; a poll answers exactly the oldest `limit`
+/// retained messages after `since` (JSON parsed independently: ids, data, `next`,
+/// `missed`), or, for a cursor from another epoch or ahead of the last id, a reset with
+/// those from the start; it parks exactly when there are none and no reset and it has a
+/// key; every parked key is answered by
 /// exactly one later publish (in `Fanout::polls`, with a body carrying just that message)
 /// or unparked (`unpark` → `true`) — never both, never twice; subscribers get every id
 /// in increasing order, each once, with `missed` exactly the number of ids after their
@@ -107,7 +110,14 @@ fn check_replay(replay: &Replay, owed: &(Vec<(u64, String)>, u64), sub: &mut Sub
 pub fn hub_ops(data: &[u8]) {
     let mut r = Reader { data };
     let history = 1 + usize::from(r.u8() % 8);
-    let mut hub: Hub<u32> = Hub::new(history);
+    let config = HubConfig {
+        history,
+        ..HubConfig::default()
+    };
+    let mut hub: Hub<u32> = Hub::with_seed(&config, u64::from(history as u8));
+    let now = Instant::now();
+    // No stream of this hub has it (2^-64).
+    let foreign = Epoch::from_bits(0xDEAD_BEEF).expect("nonzero");
     let mut channels: Vec<ChannelModel> = HUB_CHANNELS.iter().map(|_| Default::default()).collect();
     let mut subs: Vec<Option<SubModel>> = vec![None; HUB_SUBSCRIBERS];
     // Every key ever parked: (channel, key); and how each ended.
@@ -129,7 +139,7 @@ pub fn hub_ops(data: &[u8]) {
                 // publish; bits of `variant` say which subscribers fail to take it.
                 let len = usize::from(r.u8() % 24);
                 let text = String::from_utf8_lossy(r.take(len)).into_owned();
-                let fanout = hub.publish(name, Arc::from(text.as_str()));
+                let fanout = hub.publish(name, &text, now).expect("within the limits");
                 let model = &mut channels[c];
                 model.log.push(text.clone());
                 let id = model.last();
@@ -138,9 +148,11 @@ pub fn hub_ops(data: &[u8]) {
                     json::parse_message(fanout.frame.as_bytes()),
                     Ok((id, text.clone()))
                 );
+                let epoch = hub.get(name).expect("published to").epoch();
+                assert_eq!(fanout.epoch, epoch);
                 assert_eq!(
                     json::parse_published(fanout.published_body().as_bytes()),
-                    Ok(id)
+                    Ok((id, epoch.to_string()))
                 );
                 // Parked polls: exactly the model's, each answered once, with this message.
                 let mut polls = fanout.polls.clone();
@@ -155,7 +167,8 @@ pub fn hub_ops(data: &[u8]) {
                     Some(body) => {
                         assert!(!polls.is_empty());
                         let text_body = std::str::from_utf8(body).expect("UTF-8 body");
-                        assert_eq!(json_batch(text_body), (vec![(id, text.clone())], id, 0));
+                        let batch = (vec![(id, text.clone())], id, 0, false);
+                        assert_eq!(json_batch(text_body), batch);
                     }
                 }
                 assert_eq!(hub.parked_count(name), 0);
@@ -192,7 +205,7 @@ pub fn hub_ops(data: &[u8]) {
                 }
             }
             2 => {
-                // poll(since, park?)
+                // poll(since, epoch, limit, park?)
                 let model = &channels[c];
                 let last = model.last();
                 let since = match variant & 7 {
@@ -204,18 +217,42 @@ pub fn hub_ops(data: &[u8]) {
                     5 => Some(last.saturating_sub(u64::from(r.u8() % 12))),
                     _ => Some(u64::from(r.u8())),
                 };
+                let arg = r.u8();
+                let current = hub.get(name).map(|channel| channel.epoch());
+                let epoch = match arg % 3 {
+                    0 => None,
+                    1 => current,
+                    _ => Some(foreign),
+                };
+                let limit = 1 + usize::from(arg / 3 % 6);
                 let park = (variant & 8 != 0).then(|| {
                     next_key += 1;
                     next_key
                 });
-                let outcome = hub.poll(name, since, park);
-                let owed = since.map(|s| model.after(s, history));
+                let cursor = Cursor { since, epoch };
+                let outcome = hub
+                    .poll(name, cursor, limit, park, now)
+                    .expect("within the limits");
+                // A reset: the cursor is from another stream, or ahead of this one, or
+                // past 0 on a channel with no stream at all.
+                let reset = match (since, current) {
+                    (None, _) => false,
+                    (Some(s), None) => s > 0,
+                    (Some(s), Some(e)) => s > last || epoch.is_some_and(|claimed| claimed != e),
+                };
+                let owed = since.map(|s| model.after(if reset { 0 } else { s }, history));
                 match owed {
-                    Some((messages, missed)) if !messages.is_empty() => {
-                        let PollOutcome::Ready(body) = &outcome else {
+                    Some((messages, missed)) if !messages.is_empty() || reset => {
+                        let PollOutcome::Ready(answer) = &outcome else {
                             panic!("poll since {since:?}: {outcome:?}, owed {messages:?}")
                         };
-                        assert_eq!(json_batch(body), (messages, last, missed), "poll answer");
+                        let messages: Vec<_> = messages.into_iter().take(limit).collect();
+                        let next = messages.last().map_or(0, |m| m.0);
+                        let expected = (messages, next, missed, reset);
+                        assert_eq!(json_batch(&answer.to_json()), expected, "poll answer");
+                        if let Some(e) = current {
+                            assert_eq!(answer.meta.epoch, e, "answers name the stream");
+                        }
                     }
                     _ => match park {
                         Some(key) => {
@@ -235,7 +272,8 @@ pub fn hub_ops(data: &[u8]) {
                 let (kc, key) = parked_keys[usize::from(r.u8()) % parked_keys.len()];
                 let on = if variant & 1 == 0 { kc } else { 1 - kc };
                 let expected = channels[on].parked.remove(&key);
-                assert_eq!(hub.unpark(HUB_CHANNELS[on], &key), expected, "unpark {key}");
+                let unparked_now = hub.unpark(HUB_CHANNELS[on], &key, now);
+                assert_eq!(unparked_now, expected, "unpark {key}");
                 if expected {
                     *unparked.entry(key).or_default() += 1;
                 }
@@ -253,10 +291,17 @@ pub fn hub_ops(data: &[u8]) {
                 // Subscribing on another channel first leaves the old one (as a driver
                 // does: one subscription per connection).
                 if let Some(old) = subs[i].filter(|s| s.channel != c) {
-                    assert!(hub.unsubscribe(HUB_CHANNELS[old.channel], &sub_key(i)));
+                    assert!(hub.unsubscribe(HUB_CHANNELS[old.channel], &sub_key(i), now));
                 }
-                let replay = hub.subscribe(name, sub_key(i), since);
-                let cursor = since.map_or(last, |s| s.min(last));
+                let cursor = Cursor { since, epoch: None };
+                let subscription = hub
+                    .subscribe(name, sub_key(i), cursor, now)
+                    .expect("within the limits");
+                let reset = since.is_some_and(|s| s > last);
+                assert_eq!(subscription.reset, reset, "a cursor ahead is a reset");
+                let cursor = if reset { 0 } else { since.unwrap_or(last) };
+                assert_eq!(subscription.next, cursor);
+                let replay = subscription.replay;
                 let owed = channels[c].after(cursor, history);
                 let mut sub = SubModel {
                     channel: c,
@@ -270,7 +315,8 @@ pub fn hub_ops(data: &[u8]) {
             5 => {
                 let i = usize::from(variant) % HUB_SUBSCRIBERS;
                 let expected = subs[i].is_some_and(|s| s.channel == c);
-                assert_eq!(hub.unsubscribe(name, &sub_key(i)), expected, "unsubscribe");
+                let removed = hub.unsubscribe(name, &sub_key(i), now);
+                assert_eq!(removed, expected, "unsubscribe");
                 if expected {
                     subs[i] = None;
                 }
@@ -350,7 +396,7 @@ pub fn hub_ops(data: &[u8]) {
     // was answered by a publish or unparked, exactly one of the two, exactly once.
     for &(c, key) in &parked_keys {
         let expected = channels[c].parked.remove(&key);
-        assert_eq!(hub.unpark(HUB_CHANNELS[c], &key), expected);
+        assert_eq!(hub.unpark(HUB_CHANNELS[c], &key, now), expected);
         if expected {
             *unparked.entry(key).or_default() += 1;
         }

@@ -576,10 +576,10 @@ impl HeadParser {
     /// authority [`is_valid_authority`] accepts).
     fn check_host(&self, buf: &[u8]) -> Result<(), HttpError> {
         let target = ascii(self.request_line().target.of(buf));
-        if let Some((authority, _)) = split_absolute_form(target) {
-            if authority.is_empty() || !is_valid_authority(authority.as_bytes()) {
-                return Err(HttpError::BadHost);
-            }
+        if let Some((authority, _)) = split_absolute_form(target)
+            && (authority.is_empty() || !is_valid_authority(authority.as_bytes()))
+        {
+            return Err(HttpError::BadHost);
         }
         let mut hosts = self
             .fields
@@ -1280,7 +1280,11 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a b, c\r\n\r\n", BadHost, 400),
             (b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", BadHost, 400),
             (b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", BadHost, 400),
-            (b"GET http://u@a/x HTTP/1.1\r\nHost: a\r\n\r\n", BadHost, 400),
+            (
+                b"GET http://u@a/x HTTP/1.1\r\nHost: a\r\n\r\n",
+                BadHost,
+                400,
+            ),
             (b"GET http://a:b/x HTTP/1.0\r\n\r\n", BadHost, 400),
             (b"GET / HTTP/2.0\r\n", UnsupportedVersion, 505),
             (b"GET / HTTP/3.0\n", UnsupportedVersion, 505),

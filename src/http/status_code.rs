@@ -109,6 +109,9 @@ status_codes! {
     GATEWAY_TIMEOUT = 504, "Gateway Timeout";
     /// 505 HTTP Version Not Supported (RFC 9110 §15.6.6).
     HTTP_VERSION_NOT_SUPPORTED = 505, "HTTP Version Not Supported";
+    /// 507 Insufficient Storage (RFC 4918 §11.5): the server cannot keep what the request
+    /// asks it to keep; the hub answers it when its retained-bytes limit is reached.
+    INSUFFICIENT_STORAGE = 507, "Insufficient Storage";
 }
 
 impl StatusCode {
@@ -243,6 +246,7 @@ mod tests {
             (StatusCode::NOT_IMPLEMENTED, 501),
             (StatusCode::SERVICE_UNAVAILABLE, 503),
             (StatusCode::HTTP_VERSION_NOT_SUPPORTED, 505),
+            (StatusCode::INSUFFICIENT_STORAGE, 507),
         ];
         for (status, code) in expected {
             assert_eq!(status.as_u16(), code);

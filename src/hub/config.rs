@@ -1,8 +1,14 @@
 //! Settings of the hub (`pushwire serve`), beside the server's [`Config`](crate::Config).
+//!
+//! Every number here is a bound on memory a remote client could otherwise grow: what one
+//! channel keeps, how many channels there are, what they keep together, how much one
+//! message and one answer may be. README.md's limits table states the memory each costs.
 
 use std::time::Duration;
 
-/// How the hub keeps history and holds long-polls.
+use crate::config::ConfigError;
+
+/// How the hub keeps history, bounds its memory, and holds long-polls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HubConfig {
@@ -10,6 +16,32 @@ pub struct HubConfig {
     /// subscribers). Default 1,024. Older messages are evicted; a reader that asks for
     /// them is told how many it `missed`.
     pub history: usize,
+    /// Bytes each channel retains (its messages' encoded frames), whichever of this and
+    /// [`history`](Self::history) is reached first. Default 1 MiB. The newest message is
+    /// always retained, so this is at least [`max_message`](Self::max_message)'s frame.
+    pub history_bytes: usize,
+    /// The longest message, in bytes of UTF-8 text, over HTTP and WebSocket alike.
+    /// Default 64 KiB. Longer: `413` for a `POST`, close `1009` for a WebSocket.
+    pub max_message: usize,
+    /// Channels that may exist at once. Default 100,000. A publish or subscription that
+    /// would create one more is refused with `503` (a WebSocket upgrade too).
+    pub max_channels: usize,
+    /// Bytes all channels retain together. Default 256 MiB. A publish that would retain
+    /// more is refused with `507` (close `1013` for a WebSocket publisher) until channels
+    /// expire or evict.
+    pub max_retained_bytes: usize,
+    /// A channel with no subscribers, no parked polls and no new message for this long is
+    /// dropped with its history; its name then begins a new stream (a new epoch).
+    /// Default 1 hour.
+    pub channel_ttl: Duration,
+    /// Messages in one poll answer when the request has no `limit=`. Default 100.
+    pub poll_limit: usize,
+    /// The most `limit=` may ask for; more is clamped to it. Default 1,000.
+    pub max_poll_limit: usize,
+    /// Bytes of messages in one poll answer: the answer stops before the message that would
+    /// pass this (it always holds at least one), and `next` says where to continue.
+    /// Default 1 MiB.
+    pub max_batch_bytes: usize,
     /// How long a long-poll without `timeout=` is held. Default 30 s.
     pub default_poll_timeout: Duration,
     /// The longest a long-poll is held, whatever `timeout=` asks. Default 120 s.
@@ -20,8 +52,58 @@ impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
             history: super::DEFAULT_HISTORY,
+            history_bytes: 1 << 20,
+            max_message: 64 << 10,
+            max_channels: 100_000,
+            max_retained_bytes: 256 << 20,
+            channel_ttl: Duration::from_secs(3600),
+            poll_limit: 100,
+            max_poll_limit: 1000,
+            max_batch_bytes: 1 << 20,
             default_poll_timeout: Duration::from_secs(30),
             max_poll_timeout: Duration::from_secs(120),
         }
+    }
+}
+
+impl HubConfig {
+    /// Checks that the limits fit together: every count is at least 1, a channel can hold
+    /// one maximal message, the hub can hold one full channel, and defaults are within
+    /// their maximums. The error names the field, as [`Config::validate`](crate::Config)'s
+    /// does.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |field, reason| Err(ConfigError { field, reason });
+        if self.history == 0 {
+            return fail("history", "must be at least 1");
+        }
+        if self.max_channels == 0 {
+            return fail("max_channels", "must be at least 1");
+        }
+        if self.poll_limit == 0 {
+            return fail("poll_limit", "must be at least 1");
+        }
+        if self.max_poll_limit < self.poll_limit {
+            return fail("max_poll_limit", "must be at least poll_limit");
+        }
+        if self.history_bytes < crate::hub::channel::frame_bound(self.max_message) {
+            return fail(
+                "history_bytes",
+                "must hold one message of max_message bytes (6 times it plus 77: the worst \
+                 case of JSON escaping)",
+            );
+        }
+        if self.max_retained_bytes < self.history_bytes {
+            return fail(
+                "max_retained_bytes",
+                "must be at least history_bytes (one full channel)",
+            );
+        }
+        if self.max_poll_timeout < self.default_poll_timeout {
+            return fail("max_poll_timeout", "must be at least default_poll_timeout");
+        }
+        if self.channel_ttl.is_zero() {
+            return fail("channel_ttl", "must be above zero");
+        }
+        Ok(())
     }
 }

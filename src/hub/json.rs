@@ -8,18 +8,22 @@
 //! Shapes:
 //!
 //! ```text
-//! {"id":N}                                          published
+//! {"id":N,"epoch":"E"}                              published
 //! {"id":N,"data":"..."}                             message_frame (one message)
+//! {"epoch":"E"[,"reset":true],"next":C}             subscribed_frame (a WebSocket's first)
 //! {"missed":K}                                      missed_frame
-//! {"messages":[{"id":..,"data":".."},...],"next":M[,"missed":K]}   poll_batch
+//! {"epoch":"E"[,"reset":true],"messages":[{"id":..,"data":".."},...],"next":M[,"missed":K]}
+//!                                                   poll_batch
 //! ```
 //!
 //! The same shapes are read back by [`parse_batch`], [`parse_message`],
-//! [`parse_published`] and [`parse_missed`] — for clients of the hub (the load
+//! [`parse_published`], [`parse_subscribed`] and [`parse_missed`] — for clients of the hub (the load
 //! generator), the tests and the fuzz targets. The reader is strict JSON for these shapes
 //! and shares no code with the writer, so each checks the other.
 
 use std::fmt::Write;
+
+use crate::hub::epoch::Epoch;
 
 /// Appends `s` to `out` as a JSON string literal, quotes included (RFC 8259 §7).
 ///
@@ -102,63 +106,109 @@ pub fn missed_frame(k: u64) -> String {
     out
 }
 
-/// The answer to a publish: `{"id":N}`.
-pub fn published(id: u64) -> String {
+/// The answer to a publish: `{"id":N,"epoch":"E"}`.
+pub fn published(id: u64, epoch: Epoch) -> String {
     let mut out = String::from("{\"id\":");
     write_u64(&mut out, id);
+    out.push_str(",\"epoch\":\"");
+    out.push_str(epoch.text().as_str());
+    out.push_str("\"}");
+    out
+}
+
+/// A WebSocket subscription's first frame: `{"epoch":"E","next":C}`, with
+/// `"reset":true` after the epoch when the subscriber's cursor was from another stream
+/// (or ahead of this one). `next` is where the subscriber stands before the replay that
+/// follows: each later `{"missed":K}` moves it on by K, each message to its id.
+pub fn subscribed_frame(epoch: Epoch, next: u64, reset: bool) -> String {
+    let mut out = String::with_capacity(48);
+    write_epoch_reset(&mut out, epoch, reset);
+    out.push_str(",\"next\":");
+    write_u64(&mut out, next);
     out.push('}');
     out
 }
 
+/// `{"epoch":"E"` and `,"reset":true` if `reset`: how every answer that names a stream
+/// position begins.
+fn write_epoch_reset(out: &mut String, epoch: Epoch, reset: bool) {
+    out.push_str("{\"epoch\":\"");
+    out.push_str(epoch.text().as_str());
+    out.push('"');
+    if reset {
+        out.push_str(",\"reset\":true");
+    }
+}
+
+/// What a poll answer says besides its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMeta {
+    /// The stream the messages belong to.
+    pub epoch: Epoch,
+    /// The client's cursor was from another stream (or ahead of this one): the messages
+    /// are from this stream's start, and the client must drop its cursor.
+    pub reset: bool,
+    /// The id to poll `since` next.
+    pub next: u64,
+    /// Messages after the cursor that were evicted before this answer (0: none).
+    pub missed: u64,
+}
+
 /// A long-poll answer built from `(id, data)` pairs:
-/// `{"messages":[{"id":..,"data":".."},...],"next":M}`, plus `,"missed":K` when `missed`
-/// is `Some`.
+/// `{"epoch":"E"[,"reset":true],"messages":[{"id":..,"data":".."},...],"next":M}`, plus
+/// `,"missed":K` when `missed > 0`.
 pub fn poll_batch<'a>(
     messages: impl IntoIterator<Item = (u64, &'a str)>,
-    next: u64,
-    missed: Option<u64>,
+    meta: BatchMeta,
 ) -> String {
-    let mut out = String::from("{\"messages\":[");
+    let mut out = batch_prefix(meta);
     for (i, (id, data)) in messages.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         write_message(&mut out, id, data);
     }
-    finish_batch(&mut out, next, missed);
+    out.push_str(&batch_suffix(meta));
     out
 }
 
 /// The same answer as [`poll_batch`], built from message objects that are already encoded
-/// (each a [`message_frame`]): the objects are joined, never re-escaped. This is how the
-/// hub answers, since it keeps every retained message's frame.
+/// (each a [`message_frame`]): the objects are joined, never re-escaped.
 pub fn poll_batch_of_frames<'a>(
     frames: impl IntoIterator<Item = &'a str>,
-    next: u64,
-    missed: Option<u64>,
+    meta: BatchMeta,
 ) -> String {
-    let frames = frames.into_iter();
-    let mut out = String::with_capacity(32 + 64 * frames.size_hint().0);
-    out.push_str("{\"messages\":[");
-    for (i, frame) in frames.enumerate() {
+    let mut out = batch_prefix(meta);
+    for (i, frame) in frames.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(frame);
     }
-    finish_batch(&mut out, next, missed);
+    out.push_str(&batch_suffix(meta));
     out
 }
 
-/// Closes the `messages` array and appends `next` and the optional `missed`.
-fn finish_batch(out: &mut String, next: u64, missed: Option<u64>) {
-    out.push_str("],\"next\":");
-    write_u64(out, next);
-    if let Some(k) = missed {
+/// A poll answer's text before its first message: `{"epoch":"E"[,"reset":true],"messages":[`.
+/// With [`batch_suffix`] and the frames joined by `,` in between, it makes the whole
+/// answer; the hub sends it that way, the frames as shared pieces.
+pub fn batch_prefix(meta: BatchMeta) -> String {
+    let mut out = String::with_capacity(64);
+    write_epoch_reset(&mut out, meta.epoch, meta.reset);
+    out.push_str(",\"messages\":[");
+    out
+}
+
+/// A poll answer's text after its last message: `],"next":M[,"missed":K]}`.
+pub fn batch_suffix(meta: BatchMeta) -> String {
+    let mut out = String::from("],\"next\":");
+    write_u64(&mut out, meta.next);
+    if meta.missed > 0 {
         out.push_str(",\"missed\":");
-        write_u64(out, k);
+        write_u64(&mut out, meta.missed);
     }
     out.push('}');
+    out
 }
 
 // ===== reading =====
@@ -180,21 +230,26 @@ impl std::fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// A long-poll answer: `{"messages":[...],"next":N}`, with `missed` 0 when absent.
+/// A long-poll answer, read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
+    /// The stream's epoch, as sent.
+    pub epoch: String,
+    /// `"reset":true` was there: the cursor was from another stream.
+    pub reset: bool,
     /// The messages, as (id, data).
     pub messages: Vec<(u64, String)>,
     /// The id to poll `since` next.
     pub next: u64,
-    /// Messages evicted before they could be delivered.
+    /// Messages evicted before they could be delivered (0 when absent).
     pub missed: u64,
 }
 
 /// Reads a long-poll answer (see [`poll_batch`]).
 pub fn parse_batch(body: &[u8]) -> Result<Batch, JsonError> {
     let mut c = Cursor { s: body, at: 0 };
-    c.expect("{\"messages\":[")?;
+    let (epoch, reset) = c.epoch_reset()?;
+    c.expect(",\"messages\":[")?;
     let mut messages = Vec::new();
     if !c.eat("]") {
         loop {
@@ -211,6 +266,8 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, JsonError> {
     c.expect("}")?;
     c.end()?;
     Ok(Batch {
+        epoch,
+        reset,
         messages,
         next,
         missed,
@@ -225,14 +282,48 @@ pub fn parse_message(text: &[u8]) -> Result<(u64, String), JsonError> {
     Ok(message)
 }
 
-/// Reads the publisher's answer `{"id":N}`.
-pub fn parse_published(body: &[u8]) -> Result<u64, JsonError> {
-    parse_counter(body, "{\"id\":")
+/// Reads the publisher's answer `{"id":N,"epoch":"E"}`.
+pub fn parse_published(body: &[u8]) -> Result<(u64, String), JsonError> {
+    let mut c = Cursor { s: body, at: 0 };
+    c.expect("{\"id\":")?;
+    let id = c.u64()?;
+    c.expect(",\"epoch\":\"")?;
+    let epoch = c.string()?;
+    c.expect("}")?;
+    c.end()?;
+    Ok((id, epoch))
+}
+
+/// A subscription's first frame, read back (see [`subscribed_frame`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The stream's epoch, as sent.
+    pub epoch: String,
+    /// The subscriber's cursor was from another stream.
+    pub reset: bool,
+    /// Where the subscriber stands before the replay.
+    pub next: u64,
+}
+
+/// Reads a subscription's first frame `{"epoch":"E"[,"reset":true],"next":C}`.
+pub fn parse_subscribed(text: &[u8]) -> Result<Subscribed, JsonError> {
+    let mut c = Cursor { s: text, at: 0 };
+    let (epoch, reset) = c.epoch_reset()?;
+    c.expect(",\"next\":")?;
+    let next = c.u64()?;
+    c.expect("}")?;
+    c.end()?;
+    Ok(Subscribed { epoch, reset, next })
 }
 
 /// Reads a subscriber's `{"missed":K}` notice.
 pub fn parse_missed(text: &[u8]) -> Result<u64, JsonError> {
-    parse_counter(text, "{\"missed\":")
+    let mut c = Cursor { s: text, at: 0 };
+    c.expect("{\"missed\":")?;
+    let n = c.u64()?;
+    c.expect("}")?;
+    c.end()?;
+    Ok(n)
 }
 
 /// Reads one JSON string literal (RFC 8259 §7) that is the whole input.
@@ -242,15 +333,6 @@ pub fn parse_str(json: &[u8]) -> Result<String, JsonError> {
     let s = c.string()?;
     c.end()?;
     Ok(s)
-}
-
-fn parse_counter(text: &[u8], opening: &'static str) -> Result<u64, JsonError> {
-    let mut c = Cursor { s: text, at: 0 };
-    c.expect(opening)?;
-    let n = c.u64()?;
-    c.expect("}")?;
-    c.end()?;
-    Ok(n)
 }
 
 /// A cursor over JSON text in the hub's shapes (not a general JSON parser).
@@ -312,6 +394,13 @@ impl Cursor<'_> {
                 self.fail("a number that fits in 64 bits")
             }
         }
+    }
+
+    /// `{"epoch":"E"` and an optional `,"reset":true`.
+    fn epoch_reset(&mut self) -> Result<(String, bool), JsonError> {
+        self.expect("{\"epoch\":\"")?;
+        let epoch = self.string()?;
+        Ok((epoch, self.eat(",\"reset\":true")))
     }
 
     /// `{"id":N,"data":"..."}`.
@@ -515,48 +604,83 @@ mod tests {
         assert_eq!(parse_string("\"\\ud83e\\udd80\""), Ok("🦀".into()));
     }
 
+    fn epoch() -> Epoch {
+        Epoch::from_bits(0x0123_4567_89AB_CDEF).unwrap()
+    }
+
+    fn meta(next: u64, missed: u64, reset: bool) -> BatchMeta {
+        BatchMeta {
+            epoch: epoch(),
+            reset,
+            next,
+            missed,
+        }
+    }
+
     #[test]
     fn every_shape_the_writer_produces_reads_back() {
-        let batch = poll_batch([(3, "a\"b"), (4, "日\n")], 4, Some(2));
+        let batch = poll_batch([(3, "a\"b"), (4, "日\n")], meta(4, 2, false));
         assert_eq!(
             parse_batch(batch.as_bytes()),
             Ok(Batch {
+                epoch: epoch().to_string(),
+                reset: false,
                 messages: vec![(3, "a\"b".into()), (4, "日\n".into())],
                 next: 4,
                 missed: 2,
             })
         );
-        let empty = poll_batch([], 9, None);
+        let empty = poll_batch([], meta(9, 0, true));
         assert_eq!(
-            parse_batch(empty.as_bytes()).map(|b| (b.messages.len(), b.next, b.missed)),
-            Ok((0, 9, 0))
+            parse_batch(empty.as_bytes()).map(|b| (b.messages.len(), b.next, b.missed, b.reset)),
+            Ok((0, 9, 0, true))
         );
         assert_eq!(
             parse_message(message_frame(7, "x").as_bytes()),
             Ok((7, "x".into()))
         );
-        assert_eq!(parse_published(published(12).as_bytes()), Ok(12));
+        assert_eq!(
+            parse_published(published(12, epoch()).as_bytes()),
+            Ok((12, epoch().to_string()))
+        );
         assert_eq!(parse_missed(missed_frame(5).as_bytes()), Ok(5));
+        for reset in [false, true] {
+            assert_eq!(
+                parse_subscribed(subscribed_frame(epoch(), 8, reset).as_bytes()),
+                Ok(Subscribed {
+                    epoch: epoch().to_string(),
+                    reset,
+                    next: 8
+                })
+            );
+        }
     }
 
     #[test]
     fn the_reader_refuses_malformed_shapes_and_says_where() {
         assert_eq!(
-            parse_published(b"{\"id\":07}"),
+            parse_missed(b"{\"missed\":07}"),
             Err(JsonError {
-                at: 6,
+                at: 10,
                 expected: "a number"
             })
         );
         assert_eq!(
-            parse_published(b"{\"id\":7} "),
+            parse_missed(b"{\"missed\":7} "),
             Err(JsonError {
-                at: 8,
+                at: 12,
                 expected: "the end"
             })
         );
         assert!(parse_message(b"{\"id\":1,\"data\":\"x}").is_err());
-        assert!(parse_batch(b"{\"messages\":[],\"next\":18446744073709551616}").is_err());
+        assert!(
+            parse_batch(b"{\"epoch\":\"e\",\"messages\":[],\"next\":18446744073709551616}")
+                .is_err()
+        );
+        assert!(
+            parse_batch(b"{\"messages\":[],\"next\":1}").is_err(),
+            "no epoch"
+        );
     }
 
     #[test]
@@ -566,21 +690,31 @@ mod tests {
             r#"{"id":7,"data":"hi \"you\""}"#
         );
         assert_eq!(missed_frame(3), r#"{"missed":3}"#);
-        assert_eq!(published(1), r#"{"id":1}"#);
-        assert_eq!(published(u64::MAX), r#"{"id":18446744073709551615}"#);
+        assert_eq!(published(1, epoch()), r#"{"id":1,"epoch":"ASNFZ4mrze8"}"#);
+        assert_eq!(
+            published(u64::MAX, epoch()),
+            r#"{"id":18446744073709551615,"epoch":"ASNFZ4mrze8"}"#
+        );
+        assert_eq!(
+            subscribed_frame(epoch(), 0, true),
+            r#"{"epoch":"ASNFZ4mrze8","reset":true,"next":0}"#
+        );
     }
 
     #[test]
-    fn poll_batches_list_messages_then_next_then_missed() {
+    fn poll_batches_say_epoch_then_messages_then_next_then_missed() {
         assert_eq!(
-            poll_batch([(4, "a"), (5, "b\n")], 5, None),
-            r#"{"messages":[{"id":4,"data":"a"},{"id":5,"data":"b\n"}],"next":5}"#
+            poll_batch([(4, "a"), (5, "b\n")], meta(5, 0, false)),
+            r#"{"epoch":"ASNFZ4mrze8","messages":[{"id":4,"data":"a"},{"id":5,"data":"b\n"}],"next":5}"#
         );
         assert_eq!(
-            poll_batch([(9, "x")], 9, Some(2)),
-            r#"{"messages":[{"id":9,"data":"x"}],"next":9,"missed":2}"#
+            poll_batch([(9, "x")], meta(9, 2, true)),
+            r#"{"epoch":"ASNFZ4mrze8","reset":true,"messages":[{"id":9,"data":"x"}],"next":9,"missed":2}"#
         );
-        assert_eq!(poll_batch([], 3, None), r#"{"messages":[],"next":3}"#);
+        assert_eq!(
+            poll_batch([], meta(3, 0, false)),
+            r#"{"epoch":"ASNFZ4mrze8","messages":[],"next":3}"#
+        );
     }
 
     #[test]
@@ -590,10 +724,18 @@ mod tests {
             .iter()
             .map(|&(id, d)| message_frame(id, d))
             .collect();
-        for missed in [None, Some(0), Some(12)] {
+        for (missed, reset) in [(0, false), (12, true)] {
+            let meta = meta(3, missed, reset);
+            let joined = poll_batch_of_frames(frames.iter().map(String::as_str), meta);
+            assert_eq!(joined, poll_batch(messages, meta));
             assert_eq!(
-                poll_batch_of_frames(frames.iter().map(String::as_str), 3, missed),
-                poll_batch(messages, 3, missed)
+                joined,
+                format!(
+                    "{}{}{}",
+                    batch_prefix(meta),
+                    frames.join(","),
+                    batch_suffix(meta)
+                )
             );
         }
     }

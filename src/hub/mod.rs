@@ -23,26 +23,31 @@
 //! [`Body::Shared`](crate::http::Body::Shared)).
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::http::status_code::StatusCode;
+use crate::ws::close::CloseCode;
 
 pub mod channel;
 pub mod config;
+pub mod core;
+pub mod epoch;
 pub mod json;
 pub mod query;
 pub mod server;
 
-pub use channel::{Batch, Channel, Fanout, Hub, Message, PollOutcome, Replay};
+pub use channel::{Batch, Channel, Message, Position};
 pub use config::HubConfig;
+pub use core::{Cursor, Dropped, Fanout, Hub, PollAnswer, PollOutcome, Replay, Subscription};
+pub use epoch::Epoch;
 pub use query::{PollParams, channel_name};
 pub use server::HubServer;
 
 /// Default number of messages a channel retains (the 1,024).
 pub const DEFAULT_HISTORY: usize = 1024;
 
-/// A hub request the client got wrong. Every variant knows its status
-/// ([`HubError::status`]) and says in its message what a correct request looks like.
+/// A hub request the client got wrong, or one a bound of the hub refuses. Every variant
+/// knows its status ([`HubError::status`]) and says in its message what a correct
+/// request looks like, or which limit was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HubError {
@@ -55,23 +60,53 @@ pub enum HubError {
     BadSince,
     /// `timeout` is not a non-negative number of seconds (400).
     BadTimeout,
+    /// `epoch` is not an epoch the hub could have given (11 characters of `A-Z a-z 0-9 -
+    /// _`) (400).
+    BadEpoch,
+    /// `limit` is not a positive integer (400).
+    BadLimit,
     /// A parameter the hub reads appears twice in the query (400): we refuse to guess
     /// which one was meant.
     DuplicateParameter(&'static str),
     /// A published body is not valid UTF-8 (400): messages are text.
     NotUtf8,
+    /// A message longer than [`HubConfig::max_message`] (413; close 1009 over WebSocket).
+    MessageTooLarge,
+    /// A new channel would pass [`HubConfig::max_channels`] (503).
+    TooManyChannels,
+    /// Retaining the message would pass [`HubConfig::max_retained_bytes`] (507; close
+    /// 1013 over WebSocket).
+    MemoryFull,
 }
 
 impl HubError {
-    /// 404 for [`NotChannelPath`](HubError::NotChannelPath), 400 for everything else.
+    /// 404 for a path outside `/channels/`, 413, 503 and 507 for the limits, 400 for
+    /// everything else.
     pub fn status(&self) -> StatusCode {
         match self {
             HubError::NotChannelPath => StatusCode::NOT_FOUND,
+            HubError::MessageTooLarge => StatusCode::CONTENT_TOO_LARGE,
+            HubError::TooManyChannels => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::MemoryFull => StatusCode::INSUFFICIENT_STORAGE,
             HubError::BadChannelName
             | HubError::BadSince
             | HubError::BadTimeout
+            | HubError::BadEpoch
+            | HubError::BadLimit
             | HubError::DuplicateParameter(_)
             | HubError::NotUtf8 => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The close code for a WebSocket whose message met this error (RFC 6455 §7.4.1):
+    /// 1009 for a message too big, 1013 (try again later, IANA registry) for a full hub,
+    /// 1007 for text that is not UTF-8, 1008 (policy) otherwise.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            HubError::MessageTooLarge => CloseCode::MESSAGE_TOO_BIG,
+            HubError::MemoryFull | HubError::TooManyChannels => CloseCode::TRY_AGAIN_LATER,
+            HubError::NotUtf8 => CloseCode::INVALID_PAYLOAD,
+            _ => CloseCode::POLICY_VIOLATION,
         }
     }
 }
@@ -87,21 +122,31 @@ impl fmt::Display for HubError {
             HubError::BadTimeout => {
                 f.write_str("timeout must be a non-negative number of seconds, like 30 or 0.5")
             }
+            HubError::BadEpoch => {
+                f.write_str("epoch must be the 11-character token an answer of this hub gave")
+            }
+            HubError::BadLimit => f.write_str("limit must be a positive integer"),
             HubError::DuplicateParameter(name) => write!(f, "{name} given more than once"),
             HubError::NotUtf8 => f.write_str("message body must be valid utf-8"),
+            HubError::MessageTooLarge => {
+                f.write_str("message too large: longer than the hub's max message size")
+            }
+            HubError::TooManyChannels => {
+                f.write_str("too many channels: the hub's max channels limit is reached")
+            }
+            HubError::MemoryFull => f.write_str(
+                "hub memory full: the max retained bytes limit is reached; try again later",
+            ),
         }
     }
 }
 
 impl std::error::Error for HubError {}
 
-/// A published body as message text: the bytes if they are UTF-8, else
-/// [`HubError::NotUtf8`]. Takes the `Vec` so valid text is not copied twice (one copy
-/// into the shared `Arc<str>` is unavoidable).
-pub fn message_text(body: Vec<u8>) -> Result<Arc<str>, HubError> {
-    String::from_utf8(body)
-        .map(Arc::from)
-        .map_err(|_| HubError::NotUtf8)
+/// A published body as message text: the bytes if they are UTF-8 (taken, not copied),
+/// else [`HubError::NotUtf8`].
+pub fn message_text(body: Vec<u8>) -> Result<String, HubError> {
+    String::from_utf8(body).map_err(|_| HubError::NotUtf8)
 }
 
 #[cfg(test)]

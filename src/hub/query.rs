@@ -1,11 +1,13 @@
-//! What the hub reads from a request target: the channel name in the path, and `since`
-//! and `timeout` in the query.
+//! What the hub reads from a request target: the channel name in the path, and `since`,
+//! `epoch`, `limit` and `timeout` in the query.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::http::token::hex_value;
 use crate::hub::HubError;
+use crate::hub::core::Cursor;
+use crate::hub::epoch::Epoch;
 
 /// Where channels live: `/channels/{name}`.
 pub const CHANNEL_PREFIX: &str = "/channels/";
@@ -49,21 +51,42 @@ pub fn is_valid_channel_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// The parameters of a long-poll (and, for `since`, of a WebSocket subscription).
+/// The parameters of a long-poll (and, for `since` and `epoch`, of a WebSocket
+/// subscription).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollParams {
     /// `since=N`: answer with messages whose id is greater than `N`. `None` when absent:
     /// only messages published after the request arrived.
     pub since: Option<u64>,
+    /// `epoch=E`: the stream `since` is from (see [`crate::hub::epoch`]). `None` when
+    /// absent: the current one.
+    pub epoch: Option<Epoch>,
+    /// `limit=K`: answer at most K messages. `None` when absent (the hub's default).
+    pub limit: Option<usize>,
     /// `timeout=S`: how long to hold the request when nothing is there yet. Zero is plain
     /// polling (answer at once).
     pub timeout: Duration,
 }
 
 impl PollParams {
-    /// Reads `since` and `timeout` from a query string (the target after `?`).
+    /// The cursor the request claims.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            since: self.since,
+            epoch: self.epoch,
+        }
+    }
+}
+
+impl PollParams {
+    /// Reads `since`, `epoch`, `limit` and `timeout` from a query string (the target
+    /// after `?`).
     ///
     /// - `since`: `1*DIGIT`, fitting in 64 bits; else [`HubError::BadSince`].
+    /// - `epoch`: an epoch's 11 characters ([`Epoch::parse`]); else
+    ///   [`HubError::BadEpoch`].
+    /// - `limit`: `1*DIGIT`, at least 1; else [`HubError::BadLimit`]. Values past
+    ///   `usize` read as the largest (the hub clamps to its maximum anyway).
     /// - `timeout`: seconds as `1*DIGIT [ "." 1*DIGIT ]` (`30`, `0.5`; no sign, exponent or
     ///   bare `.5`), else [`HubError::BadTimeout`]. Digits past nanoseconds are dropped. A
     ///   value above `max_timeout` is clamped to it rather than refused: the client asked
@@ -92,6 +115,8 @@ impl PollParams {
         max_timeout: Duration,
     ) -> Result<PollParams, HubError> {
         let mut since = None;
+        let mut epoch = None;
+        let mut limit = None;
         let mut timeout = None;
         for pair in query.unwrap_or("").split('&') {
             if pair.is_empty() {
@@ -109,6 +134,30 @@ impl PollParams {
                     let value = percent_decode(value).ok_or(HubError::BadSince)?;
                     since = Some(parse_u64(&value).ok_or(HubError::BadSince)?);
                 }
+                b"epoch" => {
+                    if epoch.is_some() {
+                        return Err(HubError::DuplicateParameter("epoch"));
+                    }
+                    let value = percent_decode(value).ok_or(HubError::BadEpoch)?;
+                    let text = std::str::from_utf8(&value).map_err(|_| HubError::BadEpoch)?;
+                    epoch = Some(Epoch::parse(text).ok_or(HubError::BadEpoch)?);
+                }
+                b"limit" => {
+                    if limit.is_some() {
+                        return Err(HubError::DuplicateParameter("limit"));
+                    }
+                    let value = percent_decode(value).ok_or(HubError::BadLimit)?;
+                    let digits_only = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
+                    let k = match parse_u64(&value) {
+                        Some(k) => usize::try_from(k).unwrap_or(usize::MAX),
+                        None if digits_only => usize::MAX, // past u64: "as many as allowed"
+                        None => return Err(HubError::BadLimit),
+                    };
+                    if k == 0 {
+                        return Err(HubError::BadLimit);
+                    }
+                    limit = Some(k);
+                }
                 b"timeout" => {
                     if timeout.is_some() {
                         return Err(HubError::DuplicateParameter("timeout"));
@@ -121,6 +170,8 @@ impl PollParams {
         }
         Ok(PollParams {
             since,
+            epoch,
+            limit,
             timeout: timeout.unwrap_or(default_timeout).min(max_timeout),
         })
     }
@@ -251,6 +302,8 @@ mod tests {
     fn no_query_gives_the_defaults() {
         let expected = PollParams {
             since: None,
+            epoch: None,
+            limit: None,
             timeout: DEFAULT,
         };
         assert_eq!(PollParams::parse(None, DEFAULT, MAX), Ok(expected));
@@ -342,7 +395,64 @@ mod tests {
     }
 
     #[test]
+    fn epoch_and_limit_are_read() {
+        let epoch = Epoch::from_bits(0x0123_4567_89AB_CDEF).unwrap();
+        let p = params("since=4&epoch=ASNFZ4mrze8&limit=10").unwrap();
+        assert_eq!(
+            (p.since, p.epoch, p.limit),
+            (Some(4), Some(epoch), Some(10))
+        );
+        assert_eq!(
+            p.cursor(),
+            Cursor {
+                since: Some(4),
+                epoch: Some(epoch)
+            }
+        );
+        assert_eq!(params("epoch=ASNFZ4mr%7Ae8").unwrap().epoch, Some(epoch));
+        let huge = params("limit=99999999999999999999999").unwrap();
+        assert_eq!(
+            huge.limit,
+            Some(usize::MAX),
+            "clamped by the hub, not refused"
+        );
+    }
+
+    #[test]
+    fn malformed_epoch_and_limit_are_400() {
+        for query in [
+            "epoch=",
+            "epoch",
+            "epoch=abc",
+            "epoch=AAAAAAAAAAA",
+            "epoch=%zz",
+            "epoch=ASNFZ4mrze8=",
+        ] {
+            assert_eq!(params(query), Err(HubError::BadEpoch), "{query:?}");
+        }
+        for query in [
+            "limit=",
+            "limit",
+            "limit=0",
+            "limit=-1",
+            "limit=1.5",
+            "limit=%zz",
+            "limit=00",
+        ] {
+            assert_eq!(params(query), Err(HubError::BadLimit), "{query:?}");
+        }
+    }
+
+    #[test]
     fn duplicate_parameters_are_400() {
+        assert_eq!(
+            params("epoch=ASNFZ4mrze8&epoch=ASNFZ4mrze8"),
+            Err(HubError::DuplicateParameter("epoch"))
+        );
+        assert_eq!(
+            params("limit=1&limit=2"),
+            Err(HubError::DuplicateParameter("limit"))
+        );
         assert_eq!(
             params("since=1&since=1"),
             Err(HubError::DuplicateParameter("since"))

@@ -8,9 +8,10 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /channels/{name}` | publish the body; `201` `{"id":N}` |
-//! | `GET /channels/{name}?since=N&timeout=S` | `200` batch, or parked until a publish, or `204` after `S` s |
-//! | `GET /channels/{name}?since=N` + WebSocket upgrade | subscribe: replay, then one frame per message |
+//! | `POST /channels/{name}` | publish the body; `201` `{"id":N,"epoch":"E"}` |
+//! | `GET /channels/{name}?since=N&epoch=E&limit=K&timeout=S` | `200` batch, or parked until a publish, or `204` after `S` s |
+//! | `HEAD /channels/{name}?...` | the `GET`'s status and headers at once, never parked |
+//! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}`, the replay, then one frame per message |
 //! | `GET /healthz` | `200` `ok` |
 //! | `GET /` | the demo chat page |
 
@@ -18,7 +19,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Fanout, Hub, HubConfig, PollOutcome, PollParams, Replay, channel_name, message_text};
+use super::{
+    Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Replay, channel_name,
+    message_text,
+};
 use crate::error::SendError;
 use crate::http::{Body, Request, Response, StatusCode};
 use crate::message::Message;
@@ -34,25 +38,26 @@ pub const DEMO_PAGE: &str = include_str!("demo.html");
 #[derive(Debug)]
 pub struct HubServer {
     hub: Hub<RequestId, ConnId>,
-    config: HubConfig,
     /// The channel of every parked long-poll (to unpark it at its timeout or when its
     /// client leaves).
     poll_channel: HashMap<RequestId, String>,
     /// The channel of every subscriber (to let go of it when its connection ends).
     channel_of: HashMap<ConnId, String>,
-    /// Accepted upgrades waiting for `on_open`: the channel and the `since` cursor.
-    opening: HashMap<ConnId, (String, Option<u64>)>,
+    /// Accepted upgrades waiting for `on_open`: the channel and the cursor.
+    opening: HashMap<ConnId, (String, Cursor)>,
+    /// `","`, shared by every poll answer sent as pieces.
+    comma: Arc<[u8]>,
 }
 
 impl HubServer {
-    /// A hub with the given settings.
+    /// A hub with the given settings (see [`HubConfig::validate`]).
     pub fn new(config: HubConfig) -> Self {
         HubServer {
-            hub: Hub::new(config.history),
-            config,
+            hub: Hub::new(&config),
             poll_channel: HashMap::new(),
             channel_of: HashMap::new(),
             opening: HashMap::new(),
+            comma: Arc::from(&b","[..]),
         }
     }
 
@@ -61,13 +66,23 @@ impl HubServer {
         &self.hub
     }
 
+    fn config(&self) -> &HubConfig {
+        self.hub.config()
+    }
+
     /// Publishes `text` on `channel` and delivers it to everyone waiting there. Returns the
-    /// message id. Call it from any callback (e.g. [`Handler::on_notify`] when your
-    /// program produces messages itself).
-    pub fn publish(&mut self, ctx: &mut Context<'_>, channel: &str, text: Arc<str>) -> u64 {
-        let fanout = self.hub.publish(channel, text);
+    /// message id, or why the hub refused it. Call it from any callback (e.g.
+    /// [`Handler::on_notify`] when your program produces messages itself).
+    pub fn publish(
+        &mut self,
+        ctx: &mut Context<'_>,
+        channel: &str,
+        text: &str,
+    ) -> Result<u64, HubError> {
+        let fanout = self.hub.publish(channel, text, ctx.now())?;
         self.deliver(ctx, channel, &fanout);
-        fanout.id
+        self.arm_expiry(ctx);
+        Ok(fanout.id)
     }
 
     fn deliver(&mut self, ctx: &mut Context<'_>, channel: &str, fanout: &Fanout<RequestId>) {
@@ -82,7 +97,8 @@ impl HubServer {
         }
         let subscribers: Vec<ConnId> = self.hub.subscribers(channel).copied().collect();
         for conn in subscribers {
-            match ctx.send(conn, &Message::text(&*fanout.frame)) {
+            // One frame, shared by every subscriber's output (not copied into each).
+            match ctx.send_shared_text(conn, &fanout.frame) {
                 Ok(()) => {}
                 Err(SendError::Full) => {
                     // Backpressure: stop sending to it, remember what it has; `on_drained`
@@ -90,7 +106,7 @@ impl HubServer {
                     self.hub.pause(channel, &conn, fanout.id - 1);
                 }
                 Err(_) => {
-                    self.hub.unsubscribe(channel, &conn);
+                    self.hub.unsubscribe(channel, &conn, ctx.now());
                 }
             }
         }
@@ -102,61 +118,85 @@ impl HubServer {
         if let Some(missed) = replay.missed_frame() {
             let _ = ctx.send(conn, &Message::text(missed));
         }
-        let last = self.hub.get(channel).map_or(0, |c| c.last_id());
-        let first = last + 1 - replay.frames.len() as u64;
         for (i, frame) in replay.frames.iter().enumerate() {
-            if let Err(e) = ctx.send(conn, &Message::text(&**frame)) {
+            if let Err(e) = ctx.send_shared_text(conn, frame) {
                 if e == SendError::Full {
-                    self.hub.pause(channel, &conn, first + i as u64 - 1);
+                    self.hub
+                        .pause(channel, &conn, replay.first_id + i as u64 - 1);
                 } else {
-                    self.hub.unsubscribe(channel, &conn);
+                    self.hub.unsubscribe(channel, &conn, ctx.now());
                 }
                 return;
             }
         }
     }
 
+    /// Makes sure the loop wakes us when the next idle channel is due to expire.
+    fn arm_expiry(&self, ctx: &mut Context<'_>) {
+        if let Some(at) = self.hub.next_expiry() {
+            ctx.wake_at(at);
+        }
+    }
+
     fn on_channel_request(&mut self, ctx: &mut Context<'_>, id: RequestId, mut request: Request) {
         let name = match channel_name(request.path()) {
             Ok(name) => name.to_string(),
-            Err(e) => return respond_error(ctx, id, e.status(), &e.to_string()),
+            Err(e) => return respond_hub_error(ctx, id, e),
         };
         match request.method() {
             "POST" => {
                 let text = match message_text(request.take_body()) {
                     Ok(text) => text,
-                    Err(e) => return respond_error(ctx, id, e.status(), &e.to_string()),
+                    Err(e) => return respond_hub_error(ctx, id, e),
                 };
-                let fanout = self.hub.publish(&name, text);
+                let fanout = match self.hub.publish(&name, &text, ctx.now()) {
+                    Ok(fanout) => fanout,
+                    Err(e) => return respond_hub_error(ctx, id, e),
+                };
                 let body = Body::from(fanout.published_body());
                 let _ = ctx.respond(id, json_response(StatusCode::CREATED, body));
                 self.deliver(ctx, &name, &fanout);
+                self.arm_expiry(ctx);
             }
-            "GET" | "HEAD" => {
+            method @ ("GET" | "HEAD") => {
+                let config = self.config();
                 let params = match PollParams::parse(
                     request.query(),
-                    self.config.default_poll_timeout,
-                    self.config.max_poll_timeout,
+                    config.default_poll_timeout,
+                    config.max_poll_timeout,
                 ) {
                     Ok(p) => p,
-                    Err(e) => return respond_error(ctx, id, e.status(), &e.to_string()),
+                    Err(e) => return respond_hub_error(ctx, id, e),
                 };
-                let park_as = (params.timeout > Duration::ZERO).then_some(id);
-                match self.hub.poll(&name, params.since, park_as) {
-                    PollOutcome::Ready(body) => {
-                        let _ = ctx.respond(id, json_response(StatusCode::OK, body.into()));
+                let limit = params
+                    .limit
+                    .unwrap_or(config.poll_limit)
+                    .min(config.max_poll_limit);
+                // HEAD asks what a GET would answer now: it is never held (RFC 9110 §9.3.2:
+                // the same header fields as GET, without the content).
+                let wait = method == "GET" && params.timeout > Duration::ZERO;
+                let park_as = wait.then_some(id);
+                let outcome = self
+                    .hub
+                    .poll(&name, params.cursor(), limit, park_as, ctx.now());
+                match outcome {
+                    Ok(PollOutcome::Ready(answer)) => {
+                        // Sent from the history's own frames: never built whole.
+                        let body = Body::Pieces(answer.pieces(&self.comma));
+                        let _ = ctx.respond(id, json_response(StatusCode::OK, body));
                     }
-                    PollOutcome::Empty => {
-                        let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
+                    Ok(PollOutcome::Empty) => {
+                        let _ = ctx.respond(id, no_content());
                     }
-                    PollOutcome::Parked => {
+                    Ok(PollOutcome::Parked) => {
                         let until = ctx.now() + params.timeout;
                         if ctx.park(id, until).is_ok() {
                             self.poll_channel.insert(id, name);
                         } else {
-                            self.hub.unpark(&name, &id);
+                            self.hub.unpark(&name, &id, ctx.now());
                         }
                     }
+                    Err(e) => respond_hub_error(ctx, id, e),
                 }
             }
             _ => {
@@ -179,25 +219,37 @@ impl Handler for HubServer {
         request: &UpgradeRequest<'_>,
     ) -> Upgrade {
         let head = request.head();
+        let refuse = |e: HubError| Upgrade::Reject(Response::error(e.status(), &e.to_string()));
         let name = match channel_name(head.path()) {
             Ok(name) => name.to_string(),
-            Err(e) => return Upgrade::Reject(Response::error(e.status(), &e.to_string())),
+            Err(e) => return refuse(e),
         };
-        let since = match PollParams::parse(head.query(), Duration::ZERO, Duration::ZERO) {
-            Ok(p) => p.since,
-            Err(e) => return Upgrade::Reject(Response::error(e.status(), &e.to_string())),
+        let cursor = match PollParams::parse(head.query(), Duration::ZERO, Duration::ZERO) {
+            Ok(p) => p.cursor(),
+            Err(e) => return refuse(e),
         };
-        self.opening.insert(conn, (name, since));
+        // Refused before the 101, while an HTTP answer can still say why.
+        if self.hub.get(&name).is_none() && self.hub.channel_count() >= self.config().max_channels {
+            return refuse(HubError::TooManyChannels);
+        }
+        self.opening.insert(conn, (name, cursor));
         Upgrade::accept()
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let Some((name, since)) = self.opening.remove(&conn) else {
+        let Some((name, cursor)) = self.opening.remove(&conn) else {
             return;
         };
-        let replay = self.hub.subscribe(&name, conn, since);
-        self.send_replay(ctx, conn, &name, replay);
-        self.channel_of.insert(conn, name);
+        let subscription = match self.hub.subscribe(&name, conn, cursor, ctx.now()) {
+            Ok(subscription) => subscription,
+            Err(e) => {
+                let _ = ctx.close(conn, e.close_code(), &e.to_string());
+                return;
+            }
+        };
+        let _ = ctx.send(conn, &Message::text(subscription.first_frame()));
+        self.channel_of.insert(conn, name.clone());
+        self.send_replay(ctx, conn, &name, subscription.replay);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
@@ -206,7 +258,11 @@ impl Handler for HubServer {
         };
         match message.as_text() {
             Some(text) => {
-                self.publish(ctx, &name, Arc::from(text));
+                if let Err(e) = self.publish(ctx, &name, text) {
+                    // The publisher learns why its message was not kept: 1009 for one too
+                    // big, 1013 while the hub is full (it may reconnect and try again).
+                    let _ = ctx.close(conn, e.close_code(), &e.to_string());
+                }
             }
             None => {
                 // The hub's history is text; binary has no place in it.
@@ -215,10 +271,11 @@ impl Handler for HubServer {
         }
     }
 
-    fn on_close(&mut self, _ctx: &mut Context<'_>, conn: ConnId, _event: &CloseEvent<'_>) {
+    fn on_close(&mut self, ctx: &mut Context<'_>, conn: ConnId, _event: &CloseEvent<'_>) {
         self.opening.remove(&conn);
         if let Some(name) = self.channel_of.remove(&conn) {
-            self.hub.unsubscribe(&name, &conn);
+            self.hub.unsubscribe(&name, &conn, ctx.now());
+            self.arm_expiry(ctx);
         }
     }
 
@@ -229,6 +286,11 @@ impl Handler for HubServer {
         if let Some(replay) = self.hub.resume(&name, &conn) {
             self.send_replay(ctx, conn, &name, replay);
         }
+    }
+
+    fn on_wake(&mut self, ctx: &mut Context<'_>) {
+        self.hub.expire(ctx.now());
+        self.arm_expiry(ctx);
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
@@ -263,15 +325,17 @@ impl Handler for HubServer {
     fn on_park_timeout(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         // Nothing arrived within the poll's timeout.
         if let Some(name) = self.poll_channel.remove(&id)
-            && self.hub.unpark(&name, &id)
+            && self.hub.unpark(&name, &id, ctx.now())
         {
-            let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
+            let _ = ctx.respond(id, no_content());
+            self.arm_expiry(ctx);
         }
     }
 
-    fn on_request_abandoned(&mut self, _ctx: &mut Context<'_>, id: RequestId) {
+    fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         if let Some(name) = self.poll_channel.remove(&id) {
-            self.hub.unpark(&name, &id);
+            self.hub.unpark(&name, &id, ctx.now());
+            self.arm_expiry(ctx);
         }
     }
 }
@@ -281,6 +345,16 @@ fn json_response(status: StatusCode, body: Body) -> Response {
         .header("Content-Type", "application/json")
         .header("Cache-Control", "no-store")
         .body(body)
+}
+
+/// `204`: nothing new. `no-store` like every `200` of a channel: a cache that kept it
+/// would answer the next poll with a stale "nothing".
+fn no_content() -> Response {
+    Response::new(StatusCode::NO_CONTENT).header("Cache-Control", "no-store")
+}
+
+fn respond_hub_error(ctx: &mut Context<'_>, id: RequestId, e: HubError) {
+    respond_error(ctx, id, e.status(), &e.to_string());
 }
 
 fn respond_error(ctx: &mut Context<'_>, id: RequestId, status: StatusCode, detail: &str) {

@@ -5,7 +5,7 @@ use pushwire::Config;
 use pushwire::hub::HubConfig;
 
 use super::VERSION;
-use super::server::{ECHO_ADDR, SERVE_ADDR, echo_defaults};
+use super::server::{ECHO_ADDR, SERVE_ADDR, echo_defaults, serve_defaults};
 use super::values::{fmt_bytes, fmt_secs};
 use crate::load::LoadConfig;
 
@@ -35,7 +35,7 @@ Run 'pushwire <COMMAND> --help' for the options of a command.
 }
 
 pub(super) fn serve_help() -> String {
-    let lib = Config::default();
+    let lib = serve_defaults();
     let hub = HubConfig::default();
     let ping = match lib.ping_interval {
         Some(d) => fmt_secs(d),
@@ -47,31 +47,49 @@ Serve the pub/sub hub: channels over HTTP long-polling, plain polling and WebSoc
 message history per channel, and a demo chat page at /.
 
 'pushwire' with no arguments runs this with every default. Its limits and timeouts are
-the library defaults (not the larger ones of 'pushwire echo').
+the library defaults, but for a 64 KiB message limit (not the larger ones of
+'pushwire echo').
 
 Usage: pushwire serve [OPTIONS]
 
 HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
-  POST /channels/NAME             publish the body (UTF-8 text); 201 {{\"id\":N}}
-  GET  /channels/NAME?since=N&timeout=S   long-poll; 200 {{\"messages\":[...],\"next\":M}} or 204
-  GET  /channels/NAME (WebSocket) subscribe; each message as {{\"id\":N,\"data\":\"...\"}}
+  POST /channels/NAME             publish the body (UTF-8 text); 201 {{\"id\":N,\"epoch\":\"E\"}}
+  GET  /channels/NAME?since=N&epoch=E&limit=K&timeout=S
+                                  long-poll; 200 {{\"epoch\":\"E\",\"messages\":[...],\"next\":M}}
+                                  or 204
+  GET  /channels/NAME?since=N&epoch=E (WebSocket)
+                                  subscribe: {{\"epoch\":\"E\",\"next\":C}} first, then each
+                                  message as {{\"id\":N,\"data\":\"...\"}}
   GET  /healthz                   200 ok
   GET  /                          the demo chat page
-  since=N: only messages after id N (absent: only new ones); timeout=0: plain polling.
+  since=N: only messages after id N (absent: only new ones); epoch=E: the stream N is
+  from (another one, or N past the last id: an answer with \"reset\":true from the
+  start); limit=K: at most K messages [default: {poll_limit}, at most {max_poll_limit}];
+  timeout=0: plain polling.
 
 Options:
       --addr ADDR               Address to listen on [default: {SERVE_ADDR}]
       --history N               Messages retained per channel for late readers (since=N)
                                 and reconnecting subscribers; at least 1 [default: {history}]
+      --history-bytes BYTES     Bytes retained per channel (its messages as sent, plus 40
+                                each), whichever of this and --history comes first; at
+                                least 6 x --max-message + 77 [default: {history_bytes}]
+      --max-channels N          Most channels at once; a publish or subscription that would
+                                make another is refused with 503 [default: {max_channels}]
+      --max-retained BYTES      Bytes all channels retain together; a publish past it is
+                                refused with 507 (WebSocket: close 1013) [default: {retained}]
+      --channel-ttl SECS        Drop a channel with no subscriber and no new message for
+                                this long; it comes back with a new epoch [default: {ttl}]
       --poll-timeout SECS       How long a long-poll without timeout= is held before 204;
                                 at most --max-poll-timeout [default: {poll}, or
                                 --max-poll-timeout if that is smaller]
       --max-poll-timeout SECS   The longest a long-poll is held, whatever its timeout= asks
                                 [default: {max_poll}]
-      --max-body BYTES          Largest request body; a bigger one is refused with 413
-                                [default: {body}]
-      --max-message BYTES       Largest WebSocket message (sum of its fragments); a bigger
-                                one is refused with close code 1009 [default: {msg}]
+      --max-message BYTES       Largest message, over HTTP and WebSocket alike: a bigger
+                                POST is refused with 413, a bigger WebSocket message with
+                                close code 1009 [default: {msg}]
+      --max-body BYTES          Largest request body, if it should differ from
+                                --max-message [default: --max-message]
       --max-frame BYTES         Largest frame payload, at most --max-message; a bigger one
                                 is refused with 1009 [default: {frame}, or --max-message
                                 if that is smaller]
@@ -112,9 +130,14 @@ Examples:
   pushwire client 'ws://127.0.0.1:8080/channels/lobby?since=0'
 ",
         history = hub.history,
+        history_bytes = fmt_bytes(hub.history_bytes as u64),
+        max_channels = hub.max_channels,
+        retained = fmt_bytes(hub.max_retained_bytes as u64),
+        ttl = fmt_secs(hub.channel_ttl),
+        poll_limit = hub.poll_limit,
+        max_poll_limit = hub.max_poll_limit,
         poll = fmt_secs(hub.default_poll_timeout),
         max_poll = fmt_secs(hub.max_poll_timeout),
-        body = fmt_bytes(lib.max_body_bytes as u64),
         msg = fmt_bytes(lib.max_message_size),
         frame = fmt_bytes(lib.max_frame_size),
         pong = fmt_secs(lib.pong_timeout),
@@ -374,8 +397,12 @@ mod tests {
             "[default: 30, or",
             "[default: 120]",
             "[default: 64 KiB]",
-            "[default: 16 MiB]",
-            "[default: 16 MiB, or --max-message",
+            "[default: 64 KiB, or --max-message",
+            "[default: --max-message]",
+            "[default: 100000]",
+            "[default: 256 MiB]",
+            "[default: 3600]",
+            "[default: 100, at most 1000]",
             "[default: 10]",
             "[default: 5]",
             "[default: 16384]",
@@ -385,12 +412,17 @@ mod tests {
             "'pushwire' with no arguments",
             "413",
             "408",
+            "503",
+            "507",
+            "1013",
             "head and body",
-            "POST /channels/NAME             publish the body (UTF-8 text); 201 {\"id\":N}",
-            "GET  /channels/NAME?since=N&timeout=S   long-poll; \
-             200 {\"messages\":[...],\"next\":M} or 204",
-            "GET  /channels/NAME (WebSocket) subscribe; each message as \
-             {\"id\":N,\"data\":\"...\"}",
+            "POST /channels/NAME             publish the body (UTF-8 text); \
+             201 {\"id\":N,\"epoch\":\"E\"}",
+            "GET  /channels/NAME?since=N&epoch=E&limit=K&timeout=S",
+            "long-poll; 200 {\"epoch\":\"E\",\"messages\":[...],\"next\":M}",
+            "subscribe: {\"epoch\":\"E\",\"next\":C} first, then each",
+            "message as {\"id\":N,\"data\":\"...\"}",
+            "\"reset\":true",
             "GET  /healthz                   200 ok",
             "GET  /                          the demo chat page",
             "--opt=VALUE",

@@ -317,8 +317,8 @@ mod tests {
         assert_eq!(hub, HubConfig::default());
         let lib = Config::default();
         assert_eq!(config.max_body_bytes, lib.max_body_bytes);
-        assert_eq!(config.max_message_size, lib.max_message_size);
-        assert_eq!(config.max_frame_size, lib.max_frame_size);
+        assert_eq!(config.max_message_size, hub.max_message as u64);
+        assert_eq!(config.max_frame_size, hub.max_message as u64);
         assert_eq!(config.max_fragments, lib.max_fragments);
         assert_eq!(config.max_connections, lib.max_connections);
         assert_eq!(config.request_timeout, lib.request_timeout);

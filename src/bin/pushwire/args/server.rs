@@ -30,6 +30,10 @@ const ECHO_STREAM_OVER: u64 = 256 * 1024;
 pub(super) enum ServerOpt {
     Addr,
     History,
+    HistoryBytes,
+    MaxChannels,
+    MaxRetained,
+    ChannelTtl,
     PollTimeout,
     MaxPollTimeout,
     MaxBody,
@@ -59,6 +63,7 @@ const EXPECT_SECS_OFF: &str =
 const EXPECT_U32: &str = "an integer from 0 to 4294967295";
 const EXPECT_USIZE: &str = "a non-negative integer";
 const EXPECT_HISTORY: &str = "a number of messages, at least 1, e.g. 1024";
+const EXPECT_COUNT: &str = "an integer of at least 1, e.g. 100000";
 const EXPECT_ORIGIN: &str = "a non-empty origin, e.g. https://example.com";
 
 const OPT_ADDR: OptSpec<ServerOpt> = OptSpec {
@@ -70,6 +75,26 @@ const OPT_HISTORY: OptSpec<ServerOpt> = OptSpec {
     name: "--history",
     opt: ServerOpt::History,
     expected: Some(EXPECT_HISTORY),
+};
+const OPT_HISTORY_BYTES: OptSpec<ServerOpt> = OptSpec {
+    name: "--history-bytes",
+    opt: ServerOpt::HistoryBytes,
+    expected: Some(EXPECT_BODY_BYTES),
+};
+const OPT_MAX_CHANNELS: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-channels",
+    opt: ServerOpt::MaxChannels,
+    expected: Some(EXPECT_COUNT),
+};
+const OPT_MAX_RETAINED: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-retained",
+    opt: ServerOpt::MaxRetained,
+    expected: Some(EXPECT_BODY_BYTES),
+};
+const OPT_CHANNEL_TTL: OptSpec<ServerOpt> = OptSpec {
+    name: "--channel-ttl",
+    opt: ServerOpt::ChannelTtl,
+    expected: Some(EXPECT_SECS),
 };
 const OPT_POLL_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
     name: "--poll-timeout",
@@ -150,6 +175,10 @@ const OPT_TRACE: OptSpec<ServerOpt> = OptSpec {
 pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_ADDR,
     OPT_HISTORY,
+    OPT_HISTORY_BYTES,
+    OPT_MAX_CHANNELS,
+    OPT_MAX_RETAINED,
+    OPT_CHANNEL_TTL,
     OPT_POLL_TIMEOUT,
     OPT_MAX_POLL_TIMEOUT,
     OPT_MAX_BODY,
@@ -194,13 +223,22 @@ pub(super) fn echo_defaults() -> Config {
     c
 }
 
+/// The configuration `pushwire serve` starts from: the library's, with the WebSocket
+/// message limit at the hub's (one message size limit over HTTP and WebSocket alike).
+pub(super) fn serve_defaults() -> Config {
+    let mut c = Config::default();
+    c.max_message_size = HubConfig::default().max_message as u64;
+    c.max_frame_size = c.max_frame_size.min(c.max_message_size);
+    c
+}
+
 /// `pushwire serve`, which is also what `pushwire` with no arguments runs.
 pub(super) fn parse_serve(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
     let server = ServerCommand {
         usage: Usage::Serve,
         specs: SERVE_OPTIONS,
         addr: SERVE_ADDR,
-        config: Config::default(),
+        config: serve_defaults(),
         help: serve_help,
     };
     server.parse(args, |addr, config, hub| Command::Serve {
@@ -245,6 +283,7 @@ impl ServerCommand {
         let mut config = self.config;
         let mut hub = HubConfig::default();
         let mut frame_given = false;
+        let mut body_given = false;
         // The values as given, for error messages.
         let mut poll_given: Option<String> = None;
         let mut max_poll_given: Option<String> = None;
@@ -267,6 +306,24 @@ impl ServerCommand {
                         .filter(|&n: &usize| n >= 1)
                         .ok_or_else(bad)?
                 }
+                ServerOpt::HistoryBytes => {
+                    hub.history_bytes = parse_bytes(&value)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(bad)?
+                }
+                ServerOpt::MaxChannels => {
+                    hub.max_channels = parse_int(&value)
+                        .filter(|&n: &usize| n >= 1)
+                        .ok_or_else(bad)?
+                }
+                ServerOpt::MaxRetained => {
+                    hub.max_retained_bytes = parse_bytes(&value)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(bad)?
+                }
+                ServerOpt::ChannelTtl => hub.channel_ttl = parse_secs(&value).ok_or_else(bad)?,
                 ServerOpt::PollTimeout => {
                     hub.default_poll_timeout = parse_secs(&value).ok_or_else(bad)?;
                     poll_given = Some(value);
@@ -279,7 +336,8 @@ impl ServerCommand {
                     config.max_body_bytes = parse_bytes(&value)
                         .and_then(|n| usize::try_from(n).ok())
                         .filter(|&n| n >= 1)
-                        .ok_or_else(bad)?
+                        .ok_or_else(bad)?;
+                    body_given = true;
                 }
                 ServerOpt::MaxMessage => {
                     config.max_message_size = parse_bytes(&value).ok_or_else(bad)?
@@ -357,6 +415,25 @@ impl ServerCommand {
         if !origins.is_empty() {
             config.allowed_origins = Some(origins);
         }
+        if usage == Usage::Serve {
+            // One message size limit for the hub over both transports: a WebSocket
+            // message is refused by the codec (1009) and a POST body by the HTTP layer
+            // (413) at the same size, unless --max-body sets the HTTP one apart.
+            hub.max_message = usize::try_from(config.max_message_size).unwrap_or(usize::MAX);
+            if !body_given {
+                config.max_body_bytes = hub.max_message.max(1);
+            }
+            hub.validate().map_err(|e| {
+                err(
+                    usage,
+                    ErrorKind::InvalidConfig {
+                        option: option_for_field(e.field),
+                        field: e.field,
+                        reason: e.reason,
+                    },
+                )
+            })?;
+        }
         config.validate().map_err(|e| {
             err(
                 usage,
@@ -386,6 +463,12 @@ fn option_for_field(field: &'static str) -> &'static str {
         "pong_timeout" => "--pong-timeout",
         "close_timeout" => "--close-timeout",
         "allowed_origins" => "--allow-origin",
+        "history" => "--history",
+        "history_bytes" => "--history-bytes",
+        "max_channels" => "--max-channels",
+        "max_retained_bytes" => "--max-retained",
+        "channel_ttl" => "--channel-ttl",
+        "max_poll_timeout" => "--max-poll-timeout",
         // A field the command line does not set: name the field itself.
         other => other,
     }
@@ -406,8 +489,14 @@ mod tests {
         assert_eq!(hub.default_poll_timeout, Duration::from_secs(30));
         assert_eq!(hub.max_poll_timeout, Duration::from_secs(120));
         assert_eq!(c.max_body_bytes, 64 << 10);
-        assert_eq!(c.max_message_size, 16 << 20);
-        assert_eq!(c.max_frame_size, 16 << 20);
+        assert_eq!(c.max_message_size, 64 << 10, "the hub's one message limit");
+        assert_eq!(hub.max_message, 64 << 10);
+        assert_eq!(c.max_frame_size, 64 << 10);
+        assert_eq!(hub.history_bytes, 1 << 20);
+        assert_eq!(hub.max_channels, 100_000);
+        assert_eq!(hub.max_retained_bytes, 256 << 20);
+        assert_eq!(hub.channel_ttl, Duration::from_secs(3600));
+        assert!(hub.validate().is_ok());
         assert_eq!(c.max_connections, 16 * 1024);
         assert_eq!(c.write_buffer_high_water, 1 << 20);
         assert_eq!(c.request_timeout, Duration::from_secs(10));
@@ -421,6 +510,14 @@ mod tests {
             "0.0.0.0:80",
             "--history",
             "5",
+            "--history-bytes",
+            "2MiB",
+            "--max-channels",
+            "10",
+            "--max-retained",
+            "8MiB",
+            "--channel-ttl",
+            "90",
             "--poll-timeout",
             "2.5",
             "--max-poll-timeout",
@@ -451,6 +548,15 @@ mod tests {
         ]);
         assert_eq!(addr, "0.0.0.0:80".parse().unwrap());
         assert_eq!(hub.history, 5);
+        assert_eq!(hub.history_bytes, 2 << 20);
+        assert_eq!(hub.max_channels, 10);
+        assert_eq!(hub.max_retained_bytes, 8 << 20);
+        assert_eq!(hub.channel_ttl, Duration::from_secs(90));
+        assert_eq!(
+            hub.max_message,
+            256 << 10,
+            "--max-message is the hub's limit too"
+        );
         assert_eq!(hub.default_poll_timeout, Duration::from_millis(2500));
         assert_eq!(hub.max_poll_timeout, Duration::from_secs(60));
         assert_eq!(c.max_body_bytes, 1 << 20);
@@ -525,6 +631,48 @@ mod tests {
             serve(&["--poll-timeout", "120"]).2.default_poll_timeout,
             Duration::from_secs(120)
         );
+    }
+
+    #[test]
+    fn serve_hub_limits_that_contradict_each_other_name_the_option() {
+        // A channel must hold one maximal message, escaped at worst.
+        let e = serve_err(&["--history-bytes", "64K"]);
+        assert!(
+            matches!(
+                e.kind,
+                ErrorKind::InvalidConfig {
+                    option: "--history-bytes",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--history-bytes"), "{e}");
+        let e = serve_err(&["--max-retained", "512K"]);
+        assert!(
+            matches!(
+                e.kind,
+                ErrorKind::InvalidConfig {
+                    option: "--max-retained",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Lowering --max-message makes room for a small history.
+        let (_, c, hub) = serve(&["--max-message", "1K", "--history-bytes", "64K"]);
+        assert_eq!((hub.max_message, c.max_body_bytes), (1024, 1024));
+        assert_eq!(hub.history_bytes, 64 << 10);
+        for bad in [
+            &["--max-channels", "0"][..],
+            &["--channel-ttl", "0"],
+            &["--max-retained", "x"],
+        ] {
+            assert!(
+                matches!(serve_err(bad).kind, ErrorKind::BadValue { .. }),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::wire::{
     message_body, parse_body,
 };
 use super::{ErrorLog, Histogram, LoadConfig, Mode, Report, Round, Target, Transport};
-use pushwire::hub::json::{parse_batch, parse_message, parse_published};
+use pushwire::hub::json::{parse_batch, parse_message, parse_published, parse_subscribed};
 use pushwire::status::Status;
 use pushwire::ws::client_handshake::ClientHandshake;
 use pushwire::ws::frame::{OpCode, write_frame};
@@ -104,6 +104,8 @@ struct Poller {
     reader: HttpReader,
     /// The `since` of the next request.
     since: u64,
+    /// The stream `since` is in (sent as `epoch=`), once known.
+    epoch: Option<String>,
     /// Longpoll mode: the next sequence number expected. Fan-out: rounds received.
     next_seq: u64,
     /// A request is outstanding…
@@ -163,6 +165,11 @@ struct Engine<'c> {
     publisher: usize,
     /// The channel's last id before the run, from the setup request.
     base_id: Option<u64>,
+    /// The channel's epoch: from the setup request, or the first publish if the channel
+    /// had no stream yet. Every answer during the run must name the same.
+    epoch: Option<String>,
+    /// Where the setup's next page of history starts.
+    setup_since: u64,
     setup_error: Option<SetupError>,
     published: u64,
     /// Echo: queue new messages. Longpoll: re-poll (pollers stop at the end).
@@ -220,6 +227,8 @@ impl<'c> Engine<'c> {
             opened: 0,
             publisher: cfg.conns,
             base_id: None,
+            epoch: None,
+            setup_since: 0,
             setup_error: None,
             published: 0,
             sending: false,
@@ -458,16 +467,12 @@ impl<'c> Engine<'c> {
                 hs.write_request(&mut conn.out, &self.target.host, &self.target.path, None);
             }
             Proto::Poller(p) => {
-                write_poll(&mut conn.out, &self.target, p.since);
+                write_poll(&mut conn.out, &self.target, p.since, p.epoch.as_deref());
                 p.outstanding = true;
                 p.written = false;
             }
             Proto::Publisher(p) => {
-                let _ = write!(
-                    conn.out,
-                    "GET {}?since=0&timeout=0 HTTP/1.1\r\nHost: {}\r\n\r\n",
-                    self.target.channel_path, self.target.host
-                );
+                write_setup_poll(&mut conn.out, &self.target, 0);
                 p.pending.push_back(Pending::Setup);
             }
             Proto::Echo(_) | Proto::Subscriber(_) => {}
@@ -540,7 +545,11 @@ impl<'c> Engine<'c> {
                     pos += n;
                     if let Some(response) = response {
                         let pending = p.pending.pop_front();
-                        self.on_publisher_response(pending, response)?;
+                        let page = self.on_publisher_response(pending, response)?;
+                        if let Some(since) = page {
+                            write_setup_poll(&mut conn.out, &self.target, since);
+                            p.pending.push_back(Pending::Setup);
+                        }
                     }
                 }
                 Ok(true)
@@ -790,18 +799,30 @@ impl<'c> Engine<'c> {
         Ok(())
     }
 
+    /// Takes one answer on the publisher's connection. `Some(since)`: the setup read a
+    /// page of the channel's history and must read on from `since` (answers are limited,
+    /// so the last id is where the pages end).
     fn on_publisher_response(
         &mut self,
         pending: Option<Pending>,
         response: HttpResponse,
-    ) -> Result<(), ConnError> {
+    ) -> Result<Option<u64>, ConnError> {
         match pending {
             Some(Pending::Setup) => match response.status {
                 200 => match parse_batch(&response.body) {
-                    Ok(batch) => self.base_id = Some(batch.next),
+                    Ok(batch) if !batch.messages.is_empty() => {
+                        self.epoch = Some(batch.epoch);
+                        self.setup_since = batch.next;
+                        return Ok(Some(batch.next));
+                    }
+                    Ok(batch) => {
+                        self.base_id = Some(batch.next);
+                        self.epoch = Some(batch.epoch);
+                    }
                     Err(e) => self.setup_error = Some(SetupError::Batch(e)),
                 },
-                204 => self.base_id = Some(0),
+                // Nothing after the cursor: paged to the end (or the channel is empty).
+                204 => self.base_id = Some(self.setup_since),
                 status => {
                     self.setup_error = Some(SetupError::Status {
                         path: self.target.channel_path.clone(),
@@ -823,11 +844,15 @@ impl<'c> Engine<'c> {
                 } else {
                     let want = self.base_id.unwrap_or(0) + 1 + seq;
                     match parse_published(&response.body) {
-                        Ok(id) if id == want => {}
-                        Ok(id) => self.mismatch(format!(
-                            "publish {seq} got id {id}, expected {want} (does someone else \
-                             publish on this channel?)"
-                        )),
+                        Ok((id, epoch)) => {
+                            if id != want {
+                                self.mismatch(format!(
+                                    "publish {seq} got id {id}, expected {want} (does someone \
+                                     else publish on this channel?)"
+                                ));
+                            }
+                            self.same_epoch(epoch, "a publish answer");
+                        }
                         Err(e) => self.mismatch(format!("publish answer: {e}")),
                     }
                 }
@@ -837,7 +862,19 @@ impl<'c> Engine<'c> {
         if response.close {
             return Err(ConnError::PublisherKeepAliveClosed);
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Checks that an answer names the run's stream; the first answer to name one sets it.
+    fn same_epoch(&mut self, epoch: String, what: &str) {
+        match &self.epoch {
+            None => self.epoch = Some(epoch),
+            Some(known) if *known == epoch => {}
+            Some(known) => {
+                let message = format!("{what} names epoch {epoch}, the run's stream is {known}");
+                self.mismatch(message);
+            }
+        }
     }
 
     /// Queues a publish of message `seq` and writes it. False if the publisher is gone.
@@ -876,6 +913,7 @@ impl<'c> Engine<'c> {
         Proto::Poller(Poller {
             reader: HttpReader::default(),
             since: self.base_id.unwrap_or(0),
+            epoch: self.epoch.clone(),
             next_seq: 0,
             outstanding: false,
             written: false,
@@ -894,6 +932,11 @@ impl<'c> Engine<'c> {
             204 => {}
             200 => {
                 let batch = parse_batch(&response.body).map_err(ConnError::PollBatch)?;
+                if batch.reset {
+                    self.errors.add("long-poll answer resets the stream", 1);
+                }
+                self.same_epoch(batch.epoch.clone(), "a long-poll answer");
+                p.epoch = Some(batch.epoch.clone());
                 if batch.missed > 0 {
                     self.errors
                         .add("long-poll answer reports missed messages", batch.missed);
@@ -948,7 +991,7 @@ impl<'c> Engine<'c> {
         // still arriving: that would put our own writes between the reads being timed.
         let defer = self.cfg.mode == Mode::Fanout && response.status == 200;
         if self.sending && !defer {
-            write_poll(out, &self.target, p.since);
+            write_poll(out, &self.target, p.since, p.epoch.as_deref());
             p.outstanding = true;
             p.written = false;
         }
@@ -1081,6 +1124,17 @@ impl<'c> Engine<'c> {
                         self.mismatch("a subscriber received a binary message");
                         continue;
                     }
+                    if payload.starts_with(b"{\"epoch\":") {
+                        // The subscription's first frame: which stream, and from where.
+                        match parse_subscribed(&payload) {
+                            Ok(first) if first.reset => {
+                                self.mismatch("a subscription was reset");
+                            }
+                            Ok(first) => self.same_epoch(first.epoch, "a subscription"),
+                            Err(e) => self.mismatch(format!("a subscription's first frame: {e}")),
+                        }
+                        continue;
+                    }
                     let (id, text) = match parse_message(&payload) {
                         Ok(m) => m,
                         Err(e) => {
@@ -1130,7 +1184,7 @@ impl<'c> Engine<'c> {
             }) = self.conns[id].as_mut()
                 && !p.outstanding
             {
-                write_poll(out, &self.target, p.since);
+                write_poll(out, &self.target, p.since, p.epoch.as_deref());
                 p.outstanding = true;
                 p.written = false;
                 self.kick(id);
@@ -1309,11 +1363,26 @@ impl<'c> Engine<'c> {
     }
 }
 
-fn write_poll(out: &mut Vec<u8>, target: &Target, since: u64) {
+/// The publisher's setup: a plain poll that reads the channel's history a page at a
+/// time, to learn its last id and epoch.
+fn write_setup_poll(out: &mut Vec<u8>, target: &Target, since: u64) {
     let _ = write!(
         out,
-        "GET {}?since={since}&timeout={POLL_TIMEOUT} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        "GET {}?since={since}&timeout=0&limit=1000 HTTP/1.1\r\nHost: {}\r\n\r\n",
         target.channel_path, target.host
+    );
+}
+
+fn write_poll(out: &mut Vec<u8>, target: &Target, since: u64, epoch: Option<&str>) {
+    let _ = write!(out, "GET {}?since={since}", target.channel_path);
+    if let Some(epoch) = epoch {
+        // Epochs are URL-safe base64: no escaping needed.
+        let _ = write!(out, "&epoch={epoch}");
+    }
+    let _ = write!(
+        out,
+        "&timeout={POLL_TIMEOUT} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        target.host
     );
 }
 

@@ -1,0 +1,651 @@
+//! The hub without IO: named channels, who waits on each, and the bounds on all of it.
+//!
+//! The [`Hub`] maps names to [channels](Channel) and also keeps, per channel, the two
+//! kinds of waiters, each identified by a key the driver chooses (its request or
+//! connection id):
+//!
+//! - **parked long-polls**: requests that found nothing newer than their `since` and wait
+//!   for the next message. Every parked request is *caught up* — its cursor is the
+//!   channel's last id, in its current epoch — because [`Hub::poll`] only parks a request
+//!   after finding nothing to answer. So one publish gives all of them the same
+//!   one-message answer, encoded once ([`Fanout::poll_body`]); each parked request is
+//!   answered exactly once, and is no longer parked afterwards.
+//! - **WebSocket subscribers**: connections that get every message as it is published.
+//!   [`Hub::subscribe`] hands back the history the subscriber asked for and registers it
+//!   in the same call, so nothing can be published in between: the replay ends at the
+//!   last id, and the next publish starts at the one after. Active subscribers are
+//!   likewise always caught up, so a publish sends each of them exactly the new message
+//!   ([`Fanout::frame`] to every [`Hub::subscribers`]).
+//!
+//! A subscriber that cannot take a message now (its write buffer is full) is
+//! [paused](Hub::pause) at the last id it did get; publishes skip it, and
+//! [`Hub::resume`] later replays what it missed from the history — with the number of
+//! messages evicted meanwhile, if it fell further behind than the history reaches. That is
+//! the whole delivery contract: every reader sees ids in increasing order, each at most
+//! once, and misses none that is still retained when it is read; any it does miss are
+//! counted for it; and a reader whose cursor is not in the current stream (another epoch,
+//! or ahead of the last id) is told so with a reset, on every transport alike.
+//!
+//! **Bounds.** What a remote client can make the hub hold is bounded by [`HubConfig`]:
+//! each channel's history by count and bytes, the number of channels, the bytes all
+//! channels retain together, the size of one message and of one poll answer. A request
+//! that would pass a hub-wide bound is refused ([`HubError::TooManyChannels`],
+//! [`HubError::MemoryFull`]) rather than evicting someone else's history. Channels with no
+//! waiters and no news for [`HubConfig::channel_ttl`] are dropped by [`Hub::expire`].
+//! A channel entry without waiters holds no waiter sets at all (they are boxed on first
+//! use), so a flood of channel names costs each only its name, its stream and its
+//! messages.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::hub::HubError;
+use crate::hub::channel::{Channel, Message, Position, retained_cost};
+use crate::hub::config::HubConfig;
+use crate::hub::epoch::Epoch;
+use crate::hub::json::{self, BatchMeta};
+
+// ===== answers =====
+
+/// What [`Hub::poll`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// Messages are there, or the cursor needs a reset: answer `200` with this at once.
+    Ready(PollAnswer),
+    /// Nothing yet, and the request is parked under its key: it is answered by a later
+    /// [`Hub::publish`] (in [`Fanout::polls`]) unless the driver takes it back with
+    /// [`Hub::unpark`] first (timeout → `204`, or the connection went away).
+    Parked,
+    /// Nothing yet and no key to park under (`timeout=0`): answer `204` at once.
+    Empty,
+}
+
+/// A `200` poll answer: its messages' frames (shared with the history) and what it says
+/// about them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollAnswer {
+    /// Epoch, reset, next and missed.
+    pub meta: BatchMeta,
+    /// The messages' frames, oldest first.
+    pub frames: Vec<Arc<str>>,
+}
+
+impl PollAnswer {
+    /// The answer's JSON,
+    /// `{"epoch":"E"[,"reset":true],"messages":[...],"next":M[,"missed":K]}`.
+    pub fn to_json(&self) -> String {
+        json::poll_batch_of_frames(self.frames.iter().map(|f| &**f), self.meta)
+    }
+
+    /// The same JSON as pieces to send one after another, the frames shared with the
+    /// history rather than copied: `prefix, frame, ",", frame, …, suffix`. `comma` is a
+    /// shared `","` (one allocation for every answer).
+    pub fn pieces(&self, comma: &Arc<[u8]>) -> Vec<Arc<[u8]>> {
+        let mut pieces = Vec::with_capacity(2 * self.frames.len() + 1);
+        pieces.push(Arc::from(json::batch_prefix(self.meta).into_bytes()));
+        for (i, frame) in self.frames.iter().enumerate() {
+            if i > 0 {
+                pieces.push(Arc::clone(comma));
+            }
+            pieces.push(Arc::<[u8]>::from(Arc::clone(frame)));
+        }
+        pieces.push(Arc::from(json::batch_suffix(self.meta).into_bytes()));
+        pieces
+    }
+}
+
+/// What a publish produced, for the driver to deliver.
+#[derive(Debug, Clone)]
+pub struct Fanout<K> {
+    /// The new message's id.
+    pub id: u64,
+    /// The stream it belongs to.
+    pub epoch: Epoch,
+    /// The message's frame `{"id":N,"data":"..."}`: send it as a text frame to every
+    /// [`Hub::subscribers`] of the channel.
+    pub frame: Arc<str>,
+    /// The long-poll requests this publish completes; they are no longer parked.
+    pub polls: Vec<K>,
+    /// Their common `200` body `{"epoch":"E","messages":[{"id":N,"data":"..."}],"next":N}`,
+    /// encoded once; `None` when `polls` is empty.
+    pub poll_body: Option<Arc<[u8]>>,
+}
+
+impl<K> Fanout<K> {
+    /// The publisher's `201` body, `{"id":N,"epoch":"E"}`.
+    pub fn published_body(&self) -> String {
+        json::published(self.id, self.epoch)
+    }
+}
+
+/// What a WebSocket subscriber is sent on subscribing: the first frame
+/// (`{"epoch":"E"[,"reset":true],"next":C}`, [`Subscription::first_frame`]), then the
+/// replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The stream subscribed to.
+    pub epoch: Epoch,
+    /// The subscriber's cursor was not in this stream: the replay is from its start.
+    pub reset: bool,
+    /// Where the subscriber stands before the replay.
+    pub next: u64,
+    /// The history after that.
+    pub replay: Replay,
+}
+
+impl Subscription {
+    /// The frame to send first.
+    pub fn first_frame(&self) -> String {
+        json::subscribed_frame(self.epoch, self.next, self.reset)
+    }
+}
+
+/// What a WebSocket subscriber is sent on subscribing or resuming, before any new message:
+/// first `{"missed":K}` if `missed > 0`, then `frames` in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Replay {
+    /// Messages after the subscriber's cursor that were evicted before it could get them.
+    pub missed: u64,
+    /// The retained messages after its cursor, oldest first.
+    pub frames: Vec<Arc<str>>,
+    /// The id of the first frame (if any).
+    pub first_id: u64,
+}
+
+impl Replay {
+    /// The `{"missed":K}` frame to send first, if anything was missed.
+    pub fn missed_frame(&self) -> Option<String> {
+        (self.missed > 0).then(|| json::missed_frame(self.missed))
+    }
+}
+
+/// A channel [`Hub::expire`] dropped: the driver may record it (a log writes a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The channel's name.
+    pub name: String,
+    /// The epoch of the stream that ended.
+    pub epoch: Epoch,
+}
+
+// ===== the hub =====
+
+/// Who waits on one channel. Boxed, and absent while nobody does.
+#[derive(Debug)]
+struct Waiters<P, S> {
+    /// Long-poll requests waiting for the next message. All are caught up.
+    parked: HashSet<P>,
+    /// Subscribers that get each message as it is published. All are caught up.
+    active: HashSet<S>,
+    /// Subscribers publishes skip, with the last id each was given.
+    paused: HashMap<S, u64>,
+}
+
+impl<P, S> Default for Waiters<P, S> {
+    fn default() -> Self {
+        Waiters {
+            parked: HashSet::new(),
+            active: HashSet::new(),
+            paused: HashMap::new(),
+        }
+    }
+}
+
+impl<P, S> Waiters<P, S> {
+    fn is_empty(&self) -> bool {
+        self.parked.is_empty() && self.active.is_empty() && self.paused.is_empty()
+    }
+}
+
+/// Everything the hub knows about one channel.
+#[derive(Debug)]
+struct Entry<P, S> {
+    log: Channel,
+    waiters: Option<Box<Waiters<P, S>>>,
+    /// The last publish, or the moment the last waiter left: the channel's age, for
+    /// [`HubConfig::channel_ttl`], while nobody waits.
+    last_active: Instant,
+    /// An entry for this channel is in the expiry queue.
+    expiry_queued: bool,
+}
+
+/// Named channels, created on first use, each with its history and its waiters.
+///
+/// `P` identifies a parked long-poll request (the server's request id), `S` a WebSocket
+/// subscription (its connection id); tests may use one type for both. A key is parked or
+/// subscribed per channel; the driver remembers which channel each of its keys is on, to
+/// [`unpark`](Hub::unpark) or [`unsubscribe`](Hub::unsubscribe) it when its connection
+/// closes. Channel names are taken as given: check them with
+/// [`channel_name`](crate::hub::query::channel_name) first.
+///
+/// ```
+/// use std::time::Instant;
+/// use pushwire::hub::{Cursor, Hub, HubConfig, PollOutcome};
+///
+/// let now = Instant::now();
+/// let mut hub: Hub<u32> = Hub::with_seed(&HubConfig::default(), 1);
+/// // A long-poll with nothing to answer parks; a WebSocket subscribes.
+/// let parked = hub.poll("news", Cursor::default(), 100, Some(1), now).unwrap();
+/// assert_eq!(parked, PollOutcome::Parked);
+/// hub.subscribe("news", 2, Cursor::default(), now).unwrap();
+///
+/// let fanout = hub.publish("news", "hello", now).unwrap();
+/// let epoch = fanout.epoch;
+/// assert_eq!(fanout.published_body(), format!(r#"{{"id":1,"epoch":"{epoch}"}}"#));
+/// assert_eq!(fanout.polls, [1]);
+/// assert_eq!(
+///     &*fanout.poll_body.unwrap(),
+///     format!(r#"{{"epoch":"{epoch}","messages":[{{"id":1,"data":"hello"}}],"next":1}}"#).as_bytes()
+/// );
+/// assert_eq!(hub.subscribers("news").collect::<Vec<_>>(), [&2]);
+/// assert_eq!(&*fanout.frame, r#"{"id":1,"data":"hello"}"#);
+/// ```
+#[derive(Debug)]
+pub struct Hub<P, S = P> {
+    channels: HashMap<String, Entry<P, S>>,
+    config: HubConfig,
+    /// [`retained_cost`] of every retained message. INVARIANT: the sum of the channels'
+    /// [`Channel::bytes`], at most `config.max_retained_bytes`.
+    retained: usize,
+    /// Where new epochs come from.
+    rng: StdRng,
+    /// When idle channels expire, soonest first; an entry is checked against its channel
+    /// when it comes due (lazy deletion, as the server's timers do). At most one entry
+    /// per channel.
+    expiry: BinaryHeap<Reverse<(Instant, String)>>,
+}
+
+/// A reader's claim of where it stands: `since=N` and `epoch=E` from its request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last id it has; `None`: only what is published from now on.
+    pub since: Option<u64>,
+    /// The stream that id is from; `None` for a client that does not say (it is then
+    /// taken to be the current one).
+    pub epoch: Option<Epoch>,
+}
+
+impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
+    /// A hub with these settings, whose epochs come from the operating system's random
+    /// source.
+    pub fn new(config: &HubConfig) -> Self {
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed[..]);
+        Self::with_rng(config, StdRng::from_seed(seed))
+    }
+
+    /// A hub whose epochs come from a generator seeded with `seed`: the same operations
+    /// give the same answers (tests, fuzzing).
+    pub fn with_seed(config: &HubConfig, seed: u64) -> Self {
+        Self::with_rng(config, StdRng::seed_from_u64(seed))
+    }
+
+    fn with_rng(config: &HubConfig, rng: StdRng) -> Self {
+        Hub {
+            channels: HashMap::new(),
+            config: config.clone(),
+            retained: 0,
+            rng,
+            expiry: BinaryHeap::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// How many channels exist. A channel that was only ever waited on, and no longer is,
+    /// is forgotten (it had no history to keep).
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// The [`retained_cost`] of every retained message of every channel.
+    pub fn retained_bytes(&self) -> usize {
+        self.retained
+    }
+
+    /// The channel named `name`, if it exists.
+    pub fn get(&self, name: &str) -> Option<&Channel> {
+        self.channels.get(name).map(|entry| &entry.log)
+    }
+
+    /// The entry for `name`, created if needed — unless that would pass `max_channels`.
+    fn entry(&mut self, name: &str, now: Instant) -> Result<&mut Entry<P, S>, HubError> {
+        // Look up before inserting so the common case allocates no `String`.
+        if !self.channels.contains_key(name) {
+            if self.channels.len() >= self.config.max_channels {
+                return Err(HubError::TooManyChannels);
+            }
+            let epoch = Epoch::random(&mut self.rng);
+            let log = Channel::new(epoch, self.config.history, self.config.history_bytes);
+            let entry = Entry {
+                log,
+                waiters: None,
+                last_active: now,
+                expiry_queued: false,
+            };
+            self.channels.insert(name.to_owned(), entry);
+        }
+        Ok(self
+            .channels
+            .get_mut(name)
+            .expect("the entry exists: it was inserted above if it was missing"))
+    }
+
+    /// Publishes `data` on `name` (creating the channel if needed) and returns what to
+    /// deliver: see [`Fanout`]. Every parked request on the channel is unparked and
+    /// listed in [`Fanout::polls`]; the [active subscribers](Hub::subscribers) are to be
+    /// sent [`Fanout::frame`].
+    ///
+    /// Refused, with nothing changed: data longer than `max_message`
+    /// ([`HubError::MessageTooLarge`]), a new channel past `max_channels`, or a message
+    /// that would take the hub's retained bytes past `max_retained_bytes` after its own
+    /// channel's evictions ([`HubError::MemoryFull`]).
+    pub fn publish(&mut self, name: &str, data: &str, now: Instant) -> Result<Fanout<P>, HubError> {
+        if data.len() > self.config.max_message {
+            return Err(HubError::MessageTooLarge);
+        }
+        let existing = self.channels.get(name);
+        let id = existing.map_or(0, |e| e.log.last_id()) + 1;
+        let frame: Arc<str> = Arc::from(json::message_frame(id, data));
+        let cost = retained_cost(frame.len());
+        let freed = existing.map_or(0, |e| e.log.eviction_for(cost));
+        if self.retained - freed + cost > self.config.max_retained_bytes {
+            return Err(HubError::MemoryFull);
+        }
+        let ttl = self.config.channel_ttl;
+        let entry = self.entry(name, now)?;
+        let epoch = entry.log.epoch();
+        let evicted = entry.log.push(Message::new(id, Arc::clone(&frame)));
+        debug_assert_eq!(evicted, freed);
+        entry.last_active = now;
+        let polls: Vec<P> = match entry.waiters.as_mut() {
+            Some(waiters) => waiters.parked.drain().collect(),
+            None => Vec::new(),
+        };
+        if entry.waiters.as_ref().is_some_and(|w| w.is_empty()) {
+            entry.waiters = None;
+        }
+        let queue = entry.waiters.is_none() && !entry.expiry_queued;
+        entry.expiry_queued |= queue;
+        self.retained = self.retained - freed + cost;
+        if queue {
+            self.expiry.push(Reverse((now + ttl, name.to_owned())));
+        }
+        // Every parked request was caught up, so all get exactly this message.
+        let poll_body = (!polls.is_empty()).then(|| {
+            let meta = BatchMeta {
+                epoch,
+                reset: false,
+                next: id,
+                missed: 0,
+            };
+            Arc::from(json::poll_batch_of_frames([&*frame], meta).into_bytes())
+        });
+        Ok(Fanout {
+            id,
+            epoch,
+            frame,
+            polls,
+            poll_body,
+        })
+    }
+
+    /// A long-poll for messages on `name` after `cursor`, answering at most `limit`
+    /// messages (and at most `max_batch_bytes` of them).
+    ///
+    /// If there are any, or the cursor is not in the channel's current stream, answers
+    /// [`PollOutcome::Ready`] (with `missed` if some were evicted, `reset` if the cursor
+    /// was elsewhere). Otherwise parks the request under `park_as` and answers
+    /// [`PollOutcome::Parked`], or, with `park_as` `None` (`timeout=0`, `HEAD`), answers
+    /// [`PollOutcome::Empty`]. Parking a key that is already parked on this channel keeps
+    /// one entry. Parking on a channel that does not exist creates it (so it counts
+    /// against `max_channels`).
+    pub fn poll(
+        &mut self,
+        name: &str,
+        cursor: Cursor,
+        limit: usize,
+        park_as: Option<P>,
+        now: Instant,
+    ) -> Result<PollOutcome, HubError> {
+        let max_bytes = self.config.max_batch_bytes;
+        match self.channels.get(name) {
+            Some(entry) => {
+                let position = entry.log.position(cursor.since, cursor.epoch);
+                let batch = entry.log.read(position, limit, max_bytes);
+                if !batch.is_empty() || batch.is_reset() {
+                    return Ok(PollOutcome::Ready(PollAnswer {
+                        meta: batch.meta(),
+                        frames: batch.frames(),
+                    }));
+                }
+            }
+            // No such channel: nothing to miss, but a cursor past 0 is from a stream that
+            // is gone. The reset names a fresh epoch; the stream that begins when someone
+            // publishes will have its own, and a reader at 0 is never reset again.
+            None if cursor.since.unwrap_or(0) > 0 => {
+                let meta = BatchMeta {
+                    epoch: Epoch::random(&mut self.rng),
+                    reset: true,
+                    next: 0,
+                    missed: 0,
+                };
+                let frames = Vec::new();
+                return Ok(PollOutcome::Ready(PollAnswer { meta, frames }));
+            }
+            None => {}
+        }
+        match park_as {
+            Some(key) => {
+                let entry = self.entry(name, now)?;
+                entry.waiters.get_or_insert_default().parked.insert(key);
+                Ok(PollOutcome::Parked)
+            }
+            None => Ok(PollOutcome::Empty),
+        }
+    }
+
+    /// Takes a parked request back (its timeout ran out, or its connection closed).
+    /// `true` if it was still parked: then the driver answers it (`204` on timeout).
+    /// `false` if a publish already answered it, so a late timer does nothing.
+    pub fn unpark(&mut self, name: &str, key: &P, now: Instant) -> bool {
+        let removed = self.channels.get_mut(name).is_some_and(|entry| {
+            entry
+                .waiters
+                .as_mut()
+                .is_some_and(|waiters| waiters.parked.remove(key))
+        });
+        if removed {
+            self.waiter_left(name, now);
+        }
+        removed
+    }
+
+    /// Is `key` parked on `name`?
+    pub fn is_parked(&self, name: &str, key: &P) -> bool {
+        self.waiters(name).is_some_and(|w| w.parked.contains(key))
+    }
+
+    /// How many requests are parked on `name`.
+    pub fn parked_count(&self, name: &str) -> usize {
+        self.waiters(name).map_or(0, |w| w.parked.len())
+    }
+
+    fn waiters(&self, name: &str) -> Option<&Waiters<P, S>> {
+        self.channels.get(name).and_then(|e| e.waiters.as_deref())
+    }
+
+    /// Subscribes `key` to `name` (creating the channel if needed) and returns what to
+    /// send it first: see [`Subscription`]. The replay is every retained message after
+    /// the cursor (from the stream's start on a reset), with how many after it were
+    /// evicted; `since` `None` replays nothing. From this call on, every publish lists the
+    /// key in [`Hub::subscribers`]. Subscribing a key again starts it over from the new
+    /// cursor.
+    pub fn subscribe(
+        &mut self,
+        name: &str,
+        key: S,
+        cursor: Cursor,
+        now: Instant,
+    ) -> Result<Subscription, HubError> {
+        let entry = self.entry(name, now)?;
+        let position = entry.log.position(cursor.since, cursor.epoch);
+        let batch = entry.log.read_all(position);
+        let next = match position {
+            Position::After(since) => since,
+            Position::Reset => 0,
+        };
+        let subscription = Subscription {
+            epoch: entry.log.epoch(),
+            reset: batch.is_reset(),
+            next,
+            replay: Replay {
+                missed: batch.missed(),
+                first_id: next + batch.missed() + 1,
+                frames: batch.frames(),
+            },
+        };
+        let waiters = entry.waiters.get_or_insert_default();
+        waiters.paused.remove(&key);
+        waiters.active.insert(key);
+        Ok(subscription)
+    }
+
+    /// Removes `key`'s subscription to `name`, active or paused. `true` if it had one.
+    pub fn unsubscribe(&mut self, name: &str, key: &S, now: Instant) -> bool {
+        let removed = self.channels.get_mut(name).is_some_and(|entry| {
+            entry.waiters.as_mut().is_some_and(|waiters| {
+                let active = waiters.active.remove(key);
+                let paused = waiters.paused.remove(key).is_some();
+                active || paused
+            })
+        });
+        if removed {
+            self.waiter_left(name, now);
+        }
+        removed
+    }
+
+    /// The active subscribers of `name`: after [`Hub::publish`], each is to be sent that
+    /// publish's [`Fanout::frame`]. Paused subscribers are not listed.
+    pub fn subscribers(&self, name: &str) -> impl Iterator<Item = &S> {
+        self.waiters(name).into_iter().flat_map(|w| w.active.iter())
+    }
+
+    /// How many subscribers `name` has, active and paused.
+    pub fn subscriber_count(&self, name: &str) -> usize {
+        self.waiters(name)
+            .map_or(0, |w| w.active.len() + w.paused.len())
+    }
+
+    /// Stops sending to subscriber `key` of `name`, remembering that the last id it was
+    /// given is `delivered` (e.g. a publish's `id - 1` when sending that publish's frame
+    /// failed for lack of buffer space). Later publishes skip it until
+    /// [`Hub::resume`]. `false` if `key` is not an active subscriber of `name`.
+    pub fn pause(&mut self, name: &str, key: &S, delivered: u64) -> bool {
+        let Some(entry) = self.channels.get_mut(name) else {
+            return false;
+        };
+        let last = entry.log.last_id();
+        let Some(waiters) = entry.waiters.as_mut() else {
+            return false;
+        };
+        if !waiters.active.remove(key) {
+            return false;
+        }
+        waiters.paused.insert(key.clone(), delivered.min(last));
+        true
+    }
+
+    /// Makes paused subscriber `key` of `name` active again and returns what it missed
+    /// while paused: the retained messages after the id it was last given, and how many
+    /// were evicted first. `None` if `key` is not a paused subscriber of `name`.
+    pub fn resume(&mut self, name: &str, key: &S) -> Option<Replay> {
+        let entry = self.channels.get_mut(name)?;
+        let waiters = entry.waiters.as_mut()?;
+        let (key, delivered) = waiters.paused.remove_entry(key)?;
+        let batch = entry.log.read_all(Position::After(delivered));
+        let replay = Replay {
+            missed: batch.missed(),
+            first_id: delivered + batch.missed() + 1,
+            frames: batch.frames(),
+        };
+        waiters.active.insert(key);
+        Some(replay)
+    }
+
+    /// After a waiter left `name`: a channel nobody waits on any more is forgotten if it
+    /// never had history (coming back to the name later is indistinguishable from keeping
+    /// it), and otherwise starts ageing towards its expiry.
+    fn waiter_left(&mut self, name: &str, now: Instant) {
+        let Some(entry) = self.channels.get_mut(name) else {
+            return;
+        };
+        if !entry.waiters.as_ref().is_some_and(|w| w.is_empty()) {
+            return;
+        }
+        entry.waiters = None;
+        if entry.log.last_id() == 0 {
+            self.channels.remove(name);
+            return;
+        }
+        entry.last_active = now;
+        if !entry.expiry_queued {
+            entry.expiry_queued = true;
+            let at = now + self.config.channel_ttl;
+            self.expiry.push(Reverse((at, name.to_owned())));
+        }
+    }
+
+    /// When [`Hub::expire`] next has something to do.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.expiry.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Drops every channel that has had no waiter and no publish for `channel_ttl`, with
+    /// its history, and returns them. Its name, used again, begins a new stream (a new
+    /// epoch), so a reader from the old one is told to reset.
+    pub fn expire(&mut self, now: Instant) -> Vec<Dropped> {
+        let ttl = self.config.channel_ttl;
+        let mut dropped = Vec::new();
+        while let Some(Reverse((at, _))) = self.expiry.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, name))) = self.expiry.pop() else {
+                break;
+            };
+            let Some(entry) = self.channels.get_mut(&name) else {
+                continue;
+            };
+            if entry.waiters.is_some() {
+                // Waited on again: it is queued anew when the last waiter leaves.
+                entry.expiry_queued = false;
+                continue;
+            }
+            let due = entry.last_active + ttl;
+            if due > now {
+                // Published to since it was queued: look again when it would expire.
+                self.expiry.push(Reverse((due, name)));
+                continue;
+            }
+            let epoch = entry.log.epoch();
+            self.retained -= entry.log.bytes();
+            self.channels.remove(&name);
+            dropped.push(Dropped { name, epoch });
+        }
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests;
