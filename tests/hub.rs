@@ -535,6 +535,37 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
 }
 
 #[test]
+fn hub_errors_keep_the_connection_and_say_so_nowhere_as_close() {
+    // A well-formed request the hub refuses (400, 404, 405, 413 from the hub) leaves
+    // the connection usable, as README.md says: the next request on it is answered.
+    let mut h = hub_config(16);
+    h.max_message = 4;
+    let mut c = config();
+    c.max_body_bytes = 1024; // the HTTP layer takes it; the hub refuses it
+    let (mut pair, _events) = hub_with(c, h);
+    let mut client = Client::connect(&mut pair);
+    for (request, status) in [
+        (
+            &b"GET /channels/q?since=x HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+            400,
+        ),
+        (b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+        (b"DELETE /channels/q HTTP/1.1\r\nHost: t\r\n\r\n", 405),
+        (
+            b"POST /channels/q HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+            413,
+        ),
+    ] {
+        client.send(&mut pair, request);
+        let response = client.response(&mut pair);
+        assert_hub_error(&response, status);
+        assert_eq!(response.header("Connection"), None, "{response:?}");
+    }
+    assert_eq!(client.get(&mut pair, "/healthz").body, b"ok");
+    assert!(!client.server_finished(&pair));
+}
+
+#[test]
 fn websocket_binary_message_is_closed_with_1003() {
     let (mut pair, _events) = hub(16);
     let (ws, _, _) = subscribe(&mut pair, "/channels/bin");

@@ -200,7 +200,7 @@ impl HubServer {
                 }
             }
             _ => {
-                let response = Response::error(
+                let response = error_page(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "use GET to read, POST to publish",
                 )
@@ -298,7 +298,7 @@ impl Handler for HubServer {
         let readable = matches!(request.method(), "GET" | "HEAD");
         match path {
             "/" | "/healthz" if !readable => {
-                let response = Response::error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
+                let response = error_page(StatusCode::METHOD_NOT_ALLOWED, "use GET")
                     .header("Allow", "GET, HEAD");
                 let _ = ctx.respond(id, response);
             }
@@ -357,8 +357,15 @@ fn respond_hub_error(ctx: &mut Context<'_>, id: RequestId, e: HubError) {
     respond_error(ctx, id, e.status(), &e.to_string());
 }
 
+/// The hub's error page: `"<code> <reason>\n<detail>\n"`, like
+/// [`Response::error`] but without `Connection: close`. Every hub error answers a
+/// request that was read completely and framed correctly, so the connection stays
+/// usable (a long-polling page keeps its one connection through a `400`); only protocol
+/// errors, found before the request could be trusted, and refused upgrades close it.
+fn error_page(status: StatusCode, detail: &str) -> Response {
+    Response::text(status, format!("{status}\n{detail}\n"))
+}
+
 fn respond_error(ctx: &mut Context<'_>, id: RequestId, status: StatusCode, detail: &str) {
-    // An error on a request that was read completely leaves the connection usable.
-    let response = Response::text(status, format!("{status}\n{detail}\n"));
-    let _ = ctx.respond(id, response);
+    let _ = ctx.respond(id, error_page(status, detail));
 }
