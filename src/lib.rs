@@ -114,6 +114,7 @@ pub mod pair;
 pub mod server;
 pub mod session;
 pub mod status;
+pub mod storage;
 #[cfg(test)]
 mod test_rng;
 pub mod trace;

@@ -6,9 +6,6 @@
 
 mod support;
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pushwire::hub::{HubConfig, HubServer};
@@ -695,61 +692,6 @@ fn slow_websocket_subscriber_is_paused_then_resumed_with_a_missed_count() {
 }
 
 // ===== the binary =====
-
-/// Kills the `pushwire serve` child when dropped, so a failing test leaves nothing behind.
-struct ServeProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `pushwire serve` on a free port with `args`, and waits (at most [`TIMEOUT`])
-/// until it accepts connections.
-fn spawn_serve(args: &[&str]) -> ServeProcess {
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
-        .arg("serve")
-        .arg("--addr")
-        .arg(addr.to_string())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pushwire serve");
-    let mut process = ServeProcess { child, addr };
-    let deadline = Instant::now() + TIMEOUT;
-    while std::net::TcpStream::connect(addr).is_err() {
-        if let Ok(Some(status)) = process.child.try_wait() {
-            let mut stderr = String::new();
-            let _ = process
-                .child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr);
-            panic!("pushwire serve exited with {status}: {stderr}");
-        }
-        assert!(Instant::now() < deadline, "pushwire serve did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    process
-}
 
 /// A `204` that came after at least `low` and before `high` (wall clock: a real process).
 fn assert_204_between(response: &HttpResponse, elapsed: Duration, low: Duration, high: Duration) {

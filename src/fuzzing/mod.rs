@@ -24,6 +24,7 @@
 //! body_decoder:                    [mode: u8] [limit: u8] [mode-specific bytes ...]
 //! pair_roundtrip:                  [config: u8] ([kind: u8] [len: u8] [fragment: u8] [bytes])*
 //! hub_ops:                         [history: u8] ([op: u8] [argument bytes]?)*
+//! storage_recovery:                [mode: u8] [limits: u8] [mode-specific bytes ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -36,9 +37,10 @@
 //! `ws.rs` (`frame_header`, `utf8`, `mask`, `close_payload`), `connection.rs`
 //! (`ws_connection`, `server_pipeline`, `ws_client_connection`, all run by the op-driven
 //! driver in `driver.rs`), `session.rs` (`session`: the HTTP/1.1 session with an
-//! application's answers), `pair.rs` (`pair_roundtrip`) and `hub.rs` (`hub_ops`). This
-//! file holds what they share: the input reader, a PRNG, split schedules, and
-//! [`TARGETS`].
+//! application's answers), `pair.rs` (`pair_roundtrip`), `hub.rs` (`hub_ops`) and
+//! `storage.rs` (`storage_recovery`, on the writer and fold models in
+//! `storage::model`). This file holds what they share: the input reader, a PRNG, split
+//! schedules, and [`TARGETS`].
 
 mod connection;
 mod driver;
@@ -48,6 +50,7 @@ mod pair;
 #[cfg(test)]
 mod seeds;
 mod session;
+mod storage;
 mod ws;
 
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
@@ -55,6 +58,7 @@ pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
 pub use pair::pair_roundtrip;
 pub use session::session;
+pub use storage::storage_recovery;
 pub use ws::{close_payload, frame_header, mask, utf8};
 
 // ===== helpers: a byte reader, a tiny PRNG, split schedules =====
@@ -183,4 +187,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("pair_roundtrip", pair_roundtrip),
     ("hub_ops", hub_ops),
     ("session", session),
+    ("storage_recovery", storage_recovery),
 ];

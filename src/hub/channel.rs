@@ -196,6 +196,15 @@ impl Channel {
         freed
     }
 
+    /// Appends a message of a log being recovered: the first may have any id (the ones
+    /// before it were evicted before the log was written), the rest follow it.
+    pub(crate) fn restore(&mut self, message: Message) {
+        if self.messages.is_empty() {
+            self.last_id = message.id - 1;
+        }
+        self.push(message);
+    }
+
     /// The id of the newest message published; 0 when nothing ever was.
     pub fn last_id(&self) -> u64 {
         self.last_id

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::config::ConfigError;
+use crate::storage::disk::LogOptions;
 
 /// How the hub keeps history, bounds its memory, and holds long-polls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,21 @@ pub struct HubConfig {
     pub default_poll_timeout: Duration,
     /// The longest a long-poll is held, whatever `timeout=` asks. Default 120 s.
     pub max_poll_timeout: Duration,
+    /// Where the streams live: in memory (lost when the process ends; a restart begins
+    /// new epochs), or in a durable log on disk. Default: memory.
+    pub storage: Storage,
+}
+
+/// Where the hub keeps its streams.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// In memory only.
+    #[default]
+    Memory,
+    /// In an append-only log in a directory ([`crate::storage::disk`]): recovered on
+    /// start, ids and epochs continue, and with [`Fsync::Always`](crate::storage::disk::Fsync)
+    /// a message acknowledged with `201` survives a crash and a power loss.
+    Disk(LogOptions),
 }
 
 impl Default for HubConfig {
@@ -62,6 +78,7 @@ impl Default for HubConfig {
             max_batch_bytes: 1 << 20,
             default_poll_timeout: Duration::from_secs(30),
             max_poll_timeout: Duration::from_secs(120),
+            storage: Storage::Memory,
         }
     }
 }

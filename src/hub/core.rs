@@ -203,10 +203,28 @@ impl<P, S> Waiters<P, S> {
     }
 }
 
+/// A message [prepared](Hub::prepare) and not yet committed: its id, stream and frame,
+/// and the bytes reserved for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The id it will have.
+    pub id: u64,
+    /// The stream it belongs to.
+    pub epoch: Epoch,
+    /// Its frame, `{"id":N,"data":"..."}`.
+    pub frame: Arc<str>,
+    cost: usize,
+}
+
 /// Everything the hub knows about one channel.
 #[derive(Debug)]
 struct Entry<P, S> {
     log: Channel,
+    /// The last id given to a message, committed or [prepared](Hub::prepare): at least
+    /// `log.last_id()`.
+    assigned: u64,
+    /// Prepared messages not yet committed or aborted.
+    pending: u32,
     waiters: Option<Box<Waiters<P, S>>>,
     /// The last publish, or the moment the last waiter left: the channel's age, for
     /// [`HubConfig::channel_ttl`], while nobody waits.
@@ -253,6 +271,9 @@ pub struct Hub<P, S = P> {
     /// [`retained_cost`] of every retained message. INVARIANT: the sum of the channels'
     /// [`Channel::bytes`], at most `config.max_retained_bytes`.
     retained: usize,
+    /// The bytes reserved by [prepared](Hub::prepare) messages not yet committed. The
+    /// bound on retained bytes counts them.
+    pending_bytes: usize,
     /// Where new epochs come from.
     rng: StdRng,
     /// When idle channels expire, soonest first; an entry is checked against its channel
@@ -291,9 +312,15 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             channels: HashMap::new(),
             config: config.clone(),
             retained: 0,
+            pending_bytes: 0,
             rng,
             expiry: BinaryHeap::new(),
         }
+    }
+
+    /// A new random epoch, from the hub's generator.
+    pub fn fresh_epoch(&mut self) -> Epoch {
+        Epoch::random(&mut self.rng)
     }
 
     /// The settings.
@@ -328,6 +355,8 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             let log = Channel::new(epoch, self.config.history, self.config.history_bytes);
             let entry = Entry {
                 log,
+                assigned: 0,
+                pending: 0,
                 waiters: None,
                 last_active: now,
                 expiry_queued: false,
@@ -343,29 +372,70 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     /// Publishes `data` on `name` (creating the channel if needed) and returns what to
     /// deliver: see [`Fanout`]. Every parked request on the channel is unparked and
     /// listed in [`Fanout::polls`]; the [active subscribers](Hub::subscribers) are to be
-    /// sent [`Fanout::frame`].
+    /// sent [`Fanout::frame`]. The same as [`prepare`](Hub::prepare) and at once
+    /// [`commit`](Hub::commit): an in-memory hub has nothing to wait for.
     ///
     /// Refused, with nothing changed: data longer than `max_message`
     /// ([`HubError::MessageTooLarge`]), a new channel past `max_channels`, or a message
     /// that would take the hub's retained bytes past `max_retained_bytes` after its own
     /// channel's evictions ([`HubError::MemoryFull`]).
     pub fn publish(&mut self, name: &str, data: &str, now: Instant) -> Result<Fanout<P>, HubError> {
+        let prepared = self.prepare(name, data, now)?;
+        Ok(self.commit(name, prepared, now))
+    }
+
+    /// The first half of a publish whose message must be stored before anyone sees it (a
+    /// durable log): checks the bounds as [`publish`](Hub::publish) does, gives the
+    /// message the channel's next id and encodes its frame, and reserves its bytes — but
+    /// readers see nothing yet. Then [`commit`](Hub::commit) it once it is stored, or
+    /// [`abort`](Hub::abort) it if storing failed. Prepared messages of one channel are
+    /// committed in the order prepared.
+    pub fn prepare(&mut self, name: &str, data: &str, now: Instant) -> Result<Prepared, HubError> {
         if data.len() > self.config.max_message {
             return Err(HubError::MessageTooLarge);
         }
         let existing = self.channels.get(name);
-        let id = existing.map_or(0, |e| e.log.last_id()) + 1;
+        let id = existing.map_or(0, |e| e.assigned) + 1;
         let frame: Arc<str> = Arc::from(json::message_frame(id, data));
         let cost = retained_cost(frame.len());
-        let freed = existing.map_or(0, |e| e.log.eviction_for(cost));
-        if self.retained - freed + cost > self.config.max_retained_bytes {
+        // A channel's own evictions make room, counted only while nothing else of it is
+        // pending (otherwise two pending messages could count the same eviction).
+        let freed = existing
+            .filter(|e| e.pending == 0)
+            .map_or(0, |e| e.log.eviction_for(cost));
+        if self.retained + self.pending_bytes - freed + cost > self.config.max_retained_bytes {
             return Err(HubError::MemoryFull);
         }
-        let ttl = self.config.channel_ttl;
         let entry = self.entry(name, now)?;
+        entry.assigned = id;
+        entry.pending += 1;
         let epoch = entry.log.epoch();
-        let evicted = entry.log.push(Message::new(id, Arc::clone(&frame)));
-        debug_assert_eq!(evicted, freed);
+        self.pending_bytes += cost;
+        Ok(Prepared {
+            id,
+            epoch,
+            frame,
+            cost,
+        })
+    }
+
+    /// Makes a [prepared](Hub::prepare) message visible: appends it to its channel's
+    /// history and returns what to deliver, as [`publish`](Hub::publish) does.
+    pub fn commit(&mut self, name: &str, prepared: Prepared, now: Instant) -> Fanout<P> {
+        let ttl = self.config.channel_ttl;
+        let Prepared {
+            id,
+            epoch,
+            frame,
+            cost,
+        } = prepared;
+        let entry = self
+            .channels
+            .get_mut(name)
+            .expect("a prepared message's channel exists until it is committed or aborted");
+        debug_assert_eq!(entry.log.epoch(), epoch);
+        let freed = entry.log.push(Message::new(id, Arc::clone(&frame)));
+        entry.pending -= 1;
         entry.last_active = now;
         let polls: Vec<P> = match entry.waiters.as_mut() {
             Some(waiters) => waiters.parked.drain().collect(),
@@ -376,6 +446,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
         }
         let queue = entry.waiters.is_none() && !entry.expiry_queued;
         entry.expiry_queued |= queue;
+        self.pending_bytes -= cost;
         self.retained = self.retained - freed + cost;
         if queue {
             self.expiry.push(Reverse((now + ttl, name.to_owned())));
@@ -390,13 +461,69 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             };
             Arc::from(json::poll_batch_of_frames([&*frame], meta).into_bytes())
         });
-        Ok(Fanout {
+        Fanout {
             id,
             epoch,
             frame,
             polls,
             poll_body,
-        })
+        }
+    }
+
+    /// Gives up a [prepared](Hub::prepare) message that could not be stored: its id is
+    /// given again to the next message. Abort every message of the channel prepared
+    /// after it too (storing stops at the first failure).
+    pub fn abort(&mut self, name: &str, prepared: Prepared) {
+        self.pending_bytes -= prepared.cost;
+        let Some(entry) = self.channels.get_mut(name) else {
+            return;
+        };
+        entry.pending -= 1;
+        entry.assigned = entry.log.last_id();
+        if entry.pending == 0 && entry.log.last_id() == 0 && entry.waiters.is_none() {
+            self.channels.remove(name);
+        }
+    }
+
+    /// Loads a channel's stream from a log being recovered: `epoch`, and its retained
+    /// messages `(id, text)` with consecutive ids ending at the stream's last id. The
+    /// channel's own limits apply as it loads (the oldest beyond them are evicted). A
+    /// channel loaded twice keeps the second load.
+    pub fn restore<'d>(
+        &mut self,
+        name: &str,
+        epoch: Epoch,
+        messages: impl IntoIterator<Item = (u64, &'d str)>,
+        now: Instant,
+    ) {
+        if let Some(old) = self.channels.remove(name) {
+            self.retained -= old.log.bytes();
+        }
+        let mut log = Channel::new(epoch, self.config.history, self.config.history_bytes);
+        for (id, data) in messages {
+            log.restore(Message::new(id, Arc::from(json::message_frame(id, data))));
+        }
+        self.retained += log.bytes();
+        let entry = Entry {
+            assigned: log.last_id(),
+            log,
+            waiters: None,
+            last_active: now,
+            expiry_queued: true,
+            pending: 0,
+        };
+        self.channels.insert(name.to_owned(), entry);
+        self.expiry
+            .push(Reverse((now + self.config.channel_ttl, name.to_owned())));
+    }
+
+    /// Every channel's name and stream, and its retained messages oldest first: what a
+    /// checkpoint copies.
+    pub fn streams(&self) -> impl Iterator<Item = (&str, &Channel)> {
+        self.channels
+            .iter()
+            .filter(|(_, entry)| entry.log.last_id() > 0)
+            .map(|(name, entry)| (name.as_str(), &entry.log))
     }
 
     /// A long-poll for messages on `name` after `cursor`, answering at most `limit`
@@ -594,7 +721,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             return;
         }
         entry.waiters = None;
-        if entry.log.last_id() == 0 {
+        if entry.log.last_id() == 0 && entry.pending == 0 {
             self.channels.remove(name);
             return;
         }
@@ -627,8 +754,9 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             let Some(entry) = self.channels.get_mut(&name) else {
                 continue;
             };
-            if entry.waiters.is_some() {
-                // Waited on again: it is queued anew when the last waiter leaves.
+            if entry.waiters.is_some() || entry.pending > 0 {
+                // Waited on again (queued anew when the last waiter leaves), or a message
+                // is on its way (queued anew when it is committed).
                 entry.expiry_queued = false;
                 continue;
             }

@@ -30,14 +30,17 @@ use crate::ws::close::CloseCode;
 pub mod channel;
 pub mod config;
 pub mod core;
+pub mod engine;
 pub mod epoch;
 pub mod json;
 pub mod query;
 pub mod server;
 
 pub use channel::{Batch, Channel, Message, Position};
-pub use config::HubConfig;
-pub use core::{Cursor, Dropped, Fanout, Hub, PollAnswer, PollOutcome, Replay, Subscription};
+pub use config::{HubConfig, Storage};
+pub use core::{
+    Cursor, Dropped, Fanout, Hub, PollAnswer, PollOutcome, Prepared, Replay, Subscription,
+};
 pub use epoch::Epoch;
 pub use query::{PollParams, channel_name};
 pub use server::HubServer;
@@ -77,16 +80,19 @@ pub enum HubError {
     /// Retaining the message would pass [`HubConfig::max_retained_bytes`] (507; close
     /// 1013 over WebSocket).
     MemoryFull,
+    /// The durable log cannot be written (503; close 1011 over WebSocket): the message
+    /// was not kept. The server's log says why.
+    StorageFailed,
 }
 
 impl HubError {
-    /// 404 for a path outside `/channels/`, 413, 503 and 507 for the limits, 400 for
-    /// everything else.
+    /// 404 for a path outside `/channels/`, 413, 503 and 507 for the limits, 503 for a
+    /// failed log, 400 for everything else.
     pub fn status(&self) -> StatusCode {
         match self {
             HubError::NotChannelPath => StatusCode::NOT_FOUND,
             HubError::MessageTooLarge => StatusCode::CONTENT_TOO_LARGE,
-            HubError::TooManyChannels => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::TooManyChannels | HubError::StorageFailed => StatusCode::SERVICE_UNAVAILABLE,
             HubError::MemoryFull => StatusCode::INSUFFICIENT_STORAGE,
             HubError::BadChannelName
             | HubError::BadSince
@@ -100,9 +106,10 @@ impl HubError {
 
     /// The close code for a WebSocket whose message met this error (RFC 6455 §7.4.1):
     /// 1009 for a message too big, 1013 (try again later, IANA registry) for a full hub,
-    /// 1007 for text that is not UTF-8, 1008 (policy) otherwise.
+    /// 1007 for text that is not UTF-8, 1011 for a failed log, 1008 (policy) otherwise.
     pub fn close_code(&self) -> CloseCode {
         match self {
+            HubError::StorageFailed => CloseCode::INTERNAL_ERROR,
             HubError::MessageTooLarge => CloseCode::MESSAGE_TOO_BIG,
             HubError::MemoryFull | HubError::TooManyChannels => CloseCode::TRY_AGAIN_LATER,
             HubError::NotUtf8 => CloseCode::INVALID_PAYLOAD,
@@ -137,6 +144,9 @@ impl fmt::Display for HubError {
             HubError::MemoryFull => f.write_str(
                 "hub memory full: the max retained bytes limit is reached; try again later",
             ),
+            HubError::StorageFailed => {
+                f.write_str("the message log cannot be written: the message was not kept")
+            }
         }
     }
 }
@@ -167,7 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_400_except_a_path_outside_channels_and_read_lowercase() {
+    fn errors_have_their_statuses_and_read_lowercase() {
         for err in [
             HubError::NotChannelPath,
             HubError::BadChannelName,
@@ -175,11 +185,17 @@ mod tests {
             HubError::BadTimeout,
             HubError::DuplicateParameter("since"),
             HubError::NotUtf8,
+            HubError::MessageTooLarge,
+            HubError::TooManyChannels,
+            HubError::MemoryFull,
+            HubError::StorageFailed,
         ] {
-            let expected = if err == HubError::NotChannelPath {
-                404
-            } else {
-                400
+            let expected = match err {
+                HubError::NotChannelPath => 404,
+                HubError::MessageTooLarge => 413,
+                HubError::TooManyChannels | HubError::StorageFailed => 503,
+                HubError::MemoryFull => 507,
+                _ => 400,
             };
             assert_eq!(err.status().as_u16(), expected, "{err:?}");
             let text = err.to_string();

@@ -19,14 +19,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
 use super::{
-    Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Replay, channel_name,
-    message_text,
+    Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
+    channel_name, message_text,
 };
 use crate::error::SendError;
 use crate::http::{Body, Request, Response, StatusCode};
+use crate::log::Level;
 use crate::message::Message;
+use crate::server::Handle;
 use crate::server::{ConnId, Context, Handler, RequestId, Upgrade};
+use crate::storage::disk::StorageError;
 use crate::ws::close::CloseCode;
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
@@ -38,6 +42,8 @@ pub const DEMO_PAGE: &str = include_str!("demo.html");
 #[derive(Debug)]
 pub struct HubServer {
     hub: Hub<RequestId, ConnId>,
+    /// Where published messages wait before they are shown (see [`engine`](super::engine)).
+    engine: Engine,
     /// The channel of every parked long-poll (to unpark it at its timeout or when its
     /// client leaves).
     poll_channel: HashMap<RequestId, String>,
@@ -50,15 +56,48 @@ pub struct HubServer {
 }
 
 impl HubServer {
-    /// A hub with the given settings (see [`HubConfig::validate`]).
+    /// An in-memory hub with the given settings (see [`HubConfig::validate`]).
+    ///
+    /// # Panics
+    /// If `config.storage` is not [`Storage::Memory`](super::Storage::Memory): a durable
+    /// log is opened with [`HubServer::open`].
     pub fn new(config: HubConfig) -> Self {
+        assert!(
+            config.storage == super::Storage::Memory,
+            "HubServer::new keeps its streams in memory; open a log with HubServer::open"
+        );
+        Self::with_engine(Hub::new(&config), Engine::Memory)
+    }
+
+    /// A hub with the given settings and storage: for [`Storage::Disk`](super::Storage),
+    /// the log is recovered (its channels, ids and epochs continue) and its writer thread
+    /// started, which wakes the loop through `handle` (the server's
+    /// [`Server::handle`](crate::Server::handle)). Reads the disk: call it before the
+    /// loop runs. Returns what recovery found, for the operator.
+    pub fn open(
+        config: HubConfig,
+        handle: Handle,
+    ) -> Result<(Self, Option<OpenReport>), StorageError> {
+        let mut hub = Hub::new(&config);
+        let (engine, report) = Engine::open(&config, &mut hub, handle)?;
+        Ok((Self::with_engine(hub, engine), report))
+    }
+
+    fn with_engine(hub: Hub<RequestId, ConnId>, engine: Engine) -> Self {
         HubServer {
-            hub: Hub::new(&config),
+            hub,
+            engine,
             poll_channel: HashMap::new(),
             channel_of: HashMap::new(),
             opening: HashMap::new(),
             comma: Arc::from(&b","[..]),
         }
+    }
+
+    /// Writes and syncs every message handed to the log and marks it closed cleanly (a
+    /// no-op in memory). Dropping the server does the same; call this to see an error.
+    pub fn close(&mut self) -> Result<(), StorageError> {
+        self.engine.close()
     }
 
     /// The hub's state (channels, histories, waiters).
@@ -70,8 +109,9 @@ impl HubServer {
         self.hub.config()
     }
 
-    /// Publishes `text` on `channel` and delivers it to everyone waiting there. Returns the
-    /// message id, or why the hub refused it. Call it from any callback (e.g.
+    /// Publishes `text` on `channel` and delivers it to everyone waiting there — at once
+    /// in memory, once stored with a durable log. Returns the id the message has (or
+    /// will have, once stored), or why the hub refused it. Call it from any callback (e.g.
     /// [`Handler::on_notify`] when your program produces messages itself).
     pub fn publish(
         &mut self,
@@ -79,10 +119,74 @@ impl HubServer {
         channel: &str,
         text: &str,
     ) -> Result<u64, HubError> {
-        let fanout = self.hub.publish(channel, text, ctx.now())?;
+        self.submit(ctx, channel, text.to_string(), Origin::Local)
+    }
+
+    /// A publish from anyone: prepared, handed to the engine, and committed now or when
+    /// the engine has stored it.
+    fn submit(
+        &mut self,
+        ctx: &mut Context<'_>,
+        channel: &str,
+        text: String,
+        origin: Origin,
+    ) -> Result<u64, HubError> {
+        let prepared = self.hub.prepare(channel, &text, ctx.now())?;
+        let id = prepared.id;
+        match self.engine.submit(channel, prepared, text, origin) {
+            Ok(Some(prepared)) => self.committed(ctx, channel, prepared, origin),
+            Ok(None) => {}
+            Err(prepared) => {
+                self.hub.abort(channel, prepared);
+                return Err(HubError::StorageFailed);
+            }
+        }
+        Ok(id)
+    }
+
+    /// Shows a stored message: the publisher's `201`, then every waiter's delivery.
+    fn committed(
+        &mut self,
+        ctx: &mut Context<'_>,
+        channel: &str,
+        prepared: Prepared,
+        origin: Origin,
+    ) {
+        let fanout = self.hub.commit(channel, prepared, ctx.now());
+        if let Origin::Http(request) = origin {
+            let body = Body::from(fanout.published_body());
+            let _ = ctx.respond(request, json_response(StatusCode::CREATED, body));
+        }
         self.deliver(ctx, channel, &fanout);
         self.arm_expiry(ctx);
-        Ok(fanout.id)
+    }
+
+    /// The log's writer reported: commit what it stored, in order; refuse what it could
+    /// not store; checkpoint if the log has grown.
+    fn on_log_progress(&mut self, ctx: &mut Context<'_>) {
+        let (outcomes, failed) = self.engine.take_outcomes();
+        if let Some(why) = failed {
+            let line =
+                format!("pushwire hub: the message log failed, publishes are refused: {why}");
+            ctx.config().log.write(Level::Warn, &line);
+        }
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Stored(w) => self.committed(ctx, &w.name, w.prepared, w.origin),
+                Outcome::Failed(w) => {
+                    self.hub.abort(&w.name, w.prepared);
+                    let e = HubError::StorageFailed;
+                    match w.origin {
+                        Origin::Http(request) => respond_hub_error(ctx, request, e),
+                        Origin::WebSocket(conn) => {
+                            let _ = ctx.close(conn, e.close_code(), &e.to_string());
+                        }
+                        Origin::Local => {}
+                    }
+                }
+            }
+        }
+        self.engine.maybe_checkpoint(&self.hub);
     }
 
     fn deliver(&mut self, ctx: &mut Context<'_>, channel: &str, fanout: &Fanout<RequestId>) {
@@ -149,14 +253,10 @@ impl HubServer {
                     Ok(text) => text,
                     Err(e) => return respond_hub_error(ctx, id, e),
                 };
-                let fanout = match self.hub.publish(&name, &text, ctx.now()) {
-                    Ok(fanout) => fanout,
-                    Err(e) => return respond_hub_error(ctx, id, e),
-                };
-                let body = Body::from(fanout.published_body());
-                let _ = ctx.respond(id, json_response(StatusCode::CREATED, body));
-                self.deliver(ctx, &name, &fanout);
-                self.arm_expiry(ctx);
+                // Answered `201` when committed: now in memory, once stored with a log.
+                if let Err(e) = self.submit(ctx, &name, text, Origin::Http(id)) {
+                    respond_hub_error(ctx, id, e);
+                }
             }
             method @ ("GET" | "HEAD") => {
                 let config = self.config();
@@ -258,7 +358,7 @@ impl Handler for HubServer {
         };
         match message.as_text() {
             Some(text) => {
-                if let Err(e) = self.publish(ctx, &name, text) {
+                if let Err(e) = self.submit(ctx, &name, text.to_string(), Origin::WebSocket(conn)) {
                     // The publisher learns why its message was not kept: 1009 for one too
                     // big, 1013 while the hub is full (it may reconnect and try again).
                     let _ = ctx.close(conn, e.close_code(), &e.to_string());
@@ -289,8 +389,16 @@ impl Handler for HubServer {
     }
 
     fn on_wake(&mut self, ctx: &mut Context<'_>) {
-        self.hub.expire(ctx.now());
+        for dropped in self.hub.expire(ctx.now()) {
+            self.engine.dropped(&dropped.name, dropped.epoch);
+        }
         self.arm_expiry(ctx);
+    }
+
+    fn on_notify(&mut self, ctx: &mut Context<'_>, token: u64) {
+        if token == LOG_TOKEN {
+            self.on_log_progress(ctx);
+        }
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {

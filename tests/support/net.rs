@@ -405,3 +405,71 @@ pub fn http_get(addr: SocketAddr, target: &str) -> HttpResponse {
 pub fn http_post(addr: SocketAddr, target: &str, body: &[u8]) -> HttpResponse {
     RawClient::connect(addr).post(target, body)
 }
+
+// ===== the binary =====
+
+/// A `pushwire serve` child process, killed (SIGKILL) and reaped when dropped, so a
+/// failing test leaves nothing behind.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ServeProcess {
+    /// Kills it at once (SIGKILL: no chance to flush or close anything) and reaps it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `pushwire serve` on a free loopback port with `args`, and waits (at most
+/// [`TIMEOUT`]) until it accepts connections.
+pub fn spawn_serve(args: &[&str]) -> ServeProcess {
+    use std::process::{Command, Stdio};
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
+        .arg("serve")
+        .arg("--addr")
+        .arg(addr.to_string())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pushwire serve");
+    let mut process = ServeProcess { child, addr };
+    let deadline = Instant::now() + TIMEOUT;
+    while TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = process.child.try_wait() {
+            let mut stderr = String::new();
+            let _ = process
+                .child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr);
+            panic!("pushwire serve exited with {status}: {stderr}");
+        }
+        assert!(Instant::now() < deadline, "pushwire serve did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    process
+}

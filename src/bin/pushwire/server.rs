@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use pushwire::hub::{HubConfig, HubServer};
+use pushwire::hub::{HubConfig, HubServer, Storage};
 use pushwire::message::MessagePart;
 use pushwire::{Config, ConnId, Context, Handler, Message, Server};
 
@@ -13,12 +13,51 @@ pub(crate) fn serve(addr: SocketAddr, config: Config, hub: HubConfig) -> ExitCod
     let Some(server) = bind("serve", addr, config) else {
         return ExitCode::FAILURE;
     };
+    let storage = match &hub.storage {
+        Storage::Memory => "in memory (lost when the process ends)".to_string(),
+        Storage::Disk(log) => format!("in {} (fsync {})", log.dir.display(), log.fsync.name()),
+    };
+    // Recovery reads the log before the loop runs.
+    let mut handler = match HubServer::open(hub, server.handle()) {
+        Ok((handler, report)) => {
+            if let Some(r) = report {
+                let state = if r.clean {
+                    "closed cleanly"
+                } else {
+                    "not closed cleanly"
+                };
+                eprintln!(
+                    "pushwire serve: recovered {} channels, {} messages from {} segments \
+                     (the log was {state}; {} bytes of a torn last record cut off; {} \
+                     damaged segments)",
+                    r.channels, r.messages, r.segments, r.truncated, r.damaged
+                );
+                if r.new_epochs {
+                    eprintln!(
+                        "pushwire serve: the machine restarted before the log was synced: \
+                         every stream begins a new epoch, so readers reset"
+                    );
+                }
+            }
+            handler
+        }
+        Err(e) => {
+            eprintln!("pushwire serve: cannot open the message log: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let local = server.local_addr();
     println!("pushwire serve: open http://{local}/ in a browser (demo chat)");
     println!("  publish:   curl -d 'hello' http://{local}/channels/lobby");
     println!("  long-poll: curl 'http://{local}/channels/lobby?since=0&timeout=30'");
     println!("  subscribe: pushwire client ws://{local}/channels/lobby");
-    run("serve", server, &mut HubServer::new(hub))
+    println!("  messages:  {storage}");
+    let status = run("serve", server, &mut handler);
+    if let Err(e) = handler.close() {
+        eprintln!("pushwire serve: closing the message log: {e}");
+        return ExitCode::FAILURE;
+    }
+    status
 }
 
 /// `pushwire echo`: every message back to its sender ([`Echo`]), for conformance tests

@@ -642,3 +642,81 @@ fn every_waiter_gets_every_retained_message_once_in_order_under_random_operation
         "{missed_reported} {parked_answered} {resumed}"
     );
 }
+
+// ----- prepare, commit, abort, restore -----
+
+#[test]
+fn a_prepared_message_is_invisible_until_committed_and_ids_follow_the_order_prepared() {
+    let mut hub = hub(8);
+    poll(&mut hub, "a", Cursor::default(), Some(1));
+    let first = hub.prepare("a", "one", t0()).unwrap();
+    let second = hub.prepare("a", "two", t0()).unwrap();
+    assert_eq!((first.id, second.id), (1, 2));
+    assert_eq!(hub.get("a").unwrap().last_id(), 0, "nothing visible yet");
+    assert_eq!(poll(&mut hub, "a", since(0), None), PollOutcome::Empty);
+    assert!(hub.is_parked("a", &1));
+    let fanout = hub.commit("a", first, t0());
+    assert_eq!((fanout.id, fanout.polls.clone()), (1, vec![1]));
+    hub.commit("a", second, t0());
+    let answer = ready(poll(&mut hub, "a", since(0), None));
+    assert_eq!(frame_ids(&answer.frames), [1, 2]);
+}
+
+#[test]
+fn an_aborted_message_gives_its_id_back_and_its_reserved_bytes() {
+    let mut hub = hub(8);
+    publish(&mut hub, "a", "kept");
+    let before = hub.retained_bytes();
+    let lost = hub.prepare("a", "lost", t0()).unwrap();
+    let after_it = hub.prepare("a", "also lost", t0()).unwrap();
+    hub.abort("a", lost);
+    hub.abort("a", after_it);
+    assert_eq!(publish(&mut hub, "a", "next").id, 2, "no gap in ids");
+    assert!(hub.retained_bytes() > before);
+    // A channel created by an aborted first message is forgotten.
+    let only = hub.prepare("new", "x", t0()).unwrap();
+    hub.abort("new", only);
+    assert!(hub.get("new").is_none());
+}
+
+#[test]
+fn pending_messages_count_against_the_retained_bytes() {
+    let one = frame_bound(100);
+    let mut config = config(8);
+    config.max_message = 100;
+    config.history_bytes = 8 * one;
+    config.max_retained_bytes = 2 * one;
+    let mut hub: Hub<u32> = Hub::with_seed(&config, 1);
+    let worst = "\u{1}".repeat(100);
+    let a = hub.prepare("a", &worst, t0()).unwrap();
+    let _b = hub.prepare("b", &worst, t0()).unwrap();
+    assert_eq!(
+        hub.prepare("c", &worst, t0()).err(),
+        Some(HubError::MemoryFull)
+    );
+    hub.commit("a", a, t0());
+    assert_eq!(
+        hub.prepare("c", &worst, t0()).err(),
+        Some(HubError::MemoryFull)
+    );
+}
+
+#[test]
+fn a_restored_stream_continues_its_ids_and_epoch() {
+    let mut hub = hub(3);
+    let epoch = Epoch::from_bits(77).unwrap();
+    let messages = [(5, "e"), (6, "f"), (7, "g"), (8, "h")];
+    hub.restore("r", epoch, messages, t0());
+    let channel = hub.get("r").unwrap();
+    assert_eq!((channel.epoch(), channel.last_id()), (epoch, 8));
+    assert_eq!(
+        channel.first_retained_id(),
+        Some(6),
+        "the history limit applies"
+    );
+    assert_eq!(hub.retained_bytes(), channel.bytes());
+    let fanout = publish(&mut hub, "r", "i");
+    assert_eq!((fanout.id, fanout.epoch), (9, epoch));
+    let names: Vec<&str> = hub.streams().map(|(name, _)| name).collect();
+    assert_eq!(names, ["r"]);
+}

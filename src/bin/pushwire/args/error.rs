@@ -94,6 +94,12 @@ pub(super) enum ErrorKind {
         field: &'static str,
         reason: &'static str,
     },
+    /// An option that means nothing without another one.
+    Requires {
+        option: &'static str,
+        value: String,
+        requires: &'static str,
+    },
 }
 
 impl fmt::Display for CliError {
@@ -158,6 +164,11 @@ impl fmt::Display for CliError {
                 f,
                 "error: invalid value for '{option}': {reason} (configuration field {field})"
             )?,
+            ErrorKind::Requires {
+                option,
+                value,
+                requires,
+            } => write!(f, "error: '{option} {value}' needs '{requires}'")?,
         }
         write!(
             f,

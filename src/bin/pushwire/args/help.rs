@@ -80,6 +80,14 @@ Options:
                                 refused with 507 (WebSocket: close 1013) [default: {retained}]
       --channel-ttl SECS        Drop a channel with no subscriber and no new message for
                                 this long; it comes back with a new epoch [default: {ttl}]
+      --data-dir DIR            Keep every channel's stream in a crash-safe log in DIR:
+                                recovered on start, ids and epochs continue
+                                [default: in memory]
+      --fsync always|batch|never
+                                With --data-dir, when a publish is answered 201: always,
+                                after fdatasync (survives kill -9 and power loss); batch,
+                                after write, synced every 100 ms; never, after write
+                                (survives kill -9 only) [default: always]
       --poll-timeout SECS       How long a long-poll without timeout= is held before 204;
                                 at most --max-poll-timeout [default: {poll}, or
                                 --max-poll-timeout if that is smaller]

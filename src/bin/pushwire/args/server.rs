@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use pushwire::Config;
-use pushwire::hub::HubConfig;
+use pushwire::hub::{HubConfig, Storage};
+use pushwire::storage::disk::{Fsync, LogOptions};
 
 use super::Command;
 use super::error::{CliError, ErrorKind, Usage, err};
@@ -34,6 +35,8 @@ pub(super) enum ServerOpt {
     MaxChannels,
     MaxRetained,
     ChannelTtl,
+    DataDir,
+    Fsync,
     PollTimeout,
     MaxPollTimeout,
     MaxBody,
@@ -64,6 +67,8 @@ const EXPECT_U32: &str = "an integer from 0 to 4294967295";
 const EXPECT_USIZE: &str = "a non-negative integer";
 const EXPECT_HISTORY: &str = "a number of messages, at least 1, e.g. 1024";
 const EXPECT_COUNT: &str = "an integer of at least 1, e.g. 100000";
+const EXPECT_DIR: &str = "a directory, e.g. /var/lib/pushwire";
+const EXPECT_FSYNC: &str = "always, batch or never";
 const EXPECT_ORIGIN: &str = "a non-empty origin, e.g. https://example.com";
 
 const OPT_ADDR: OptSpec<ServerOpt> = OptSpec {
@@ -95,6 +100,16 @@ const OPT_CHANNEL_TTL: OptSpec<ServerOpt> = OptSpec {
     name: "--channel-ttl",
     opt: ServerOpt::ChannelTtl,
     expected: Some(EXPECT_SECS),
+};
+const OPT_DATA_DIR: OptSpec<ServerOpt> = OptSpec {
+    name: "--data-dir",
+    opt: ServerOpt::DataDir,
+    expected: Some(EXPECT_DIR),
+};
+const OPT_FSYNC: OptSpec<ServerOpt> = OptSpec {
+    name: "--fsync",
+    opt: ServerOpt::Fsync,
+    expected: Some(EXPECT_FSYNC),
 };
 const OPT_POLL_TIMEOUT: OptSpec<ServerOpt> = OptSpec {
     name: "--poll-timeout",
@@ -179,6 +194,8 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_MAX_CHANNELS,
     OPT_MAX_RETAINED,
     OPT_CHANNEL_TTL,
+    OPT_DATA_DIR,
+    OPT_FSYNC,
     OPT_POLL_TIMEOUT,
     OPT_MAX_POLL_TIMEOUT,
     OPT_MAX_BODY,
@@ -284,6 +301,8 @@ impl ServerCommand {
         let mut hub = HubConfig::default();
         let mut frame_given = false;
         let mut body_given = false;
+        let mut data_dir: Option<String> = None;
+        let mut fsync: Option<(Fsync, String)> = None;
         // The values as given, for error messages.
         let mut poll_given: Option<String> = None;
         let mut max_poll_given: Option<String> = None;
@@ -324,6 +343,13 @@ impl ServerCommand {
                         .ok_or_else(bad)?
                 }
                 ServerOpt::ChannelTtl => hub.channel_ttl = parse_secs(&value).ok_or_else(bad)?,
+                ServerOpt::DataDir => {
+                    if value.is_empty() {
+                        return Err(bad());
+                    }
+                    data_dir = Some(value);
+                }
+                ServerOpt::Fsync => fsync = Some((Fsync::parse(&value).ok_or_else(bad)?, value)),
                 ServerOpt::PollTimeout => {
                     hub.default_poll_timeout = parse_secs(&value).ok_or_else(bad)?;
                     poll_given = Some(value);
@@ -414,6 +440,24 @@ impl ServerCommand {
         }
         if !origins.is_empty() {
             config.allowed_origins = Some(origins);
+        }
+        match (data_dir, fsync) {
+            (Some(dir), fsync) => {
+                // A durable log keeps what it acknowledged unless told otherwise.
+                let policy = fsync.map_or(Fsync::Always, |(policy, _)| policy);
+                hub.storage = Storage::Disk(LogOptions::new(dir, policy));
+            }
+            (None, Some((_, value))) => {
+                return Err(err(
+                    usage,
+                    ErrorKind::Requires {
+                        option: OPT_FSYNC.name,
+                        value,
+                        requires: OPT_DATA_DIR.name,
+                    },
+                ));
+            }
+            (None, None) => {}
         }
         if usage == Usage::Serve {
             // One message size limit for the hub over both transports: a WebSocket
