@@ -585,3 +585,68 @@ fn large_messages_moved_without_copy_keep_their_order_with_small_ones() {
         assert_eq!(note.payload, format!("after {size}").into_bytes());
     }
 }
+
+// ===== fairness =====
+
+/// Records the target of every request in the order handled; the first request stalls
+/// the loop for 300 ms, so that what every client sent meanwhile waits in the kernel.
+struct Order(Arc<Mutex<Vec<String>>>);
+
+impl Handler for Order {
+    fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
+        let mut seen = self.0.lock().unwrap();
+        if seen.is_empty() {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        seen.push(request.path().to_string());
+        drop(seen);
+        let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
+    }
+}
+
+#[test]
+fn a_client_pipelining_many_requests_does_not_hold_back_another_client() {
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut c = config();
+    c.max_body_bytes = 64 * 1024;
+    let server = TestServer::start(c, Order(Arc::clone(&order)));
+    // 64 POSTs of 16 KiB (1 MiB) in one go, then, while the loop is stalled on the
+    // first, another client's request.
+    let mut greedy = RawClient::connect(server.addr);
+    let body = vec![b'g'; 16 * 1024];
+    let mut burst = Vec::new();
+    for i in 0..64 {
+        burst.extend_from_slice(
+            format!(
+                "POST /greedy/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        burst.extend_from_slice(&body);
+    }
+    let writer = {
+        let mut stream = greedy.stream.try_clone().unwrap();
+        std::thread::spawn(move || stream.write_all(&burst))
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    while order.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the first request never came");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut polite = RawClient::connect(server.addr);
+    polite.send(b"GET /polite HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(polite.read_response_head().status, 204);
+    writer.join().unwrap().unwrap();
+    for _ in 0..64 {
+        assert_eq!(greedy.read_response_head().status, 204);
+    }
+    let order = order.lock().unwrap();
+    let polite_at = order.iter().position(|p| p == "/polite").unwrap();
+    // Each turn takes at most 256 KiB of a connection's input (16 of these requests) per
+    // pass: the polite request comes after a slice of the burst, not after all of it.
+    assert!(
+        polite_at < 48,
+        "the other client waited for {polite_at} of 64 requests: {order:?}"
+    );
+}

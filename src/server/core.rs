@@ -38,6 +38,11 @@ use crate::ws::frame::FrameHeader;
 const FLUSH_EARLY: usize = 64 * 1024;
 /// Reads per connection per turn before others get a go (fairness under a flood).
 const READS_PER_TURN: usize = 16;
+/// Input one connection may have processed in one go before the rest waits for the next
+/// turn (one read buffer's worth): a client that pipelines a thousand costly requests
+/// (or WebSocket messages) gets them handled a slice at a time, between everyone else's,
+/// instead of holding the loop until they are all done.
+const PROCESS_BUDGET: usize = 256 * 1024;
 
 /// The loop's state that handlers act on through [`Context`].
 #[derive(Debug)]
@@ -236,9 +241,15 @@ impl Core {
 
     /// `n` bytes were read into [`read_space`](Self::read_space). Returns `true` if the
     /// connection's output has grown large enough to be written now, mid-turn.
-    fn received(&mut self, id: ConnId, n: usize, handler: &mut impl Handler) -> bool {
+    fn received(
+        &mut self,
+        id: ConnId,
+        n: usize,
+        handler: &mut impl Handler,
+        budget: &mut usize,
+    ) -> Received {
         let Some(conn) = self.conns.get_mut(id) else {
-            return false;
+            return Received::default();
         };
         conn.input.filled(n);
         if let Some(traces) = &mut self.traces {
@@ -251,8 +262,11 @@ impl Core {
                 &input[input.len() - n..],
             );
         }
-        self.process(id, handler);
-        self.pending(id) >= FLUSH_EARLY
+        let yielded = self.process_within(id, handler, budget);
+        Received {
+            flush: self.pending(id) >= FLUSH_EARLY,
+            yielded,
+        }
     }
 
     /// The driver stops reading `id` for now: its read buffer may go back to the pool.
@@ -294,10 +308,25 @@ impl Core {
 
     /// Feeds `id`'s unconsumed input to its protocol and acts on what comes out, until
     /// the protocol needs more input, an answer, or the peer to read (backpressure).
-    pub(crate) fn process(&mut self, id: ConnId, handler: &mut impl Handler) {
+    /// Returns `true` if it stopped at [`PROCESS_BUDGET`] with input left: the connection
+    /// is then on the ready list for the next turn, and is not read more this turn.
+    pub(crate) fn process(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
+        let mut budget = PROCESS_BUDGET;
+        self.process_within(id, handler, &mut budget)
+    }
+
+    /// [`process`](Self::process), taking what it consumes from `budget` (shared by the
+    /// reads of one turn).
+    fn process_within(
+        &mut self,
+        id: ConnId,
+        handler: &mut impl Handler,
+        budget: &mut usize,
+    ) -> bool {
         let Some(conn) = self.conns.get_mut(id) else {
-            return;
+            return false;
         };
+        let mut yielded = false;
         // The input leaves the table while the handler runs, so that a message can lend
         // the handler its bytes where they were read, while the handler changes the table
         // through its `Context`. Moving a `Vec` is three words, not a copy.
@@ -309,7 +338,11 @@ impl Core {
                     break;
                 }
                 Protocol::WebSocket(_) => {
-                    self.feed_websocket(id, &mut input, handler);
+                    yielded = self.feed_websocket(id, &mut input, handler, budget);
+                    break;
+                }
+                Protocol::Http(_) if *budget == 0 && !input.is_empty() => {
+                    yielded = true;
                     break;
                 }
                 Protocol::Http(session) => {
@@ -318,6 +351,7 @@ impl Core {
                     let (used, event) = session.handle_input(input.unconsumed(), out, self.now);
                     let wrote = out.len() != before;
                     input.consume(used);
+                    *budget = budget.saturating_sub(used);
                     if wrote {
                         mark_dirty(&mut self.dirty, &mut conn.flags, id);
                     }
@@ -333,8 +367,15 @@ impl Core {
         }
         match self.conns.get_mut(id) {
             Some(conn) => conn.input = input,
-            None => input.release(&mut self.read_pool),
+            None => {
+                input.release(&mut self.read_pool);
+                return false;
+            }
         }
+        if yielded {
+            self.mark_ready(id);
+        }
+        yielded
     }
 
     /// Acts on what a session asks of the application.
@@ -391,19 +432,26 @@ impl Core {
     /// reaches the high-water mark, no further message is delivered and the connection is
     /// not read. The rest of the input waits until the peer has read enough. So a handler
     /// that answers each message with one send never meets `SendError::Full`.
+    /// Returns `true` if it stopped at [`PROCESS_BUDGET`] with input left.
     fn feed_websocket(
         &mut self,
         id: ConnId,
         input: &mut super::input::InputBuffer,
         handler: &mut impl Handler,
-    ) {
+        budget: &mut usize,
+    ) -> bool {
         let high_water = self.config.write_buffer_high_water;
         let data = input.unconsumed_mut();
         let filled = data.len();
         let mut pos = 0;
+        let mut yielded = false;
         while pos < filled {
+            if pos >= *budget {
+                yielded = true;
+                break;
+            }
             let Some(conn) = self.conns.get_mut(id) else {
-                return;
+                return false;
             };
             if conn.output.pending() >= high_water {
                 conn.flags.paused = true;
@@ -436,6 +484,8 @@ impl Core {
             }
         }
         input.consume(pos);
+        *budget = budget.saturating_sub(pos);
+        yielded
     }
 
     // ===== output =====
@@ -509,6 +559,7 @@ impl Core {
         short_read_drains: bool,
     ) {
         let mut budget_spent = true;
+        let mut budget = PROCESS_BUDGET;
         for _ in 0..READS_PER_TURN {
             if !self.wants_read(id) {
                 budget_spent = false;
@@ -527,10 +578,17 @@ impl Core {
                     break;
                 }
                 Ok(n) => {
-                    if self.received(id, n, handler) {
+                    let received = self.received(id, n, handler, &mut budget);
+                    if received.flush {
                         // Large output leaves now: the peer can start reading while we
                         // read on, and the buffer stays small.
                         self.write_to(id, transport, handler);
+                    }
+                    if received.yielded {
+                        // Its input waits for the next turn (it is on the ready list),
+                        // in the buffer it is in.
+                        self.update_interest(id, transport);
+                        return;
                     }
                     if short_read_drains && n < offered {
                         budget_spent = false;
@@ -635,8 +693,9 @@ impl Core {
         let mut ids = std::mem::take(&mut self.spare_ids);
         self.take_ready(&mut ids);
         for id in ids.drain(..) {
-            self.process(id, handler);
-            self.read_from(id, transport, handler, false);
+            if !self.process(id, handler) {
+                self.read_from(id, transport, handler, false);
+            }
         }
         commands.drain(|command| self.run_command(command, handler));
         self.handle_timeouts(handler);
@@ -1055,6 +1114,15 @@ impl Core {
             }
         }
     }
+}
+
+/// What taking newly read bytes led to.
+#[derive(Debug, Default, Clone, Copy)]
+struct Received {
+    /// The output has grown large enough to be written now, mid-turn.
+    flush: bool,
+    /// Processing stopped at its budget: read no more this turn.
+    yielded: bool,
 }
 
 /// Traces bytes that just crossed the wire.
