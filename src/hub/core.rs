@@ -741,13 +741,21 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     /// Drops every channel that has had no waiter and no publish for `channel_ttl`, with
     /// its history, and returns them. Its name, used again, begins a new stream (a new
     /// epoch), so a reader from the old one is told to reset.
+    ///
+    /// At most [`EXPIRE_BATCH`] channels are looked at per call, so that a hundred
+    /// thousand channels falling due at once are dropped over several turns of the loop
+    /// rather than in one long one; [`next_expiry`](Hub::next_expiry) is then already due.
+    /// When the hub has shrunk to a quarter of the room its tables hold, they are shrunk
+    /// too, so a flood of names leaves no empty table behind.
     pub fn expire(&mut self, now: Instant) -> Vec<Dropped> {
         let ttl = self.config.channel_ttl;
         let mut dropped = Vec::new();
+        let mut looked = 0;
         while let Some(Reverse((at, _))) = self.expiry.peek() {
-            if *at > now {
+            if *at > now || looked == EXPIRE_BATCH {
                 break;
             }
+            looked += 1;
             let Some(Reverse((_, name))) = self.expiry.pop() else {
                 break;
             };
@@ -771,9 +779,20 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             self.channels.remove(&name);
             dropped.push(Dropped { name, epoch });
         }
+        if !dropped.is_empty() {
+            if self.channels.capacity() > 64 && self.channels.len() < self.channels.capacity() / 4 {
+                self.channels.shrink_to_fit();
+            }
+            if self.expiry.capacity() > 64 && self.expiry.len() < self.expiry.capacity() / 4 {
+                self.expiry.shrink_to_fit();
+            }
+        }
         dropped
     }
 }
+
+/// Channels [`Hub::expire`] looks at in one call.
+pub const EXPIRE_BATCH: usize = 1024;
 
 #[cfg(test)]
 mod tests;

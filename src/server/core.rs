@@ -351,7 +351,14 @@ impl Core {
                     let (used, event) = session.handle_input(input.unconsumed(), out, self.now);
                     let wrote = out.len() != before;
                     input.consume(used);
-                    *budget = budget.saturating_sub(used);
+                    // A request costs at least 1 KiB of the budget: 256 tiny pipelined
+                    // requests per pass, not 4,000.
+                    let cost = if event.is_some() {
+                        used.max(1024)
+                    } else {
+                        used
+                    };
+                    *budget = budget.saturating_sub(cost);
                     if wrote {
                         mark_dirty(&mut self.dirty, &mut conn.flags, id);
                     }

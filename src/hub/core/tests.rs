@@ -720,3 +720,19 @@ fn a_restored_stream_continues_its_ids_and_epoch() {
     let names: Vec<&str> = hub.streams().map(|(name, _)| name).collect();
     assert_eq!(names, ["r"]);
 }
+
+#[test]
+fn a_crowd_of_channels_expires_a_batch_at_a_time_and_the_tables_shrink() {
+    let mut hub = hub(8);
+    let ttl = hub.config().channel_ttl;
+    for i in 0..(2 * EXPIRE_BATCH + 10) {
+        hub.publish(&format!("c{i}"), "x", t0()).unwrap();
+    }
+    let later = t0() + ttl;
+    assert_eq!(hub.expire(later).len(), EXPIRE_BATCH, "one batch per call");
+    assert_eq!(hub.next_expiry(), Some(later), "the rest is already due");
+    assert_eq!(hub.expire(later).len(), EXPIRE_BATCH);
+    assert_eq!(hub.expire(later).len(), 10);
+    assert_eq!((hub.channel_count(), hub.retained_bytes()), (0, 0));
+    assert!(hub.channels.capacity() < 100, "{}", hub.channels.capacity());
+}
