@@ -168,12 +168,17 @@ fn a_cursor_ahead_of_the_stream_is_reset_alike_by_held_polls_plain_polls_and_web
 #[test]
 fn every_answer_names_the_same_epoch() {
     let mut pair = hub();
-    let ws = pair.ws_connect("/channels/e").expect("subscribed");
+    let ws = pair.ws_connect("/channels/e?since=0").expect("subscribed");
     let epoch = publish(&mut pair, "e", "x")["epoch"].clone();
     let frames = texts(&mut pair, ws);
     assert_eq!(frames[0]["epoch"], epoch, "the subscription's first frame");
     assert_eq!(frames[0]["next"], 0);
     assert_eq!(frames[1]["id"], 1);
+    // A subscriber that names no cursor gets only what comes next, as it always did.
+    let live = pair.ws_connect("/channels/e").expect("subscribed");
+    publish(&mut pair, "e", "z");
+    let frames = texts(&mut pair, live);
+    assert_eq!((frames.len(), frames[0]["id"].clone()), (1, Value::from(2)));
     let body = json(&get(&mut pair, "/channels/e?since=0&timeout=0").body);
     assert_eq!(body["epoch"], epoch);
     assert_eq!(publish(&mut pair, "e", "y")["epoch"], epoch);
@@ -252,9 +257,13 @@ fn channels_past_the_limit_are_refused_with_503_and_upgrades_too() {
     // Existing channels work on.
     publish(&mut pair, "one", "y");
     let ws = pair
-        .ws_connect("/channels/two")
+        .ws_connect("/channels/two?since=0")
         .expect("an existing channel");
-    assert_eq!(texts(&mut pair, ws).len(), 1);
+    assert_eq!(
+        texts(&mut pair, ws).len(),
+        2,
+        "its first frame and its message"
+    );
 }
 
 #[test]

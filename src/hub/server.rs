@@ -11,7 +11,7 @@
 //! | `POST /channels/{name}` | publish the body; `201` `{"id":N,"epoch":"E"}` |
 //! | `GET /channels/{name}?since=N&epoch=E&limit=K&timeout=S` | `200` batch, or parked until a publish, or `204` after `S` s |
 //! | `HEAD /channels/{name}?...` | the `GET`'s status and headers at once, never parked |
-//! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}`, the replay, then one frame per message |
+//! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}` (when `since` or `epoch` is given), the replay, then one frame per message |
 //! | `GET /healthz` | `200` `ok` |
 //! | `GET /` | the demo chat page |
 
@@ -347,7 +347,11 @@ impl Handler for HubServer {
                 return;
             }
         };
-        let _ = ctx.send(conn, &Message::text(subscription.first_frame()));
+        // A subscriber that names a cursor (`since`, `epoch`) is told where it stands
+        // first; one that asks only for what comes next gets just that, as it always did.
+        if cursor.since.is_some() || cursor.epoch.is_some() {
+            let _ = ctx.send(conn, &Message::text(subscription.first_frame()));
+        }
         self.channel_of.insert(conn, name.clone());
         self.send_replay(ctx, conn, &name, subscription.replay);
     }
