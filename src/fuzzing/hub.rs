@@ -1,11 +1,11 @@
 //! `hub_ops`: a hub's channels, history and waiters under random operations, against a
 //! simple model.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use crate::hub::json;
-use crate::hub::{Cursor, Epoch, Hub, HubConfig, PollOutcome, Replay};
+use crate::hub::{Cursor, Epoch, Hub, HubConfig, PollOutcome, Prepared, Replay};
 
 use super::Reader;
 
@@ -94,6 +94,10 @@ fn check_replay(replay: &Replay, owed: &(Vec<(u64, String)>, u64), sub: &mut Sub
 /// "send failed" pause at `id - 1` during a publish) and resumes, on two channels,
 /// against a model that keeps every message.
 ///
+/// Publishes are immediate (op 0) or prepared (op 1: a message waiting for its store), and
+/// op 1 with bit 6 set answers for the oldest prepared message: stored (commit) or, with
+/// bit 5, failed (abort it and every later one, as a log that stopped writing does).
+///
 /// Input: `[history][op ...]`; each op is a byte whose low 3 bits pick the operation
 /// and whose high bits its channel and variant, sometimes followed by argument bytes.
 ///
@@ -106,7 +110,9 @@ fn check_replay(replay: &Replay, owed: &(Vec<(u64, String)>, u64), sub: &mut Sub
 /// or unparked (`unpark` → `true`) — never both, never twice; subscribers get every id
 /// in increasing order, each once, with `missed` exactly the number of ids after their
 /// cursor evicted before delivery; publishes list exactly the active subscribers; the
-/// hub forgets exactly the channels with no history and no waiters.
+/// hub forgets exactly the channels with no history, no waiters and nothing prepared; a
+/// prepared message is invisible until committed, ids are given in prepare order, and an
+/// aborted id is given again.
 pub fn hub_ops(data: &[u8]) {
     let mut r = Reader { data };
     let history = 1 + usize::from(r.u8() % 8);
@@ -126,6 +132,8 @@ pub fn hub_ops(data: &[u8]) {
     let mut unparked: HashMap<u32, usize> = HashMap::new();
     let mut next_key = 1u32;
     let sub_key = |i: usize| 1000 + i as u32;
+    // Prepared messages waiting for their store, oldest first: (channel, message, text).
+    let mut pending: VecDeque<(usize, Prepared, String)> = VecDeque::new();
 
     let mut steps = 0;
     while !r.data.is_empty() && steps < 400 {
@@ -134,74 +142,55 @@ pub fn hub_ops(data: &[u8]) {
         let c = usize::from(op >> 7);
         let name = HUB_CHANNELS[c];
         let variant = (op >> 3) & 0xF;
+        let mut committed = None;
         match op & 7 {
+            1 if variant & 0x8 != 0 && !pending.is_empty() => {
+                // The store answered for the oldest prepared message: stored (commit it)
+                // or failed (abort it and every one prepared after it, as a log that
+                // stopped writing does).
+                if variant & 0x4 != 0 {
+                    for (pc, prepared, _) in pending.drain(..) {
+                        let expected = channels[pc].last() + 1;
+                        assert!(prepared.id >= expected, "ids not committed are still ahead");
+                        hub.abort(HUB_CHANNELS[pc], prepared);
+                    }
+                    for (pc, model) in channels.iter().enumerate() {
+                        let next = hub.prepare(HUB_CHANNELS[pc], "probe", now);
+                        if let Ok(probe) = next {
+                            assert_eq!(probe.id, model.last() + 1, "aborted ids are given again");
+                            hub.abort(HUB_CHANNELS[pc], probe);
+                        }
+                    }
+                } else {
+                    let (pc, prepared, text) = pending.pop_front().expect("not empty");
+                    let id = prepared.id;
+                    let fanout = hub.commit(HUB_CHANNELS[pc], prepared, now);
+                    assert_eq!(fanout.id, id);
+                    committed = Some((pc, fanout, text, variant & 0x3));
+                }
+            }
             0 | 1 => {
-                // publish; bits of `variant` say which subscribers fail to take it.
+                // publish (op 0, unless the channel has prepared messages waiting) or
+                // prepare (op 1): a message stored before it is shown.
                 let len = usize::from(r.u8() % 24);
                 let text = String::from_utf8_lossy(r.take(len)).into_owned();
-                let fanout = hub.publish(name, &text, now).expect("within the limits");
-                let model = &mut channels[c];
-                model.log.push(text.clone());
-                let id = model.last();
-                assert_eq!(fanout.id, id, "ids are consecutive per channel");
-                assert_eq!(
-                    json::parse_message(fanout.frame.as_bytes()),
-                    Ok((id, text.clone()))
-                );
-                let epoch = hub.get(name).expect("published to").epoch();
-                assert_eq!(fanout.epoch, epoch);
-                assert_eq!(
-                    json::parse_published(fanout.published_body().as_bytes()),
-                    Ok((id, epoch.to_string()))
-                );
-                // Parked polls: exactly the model's, each answered once, with this message.
-                let mut polls = fanout.polls.clone();
-                polls.sort_unstable();
-                let expected: Vec<u32> = std::mem::take(&mut model.parked).into_iter().collect();
-                assert_eq!(polls, expected, "publish answers exactly the parked polls");
-                for key in &polls {
-                    *answered.entry(*key).or_default() += 1;
-                }
-                match &fanout.poll_body {
-                    None => assert!(polls.is_empty()),
-                    Some(body) => {
-                        assert!(!polls.is_empty());
-                        let text_body = std::str::from_utf8(body).expect("UTF-8 body");
-                        let batch = (vec![(id, text.clone())], id, 0, false);
-                        assert_eq!(json_batch(text_body), batch);
-                    }
-                }
-                assert_eq!(hub.parked_count(name), 0);
-                // Subscribers: exactly the active ones get the frame.
-                let mut listed: Vec<u32> = hub.subscribers(name).copied().collect();
-                listed.sort_unstable();
-                let active: Vec<u32> = (0..HUB_SUBSCRIBERS)
-                    .filter(|&i| {
-                        subs[i].is_some_and(|s| s.channel == c && s.state == SubState::Active)
-                    })
-                    .map(sub_key)
-                    .collect();
-                assert_eq!(listed, active, "publish goes to the active subscribers");
-                for (i, sub) in subs.iter_mut().enumerate() {
-                    let Some(sub) = sub.as_mut() else {
-                        continue;
-                    };
-                    if sub.channel != c || sub.state != SubState::Active {
-                        continue;
-                    }
+                let waiting = pending.iter().any(|(pc, _, _)| *pc == c);
+                if op & 7 == 1 || waiting {
+                    let prepared = hub.prepare(name, &text, now).expect("within the limits");
+                    let ahead = pending.iter().filter(|(pc, _, _)| *pc == c).count() as u64;
                     assert_eq!(
-                        sub.last_received,
-                        id - 1,
-                        "active subscribers are caught up"
+                        prepared.id,
+                        channels[c].last() + ahead + 1,
+                        "ids in prepare order"
                     );
-                    if variant & (1 << i) != 0 {
-                        // The send failed: pause at the id before this one.
-                        assert!(hub.pause(name, &sub_key(i), id - 1));
-                        sub.state = SubState::Paused;
-                    } else {
-                        assert_eq!(id, sub.last_received + 1, "no gap, no repeat");
-                        sub.last_received = id;
-                    }
+                    assert_eq!(
+                        hub.get(name).map(|ch| ch.last_id()),
+                        Some(channels[c].last())
+                    );
+                    pending.push_back((c, prepared, text));
+                } else {
+                    let fanout = hub.publish(name, &text, now).expect("within the limits");
+                    committed = Some((c, fanout, text, variant));
                 }
             }
             2 => {
@@ -356,6 +345,73 @@ pub fn hub_ops(data: &[u8]) {
             }
         }
 
+        // A message became visible (published, or committed after being stored): the
+        // hub must deliver it exactly as the model says.
+        if let Some((c, fanout, text, fail_mask)) = committed.take() {
+            let name = HUB_CHANNELS[c];
+            let model = &mut channels[c];
+            model.log.push(text.clone());
+            let id = model.last();
+            assert_eq!(fanout.id, id, "ids are consecutive per channel");
+            assert_eq!(
+                json::parse_message(fanout.frame.as_bytes()),
+                Ok((id, text.clone()))
+            );
+            let epoch = hub.get(name).expect("published to").epoch();
+            assert_eq!(fanout.epoch, epoch);
+            assert_eq!(
+                json::parse_published(fanout.published_body().as_bytes()),
+                Ok((id, epoch.to_string()))
+            );
+            // Parked polls: exactly the model's, each answered once, with this message.
+            let mut polls = fanout.polls.clone();
+            polls.sort_unstable();
+            let expected: Vec<u32> = std::mem::take(&mut model.parked).into_iter().collect();
+            assert_eq!(polls, expected, "publish answers exactly the parked polls");
+            for key in &polls {
+                *answered.entry(*key).or_default() += 1;
+            }
+            match &fanout.poll_body {
+                None => assert!(polls.is_empty()),
+                Some(body) => {
+                    assert!(!polls.is_empty());
+                    let text_body = std::str::from_utf8(body).expect("UTF-8 body");
+                    let batch = (vec![(id, text.clone())], id, 0, false);
+                    assert_eq!(json_batch(text_body), batch);
+                }
+            }
+            assert_eq!(hub.parked_count(name), 0);
+            // Subscribers: exactly the active ones get the frame.
+            let mut listed: Vec<u32> = hub.subscribers(name).copied().collect();
+            listed.sort_unstable();
+            let active: Vec<u32> = (0..HUB_SUBSCRIBERS)
+                .filter(|&i| subs[i].is_some_and(|s| s.channel == c && s.state == SubState::Active))
+                .map(sub_key)
+                .collect();
+            assert_eq!(listed, active, "publish goes to the active subscribers");
+            for (i, sub) in subs.iter_mut().enumerate() {
+                let Some(sub) = sub.as_mut() else {
+                    continue;
+                };
+                if sub.channel != c || sub.state != SubState::Active {
+                    continue;
+                }
+                assert_eq!(
+                    sub.last_received,
+                    id - 1,
+                    "active subscribers are caught up"
+                );
+                if fail_mask & (1 << i) != 0 {
+                    // The send failed: pause at the id before this one.
+                    assert!(hub.pause(name, &sub_key(i), id - 1));
+                    sub.state = SubState::Paused;
+                } else {
+                    assert_eq!(id, sub.last_received + 1, "no gap, no repeat");
+                    sub.last_received = id;
+                }
+            }
+        }
+
         // After every step: the hub's view of each channel matches the model.
         let mut live = 0;
         for (c, model) in channels.iter().enumerate() {
@@ -369,7 +425,8 @@ pub fn hub_ops(data: &[u8]) {
                     kc == c && model.parked.contains(&key)
                 );
             }
-            let exists = model.last() > 0 || !model.parked.is_empty() || subscribed > 0;
+            let waiting = pending.iter().any(|(pc, _, _)| *pc == c);
+            let exists = model.last() > 0 || !model.parked.is_empty() || subscribed > 0 || waiting;
             live += usize::from(exists);
             match hub.get(name) {
                 Some(channel) => {
