@@ -7,13 +7,18 @@
 // WebSocket (desktop viewport) and "bob" over long-polling (phone viewport). Each sends one
 // message, and the test also publishes one raw-text message with a plain HTTP POST. Both
 // pages must show all three messages (right sender, right transport tag, same ids on both
-// pages, no duplicates) within WAIT_MS, with no console errors. Screenshots go to
+// pages, no duplicates) within WAIT_MS, with no console errors. Then, if RESTART_SCRIPT
+// is set, the server is restarted (a fresh in-memory hub: ids begin again, under a new
+// epoch) while both pages stay open, three more messages are published at once, and both
+// pages must show all three — told by the reset that the stream restarted, not dropping
+// the new #1-#3 as "already seen" — and a notice saying so. Screenshots go to
 // ${ARTIFACTS:-/tmp/pushwire-artifacts}/browser-{alice,bob}.png.
 // playwright-core comes from scripts/browser/ (see scripts/browser-test.sh).
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 
 const require = createRequire(new URL('./browser/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -22,6 +27,11 @@ const BASE = (process.argv[2] || '').replace(/\/+$/, '');
 const WAIT_MS = Number(process.env.WAIT_MS || 15000);
 const ARTIFACTS = process.env.ARTIFACTS || '/tmp/pushwire-artifacts';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const RESTART_SCRIPT = process.env.RESTART_SCRIPT || '';
+// While the server is down the browser reports its failed connections on the console;
+// those are expected then, and only then.
+let restarting = false;
+const EXPECTED_WHILE_DOWN = /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|WebSocket connection to|Failed to load resource|Failed to fetch/;
 
 if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(BASE)) {
   console.error('usage: node scripts/browser-test.mjs http://127.0.0.1:PORT  (loopback only)');
@@ -54,7 +64,11 @@ async function main() {
     u.context.setDefaultTimeout(WAIT_MS);
     u.page = await u.context.newPage();
     u.errors = [];
-    u.page.on('console', (m) => { if (m.type() === 'error') u.errors.push(`console: ${m.text()}`); });
+    u.page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      if (restarting && EXPECTED_WHILE_DOWN.test(m.text())) return;
+      u.errors.push(`console: ${m.text()}`);
+    });
     u.page.on('pageerror', (e) => u.errors.push(`pageerror: ${e.message}`));
     const res = await u.page.goto(BASE + '/', { waitUntil: 'load' });
     if (!res || res.status() !== 200) throw new Error(`GET / answered ${res && res.status()}`);
@@ -126,6 +140,41 @@ async function main() {
     if (ids.length === users.length && new Set(ids).size !== 1) failures.push(`pages disagree on the id of "${text}": ${ids}`);
   }
 
+  if (RESTART_SCRIPT) await acrossARestart();
+}
+
+// The server restarts with a fresh in-memory hub while both pages stay open; messages
+// published right after must all reach both pages, whose cursors (ids 1-3 of the old
+// stream) would otherwise make them skip the new ids 1-3.
+async function acrossARestart() {
+  restarting = true;
+  log('restarting the server');
+  execFileSync(RESTART_SCRIPT, { stdio: 'inherit' });
+  const after = [1, 2, 3].map((n) => `after the restart ${n} ${tag}`);
+  for (const text of after) {
+    // Node's pooled keep-alive connection went down with the old server: one retry.
+    const publish = () => fetch(`${BASE}/channels/${channel}`, { method: 'POST', body: text });
+    const res = await publish().catch(() => publish());
+    if (res.status !== 201) failures.push(`POST after the restart answered ${res.status}`);
+  }
+  for (const u of users) {
+    try {
+      await u.page.waitForFunction((want) => {
+        const texts = [...document.querySelectorAll('[data-testid="message-text"]')].map((t) => t.textContent);
+        return want.every((w) => texts.includes(w));
+      }, after, { timeout: 4 * WAIT_MS, polling: 100 });
+    } catch {
+      failures.push(`${u.name} (${u.transport}): after the restart, not every new message was shown; shown: ${JSON.stringify(await shown(u))}`);
+      continue;
+    }
+    const notices = await u.page.$$eval('[data-testid="notice"]', (ns) => ns.map((n) => n.textContent));
+    if (!notices.some((n) => n.includes('restarted'))) failures.push(`${u.name}: no notice that the stream restarted: ${JSON.stringify(notices)}`);
+    const items = (await shown(u)).filter((i) => after.includes(i.text));
+    const ids = items.map((i) => i.id);
+    if (JSON.stringify(ids) !== '[1,2,3]') failures.push(`${u.name}: the new stream's ids are ${JSON.stringify(ids)}, want [1,2,3]`);
+    log(`${u.name} after the restart shows: ${items.map((i) => `#${i.id} [${i.label}]`).join(', ')}`);
+  }
+  restarting = false;
 }
 
 async function screenshot(u) {
@@ -171,6 +220,7 @@ if (failures.length) {
   for (const f of failures) console.error('  - ' + f);
   code = 1;
 } else {
-  console.log('[browser-test] ok: alice (websocket) and bob (longpoll) each saw all 3 messages; no console errors');
+  const restarted = RESTART_SCRIPT ? ', and all 3 published after a server restart' : '';
+  console.log(`[browser-test] ok: alice (websocket) and bob (longpoll) each saw all 3 messages${restarted}; no console errors`);
 }
 process.exit(code);

@@ -44,14 +44,39 @@ fi
 cargo build --release
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 LOG="$ARTIFACTS/server.log"
+PIDFILE="$ARTIFACTS/server.pid"
 target/release/pushwire serve --addr "127.0.0.1:$PORT" >"$LOG" 2>&1 &
 SERVER_PID=$!
+echo "$SERVER_PID" >"$PIDFILE"
 cleanup() {
-  kill "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  local pid
+  pid="$(cat "$PIDFILE" 2>/dev/null || echo "$SERVER_PID")"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 say "server pid $SERVER_PID on 127.0.0.1:$PORT, log $LOG"
+
+# The browser test restarts the server mid-run (a fresh in-memory hub on the same port):
+# this script stops the one in the pid file and starts the next, and waits for it.
+RESTART="$ARTIFACTS/restart-server.sh"
+cat >"$RESTART" <<RESTART_EOF
+#!/usr/bin/env bash
+set -euo pipefail
+old="\$(cat "$PIDFILE")"
+kill "\$old" 2>/dev/null || true
+while kill -0 "\$old" 2>/dev/null; do sleep 0.05; done
+"$PWD/target/release/pushwire" serve --addr "127.0.0.1:$PORT" >>"$LOG" 2>&1 &
+echo "\$!" >"$PIDFILE"
+for _ in \$(seq 1 100); do
+  curl -fsS --max-time 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && exit 0
+  sleep 0.1
+done
+echo "the restarted server did not answer /healthz" >&2
+exit 1
+RESTART_EOF
+chmod +x "$RESTART"
+export RESTART_SCRIPT="$RESTART"
 
 for _ in $(seq 1 100); do
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
