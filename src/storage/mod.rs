@@ -11,10 +11,12 @@
 //! large enough it is sealed and a new head begins. Nothing is rewritten in place, so a
 //! crash can damage at most the end of the head: the write it interrupted.
 //!
-//! The log never needs to hold more than the hubs' retained history. To reclaim space the
-//! writer *compacts*: it copies the messages of the oldest segment that channels still
-//! retain to the head, then deletes the oldest segment. So a message can appear more than
-//! once in the log, and out of id order; recovery expects both.
+//! The log never needs to hold more than the hub's retained history. To reclaim space the
+//! writer *checkpoints* ([`disk`]): it copies every message the hub still retains into a
+//! new segment, syncs it, then deletes every older segment. A crash between the copy and
+//! the deletion leaves a message in the log twice, and after later messages of its
+//! channel; recovery expects both (and so it also reads a log compacted a segment at a
+//! time, oldest first, which the fuzz target's simulated writer does).
 //!
 //! # A segment file
 //!

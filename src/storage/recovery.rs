@@ -33,11 +33,11 @@
 //!    the log"; a valid log never goes back to an old stream, and a log that does is
 //!    taken at its last word.)
 //! 2. **Copies.** Within a stream, ids may arrive out of order and more than once: the
-//!    writer compacts the log by copying the still-retained messages of its oldest
-//!    segment to the head before deleting that segment. So messages are kept by id, a
+//!    writer reclaims space by copying still-retained messages forward (a checkpoint)
+//!    before deleting the segments that held them. So messages are kept by id, a
 //!    repeated id replaces the earlier copy (same text; what changes is the segment the
-//!    newest copy lives in, which the next compaction needs), and the channel's last id
-//!    is the highest id seen in the stream.
+//!    newest copy lives in), and the channel's last id is the highest id seen in the
+//!    stream.
 //! 3. **Retention.** Memory stays bounded as the log is read: after each insert the
 //!    smallest ids are evicted while the channel holds more than `history` messages or
 //!    more than `history_bytes` bytes of data — but the highest id is always kept. An id
@@ -146,7 +146,7 @@ pub struct RecoveredMessage {
     pub id: u64,
     /// Its text (shared, as the hub keeps it).
     pub data: Arc<str>,
-    /// The segment holding its newest copy: when that segment is compacted, this
+    /// The segment holding its newest copy: were that segment reclaimed, this
     /// message must be copied forward if it is still retained.
     pub segment: u64,
 }
