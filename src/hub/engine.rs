@@ -282,7 +282,9 @@ impl Engine {
 
 impl DiskEngine {
     /// Hands the log a copy of every retained message (shared frames, decoded by the
-    /// writer): once written, every older segment goes.
+    /// writer), and of every message still waiting for the log: once written, every
+    /// older segment goes — including the ones the waiting messages' own records went to,
+    /// ahead of the checkpoint.
     fn checkpoint(&mut self, hub: &Hub<RequestId, ConnId>) {
         let mut copies = Vec::new();
         for (name, channel) in hub.streams() {
@@ -295,6 +297,14 @@ impl DiskEngine {
                     data: AppendData::Frame(Arc::clone(message.frame())),
                 });
             }
+        }
+        for waiting in &self.waiting {
+            copies.push(Append {
+                name: waiting.name.clone(),
+                epoch: waiting.prepared.epoch.bits(),
+                id: waiting.prepared.id,
+                data: AppendData::Frame(Arc::clone(&waiting.prepared.frame)),
+            });
         }
         self.log.checkpoint(copies);
     }
@@ -319,4 +329,98 @@ fn wake_loop(handle: Handle, armed: Arc<AtomicBool>) -> crate::storage::disk::Wa
         }
         armed.store(false, Ordering::Release);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use crate::hub::Cursor;
+    use crate::pair::ServerPair;
+    use crate::server::Handler;
+    use crate::storage::disk::Fsync;
+
+    struct Nothing;
+    impl Handler for Nothing {}
+
+    fn wait_for(engine: &mut Engine, n: usize) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        for _ in 0..5000 {
+            outcomes.extend(engine.take_outcomes().0);
+            if outcomes.len() >= n {
+                return outcomes;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        panic!("the log did not answer for {n} messages within 5 s");
+    }
+
+    #[test]
+    fn a_checkpoint_keeps_the_messages_still_waiting_for_the_log() {
+        let dir = std::env::temp_dir().join(format!("pushwire-engine-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = HubConfig::default();
+        config.storage = Storage::Disk(LogOptions::new(&dir, Fsync::Always));
+        let pair = ServerPair::new(Config::default(), Nothing).unwrap();
+        let now = std::time::Instant::now();
+        let mut hub = Hub::new(&config);
+        let (mut engine, _) = Engine::open(&config, &mut hub, pair.handle()).unwrap();
+
+        let first = hub.prepare("c", "one", now).unwrap();
+        assert!(matches!(
+            engine.submit("c", first, "one".into(), Origin::Local),
+            Ok(None)
+        ));
+        for outcome in wait_for(&mut engine, 1) {
+            let Outcome::Stored(w) = outcome else {
+                panic!("stored")
+            };
+            hub.commit(&w.name, w.prepared, now);
+        }
+        // Two more handed to the log, and a checkpoint queued before they are answered:
+        // their records go to the segment the checkpoint will delete.
+        for text in ["two", "three"] {
+            let prepared = hub.prepare("c", text, now).unwrap();
+            assert!(
+                engine
+                    .submit("c", prepared, text.into(), Origin::Local)
+                    .is_ok()
+            );
+        }
+        let Engine::Disk(disk) = &mut engine else {
+            panic!("a disk engine")
+        };
+        disk.checkpoint(&hub);
+        for outcome in wait_for(&mut engine, 2) {
+            let Outcome::Stored(w) = outcome else {
+                panic!("stored")
+            };
+            hub.commit(&w.name, w.prepared, now);
+        }
+        engine.close().unwrap();
+        drop(engine);
+
+        let mut hub = Hub::new(&config);
+        let (_engine, report) = Engine::open(&config, &mut hub, pair.handle()).unwrap();
+        assert_eq!(report.unwrap().messages, 3);
+        let batch = hub.poll(
+            "c",
+            Cursor {
+                since: Some(0),
+                epoch: None,
+            },
+            10,
+            None,
+            now,
+        );
+        let Ok(crate::hub::PollOutcome::Ready(answer)) = batch else {
+            panic!("{batch:?}")
+        };
+        assert_eq!(
+            answer.frames.len(),
+            3,
+            "the waiting messages survived the checkpoint"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
