@@ -359,8 +359,10 @@ mod tests {
     fn a_checkpoint_keeps_the_messages_still_waiting_for_the_log() {
         let dir = std::env::temp_dir().join(format!("pushwire-engine-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut config = HubConfig::default();
-        config.storage = Storage::Disk(LogOptions::new(&dir, Fsync::Always));
+        let config = HubConfig {
+            storage: Storage::Disk(LogOptions::new(&dir, Fsync::Always)),
+            ..HubConfig::default()
+        };
         let pair = ServerPair::new(Config::default(), Nothing).unwrap();
         let now = std::time::Instant::now();
         let mut hub = Hub::new(&config);
