@@ -153,7 +153,9 @@ fn check_head(head: &RequestHead<'_>, limits: &HeadLimits) {
     let (origin, target_authority) = match absolute_form_parts(head.target()) {
         Some((authority, origin)) => {
             assert!(!authority.is_empty(), "an empty host is rejected");
-            assert!(!authority.contains(['@', ' ', ',']), "{authority:?}");
+            // No userinfo, no whitespace (a `,` is fine: RFC 3986 sub-delims are
+            // reg-name characters).
+            assert!(!authority.contains(['@', ' ', '\t']), "{authority:?}");
             assert_eq!(head.authority(), Some(authority));
             (origin, Some(authority))
         }
