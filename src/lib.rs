@@ -80,7 +80,12 @@
 //! ```
 //!
 //! Start with [`session`] for HTTP and [`ws::connection`] for WebSocket; their module
-//! documentation walks through a request's and a frame's life. Every limit is a field of
+//! documentation walks through a request's and a frame's life. The pub/sub hub behind
+//! `pushwire serve` is [`hub`]: one channel's stream in [`hub::channel`], why ids need
+//! epochs in [`hub::epoch`], the channels and their waiters in [`hub::core`], and where a
+//! message waits before it is shown in [`hub::engine`] — the durable log of [`storage`],
+//! whose format and recovery are sans-IO too, and whose writer thread is
+//! [`storage::disk`]. Every limit is a field of
 //! [`Config`], with its default and reason. `docs/rfc6455.md` maps every requirement of
 //! RFC 6455 that binds a server, and the RFC 9112 framing rules, to the code that
 //! enforces it and the test that proves it.

@@ -1,25 +1,31 @@
 //! The pub/sub hub: named channels with a bounded history, reached over HTTP long-polling
-//! and WebSocket, sans-IO.
+//! and WebSocket, sans-IO except for the durable log's writer thread ([`engine`]).
 //!
-//! Nothing here touches a socket or reads the clock. The driver routes a request here,
-//! and the hub answers with what to send and to whom:
+//! The driver ([`HubServer`]) routes a request here, and the hub answers with what to
+//! send and to whom:
 //!
 //! | request | hub call | answer |
 //! |---|---|---|
-//! | `POST /channels/{name}` | [`message_text`], then [`Hub::publish`] | `201`, [`Fanout::published_body`]; then every [`Fanout::polls`] gets [`Fanout::poll_body`] and every [`Hub::subscribers`] gets [`Fanout::frame`] |
-//! | `GET /channels/{name}?since&timeout` | [`query::PollParams::parse`], then [`Hub::poll`] | `200` at once, `204` at once (`timeout=0`), or parked until a publish or [`Hub::unpark`] at the timeout (`204`) |
-//! | WebSocket `GET /channels/{name}?since` | [`Hub::subscribe`] | the [`Replay`], then one frame per publish |
+//! | `POST /channels/{name}` | [`message_text`], then [`Hub::publish`] (or [`Hub::prepare`], stored, [`Hub::commit`]) | `201`, [`Fanout::published_body`]; then every [`Fanout::polls`] gets [`Fanout::poll_body`] and every [`Hub::subscribers`] gets [`Fanout::frame`] |
+//! | `GET /channels/{name}?since&epoch&limit&timeout` | [`query::PollParams::parse`], then [`Hub::poll`] | `200` at once (messages, or a reset), `204` at once (`timeout=0`, `HEAD`), or parked until a publish or [`Hub::unpark`] at the timeout (`204`) |
+//! | WebSocket `GET /channels/{name}?since&epoch` | [`Hub::subscribe`] | the [`Subscription`]'s first frame and replay, then one frame per publish |
 //!
-//! - [`query`]: channel names and the query string (`since`, `timeout`).
-//! - [`channel`]: one channel's history ([`Channel`]) and the hub itself ([`Hub`]), which
-//!   also keeps who is waiting on each channel, so that each waiter gets every message
-//!   once, in id order.
-//! - [`json`]: the JSON the hub writes, escaped by hand.
+//! - [`epoch`]: why ids need a stream epoch, and its text form.
+//! - [`channel`]: one channel's stream ([`Channel`]): its epoch and its history, bounded
+//!   by count and bytes, and where a reader stands in it ([`Position`]).
+//! - [`core`]: the hub itself ([`Hub`]): the channels, who waits on each (so that each
+//!   waiter gets every message once, in id order), the hub-wide bounds, expiry.
+//! - [`engine`]: where a published message waits before it is shown: nowhere (memory),
+//!   or the durable log ([`crate::storage`]).
+//! - [`query`]: channel names and the query string; [`json`]: the JSON the hub writes,
+//!   escaped by hand, and a strict reader for it; [`config`]: the bounds.
 //!
 //! Every message is encoded once, when it is published: its frame `{"id":N,"data":"..."}`
-//! is kept with it, WebSocket subscribers are sent that text, and long-poll answers join
-//! frames. A publish that completes 10,000 parked requests builds their common body once
-//! and shares it ([`Fanout::poll_body`] is an `Arc<[u8]>`, for
+//! is the one copy kept, WebSocket subscribers are sent that text by reference
+//! ([`Context::send_shared_text`](crate::Context::send_shared_text)), and poll answers
+//! are sent as pieces of the retained frames ([`Body::Pieces`](crate::http::Body::Pieces)).
+//! A publish that completes 10,000 parked requests builds their common body once and
+//! shares it ([`Fanout::poll_body`] is an `Arc<[u8]>`, for
 //! [`Body::Shared`](crate::http::Body::Shared)).
 
 use std::fmt;
