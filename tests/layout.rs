@@ -251,3 +251,46 @@ fn the_layout_check_finds_planted_violations_and_only_those() {
         "{found:#?}"
     );
 }
+
+/// The library's runtime dependencies are mio, sha1, base64 and rand, and nothing else;
+/// the one optional dependency (signal handling for the binary) is only in the `cli`
+/// feature, so `default-features = false` builds exactly the four.
+#[test]
+fn the_library_depends_on_four_crates_and_the_binary_adds_only_signal_hook() {
+    let manifest = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .expect("Cargo.toml");
+    let section = |name: &str| -> Vec<String> {
+        let start = manifest
+            .find(&format!("\n[{name}]\n"))
+            .unwrap_or_else(|| panic!("no [{name}]"));
+        manifest[start + name.len() + 4..]
+            .lines()
+            .take_while(|line| !line.starts_with('['))
+            .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    let deps = section("dependencies");
+    let name = |line: &String| line.split([' ', '=']).next().unwrap().to_string();
+    let required: Vec<String> = deps
+        .iter()
+        .filter(|line| !line.contains("optional = true"))
+        .map(name)
+        .collect();
+    assert_eq!(required, ["base64", "mio", "rand", "sha1"]);
+    let optional: Vec<String> = deps
+        .iter()
+        .filter(|line| line.contains("optional = true"))
+        .map(name)
+        .collect();
+    assert_eq!(optional, ["signal-hook"]);
+    let features = section("features");
+    assert!(
+        features.contains(&r#"default = ["cli"]"#.to_string()),
+        "{features:?}"
+    );
+    assert!(
+        features.contains(&r#"cli = ["dep:signal-hook"]"#.to_string()),
+        "{features:?}"
+    );
+}

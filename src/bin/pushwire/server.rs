@@ -119,6 +119,7 @@ fn bind(command: &str, addr: SocketAddr, config: Config) -> Option<Server> {
 
 /// Runs the server until it shuts down: exit status 0, or 1 if the event loop failed.
 fn run(command: &str, mut server: Server, handler: &mut impl Handler) -> ExitCode {
+    on_signals_shut_down(command, &server);
     match server.run(handler) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -127,6 +128,56 @@ fn run(command: &str, mut server: Server, handler: &mut impl Handler) -> ExitCod
         }
     }
 }
+
+/// SIGINT (Ctrl-C) and SIGTERM begin the graceful shutdown — every WebSocket is closed
+/// with 1001, parked long-polls are answered, connections get `shutdown_timeout` to
+/// finish — and `run` returns, so the process exits 0 once it is over (and a durable log
+/// is closed cleanly first). A second signal ends the process at once (exit 130), for an
+/// operator who will not wait. Safe `std` has no signal API: this is what the optional
+/// `signal-hook` dependency is for (the `cli` feature; the library never uses it).
+#[cfg(feature = "cli")]
+fn on_signals_shut_down(command: &str, server: &Server) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("pushwire {command}: signals cannot stop the server gracefully: {e}");
+            return;
+        }
+    };
+    let handle = server.handle();
+    let name_of_command = command.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("pushwire-signals".into())
+        .spawn(move || {
+            let mut signals = signals.forever();
+            if let Some(signal) = signals.next() {
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                eprintln!(
+                    "pushwire {name_of_command}: {name}: shutting down gracefully \
+                     (again to stop at once)"
+                );
+                let _ = handle.shutdown();
+            }
+            if signals.next().is_some() {
+                eprintln!("pushwire {name_of_command}: stopping now");
+                std::process::exit(130);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("pushwire {command}: signals cannot stop the server gracefully: {e}");
+    }
+}
+
+/// Without the `cli` feature there is no signal handling: a signal ends the process.
+#[cfg(not(feature = "cli"))]
+fn on_signals_shut_down(_command: &str, _server: &Server) {}
 
 /// Echoes every text and binary message back to its sender.
 struct Echo;
