@@ -94,6 +94,8 @@ pub(super) enum ErrorKind {
         field: &'static str,
         reason: &'static str,
     },
+    /// A `PUSHWIRE_*` environment variable whose value cannot be a flag's.
+    BadEnvironment { var: String, value: String },
     /// An option that means nothing without another one.
     Requires {
         option: &'static str,
@@ -163,6 +165,11 @@ impl fmt::Display for CliError {
             } => write!(
                 f,
                 "error: invalid value for '{option}': {reason} (configuration field {field})"
+            )?,
+            ErrorKind::BadEnvironment { var, value } => write!(
+                f,
+                "error: invalid value '{value}' in the environment for {var}: expected 1, \
+                 true or yes to set it, or 0, false, no or nothing"
             )?,
             ErrorKind::Requires {
                 option,

@@ -68,7 +68,8 @@ HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
   timeout=0: plain polling.
 
 Options:
-      --addr ADDR               Address to listen on [default: {SERVE_ADDR}]
+      --addr ADDR               Address to listen on: IP and port, or a host name and port
+                                (resolved at start) [default: {SERVE_ADDR}]
       --history N               Messages retained per channel for late readers (since=N)
                                 and reconnecting subscribers; at least 1 [default: {history}]
       --history-bytes BYTES     Bytes retained per channel (its messages as sent, plus 40
@@ -126,7 +127,10 @@ Options:
   -h, --help                    Print help
   -V, --version                 Print version
 
-Values are given as '--opt VALUE' or '--opt=VALUE'.
+Values are given as '--opt VALUE' or '--opt=VALUE'. Every option can also come from the
+environment: PUSHWIRE_ and its name in capitals with '_' for '-' (PUSHWIRE_ADDR,
+PUSHWIRE_MAX_POLL_TIMEOUT=60; a flag is set by 1, true or yes; --allow-origin takes a
+comma-separated list); the command line wins.
 BYTES: an integer with an optional suffix K, KiB, M, MiB, G or GiB (binary multiples,
        case-insensitive), e.g. 65536, 64K, 16MiB.
 SECS:  seconds as an integer or a decimal, e.g. 30 or 0.5 (above 0, at most one year).

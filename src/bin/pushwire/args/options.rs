@@ -220,7 +220,7 @@ mod tests {
             }
         ));
         let text = e.to_string();
-        assert!(text.starts_with("error: option '--addr' requires a value: an IP address"));
+        assert!(text.starts_with("error: option '--addr' requires a value: a host and port"));
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub(super) enum ServerOpt {
     Trace,
 }
 
-const EXPECT_ADDR: &str = "an IP address and port, e.g. 127.0.0.1:9001 or [::1]:9001";
+const EXPECT_ADDR: &str = "a host and port, e.g. 127.0.0.1:9001, [::1]:9001 or localhost:9001";
 const EXPECT_BYTES: &str = "a byte count: an integer with an optional suffix K, KiB, M, MiB, G \
      or GiB (binary multiples), e.g. 65536 or 64MiB";
 const EXPECT_BODY_BYTES: &str = "a byte count of at least 1: an integer with an optional suffix \
@@ -249,8 +249,67 @@ pub(super) fn serve_defaults() -> Config {
     c
 }
 
-/// `pushwire serve`, which is also what `pushwire` with no arguments runs.
+/// `pushwire serve`, which is also what `pushwire` with no arguments runs. Every option
+/// can also come from the environment (see [`env_args`]); the command line wins.
 pub(super) fn parse_serve(args: impl Iterator<Item = String>) -> Result<Command, CliError> {
+    parse_serve_env(args, |name| std::env::var(name).ok())
+}
+
+/// The environment variable for `option`: `--max-poll-timeout` → `PUSHWIRE_MAX_POLL_TIMEOUT`.
+pub(super) fn env_name(option: &str) -> String {
+    format!(
+        "PUSHWIRE_{}",
+        option
+            .trim_start_matches('-')
+            .replace('-', "_")
+            .to_uppercase()
+    )
+}
+
+/// The options `env` sets, as arguments to read before the command line's: for each
+/// option of `specs` not on the command line, `PUSHWIRE_<NAME>` (see [`env_name`]) gives
+/// its value — a flag is set by `1`, `true` or `yes` and left off by `0`, `false`, `no` or
+/// nothing; `--allow-origin` takes a comma-separated list (origins hold no commas).
+pub(super) fn env_args(
+    specs: &'static [OptSpec<ServerOpt>],
+    given: &[String],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, (String, String)> {
+    let mut args = Vec::new();
+    for spec in specs {
+        let on_command_line = given
+            .iter()
+            .any(|arg| super::options::split_option(arg).0 == spec.name);
+        let var = env_name(spec.name);
+        let Some(value) = env(&var).filter(|_| !on_command_line) else {
+            continue;
+        };
+        match spec.expected {
+            None => match value.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => args.push(spec.name.to_string()),
+                "" | "0" | "false" | "no" => {}
+                _ => return Err((var, value)),
+            },
+            Some(_) if spec.opt == ServerOpt::AllowOrigin => {
+                for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+                    args.push(format!("{}={origin}", spec.name));
+                }
+            }
+            Some(_) => args.push(format!("{}={value}", spec.name)),
+        }
+    }
+    Ok(args)
+}
+
+/// [`parse_serve`] with the environment given as a lookup (for tests).
+pub(super) fn parse_serve_env(
+    args: impl Iterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, CliError> {
+    let given: Vec<String> = args.collect();
+    let from_env = env_args(SERVE_OPTIONS, &given, env)
+        .map_err(|(var, value)| err(Usage::Serve, ErrorKind::BadEnvironment { var, value }))?;
+    let args = from_env.into_iter().chain(given);
     let server = ServerCommand {
         usage: Usage::Serve,
         specs: SERVE_OPTIONS,
@@ -319,7 +378,7 @@ impl ServerCommand {
             };
             let bad = || bad_value(usage, spec, &value);
             match spec.opt {
-                ServerOpt::Addr => addr = value.parse().map_err(|_| bad())?,
+                ServerOpt::Addr => addr = resolve(&value).ok_or_else(bad)?,
                 ServerOpt::History => {
                     hub.history = parse_int(&value)
                         .filter(|&n: &usize| n >= 1)
@@ -490,6 +549,16 @@ impl ServerCommand {
         })?;
         Ok(build(addr, config, hub))
     }
+}
+
+/// An address as given: an IP literal and port (`127.0.0.1:8080`, `[::1]:8080`), or a
+/// host name and port resolved now, the first address it has (`localhost:8080`).
+fn resolve(value: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = value.parse() {
+        return Some(addr);
+    }
+    use std::net::ToSocketAddrs;
+    value.to_socket_addrs().ok()?.next()
 }
 
 /// The command-line option that sets a `Config` field, for error messages.
@@ -677,6 +746,69 @@ mod tests {
         );
     }
 
+    fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Command, CliError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_serve_env(args.iter().map(|a| a.to_string()), |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn every_serve_option_can_come_from_the_environment_and_the_command_line_wins() {
+        let env = [
+            ("PUSHWIRE_ADDR", "127.0.0.1:9999"),
+            ("PUSHWIRE_HISTORY", "7"),
+            ("PUSHWIRE_MAX_POLL_TIMEOUT", "60"),
+            ("PUSHWIRE_TRACE", "true"),
+            (
+                "PUSHWIRE_ALLOW_ORIGIN",
+                "https://a.example, https://b.example",
+            ),
+        ];
+        let Ok(Command::Serve { addr, config, hub }) = serve_with_env(&["--history", "9"], &env)
+        else {
+            panic!("serves");
+        };
+        assert_eq!(addr, "127.0.0.1:9999".parse().unwrap());
+        assert_eq!(hub.history, 9, "the command line wins");
+        assert_eq!(hub.max_poll_timeout, Duration::from_secs(60));
+        assert!(config.trace);
+        assert_eq!(
+            config.allowed_origins,
+            Some(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+        // A flag is left off by 0/false/no; anything else is an error that names the variable.
+        let Ok(Command::Serve { config, .. }) = serve_with_env(&[], &[("PUSHWIRE_TRACE", "0")])
+        else {
+            panic!("serves");
+        };
+        assert!(!config.trace);
+        let e = serve_with_env(&[], &[("PUSHWIRE_TRACE", "maybe")]).unwrap_err();
+        assert!(e.to_string().contains("PUSHWIRE_TRACE"), "{e}");
+        assert_eq!(env_name("--max-poll-timeout"), "PUSHWIRE_MAX_POLL_TIMEOUT");
+        for spec in SERVE_OPTIONS {
+            assert!(
+                env_name(spec.name).starts_with("PUSHWIRE_"),
+                "{}",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn addr_takes_host_names() {
+        let (addr, _, _) = serve(&["--addr", "localhost:8080"]);
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_eq!(addr.port(), 8080);
+        assert!(matches!(
+            serve_err(&["--addr", "no-such-host.invalid:80"]).kind,
+            ErrorKind::BadValue { .. }
+        ));
+    }
+
     #[test]
     fn serve_hub_limits_that_contradict_each_other_name_the_option() {
         // A channel must hold one maximal message, escaped at worst.
@@ -757,7 +889,8 @@ mod tests {
     #[test]
     fn serve_bad_values() {
         let cases: &[(&str, &str)] = &[
-            ("--addr", "localhost:8080"),
+            ("--addr", "localhost"),
+            ("--addr", "no-such-host.invalid:8080"),
             ("--history", "0"),
             ("--history", "-1"),
             ("--history", "1k"),
