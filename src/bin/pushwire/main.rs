@@ -24,10 +24,7 @@ fn main() -> ExitCode {
             println!("pushwire {}", args::VERSION);
             ExitCode::SUCCESS
         }
-        Ok(Command::Serve { addr, config, hub }) => {
-            server::return_freed_memory();
-            server::serve(addr, config, hub)
-        }
+        Ok(Command::Serve { addr, config, hub }) => server::serve(addr, config, hub),
         Ok(Command::Echo { addr, config }) => server::echo(addr, config),
         Ok(Command::Client {
             url,

@@ -60,42 +60,6 @@ pub(crate) fn serve(addr: SocketAddr, config: Config, hub: HubConfig) -> ExitCod
     status
 }
 
-/// The allocator settings `pushwire serve` runs with: glibc's, such that memory the hub
-/// frees goes back to the operating system instead of staying with the process.
-///
-/// glibc keeps freed memory for reuse: small chunks in per-thread caches and fast bins
-/// (never merged until a large request comes), and it raises its threshold for mapping
-/// large blocks separately each time such a block is freed, so later large blocks land
-/// in the heap between small ones. A hub that held 200 MiB of history or 100,000
-/// channels and let them expire would keep that RSS for good (measured: 196 MiB and
-/// 27 MiB left of 217 and 43). With the caches and fast bins off and the threshold fixed
-/// at 32 KiB, what expires is returned (measured: 4 MiB and 0.2 MiB left), and publishing
-/// was no slower in `benches/publish.rs`.
-const ALLOCATOR_TUNABLES: &str = "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0:\
-                                  glibc.malloc.mmap_threshold=32768:glibc.malloc.trim_threshold=131072";
-
-/// Starts `pushwire serve` again with [`ALLOCATOR_TUNABLES`] — glibc reads them only at
-/// start — unless `GLIBC_TUNABLES` is set already (an operator's own choice, even empty,
-/// is kept; and the restarted process does not restart again). Same process id, same
-/// arguments; if it cannot, the server runs as it is.
-pub(crate) fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        use std::os::unix::process::CommandExt;
-        if std::env::var_os("GLIBC_TUNABLES").is_some() {
-            return;
-        }
-        let Ok(exe) = std::env::current_exe() else {
-            return;
-        };
-        let error = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env("GLIBC_TUNABLES", ALLOCATOR_TUNABLES)
-            .exec();
-        eprintln!("pushwire serve: running without its allocator settings ({error})");
-    }
-}
-
 /// `pushwire echo`: every message back to its sender ([`Echo`]), for conformance tests
 /// and benchmarks; the address is printed on stderr.
 pub(crate) fn echo(addr: SocketAddr, config: Config) -> ExitCode {
