@@ -309,7 +309,11 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
 
     fn with_rng(config: &HubConfig, rng: StdRng) -> Self {
         Hub {
-            channels: HashMap::new(),
+            // Room for every channel allowed, reserved now: growing a table of 100,000
+            // channels rehashes all of them in one call (~30 ms), which a flood of names
+            // would otherwise make the loop pay mid-flood. Untouched, the room costs only
+            // the table's control bytes (one per slot) in resident memory.
+            channels: HashMap::with_capacity(config.max_channels.min(1 << 20)),
             config: config.clone(),
             retained: 0,
             pending_bytes: 0,
@@ -745,8 +749,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     /// At most [`EXPIRE_BATCH`] channels are looked at per call, so that a hundred
     /// thousand channels falling due at once are dropped over several turns of the loop
     /// rather than in one long one; [`next_expiry`](Hub::next_expiry) is then already due.
-    /// When the hub has shrunk to a quarter of the room its tables hold, they are shrunk
-    /// too, so a flood of names leaves no empty table behind.
+    /// When the expiry queue has shrunk to a quarter of its room, it is shrunk too.
     pub fn expire(&mut self, now: Instant) -> Vec<Dropped> {
         let ttl = self.config.channel_ttl;
         let mut dropped = Vec::new();
@@ -779,13 +782,13 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             self.channels.remove(&name);
             dropped.push(Dropped { name, epoch });
         }
-        if !dropped.is_empty() {
-            if self.channels.capacity() > 64 && self.channels.len() < self.channels.capacity() / 4 {
-                self.channels.shrink_to_fit();
-            }
-            if self.expiry.capacity() > 64 && self.expiry.len() < self.expiry.capacity() / 4 {
-                self.expiry.shrink_to_fit();
-            }
+        // The expiry queue shrinks after a flood; the channel table keeps the room it was
+        // given (see `with_rng`).
+        if !dropped.is_empty()
+            && self.expiry.capacity() > 64
+            && self.expiry.len() < self.expiry.capacity() / 4
+        {
+            self.expiry.shrink_to_fit();
         }
         dropped
     }

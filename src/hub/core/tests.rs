@@ -722,7 +722,7 @@ fn a_restored_stream_continues_its_ids_and_epoch() {
 }
 
 #[test]
-fn a_crowd_of_channels_expires_a_batch_at_a_time_and_the_tables_shrink() {
+fn a_crowd_of_channels_expires_a_batch_at_a_time_and_the_queue_shrinks() {
     let mut hub = hub(8);
     let ttl = hub.config().channel_ttl;
     for i in 0..(2 * EXPIRE_BATCH + 10) {
@@ -734,5 +734,5 @@ fn a_crowd_of_channels_expires_a_batch_at_a_time_and_the_tables_shrink() {
     assert_eq!(hub.expire(later).len(), EXPIRE_BATCH);
     assert_eq!(hub.expire(later).len(), 10);
     assert_eq!((hub.channel_count(), hub.retained_bytes()), (0, 0));
-    assert!(hub.channels.capacity() < 100, "{}", hub.channels.capacity());
+    assert!(hub.expiry.capacity() < 100, "{}", hub.expiry.capacity());
 }
