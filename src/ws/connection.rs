@@ -405,31 +405,15 @@ impl WsConnection {
         payload: &mut [u8],
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
-        if self.state != State::Open {
-            return Err(SendError::NotOpen);
-        }
-        if self.sending_parts {
-            return Err(SendError::Busy);
-        }
         let mask = self
             .mask_keys
             .as_mut()
             .map(|rng| rng.next_u32().to_ne_bytes());
+        let header = self.whole_message_header(is_text, payload.len(), mask)?;
         if let Some(key) = mask {
             apply_mask(payload, key, 0);
         }
-        FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: if is_text {
-                OpCode::Text
-            } else {
-                OpCode::Binary
-            },
-            mask,
-            payload_len: payload.len() as u64,
-        }
-        .encode(out);
+        header.encode(out);
         Ok(())
     }
 
@@ -444,13 +428,26 @@ impl WsConnection {
         head: &mut [u8; FrameHeader::MAX_LEN],
     ) -> Result<usize, SendError> {
         debug_assert!(self.mask_keys.is_none(), "a client masks every payload");
+        Ok(self
+            .whole_message_header(is_text, payload_len, None)?
+            .encode_into(head))
+    }
+
+    /// The header of a message sent as one frame whose payload is written apart from it:
+    /// refused unless open, and between the parts of a message sent in pieces (§5.4).
+    fn whole_message_header(
+        &self,
+        is_text: bool,
+        payload_len: usize,
+        mask: Option<[u8; 4]>,
+    ) -> Result<FrameHeader, SendError> {
         if self.state != State::Open {
             return Err(SendError::NotOpen);
         }
         if self.sending_parts {
             return Err(SendError::Busy);
         }
-        let header = FrameHeader {
+        Ok(FrameHeader {
             fin: true,
             rsv: 0,
             opcode: if is_text {
@@ -458,10 +455,9 @@ impl WsConnection {
             } else {
                 OpCode::Binary
             },
-            mask: None,
+            mask,
             payload_len: payload_len as u64,
-        };
-        Ok(header.encode_into(head))
+        })
     }
 
     /// Queues a data message split into frames of at most `fragment_size` payload bytes
