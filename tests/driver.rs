@@ -8,6 +8,7 @@ mod support;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -589,17 +590,19 @@ fn large_messages_moved_without_copy_keep_their_order_with_small_ones() {
 // ===== fairness =====
 
 /// Records the target of every request in the order handled; the first request stalls
-/// the loop for 300 ms, so that what every client sent meanwhile waits in the kernel.
-struct Order(Arc<Mutex<Vec<String>>>);
+/// the loop for 300 ms (raising `stalled` as it starts), so that what every client sends
+/// meanwhile waits in the kernel.
+struct Order {
+    seen: Arc<Mutex<Vec<String>>>,
+    stalled: Arc<AtomicBool>,
+}
 
 impl Handler for Order {
     fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
-        let mut seen = self.0.lock().unwrap();
-        if seen.is_empty() {
+        if !self.stalled.swap(true, Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(300));
         }
-        seen.push(request.path().to_string());
-        drop(seen);
+        self.seen.lock().unwrap().push(request.path().to_string());
         let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
     }
 }
@@ -609,7 +612,12 @@ fn a_client_pipelining_many_requests_does_not_hold_back_another_client() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut c = config();
     c.max_body_bytes = 64 * 1024;
-    let server = TestServer::start(c, Order(Arc::clone(&order)));
+    let stalled = Arc::new(AtomicBool::new(false));
+    let handler = Order {
+        seen: Arc::clone(&order),
+        stalled: Arc::clone(&stalled),
+    };
+    let server = TestServer::start(c, handler);
     // 256 POSTs of 16 KiB (4 MiB) in one go, then, while the loop is stalled on the
     // first, another client's request.
     let mut greedy = RawClient::connect(server.addr);
@@ -630,10 +638,12 @@ fn a_client_pipelining_many_requests_does_not_hold_back_another_client() {
         std::thread::spawn(move || stream.write_all(&burst))
     };
     let deadline = Instant::now() + TIMEOUT;
-    while order.lock().unwrap().is_empty() {
+    while !stalled.load(Ordering::SeqCst) {
         assert!(Instant::now() < deadline, "the first request never came");
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The loop is inside its 300 ms stall now: the polite request is in the kernel before
+    // the loop reads anything more of the burst.
     let mut polite = RawClient::connect(server.addr);
     polite.send(b"GET /polite HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(polite.read_response_head().status, 204);
