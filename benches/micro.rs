@@ -490,7 +490,7 @@ fn http_cases(b: &mut Bench) {
     parser.reset();
     parser.parse(BROWSER_UPGRADE, &limits).unwrap();
     let head = parser.head(BROWSER_UPGRADE).unwrap();
-    let upgrade = validate_upgrade(&head, None).unwrap();
+    let upgrade = validate_upgrade(&head).unwrap();
     assert_eq!(
         accept_key(upgrade.key.as_bytes()),
         "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -500,7 +500,7 @@ fn http_cases(b: &mut Bench) {
         Work::Ops(1, "op"),
         &[],
         || {
-            let up = validate_upgrade(black_box(&head), None).unwrap();
+            let up = validate_upgrade(black_box(&head)).unwrap();
             black_box(accept_key(up.key.as_bytes()));
         },
     );
@@ -521,7 +521,7 @@ fn http_cases(b: &mut Bench) {
             let req = black_box(BROWSER_UPGRADE);
             parser.parse(req, &limits).unwrap();
             let head = parser.head(req).unwrap();
-            let up = validate_upgrade(&head, None).unwrap();
+            let up = validate_upgrade(&head).unwrap();
             out.clear();
             write_accept_response(&mut out, up.key, None);
             black_box(&mut out);

@@ -263,7 +263,12 @@ impl Client {
             if filled == buf.len() {
                 buf.resize(buf.len() * 2, 0);
             }
-            let n = stream.read(&mut buf[filled..])?;
+            let n = match stream.read(&mut buf[filled..]) {
+                // A signal (or the process being stopped and continued) cut the wait
+                // short: nothing was read, wait again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => result?,
+            };
             if n == 0 {
                 return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
             }

@@ -8,6 +8,9 @@
 
 use std::time::Duration;
 
+use crate::http::origin::{AllowedOrigins, Cors};
+use crate::http::token::is_field_value_byte;
+
 /// Server configuration. Start from [`Config::default()`] and change fields:
 ///
 /// ```
@@ -73,12 +76,19 @@ pub struct Config {
     /// After the server sends a Close frame, time allowed for the peer's Close before the
     /// TCP connection is dropped anyway (RFC 6455 §7.1.1). Default 5 s.
     pub close_timeout: Duration,
-    /// Browser `Origin` values allowed to open a WebSocket. Default `None`: any origin.
-    /// With `Some(list)`, a handshake whose `Origin` header is present and not in the list
-    /// (compared ASCII case-insensitively) is refused with `403 Forbidden` (RFC 6455 §4.2.2
-    /// and §10.2). A request without `Origin` comes from a non-browser client, which could
-    /// forge any origin anyway, and is allowed.
-    pub allowed_origins: Option<Vec<String>>,
+    /// The web pages, besides the server's own, that may open a WebSocket, make requests
+    /// that change state (`POST`) and read the answers (CORS). Default
+    /// [`AllowedOrigins::SameOrigin`]: a request whose `Origin` names another site is
+    /// refused with `403 Forbidden` when it is an upgrade (RFC 6455 §10.2) or uses an
+    /// unsafe method (RFC 9110 §9.2.1); `GET` and `HEAD` are answered without CORS
+    /// fields, so the browser keeps the answer from the page. Requests without `Origin`
+    /// (non-browser clients, which could forge any origin anyway) are not checked. See
+    /// [`http::origin`](crate::http::origin).
+    pub allowed_origins: AllowedOrigins,
+    /// What CORS answers to allowed origins say: the methods and request fields a
+    /// preflight allows, the response fields exposed, and how long a preflight is
+    /// cached. See [`Cors`].
+    pub cors: Cors,
 
     // ===== Driver =====
     /// Write-buffer high-water mark per connection, in bytes. Default 1 MiB. While a
@@ -129,7 +139,8 @@ impl Default for Config {
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
-            allowed_origins: None,
+            allowed_origins: AllowedOrigins::SameOrigin,
+            cors: Cors::default(),
             write_buffer_high_water: 1 << 20,
             read_buffer_size: 256 * 1024,
             max_connections: 16 * 1024,
@@ -199,6 +210,27 @@ impl Config {
         if self.max_connections == 0 || self.max_connections > (u32::MAX as usize) {
             return fail("max_connections", "must be between 1 and 2^32 - 1");
         }
+        let cors = &self.cors;
+        for value in [
+            &cors.allow_methods,
+            &cors.allow_headers,
+            &cors.expose_headers,
+        ] {
+            // RFC 9110 §5.5: they become field values, which hold no CR, LF or NUL.
+            if !value.bytes().all(is_field_value_byte) {
+                return fail("cors", "field values must be visible text (no CR, LF, NUL)");
+            }
+        }
+        if let AllowedOrigins::List(list) = &self.allowed_origins
+            && list
+                .iter()
+                .any(|o| o.is_empty() || !o.bytes().all(is_field_value_byte))
+        {
+            return fail(
+                "allowed_origins",
+                "each origin must be non-empty visible text",
+            );
+        }
         if self.command_queue_capacity == 0 {
             return fail("command_queue_capacity", "must be at least 1");
         }
@@ -222,6 +254,7 @@ impl Config {
             request_timeout: self.request_timeout,
             idle_timeout: self.idle_timeout,
             allowed_origins: self.allowed_origins.clone(),
+            cors: self.cors.clone(),
         }
     }
 

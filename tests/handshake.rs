@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use pushwire::http::origin::AllowedOrigins;
 use pushwire::pair::ServerPair;
 use pushwire::ws::client_handshake::ClientHandshakeError;
 use pushwire::ws::handshake::UpgradeRequest;
@@ -381,7 +382,7 @@ fn handler_can_refuse_an_upgrade_with_its_own_response() {
 
 fn origin_config() -> Config {
     let mut config = config();
-    config.allowed_origins = Some(vec!["https://good.example".to_string()]);
+    config.allowed_origins = AllowedOrigins::List(vec!["https://good.example".to_string()]);
     config
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{HeadLimits, WsLimits};
+use crate::http::origin::AllowedOrigins;
 use crate::http::{Response, StatusCode};
 use crate::session::{Event, Session, SessionConfig};
 use crate::ws::connection::CloseKind;
@@ -86,9 +87,13 @@ pub fn server_pipeline(data: &[u8]) {
             max_target_len: 32,
         };
     }
-    if config & 8 != 0 {
-        session_config.allowed_origins = Some(vec!["http://example.com".to_string()]);
-    }
+    // Without the bit, any origin (so seeds with an `Origin` reach the application);
+    // with it, the server's own and one other.
+    session_config.allowed_origins = if config & 8 != 0 {
+        AllowedOrigins::List(vec!["http://example.com".to_string()])
+    } else {
+        AllowedOrigins::Any
+    };
     let now = Instant::now();
     let mut session = Session::new(Arc::new(session_config), now);
 

@@ -5,6 +5,7 @@
 
 use crate::config::HeadLimits;
 use crate::http::body::{self, BodyDecoder, BodyError, BodyFraming};
+use crate::http::origin::{self, AllowedOrigins, OriginCheck};
 use crate::http::request::{HeadParser, HttpError, RequestHead, Version};
 use crate::http::response::Response;
 use crate::status::Status;
@@ -122,20 +123,32 @@ pub(super) fn check_complete_head(buf: &[u8], n: usize, limits: &HeadLimits) {
 
     // The handshake checks accept or refuse any head; they never panic.
     let _ = handshake::is_upgrade_request(&head);
-    for origins in [None, Some(&["http://example.com".to_string()][..])] {
-        match handshake::validate_upgrade(&head, origins) {
-            Ok(upgrade) => {
-                assert_eq!(upgrade.key.len(), 24);
-                assert_eq!(handshake::accept_key(upgrade.key.as_bytes()).len(), 28);
-                let _ = upgrade.protocols().count();
-            }
-            Err(e) => {
-                let mut out = Vec::new();
-                e.response().encode(&mut out, false);
-                check_http_response(&out, e.status().as_u16());
-            }
+    match handshake::validate_upgrade(&head) {
+        Ok(upgrade) => {
+            assert_eq!(upgrade.key.len(), 24);
+            assert_eq!(handshake::accept_key(upgrade.key.as_bytes()).len(), 28);
+            let _ = upgrade.protocols().count();
+        }
+        Err(e) => {
+            let mut out = Vec::new();
+            e.response().encode(&mut out, false);
+            check_http_response(&out, e.status().as_u16());
         }
     }
+    // The origin checks judge any head without panicking, and only a policy that lets
+    // other origins in ever allows one.
+    let listed = AllowedOrigins::List(vec!["http://example.com".to_string()]);
+    for allowed in [AllowedOrigins::SameOrigin, listed, AllowedOrigins::Any] {
+        let check = origin::check(&head, &allowed);
+        if let OriginCheck::Allowed(o) = check {
+            assert!(
+                allowed != AllowedOrigins::SameOrigin,
+                "{o:?} allowed by none"
+            );
+        }
+        let _ = check.refuses(head.method(), true);
+    }
+    let _ = origin::is_preflight(&head);
 }
 
 /// The grammar and limits a parsed head must satisfy, checked independently of the

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use super::CHUNK_SIZES;
 use super::driver::ops_and_stream;
 use crate::config::HeadLimits;
+use crate::http::origin::AllowedOrigins;
 use crate::http::{Response, StatusCode};
 use crate::session::{Event, ExchangeError, Session, SessionConfig};
 
@@ -72,9 +73,13 @@ fn session_config(config: u8) -> SessionConfig {
         };
         c.max_body_bytes = 16;
     }
-    if config & 2 != 0 {
-        c.allowed_origins = Some(vec!["http://example.com".to_string()]);
-    }
+    // Without the bit, any origin (so seeds with an `Origin` reach the application);
+    // with it, the server's own and one other.
+    c.allowed_origins = if config & 2 != 0 {
+        AllowedOrigins::List(vec!["http://example.com".to_string()])
+    } else {
+        AllowedOrigins::Any
+    };
     c
 }
 

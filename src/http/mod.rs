@@ -7,6 +7,7 @@
 //! upgrades, deadlines — is [`crate::session`]'s.
 
 pub mod body;
+pub mod origin;
 pub mod request;
 pub mod response;
 pub mod status_code;

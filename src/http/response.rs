@@ -239,16 +239,17 @@ impl Response {
     /// the same header fields in response to a HEAD request as it would have sent if the
     /// request method had been GET".
     pub fn encode(&self, out: &mut Vec<u8>, head_only: bool) {
-        self.encode_with(out, head_only, None);
+        self.encode_with(out, head_only, &[]);
     }
 
-    /// [`encode`](Self::encode), with a `Connection` field the connection's state
-    /// requires (`close` when the server will close after it, RFC 9112 §9.6;
-    /// `keep-alive` for an HTTP/1.0 client that asked, RFC 9112 appendix C.2.2). The
-    /// session decides; the application's own fields come first.
-    pub fn encode_with(&self, out: &mut Vec<u8>, head_only: bool, connection: Option<&str>) {
+    /// [`encode`](Self::encode), with the fields the connection's state requires after
+    /// the application's own: a `Connection` field (`close` when the server will close
+    /// after it, RFC 9112 §9.6; `keep-alive` for an HTTP/1.0 client that asked, RFC 9112
+    /// appendix C.2.2) and the CORS fields of an allowed cross-origin request
+    /// ([`origin`](super::origin)). The session decides them.
+    pub fn encode_with(&self, out: &mut Vec<u8>, head_only: bool, added: &[(&str, &str)]) {
         let allows_body = self.status.allows_body();
-        self.encode_head(out, connection, |out| {
+        self.encode_head(out, added, |out| {
             if allows_body {
                 out.extend_from_slice(b"Content-Length: ");
                 push_decimal(out, self.body.len() as u64);
@@ -268,20 +269,20 @@ impl Response {
     /// (RFC 9112 §7.1), and the body follows as chunks; without, no framing field at all,
     /// and the body ends when the connection closes (RFC 9112 §6.3 item 8: the only
     /// framing an HTTP/1.0 client understands). The response's own body is not sent.
-    pub fn encode_stream_head(&self, out: &mut Vec<u8>, chunked: bool, connection: Option<&str>) {
-        self.encode_head(out, connection, |out| {
+    pub fn encode_stream_head(&self, out: &mut Vec<u8>, chunked: bool, added: &[(&str, &str)]) {
+        self.encode_head(out, added, |out| {
             if chunked {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
             }
         });
     }
 
-    /// The status line, the fields, `Connection` if given, the framing field written by
+    /// The status line, the fields, the `added` ones, the framing field written by
     /// `framing`, and the blank line.
     fn encode_head(
         &self,
         out: &mut Vec<u8>,
-        connection: Option<&str>,
+        added: &[(&str, &str)],
         framing: impl FnOnce(&mut Vec<u8>),
     ) {
         let status = self.status;
@@ -295,8 +296,8 @@ impl Response {
         for (name, value) in self.headers() {
             push_field(out, name, value);
         }
-        if let Some(value) = connection {
-            push_field(out, "Connection", value);
+        for (name, value) in added {
+            push_field(out, name, value);
         }
         framing(out);
         out.extend_from_slice(b"\r\n");
@@ -491,7 +492,7 @@ mod tests {
         let mut out = Vec::new();
         Response::text(StatusCode::OK, "hi")
             .header("X-A", "1")
-            .encode_with(&mut out, false, Some("close"));
+            .encode_with(&mut out, false, &[("Connection", "close")]);
         assert_eq!(
             out,
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX-A: 1\r\n\
@@ -505,14 +506,14 @@ mod tests {
             .header("Content-Type", "text/event-stream")
             .body("ignored");
         let mut out = Vec::new();
-        response.encode_stream_head(&mut out, true, None);
+        response.encode_stream_head(&mut out, true, &[]);
         assert_eq!(
             out,
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
               Transfer-Encoding: chunked\r\n\r\n"
         );
         out.clear();
-        response.encode_stream_head(&mut out, false, Some("close"));
+        response.encode_stream_head(&mut out, false, &[("Connection", "close")]);
         assert_eq!(
             out,
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"

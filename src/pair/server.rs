@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::ws::OwnedEvent;
 use crate::config::{Config, ConfigError};
@@ -55,6 +55,10 @@ pub struct ServerPair<H: Handler> {
     handle: Handle,
     wires: Wires,
     now: Instant,
+    /// The calendar time at `wall_from` on the virtual clock: the wall clock moves with
+    /// the virtual one.
+    wall_at: SystemTime,
+    wall_from: Instant,
     stopped: bool,
 }
 
@@ -207,8 +211,18 @@ impl<H: Handler> ServerPair<H> {
             handle,
             wires: Wires::default(),
             now,
+            wall_at: SystemTime::now(),
+            wall_from: now,
             stopped: false,
         })
+    }
+
+    /// Sets the calendar time that [`Context::wall_time`](crate::Context::wall_time)
+    /// reports now; it moves on with [`advance`](Self::advance). Starts at the real
+    /// time of [`new`](Self::new).
+    pub fn set_wall_time(&mut self, at: SystemTime) {
+        self.wall_at = at;
+        self.wall_from = self.now;
     }
 
     /// The handler, to look at what it recorded.
@@ -437,7 +451,8 @@ impl<H: Handler> ServerPair<H> {
     pub fn run(&mut self) {
         for _ in 0..MAX_TURNS {
             let before = self.wires.progress;
-            self.core.set_now(self.now);
+            let wall = self.wall_at + (self.now - self.wall_from);
+            self.core.set_now(self.now, wall);
             for index in 0..self.wires.peers.len() {
                 let wire = &mut self.wires.peers[index];
                 let Some(id) = wire.conn else {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::conn::Protocol;
 use super::core::{Core, exchange_error};
@@ -40,6 +40,14 @@ impl Context<'_> {
     /// The time of the current turn of the event loop.
     pub fn now(&self) -> Instant {
         self.core.now()
+    }
+
+    /// The calendar time of the current turn (`SystemTime::now()` as the loop read it
+    /// with [`now`](Self::now); under a [`ServerPair`](crate::pair::ServerPair), the
+    /// virtual clock's). For what is dated outside the process, like a token's expiry;
+    /// measure intervals with `now`.
+    pub fn wall_time(&self) -> SystemTime {
+        self.core.wall()
     }
 
     /// Asks the loop to call [`Handler::on_wake`](crate::Handler::on_wake) once `at` has

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::io::IoSlice;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::conn::{Conn, Flags, Protocol};
 use super::context::Context;
@@ -54,6 +54,9 @@ pub(crate) struct Core {
     ws_limits: WsLimits,
     /// The time of this turn of the loop, as the driver last said.
     now: Instant,
+    /// The calendar time of this turn, for what is dated outside the process (the
+    /// expiry of access tokens): read with `now`, never used to measure intervals.
+    wall: SystemTime,
     /// Connections to flush and reschedule at the end of the turn.
     dirty: Vec<ConnId>,
     /// Connections to look at again without waiting for a readiness event: their read
@@ -118,6 +121,7 @@ impl Core {
             session_config: Arc::new(config.session_config()),
             ws_limits: config.ws_limits(),
             now,
+            wall: SystemTime::UNIX_EPOCH,
             dirty: Vec::new(),
             ready: Vec::new(),
             closed: Vec::new(),
@@ -146,9 +150,15 @@ impl Core {
         self.now
     }
 
-    /// The driver's clock reading for this turn.
-    pub(crate) fn set_now(&mut self, now: Instant) {
+    pub(crate) fn wall(&self) -> SystemTime {
+        self.wall
+    }
+
+    /// The driver's clock readings for this turn: the monotonic one that deadlines are
+    /// measured on, and the calendar one.
+    pub(crate) fn set_now(&mut self, now: Instant, wall: SystemTime) {
         self.now = now;
+        self.wall = wall;
     }
 
     /// Connections in any phase.

@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -319,7 +319,7 @@ impl Server {
             Err(e) => return Err(e),
         }
         let now = Instant::now();
-        self.core.set_now(now);
+        self.core.set_now(now, SystemTime::now());
 
         self.ready_events.clear();
         for event in self.events.iter() {

@@ -70,6 +70,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::HeadLimits;
 use crate::http::body::{self, BodyDecoder};
+use crate::http::origin::{self, AllowedOrigins, Cors, OriginCheck};
 use crate::http::{HeadParser, Request, RequestHead, Response, StatusCode, Version};
 use crate::status::Status;
 use crate::ws::handshake::{self, UpgradeRequest};
@@ -87,7 +88,9 @@ pub struct SessionConfig {
     /// See [`Config::idle_timeout`](crate::Config::idle_timeout).
     pub idle_timeout: Duration,
     /// See [`Config::allowed_origins`](crate::Config::allowed_origins).
-    pub allowed_origins: Option<Vec<String>>,
+    pub allowed_origins: AllowedOrigins,
+    /// See [`Config::cors`](crate::Config::cors).
+    pub cors: Cors,
 }
 
 impl Default for SessionConfig {
@@ -255,6 +258,14 @@ pub struct Session {
     parser: Box<HeadParser>,
     /// The number the next request will get.
     next_exchange: u32,
+    /// The `Origin` of the exchange in progress when it is another site's, allowed: its
+    /// answer carries the CORS fields for it ([`origin`]). A thin pointer (8 bytes, like
+    /// the parser's), since every idle connection holds the field.
+    #[expect(
+        clippy::box_collection,
+        reason = "a thin pointer keeps every session 8 bytes smaller"
+    )]
+    cors_origin: Option<Box<String>>,
     config: Arc<SessionConfig>,
 }
 
@@ -267,6 +278,7 @@ impl Session {
             },
             parser: Box::new(HeadParser::new()),
             next_exchange: 0,
+            cors_origin: None,
             config,
         }
     }
@@ -351,7 +363,7 @@ impl Session {
                                 .parser
                                 .take_request(rest[..n].to_vec())
                                 .expect("the parser reported a complete head");
-                            match self.on_head(request, deadline, out) {
+                            match self.on_head(request, deadline, out, now) {
                                 Some(event) => event,
                                 None if self.is_closed() => return (input.len(), None),
                                 None => continue, // a body follows
@@ -499,13 +511,15 @@ impl Session {
         let ex = self.answerable(exchange, response)?;
         if ex.connect && response.status().is_success() {
             // A tunnel's head: no framing fields, no body, and the end of the connection.
-            response.encode_stream_head(out, false, close_unless_said(response));
+            let added = self.added_fields(close_unless_said(response));
+            response.encode_stream_head(out, false, added.as_slice());
             self.finish_exchange(false, now);
             return Ok(false);
         }
         let (keep_alive, connection) = connection_field(ex, response);
         let body_follows = response.status().allows_body() && !ex.head_only;
-        response.encode_with(out, ex.head_only || !with_body, connection);
+        let added = self.added_fields(connection);
+        response.encode_with(out, ex.head_only || !with_body, added.as_slice());
         self.finish_exchange(keep_alive, now);
         Ok(body_follows && !with_body)
     }
@@ -523,7 +537,8 @@ impl Session {
         now: Instant,
     ) -> Result<(), ExchangeError> {
         let ex = self.waiting(exchange)?;
-        let plain = ex.keep_alive && !ex.head_only && !ex.announce_keep_alive;
+        let plain =
+            ex.keep_alive && !ex.head_only && !ex.announce_keep_alive && self.cors_origin.is_none();
         if !plain || response.closes_connection() || response.status().is_informational() {
             return self.respond(exchange, response, out, now);
         }
@@ -562,7 +577,8 @@ impl Session {
         let chunked = ex.http11 && status.allows_body() && !(ex.connect && status.is_success());
         if ex.head_only || !status.allows_body() {
             let (keep_alive, connection) = connection_field(ex, response);
-            response.encode_stream_head(out, chunked, connection);
+            let added = self.added_fields(connection);
+            response.encode_stream_head(out, chunked, added.as_slice());
             self.finish_exchange(keep_alive, now);
             return Ok(());
         }
@@ -571,7 +587,8 @@ impl Session {
         ex.keep_alive &= chunked;
         let (keep_alive, connection) = connection_field(ex, response);
         ex.keep_alive = keep_alive;
-        response.encode_stream_head(out, chunked, connection);
+        let added = self.added_fields(connection);
+        response.encode_stream_head(out, chunked, added.as_slice());
         self.state = State::Streaming {
             exchange: ex,
             chunked,
@@ -647,7 +664,8 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Result<(), ExchangeError> {
         self.upgrading(exchange)?;
-        response.encode_with(out, false, close_unless_said(response));
+        let added = Added::new(close_unless_said(response), None);
+        response.encode_with(out, false, added.as_slice());
         self.state = State::Closed;
         Ok(())
     }
@@ -682,7 +700,13 @@ impl Session {
     // ===== internals =====
 
     /// A complete head: refuse it, hand it out, or expect its body.
-    fn on_head(&mut self, request: Request, deadline: Instant, out: &mut Vec<u8>) -> Option<Event> {
+    fn on_head(
+        &mut self,
+        request: Request,
+        deadline: Instant,
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Option<Event> {
         let head = request.head();
         // RFC 9112 §6.3: the one decision about what follows the head.
         let framing = match body::framing(&head, self.config.max_body_bytes) {
@@ -693,10 +717,29 @@ impl Session {
             }
         };
         let exchange = self.new_exchange(&head);
-        if handshake::is_upgrade_request(&head) {
-            if let Err(e) =
-                handshake::validate_upgrade(&head, self.config.allowed_origins.as_deref())
-            {
+        let upgrade = handshake::is_upgrade_request(&head);
+        let origin = origin::check(&head, &self.config.allowed_origins);
+        if origin.refuses(head.method(), upgrade) {
+            // RFC 6455 §10.2 and the module docs of `origin`: another site's page may
+            // neither open a WebSocket nor change state.
+            self.refuse(StatusCode::FORBIDDEN, "origin not allowed", out);
+            return None;
+        }
+        if origin::is_preflight(&head) && !framing.has_body() {
+            let response = self.preflight_answer(origin);
+            let (keep_alive, connection) = connection_field(exchange, &response);
+            let added = Added::new(connection, None);
+            response.encode_with(out, false, added.as_slice());
+            self.finish_exchange(keep_alive, now);
+            return None;
+        }
+        if let OriginCheck::Allowed(origin) = origin
+            && !upgrade
+        {
+            self.cors_origin = Some(Box::new(origin.to_string()));
+        }
+        if upgrade {
+            if let Err(e) = handshake::validate_upgrade(&head) {
                 self.refuse_with(&e.response(), out);
                 return None;
             }
@@ -769,8 +812,40 @@ impl Session {
         }
     }
 
+    /// The answer to a CORS preflight (Fetch §4.8), which the session gives itself: what
+    /// an allowed page may send, or `403` for any other. (A forbidden preflight never
+    /// reaches the application: the request it asks about would be refused anyway.)
+    fn preflight_answer(&self, origin: OriginCheck<'_>) -> Response {
+        let origin = match origin {
+            OriginCheck::Allowed(origin) => origin,
+            OriginCheck::Forbidden | OriginCheck::SameOrigin | OriginCheck::Absent => {
+                // Not `Response::error`, which closes (an error's request may have framing
+                // we cannot trust): a preflight has no body, so the connection can stay.
+                let status = StatusCode::FORBIDDEN;
+                return Response::text(status, format!("{status}\norigin not allowed\n"));
+            }
+        };
+        let cors = &self.config.cors;
+        let mut response = Response::new(StatusCode::NO_CONTENT);
+        for (name, value) in origin::preflight_fields(origin, cors) {
+            response = response.header(name, value.to_string());
+        }
+        response.header("Access-Control-Max-Age", cors.max_age.as_secs().to_string())
+    }
+
+    /// The fields the session adds after the application's: `connection` (see
+    /// [`connection_field`]) and, for an allowed cross-origin page, the CORS fields.
+    fn added_fields(&self, connection: Option<&'static str>) -> Added<'_> {
+        let cors = self
+            .cors_origin
+            .as_deref()
+            .map(|o| (o.as_str(), &self.config.cors));
+        Added::new(connection, cors)
+    }
+
     /// After a complete answer: wait for the next request, or close.
     fn finish_exchange(&mut self, keep_alive: bool, now: Instant) {
+        self.cors_origin = None;
         self.state = if keep_alive {
             State::Idle {
                 deadline: now + self.config.idle_timeout,
@@ -828,7 +903,9 @@ impl Session {
     }
 
     fn refuse_with(&mut self, response: &Response, out: &mut Vec<u8>) {
-        response.encode_with(out, false, close_unless_said(response));
+        let added = Added::new(close_unless_said(response), None);
+        response.encode_with(out, false, added.as_slice());
+        self.cors_origin = None;
         self.state = State::Closed;
     }
 
@@ -853,6 +930,47 @@ fn connection_field(ex: Exchange, response: &Response) -> (bool, Option<&'static
         None
     };
     (keep_alive, field)
+}
+
+/// The fields a session adds to an answer, after the application's own: at most
+/// `Connection` and three CORS fields, kept on the stack.
+struct Added<'a> {
+    fields: [(&'a str, &'a str); 4],
+    len: usize,
+}
+
+impl<'a> Added<'a> {
+    /// `Connection: <connection>` if given, and for an allowed cross-origin page
+    /// (`cors`): `Access-Control-Allow-Origin` naming it (not `*`, so the answer is the
+    /// same whether the policy lists it or allows all), `Vary: Origin` (the answer
+    /// depends on that field, RFC 9110 §12.5.5), and `Access-Control-Expose-Headers`
+    /// unless empty.
+    fn new(connection: Option<&'static str>, cors: Option<(&'a str, &'a Cors)>) -> Self {
+        let mut added = Added {
+            fields: [("", ""); 4],
+            len: 0,
+        };
+        if let Some(value) = connection {
+            added.push("Connection", value);
+        }
+        if let Some((origin, cors)) = cors {
+            added.push("Access-Control-Allow-Origin", origin);
+            added.push("Vary", "Origin");
+            if !cors.expose_headers.is_empty() {
+                added.push("Access-Control-Expose-Headers", &cors.expose_headers);
+            }
+        }
+        added
+    }
+
+    fn push(&mut self, name: &'a str, value: &'a str) {
+        self.fields[self.len] = (name, value);
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.fields[..self.len]
+    }
 }
 
 /// `Connection: close` for a response after which the connection closes, unless the

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::http::StatusCode;
+use crate::http::origin::AllowedOrigins;
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
@@ -465,24 +466,172 @@ fn bad_handshakes_get_their_status() {
     }
 }
 
-#[test]
-fn an_origin_outside_the_allow_list_is_403() {
-    let config = SessionConfig {
-        allowed_origins: Some(vec!["https://ok.example".into()]),
+fn allowing(origins: &[&str]) -> SessionConfig {
+    SessionConfig {
+        allowed_origins: AllowedOrigins::List(origins.iter().map(|o| o.to_string()).collect()),
         ..SessionConfig::default()
-    };
-    let mut h = Harness::with(config.clone());
+    }
+}
+
+fn post_from(origin: &str) -> String {
+    format!("POST /channels/a HTTP/1.1\r\nHost: h\r\n{origin}Content-Length: 2\r\n\r\nhi")
+}
+
+#[test]
+fn an_upgrade_from_another_site_is_403_unless_allowed() {
+    let mut h = Harness::new();
     assert!(
         h.send(upgrade_request("Origin: https://evil.example\r\n").as_bytes())
             .is_empty()
     );
     assert_eq!(status_of(&h.take_out()), 403);
-    let mut h = Harness::with(config);
-    assert_eq!(
-        h.send(upgrade_request("Origin: https://OK.example\r\n").as_bytes())
-            .len(),
-        1
+    assert!(h.session.is_closed());
+    let mut h = Harness::with(allowing(&["https://ok.example"]));
+    assert!(
+        h.send(upgrade_request("Origin: https://evil.example\r\n").as_bytes())
+            .is_empty()
     );
+    assert_eq!(status_of(&h.take_out()), 403);
+    let mut h = Harness::with(allowing(&["https://ok.example"]));
+    let events = h.send(upgrade_request("Origin: https://OK.example\r\n").as_bytes());
+    assert!(matches!(events[..], [Event::Upgrade { .. }]), "{events:?}");
+}
+
+#[test]
+fn the_servers_own_pages_and_programs_without_origin_may_upgrade_and_post() {
+    for extra in ["Origin: http://h\r\n", "Origin: http://H:80\r\n", ""] {
+        let mut h = Harness::new();
+        let events = h.send(upgrade_request(extra).as_bytes());
+        assert!(matches!(events[..], [Event::Upgrade { .. }]), "{extra}");
+        let mut h = Harness::new();
+        let (_, request) = h.request(post_from(extra).as_bytes());
+        assert_eq!(request.body(), b"hi");
+    }
+}
+
+#[test]
+fn a_post_from_another_site_is_403_whatever_its_content_type_and_never_dispatched() {
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json",
+    ] {
+        let mut h = Harness::new();
+        let request = format!(
+            "POST /channels/a HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\
+             Content-Type: {content_type}\r\nContent-Length: 2\r\n\r\nhi"
+        );
+        assert!(h.send(request.as_bytes()).is_empty());
+        let out = h.take_out();
+        assert_eq!(status_of(&out), 403, "{out}");
+        assert!(out.contains("origin not allowed"));
+        assert!(!out.contains("Access-Control"), "{out}");
+        assert!(h.session.is_closed());
+    }
+}
+
+#[test]
+fn a_get_from_another_site_is_answered_without_cors_fields() {
+    let mut h = Harness::new();
+    let (exchange, _) =
+        h.request(b"GET /channels/a HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\r\n");
+    h.respond(exchange, &Response::text(StatusCode::OK, "x"));
+    let out = h.take_out();
+    assert_eq!(status_of(&out), 200);
+    assert!(!out.contains("Access-Control"), "{out}");
+}
+
+#[test]
+fn an_allowed_sites_answers_carry_its_origin_vary_and_the_exposed_fields() {
+    let mut h = Harness::with(allowing(&["https://ok.example"]));
+    let (exchange, _) = h.request(post_from("Origin: https://ok.example\r\n").as_bytes());
+    h.respond(exchange, &Response::text(StatusCode::CREATED, "{}"));
+    let out = h.take_out();
+    assert_eq!(status_of(&out), 201);
+    assert!(
+        out.contains("\r\nAccess-Control-Allow-Origin: https://ok.example\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("\r\nVary: Origin\r\n"), "{out}");
+    assert!(out.contains("\r\nAccess-Control-Expose-Headers: WWW-Authenticate, Retry-After\r\n"));
+    // The next request on the connection, without Origin, gets none of it.
+    let (exchange, _) = h.request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    h.respond(exchange, &Response::text(StatusCode::OK, "x"));
+    assert!(!h.take_out().contains("Access-Control"));
+}
+
+#[test]
+fn a_shared_encoding_is_not_used_for_an_answer_that_needs_cors_fields() {
+    let mut h = Harness::with(allowing(&["https://ok.example"]));
+    let (exchange, _) =
+        h.request(b"GET /channels/a HTTP/1.1\r\nHost: h\r\nOrigin: https://ok.example\r\n\r\n");
+    let response = Response::text(StatusCode::OK, "news");
+    let mut encoded = Vec::new();
+    response.encode(&mut encoded, false);
+    h.session
+        .respond_encoded(exchange, &response, &encoded, &mut h.out, h.now)
+        .unwrap();
+    let out = h.take_out();
+    assert!(
+        out.contains("Access-Control-Allow-Origin: https://ok.example"),
+        "{out}"
+    );
+    assert!(out.ends_with("\r\n\r\nnews"));
+}
+
+#[test]
+fn a_preflight_from_an_allowed_site_is_answered_by_the_session_and_keeps_the_connection() {
+    let mut h = Harness::with(allowing(&["https://ok.example"]));
+    let preflight = "OPTIONS /channels/a HTTP/1.1\r\nHost: h\r\nOrigin: https://ok.example\r\n\
+        Access-Control-Request-Method: POST\r\n\
+        Access-Control-Request-Headers: authorization\r\n\r\n";
+    assert!(h.send(preflight.as_bytes()).is_empty());
+    let out = h.take_out();
+    assert_eq!(
+        out,
+        "HTTP/1.1 204 No Content\r\n\
+         Access-Control-Allow-Origin: https://ok.example\r\n\
+         Access-Control-Allow-Methods: GET, HEAD, POST\r\n\
+         Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n\
+         Vary: Origin\r\n\
+         Access-Control-Max-Age: 600\r\n\r\n"
+    );
+    assert!(h.session.is_idle());
+    // The request it asked about follows on the same connection.
+    let (_, request) = h.request(post_from("Origin: https://ok.example\r\n").as_bytes());
+    assert_eq!(request.method(), "POST");
+}
+
+#[test]
+fn a_preflight_from_another_site_is_403_and_a_plain_options_goes_to_the_application() {
+    let mut h = Harness::new();
+    let preflight = "OPTIONS /channels/a HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\
+        Access-Control-Request-Method: POST\r\n\r\n";
+    assert!(h.send(preflight.as_bytes()).is_empty());
+    let out = h.take_out();
+    assert_eq!(status_of(&out), 403);
+    assert!(!out.contains("Access-Control"), "{out}");
+    assert!(h.session.is_idle(), "no body, so the connection stays");
+    let (_, request) = h.request(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(request.method(), "OPTIONS");
+}
+
+#[test]
+fn any_origin_allows_every_site_and_the_opaque_null() {
+    let config = SessionConfig {
+        allowed_origins: AllowedOrigins::Any,
+        ..SessionConfig::default()
+    };
+    for origin in ["https://anyone.example", "null"] {
+        let mut h = Harness::with(config.clone());
+        let (exchange, _) = h.request(post_from(&format!("Origin: {origin}\r\n")).as_bytes());
+        h.respond(exchange, &Response::text(StatusCode::CREATED, "{}"));
+        let out = h.take_out();
+        assert!(
+            out.contains(&format!("Access-Control-Allow-Origin: {origin}\r\n")),
+            "{out}"
+        );
+    }
 }
 
 #[test]

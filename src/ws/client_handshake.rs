@@ -275,7 +275,7 @@ mod tests {
                 .is_complete()
         );
         let head = parser.head(&request).unwrap();
-        let upgrade = validate_upgrade(&head, None).unwrap();
+        let upgrade = validate_upgrade(&head).unwrap();
         assert_eq!(
             upgrade.protocols().collect::<Vec<_>>(),
             ["chat", "superchat"]

@@ -63,8 +63,6 @@ pub enum HandshakeError {
     /// `Sec-WebSocket-Version` is missing or not `13` (§4.2.2 item 4, §4.4). 426, with
     /// `Sec-WebSocket-Version: 13` so the client can retry with a version we speak.
     UnsupportedVersion,
-    /// `Origin` is not on the configured allow-list (§10.2). 403.
-    ForbiddenOrigin,
     /// A `Sec-WebSocket-Extensions` offer that does not follow the grammar of §9.1. 400:
     /// §9.1, "the recipient of such malformed data MUST immediately _Fail the WebSocket
     /// Connection_".
@@ -76,7 +74,6 @@ impl HandshakeError {
     pub fn status(&self) -> StatusCode {
         match self {
             HandshakeError::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
-            HandshakeError::ForbiddenOrigin => StatusCode::FORBIDDEN,
             HandshakeError::NotGet
             | HandshakeError::HttpVersionTooOld
             | HandshakeError::MissingHost
@@ -115,7 +112,6 @@ impl HandshakeError {
             HandshakeError::DuplicateKey => "more than one sec-websocket-key header",
             HandshakeError::BadKey => "sec-websocket-key is not 16 bytes in base64",
             HandshakeError::UnsupportedVersion => "unsupported websocket version (need 13)",
-            HandshakeError::ForbiddenOrigin => "origin not allowed",
             HandshakeError::BadExtensions => "malformed sec-websocket-extensions",
         }
     }
@@ -179,18 +175,11 @@ impl<'b> UpgradeRequest<'b> {
 /// contains `Upgrade` (in any position of any `Connection` field),
 /// `Sec-WebSocket-Version` is exactly `13` (missing or other → 426), exactly one
 /// `Sec-WebSocket-Key` that is the padded, standard-alphabet base64 of exactly 16 bytes,
-/// and last the `Origin`.
+/// and last the extension offers.
 ///
-/// `allowed_origins`: `None` allows any origin. With `Some(list)`, an `Origin` header
-/// that is present must equal one entry, ASCII case-insensitively, or the request is
-/// refused with 403 (§10.2). A request *without* `Origin` is allowed: only browsers send
-/// it, and the check exists to stop a web page from using a visitor's browser (and
-/// cookies) against us. A non-browser client is not confined by the same-origin policy
-/// and could send any `Origin` it likes, so demanding one would stop nobody.
-pub fn validate_upgrade<'b>(
-    head: &RequestHead<'b>,
-    allowed_origins: Option<&[String]>,
-) -> Result<UpgradeRequest<'b>, HandshakeError> {
+/// The `Origin` (§4.2.2 item 4, §10.2) is a policy, not syntax: the session checks it
+/// for every request before this is called (see [`http::origin`](crate::http::origin)).
+pub fn validate_upgrade<'b>(head: &RequestHead<'b>) -> Result<UpgradeRequest<'b>, HandshakeError> {
     // §4.2.1 item 1: "An HTTP/1.1 or higher GET request". Methods are case-sensitive
     // (RFC 9110 §9.1), so `get` is not GET.
     if head.method() != "GET" {
@@ -240,20 +229,9 @@ pub fn validate_upgrade<'b>(
     if !head.list("Sec-WebSocket-Extensions").all(is_extension) {
         return Err(HandshakeError::BadExtensions);
     }
-    // §4.2.2 item 4 (/origin/) and §10.2: a server that does not accept a connection
-    // from this origin "MUST return an appropriate HTTP error code (e.g., 403 Forbidden)".
-    let origin = head.header("Origin");
-    if let (Some(allowed), Some(origin)) = (allowed_origins, origin) {
-        let listed = allowed
-            .iter()
-            .any(|entry| entry.as_bytes().eq_ignore_ascii_case(origin));
-        if !listed {
-            return Err(HandshakeError::ForbiddenOrigin);
-        }
-    }
     Ok(UpgradeRequest {
         key,
-        origin: origin.and_then(|o| std::str::from_utf8(o).ok()),
+        origin: head.header_str("Origin"),
         head: *head,
     })
 }
@@ -392,7 +370,7 @@ Sec-WebSocket-Protocol: chat v1, a/b, x\"y, good.v2\r\n\r\n";
                 .is_complete()
         );
         let head = parser.head(req).unwrap();
-        let upgrade = validate_upgrade(&head, None).unwrap();
+        let upgrade = validate_upgrade(&head).unwrap();
         assert_eq!(upgrade.protocols().collect::<Vec<_>>(), ["good.v2"]);
         assert!(!upgrade.offers_protocol("chat v1"));
         // Accepting what was offered can therefore never panic.
@@ -430,7 +408,7 @@ mod tests {
 
     /// Validates `request` (allowing any origin); returns the error, if any.
     fn validate(request: &str) -> Result<(), HandshakeError> {
-        with_head(request, |head| validate_upgrade(head, None).map(|_| ()))
+        with_head(request, |head| validate_upgrade(head).map(|_| ()))
     }
 
     /// SAMPLE with `from` replaced by `to`; `from` must occur.
@@ -452,7 +430,7 @@ mod tests {
     fn the_rfc_sample_handshake_validates() {
         with_head(SAMPLE, |head| {
             assert!(is_upgrade_request(head));
-            let upgrade = validate_upgrade(head, None).unwrap();
+            let upgrade = validate_upgrade(head).unwrap();
             assert_eq!(upgrade.key, "dGhlIHNhbXBsZSBub25jZQ==");
             assert_eq!(upgrade.origin, Some("http://example.com"));
             assert_eq!(upgrade.head().path(), "/chat");
@@ -597,16 +575,6 @@ mod tests {
     }
 
     #[test]
-    fn forbidden_origin_is_403() {
-        let allowed = vec!["https://good.example".to_string()];
-        let err = with_head(SAMPLE, |head| {
-            validate_upgrade(head, Some(&allowed)).unwrap_err()
-        });
-        assert_eq!(err, HandshakeError::ForbiddenOrigin);
-        assert_eq!(err.status(), StatusCode::FORBIDDEN);
-    }
-
-    #[test]
     fn unsupported_version_response_names_version_13() {
         let response = HandshakeError::UnsupportedVersion.response();
         assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
@@ -657,7 +625,7 @@ mod tests {
             "Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Protocol: ,v2.json",
         );
         with_head(&request, |head| {
-            let upgrade = validate_upgrade(head, None).unwrap();
+            let upgrade = validate_upgrade(head).unwrap();
             assert_eq!(
                 upgrade.protocols().collect::<Vec<_>>(),
                 ["chat", "superchat", "v2.json"]
@@ -668,23 +636,14 @@ mod tests {
     }
 
     #[test]
-    fn origin_allow_list_compares_case_insensitively_and_allows_no_origin() {
-        let allowed = vec!["HTTP://Example.com".to_string()];
+    fn the_origin_is_read_and_not_judged() {
         with_head(SAMPLE, |head| {
-            let upgrade = validate_upgrade(head, Some(&allowed)).unwrap();
+            let upgrade = validate_upgrade(head).unwrap();
             assert_eq!(upgrade.origin, Some("http://example.com"));
-            // None allows anything.
-            assert!(validate_upgrade(head, None).is_ok());
-            // An empty list allows no browser at all.
-            assert_eq!(
-                validate_upgrade(head, Some(&[])).unwrap_err(),
-                HandshakeError::ForbiddenOrigin
-            );
         });
         let no_origin = sample_with("Origin: http://example.com\r\n", "");
         with_head(&no_origin, |head| {
-            let upgrade = validate_upgrade(head, Some(&[])).unwrap();
-            assert_eq!(upgrade.origin, None);
+            assert_eq!(validate_upgrade(head).unwrap().origin, None);
         });
     }
 

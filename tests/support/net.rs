@@ -105,7 +105,45 @@ impl Drop for TestServer {
 
 // ===== tungstenite client =====
 
-pub type WsClient = tungstenite::WebSocket<TcpStream>;
+pub type WsClient = tungstenite::WebSocket<Patient>;
+
+/// A `TcpStream` that waits again when a read or write is interrupted (`EINTR`). A
+/// socket with a timeout, as every test socket has, returns `Interrupted` when the
+/// process is stopped and continued (as a loaded or frozen CI machine does), and
+/// tungstenite hands that up as an error instead of retrying.
+#[derive(Debug)]
+pub struct Patient(pub TcpStream);
+
+impl Read for Patient {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        read_patiently(&mut self.0, buf)
+    }
+}
+
+/// `stream.read(buf)`, again while it is interrupted (see [`Patient`]).
+pub fn read_patiently(stream: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
+    }
+}
+
+impl Write for Patient {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            match self.0.write(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
 
 /// A stream to the server with read and write timeouts, so no test can hang on it.
 pub fn tcp(addr: SocketAddr) -> TcpStream {
@@ -122,7 +160,8 @@ pub fn ws_connect(addr: SocketAddr, path: &str) -> WsClient {
         .max_message_size(Some(64 << 20))
         .max_frame_size(Some(64 << 20));
     let url = format!("ws://{addr}{path}");
-    let (ws, response) = tungstenite::client::client_with_config(url, tcp(addr), Some(config))
+    let stream = Patient(tcp(addr));
+    let (ws, response) = tungstenite::client::client_with_config(url, stream, Some(config))
         .expect("WebSocket handshake");
     assert_eq!(response.status(), 101);
     ws
@@ -175,7 +214,7 @@ impl RawClient {
     /// Reads more bytes into the buffer; `Ok(0)` at EOF.
     fn fill(&mut self) -> io::Result<usize> {
         let mut chunk = [0u8; 64 * 1024];
-        let n = self.stream.read(&mut chunk)?;
+        let n = read_patiently(&mut self.stream, &mut chunk)?;
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)
     }
@@ -253,7 +292,7 @@ impl RawClient {
             self.buf
         );
         let mut chunk = [0u8; 1024];
-        match self.stream.read(&mut chunk) {
+        match read_patiently(&mut self.stream, &mut chunk) {
             Ok(0) => {}
             Ok(n) => panic!("expected EOF, got {n} bytes: {:?}", &chunk[..n]),
             Err(e) => panic!("expected EOF, got error {e} (kind {:?})", e.kind()),
@@ -265,7 +304,7 @@ impl RawClient {
         let mut total = std::mem::take(&mut self.buf).len();
         let mut chunk = [0u8; 64 * 1024];
         loop {
-            match self.stream.read(&mut chunk) {
+            match read_patiently(&mut self.stream, &mut chunk) {
                 Ok(0) => return total,
                 Ok(n) => total += n,
                 Err(e) => panic!("expected EOF, got error {e} (kind {:?})", e.kind()),
@@ -353,7 +392,7 @@ impl RawClient {
         );
         self.stream.set_read_timeout(Some(period)).unwrap();
         let mut chunk = [0u8; 4096];
-        let result = self.stream.read(&mut chunk);
+        let result = read_patiently(&mut self.stream, &mut chunk);
         self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         match result {
             Ok(0) => panic!("the server closed the connection within {period:?}"),
@@ -375,7 +414,7 @@ impl RawClient {
         let mut all = std::mem::take(&mut self.buf);
         let mut chunk = [0u8; 64 * 1024];
         loop {
-            match self.stream.read(&mut chunk) {
+            match read_patiently(&mut self.stream, &mut chunk) {
                 Ok(0) => return all,
                 Ok(n) => all.extend_from_slice(&chunk[..n]),
                 Err(e) => panic!(

@@ -117,9 +117,11 @@ Options:
                                 are accepted and closed at once [default: {conn}]
       --write-buffer BYTES      Per-connection write-buffer high-water mark: at or above it
                                 the server stops reading from that peer [default: {wbuf}]
-      --allow-origin ORIGIN     Browser Origin allowed to open a WebSocket; repeat for
-                                several. Others get 403; requests without Origin are
-                                allowed [default: any origin]
+      --allow-origin ORIGIN     Another site's page (https://app.example) that may publish,
+                                subscribe and read answers (CORS); repeat for several, or
+                                '*' for every site. Other sites' upgrades and POSTs get
+                                403; requests without Origin (curl, backends) are not
+                                checked [default: same origin only]
       --trace                   Print every HTTP head and frame crossing the wire to
                                 stderr (direction, connection id, FIN, RSV, opcode, mask
                                 key, length encoding, payload preview, close codes by
@@ -205,9 +207,10 @@ Options:
                                 at once [default: {echo_conn}]
       --write-buffer BYTES      Per-connection write-buffer high-water mark: at or above it
                                 the server stops reading from that peer [default: {wbuf}]
-      --allow-origin ORIGIN     Browser Origin allowed to connect; repeat for several.
-                                Others get 403; requests without Origin are allowed
-                                [default: any origin]
+      --allow-origin ORIGIN     Another site's page allowed to connect; repeat for
+                                several, or '*' for every site. Other sites get 403;
+                                requests without Origin are not checked
+                                [default: same origin only]
       --trace                   Print every HTTP head and frame crossing the wire to
                                 stderr (direction, connection id, FIN, RSV, opcode, mask
                                 key, length encoding, payload preview, close codes by
@@ -419,7 +422,7 @@ mod tests {
             "[default: 5]",
             "[default: 16384]",
             "[default: 1 MiB]",
-            "[default: any origin]",
+            "[default: same origin only]",
             "library defaults",
             "'pushwire' with no arguments",
             "413",
@@ -465,7 +468,7 @@ mod tests {
             "[default: 10]",
             "[default: 65536]",
             "[default: 1 MiB]",
-            "[default: any origin]",
+            "[default: same origin only]",
             "library: 16 MiB",
             "library: 4096",
             "KiB",

@@ -324,7 +324,10 @@ mod tests {
         assert_eq!(config.request_timeout, lib.request_timeout);
         assert_eq!(config.idle_timeout, lib.idle_timeout);
         assert_eq!(config.ping_interval, lib.ping_interval);
-        assert_eq!(config.allowed_origins, None);
+        assert_eq!(
+            config.allowed_origins,
+            pushwire::http::origin::AllowedOrigins::SameOrigin
+        );
         assert!(!config.trace);
         // `pushwire serve` is the same thing
         let (addr2, config2, hub2) = serve(&[]);

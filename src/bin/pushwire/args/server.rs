@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use pushwire::Config;
+use pushwire::http::origin::AllowedOrigins;
 use pushwire::hub::{HubConfig, Storage};
 use pushwire::storage::disk::{Fsync, LogOptions};
 
@@ -497,8 +498,11 @@ impl ServerCommand {
             }
             Some(_) => {}
         }
-        if !origins.is_empty() {
-            config.allowed_origins = Some(origins);
+        // `*` anywhere in the list allows every origin (README: what that gives away).
+        if origins.iter().any(|o| o == "*") {
+            config.allowed_origins = AllowedOrigins::Any;
+        } else if !origins.is_empty() {
+            config.allowed_origins = AllowedOrigins::List(origins);
         }
         match (data_dir, fsync) {
             (Some(dir), fsync) => {
@@ -683,7 +687,7 @@ mod tests {
         assert_eq!(c.write_buffer_high_water, 64 << 10);
         assert_eq!(
             c.allowed_origins,
-            Some(vec![
+            AllowedOrigins::List(vec![
                 "https://a.example".to_string(),
                 "http://b".to_string()
             ])
@@ -719,7 +723,10 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_secs(6));
         assert_eq!(c.max_connections, 5);
         assert_eq!(c.write_buffer_high_water, 4096);
-        assert_eq!(c.allowed_origins, Some(vec!["https://x/?a=b".to_string()]));
+        assert_eq!(
+            c.allowed_origins,
+            AllowedOrigins::List(vec!["https://x/?a=b".to_string()])
+        );
         assert!(!c.trace);
         // last one wins
         assert_eq!(serve(&["--history", "1", "--history=2"]).2.history, 2);
@@ -778,7 +785,7 @@ mod tests {
         assert!(config.trace);
         assert_eq!(
             config.allowed_origins,
-            Some(vec!["https://a.example".into(), "https://b.example".into()])
+            AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
         );
         // A flag is left off by 0/false/no; anything else is an error that names the variable.
         let Ok(Command::Serve { config, .. }) = serve_with_env(&[], &[("PUSHWIRE_TRACE", "0")])
@@ -1038,7 +1045,7 @@ mod tests {
         assert_eq!(c.pong_timeout, Duration::from_secs(30));
         assert_eq!(c.close_timeout, Duration::from_secs(5));
         assert_eq!(c.request_timeout, Duration::from_secs(10));
-        assert_eq!(c.allowed_origins, None);
+        assert_eq!(c.allowed_origins, AllowedOrigins::SameOrigin);
         // what echo does not set stays at the library default
         assert_eq!(c.ping_interval, lib.ping_interval);
         assert_eq!(c.max_head_bytes, lib.max_head_bytes);
@@ -1118,7 +1125,7 @@ mod tests {
         ]);
         assert_eq!(
             c.allowed_origins,
-            Some(vec![
+            AllowedOrigins::List(vec![
                 "https://a.example".to_string(),
                 "http://b".to_string()
             ])
@@ -1134,11 +1141,17 @@ mod tests {
     }
 
     #[test]
+    fn a_star_allows_every_origin() {
+        let (_, c) = echo(&["--allow-origin", "https://a.example", "--allow-origin=*"]);
+        assert_eq!(c.allowed_origins, AllowedOrigins::Any);
+    }
+
+    #[test]
     fn equals_form_keeps_later_equals_signs() {
         let (_, c) = echo(&["--allow-origin=https://x.example/?a=b"]);
         assert_eq!(
             c.allowed_origins,
-            Some(vec!["https://x.example/?a=b".to_string()])
+            AllowedOrigins::List(vec!["https://x.example/?a=b".to_string()])
         );
     }
 
