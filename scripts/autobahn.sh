@@ -19,22 +19,25 @@
 #   PUSHWIRE_ECHO_ARGS  extra options for `pushwire echo` (split on whitespace)
 #   EXPECT_TOTAL     expected number of cases (default 301 with the default CASES and
 #                    AUTOBAHN_EXCLUDE; otherwise not checked)
-#   SKIP_SETUP=1     do not run ../shared/autobahn/setup.sh
+#   SKIP_SETUP=1     do not run scripts/autobahn/setup.sh (the venv is already set up)
 #   AUTOBAHN_TIMEOUT seconds before wstest is killed, default 900
-#   AUTOBAHN_SHARED  the shared folder, default <repo>/../shared
+#   AUTOBAHN_VENV    the suite's venv, default /tmp/pushwire-autobahn-venv
+#
+# Everything the run needs is in scripts/autobahn/: setup.sh installs the pinned
+# suite from PyPI into the venv and ports it to Python 3 (port_py3.py), run.sh runs
+# the fuzzing client, summarize.py reads the report.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SHARED="${AUTOBAHN_SHARED:-$ROOT/../shared}"
-AB="$SHARED/autobahn"
+AB="$ROOT/scripts/autobahn"
 AGENT=pushwire
 OUTDIR="${OUTDIR:-/tmp/pushwire-autobahn}"
 
 say() { printf 'autobahn.sh: %s\n' "$*"; }
 die() { printf 'autobahn.sh: error: %s\n' "$*" >&2; exit 1; }
 
-[ -f "$AB/run.sh" ] && [ -f "$AB/summarize.py" ] \
-  || die "Autobahn scripts not found in $AB (set AUTOBAHN_SHARED)"
+[ -f "$AB/setup.sh" ] && [ -f "$AB/run.sh" ] && [ -f "$AB/summarize.py" ] \
+  || die "Autobahn scripts not found in $AB"
 
 # --- the gate ------------------------------------------------------------------------
 # gate OUTDIR EXPECTED_TOTAL(or empty): summarize the report, print a one-line verdict,
@@ -115,7 +118,7 @@ if [ "${1:-}" = "--check" ]; then
   gate "$2" "${EXPECT_TOTAL:-}"
   exit $?
 elif [ $# -gt 0 ]; then
-  sed -n '2,24p' "$0" >&2
+  sed -n '2,29p' "$0" >&2
   exit 2
 fi
 
