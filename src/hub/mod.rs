@@ -49,7 +49,7 @@ pub use core::{
 };
 pub use epoch::Epoch;
 pub use query::{PollParams, channel_name};
-pub use server::HubServer;
+pub use server::{HubServer, SUBPROTOCOL};
 
 /// Default number of messages a channel retains (the 1,024).
 pub const DEFAULT_HISTORY: usize = 1024;

@@ -35,6 +35,11 @@ use crate::ws::close::CloseCode;
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
 
+/// The WebSocket subprotocol of a channel subscription (`Sec-WebSocket-Protocol:
+/// pushwire`), selected when the client offers it: JSON text frames as the module docs
+/// describe. Offering it is optional for clients that offer no subprotocol at all.
+pub const SUBPROTOCOL: &str = "pushwire";
+
 /// The demo page: HTML, CSS and JavaScript in one file, embedded in the binary.
 pub const DEMO_PAGE: &str = include_str!("demo.html");
 
@@ -333,7 +338,13 @@ impl Handler for HubServer {
             return refuse(HubError::TooManyChannels);
         }
         self.opening.insert(conn, (name, cursor));
-        Upgrade::accept()
+        // A browser that offers subprotocols fails the connection unless the server picks
+        // one (RFC 6455 §4.1 and the WHATWG WebSocket standard): offering `pushwire` is how
+        // a page asks for this protocol by name, next to entries such as a token's.
+        let protocol = request
+            .offers_protocol(SUBPROTOCOL)
+            .then(|| SUBPROTOCOL.to_string());
+        Upgrade::Accept { protocol }
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
