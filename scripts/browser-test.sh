@@ -6,7 +6,9 @@
 #
 # Installs what it needs (Debian's chromium, playwright-core from scripts/browser/'s lock
 # file), builds the release binary, starts the server, runs scripts/browser-test.mjs and
-# exits with its status. Screenshots go to ${ARTIFACTS:-/tmp/pushwire-artifacts}.
+# exits with its status; then scripts/browser-cors.mjs, from a page of a second origin
+# against a server that allows it and one that does not. Screenshots go to
+# ${ARTIFACTS:-/tmp/pushwire-artifacts}.
 #
 # BROWSER_TEST_URL=http://127.0.0.1:PORT skips the build and the server and tests that one.
 set -euo pipefail
@@ -100,5 +102,45 @@ node scripts/browser-test.mjs "http://127.0.0.1:$PORT" || rc=$?
 if [ "$rc" != 0 ]; then
   say "browser test failed (exit $rc); server log ($LOG):"
   tail -n 50 "$LOG"
+  exit "$rc"
+fi
+
+# --- another origin: a page served from a second port, against a server that allows
+# that origin and one that does not (scripts/browser-cors.mjs) ---
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PAGE_PORT="$(free_port)"
+ALLOWED_PORT="$(free_port)"
+REFUSING_PORT="$(free_port)"
+PAGE_DIR="$(mktemp -d)"
+echo '<!doctype html><title>another origin</title><p>a page of another origin' >"$PAGE_DIR/index.html"
+EXTRA_PIDS=()
+python3 -m http.server --bind 127.0.0.1 --directory "$PAGE_DIR" "$PAGE_PORT" >"$ARTIFACTS/page-server.log" 2>&1 &
+EXTRA_PIDS+=("$!")
+target/release/pushwire serve --addr "127.0.0.1:$ALLOWED_PORT" \
+  --allow-origin "http://127.0.0.1:$PAGE_PORT" >"$ARTIFACTS/allowed-server.log" 2>&1 &
+EXTRA_PIDS+=("$!")
+target/release/pushwire serve --addr "127.0.0.1:$REFUSING_PORT" >"$ARTIFACTS/refusing-server.log" 2>&1 &
+EXTRA_PIDS+=("$!")
+cleanup_all() {
+  cleanup
+  for pid in "${EXTRA_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$PAGE_DIR"
+}
+trap cleanup_all EXIT
+for url in "http://127.0.0.1:$PAGE_PORT/" "http://127.0.0.1:$ALLOWED_PORT/healthz" \
+  "http://127.0.0.1:$REFUSING_PORT/healthz"; do
+  for _ in $(seq 1 100); do
+    curl -fsS --max-time 1 "$url" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS --max-time 1 "$url" >/dev/null || { say "$url did not answer"; exit 1; }
+done
+node scripts/browser-cors.mjs "http://127.0.0.1:$PAGE_PORT/" "http://127.0.0.1:$ALLOWED_PORT" \
+  "http://127.0.0.1:$REFUSING_PORT" || rc=$?
+if [ "$rc" != 0 ]; then
+  say "cross-origin browser test failed (exit $rc); server logs in $ARTIFACTS"
 fi
 exit "$rc"
