@@ -1,8 +1,11 @@
 //! Pushes the server's uptime to every connected WebSocket once a second, from a thread
 //! outside the event loop, through a `Handle`. Also answers `GET /` with a short page.
 //!
+//! Listens on the address given as the first argument, `127.0.0.1:9002` by default.
+//!
 //! ```sh
-//! cargo run --example ticker            # then: pushwire client or a browser on ws://127.0.0.1:9002/
+//! cargo run --example ticker                     # or: cargo run --example ticker -- 127.0.0.1:9003
+//! cargo run -- client ws://127.0.0.1:9002/       # in another terminal: one line a second
 //! ```
 //! Stop it with Ctrl-C.
 
@@ -34,7 +37,13 @@ impl Handler for Ticker {
 }
 
 fn main() -> std::io::Result<()> {
-    let mut server = Server::bind("127.0.0.1:9002".parse().unwrap(), Config::default())?;
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9002".into());
+    let addr = addr.parse().map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
+    })?;
+    let mut server = Server::bind(addr, Config::default())?;
     eprintln!("listening on ws://{}/", server.local_addr());
     let handle = server.handle();
     let started = Instant::now();

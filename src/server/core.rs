@@ -1027,7 +1027,7 @@ impl Core {
     }
 
     /// Queues a single-frame message to `id`'s WebSocket whose payload is shared, not
-    /// copied (see [`Context::send_shared`]): the checks of every data send, then the
+    /// copied (see [`Context::send_shared_text`]): the checks of every data send, then the
     /// header inline and the payload by reference.
     pub(crate) fn ws_send_shared(
         &mut self,

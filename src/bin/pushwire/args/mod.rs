@@ -63,9 +63,9 @@ pub(crate) enum Command {
     },
     /// `pushwire client URL`: stdin lines → text messages, received messages → stdout.
     ///
-    /// `url` has been checked with [`WsUrl::parse`] (its scheme is lowercased, so it is
-    /// `ws://...`); every protocol is an HTTP token, given once; `origin` is non-empty
-    /// visible ASCII.
+    /// `url` has been checked with [`WsUrl::parse`](pushwire::client::WsUrl::parse) (its
+    /// scheme is lowercased, so it is `ws://...`); every protocol is an HTTP token, given
+    /// once; `origin` is non-empty visible ASCII.
     Client {
         url: String,
         protocols: Vec<String>,
