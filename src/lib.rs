@@ -85,7 +85,8 @@
 //! epochs in [`hub::epoch`], the channels and their waiters in [`hub::core`], and where a
 //! message waits before it is shown in [`hub::engine`] — the durable log of [`storage`],
 //! whose format and recovery are sans-IO too, and whose writer thread is
-//! [`storage::disk`]. Every limit is a field of
+//! [`storage::disk`]. Who may publish and subscribe is [`auth`]'s: access tokens naming
+//! channels, rights and an expiry, signed with HMAC-SHA1. Every limit is a field of
 //! [`Config`], with its default and reason. `docs/rfc6455.md` maps every requirement of
 //! RFC 6455 that binds a server, and the RFC 9112 framing rules, to the code that
 //! enforces it and the test that proves it.
@@ -103,6 +104,7 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -25,6 +25,7 @@
 //! pair_roundtrip:                  [config: u8] ([kind: u8] [len: u8] [fragment: u8] [bytes])*
 //! hub_ops:                         [history: u8] ([op: u8] [argument bytes]?)*
 //! storage_recovery:                [mode: u8] [limits: u8] [mode-specific bytes ...]
+//! token:                           the bytes themselves (as a token, and as claims to sign)
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -37,10 +38,11 @@
 //! `ws.rs` (`frame_header`, `utf8`, `mask`, `close_payload`), `connection.rs`
 //! (`ws_connection`, `server_pipeline`, `ws_client_connection`, all run by the op-driven
 //! driver in `driver.rs`), `session.rs` (`session`: the HTTP/1.1 session with an
-//! application's answers), `pair.rs` (`pair_roundtrip`), `hub.rs` (`hub_ops`) and
+//! application's answers), `pair.rs` (`pair_roundtrip`), `hub.rs` (`hub_ops`),
 //! `storage.rs` (`storage_recovery`, on the writer and fold models in
-//! `storage::model`). This file holds what they share: the input reader, a PRNG, split
-//! schedules, and [`TARGETS`].
+//! `storage::model`) and `token.rs` (`token`: the access tokens of `auth::token`). This
+//! file holds what they share: the input reader, a PRNG, split schedules, and
+//! [`TARGETS`].
 
 mod connection;
 mod driver;
@@ -51,6 +53,7 @@ mod pair;
 mod seeds;
 mod session;
 mod storage;
+mod token;
 mod ws;
 
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
@@ -59,6 +62,7 @@ pub use hub::hub_ops;
 pub use pair::pair_roundtrip;
 pub use session::session;
 pub use storage::storage_recovery;
+pub use token::token;
 pub use ws::{close_payload, frame_header, mask, utf8};
 
 // ===== helpers: a byte reader, a tiny PRNG, split schedules =====
@@ -188,4 +192,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("hub_ops", hub_ops),
     ("session", session),
     ("storage_recovery", storage_recovery),
+    ("token", token),
 ];

@@ -3,12 +3,13 @@
 //! Everything under `src/bin/pushwire/` is the binary's own, built on the library's public
 //! API; embedders of the `pushwire` library compile none of it. [`args`] turns the
 //! arguments into a [`Command`] (or the error to print); each other module runs commands:
-//! [`server`] (`serve`, `echo`), [`client`] and [`load`].
+//! [`server`] (`serve`, `echo`), [`client`], [`load`] and [`token`].
 
 mod args;
 mod client;
 mod load;
 mod server;
+mod token;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,12 @@ fn main() -> ExitCode {
             trace,
         }) => client::run(&url, protocols, origin, trace),
         Ok(Command::Load { config }) => load::run_and_print(&config),
+        Ok(Command::Token {
+            secret_file,
+            publish,
+            subscribe,
+            ttl,
+        }) => token::run(&secret_file, publish, subscribe, ttl),
         // A command line that cannot be run: the error and the usage line, exit status 2.
         Err(e) => {
             eprintln!("{e}");

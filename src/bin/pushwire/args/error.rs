@@ -19,6 +19,7 @@ pub(super) enum Usage {
     Echo,
     Client,
     Load,
+    Token,
 }
 
 impl Usage {
@@ -29,6 +30,7 @@ impl Usage {
             Usage::Echo => "pushwire echo",
             Usage::Client => "pushwire client",
             Usage::Load => "pushwire load",
+            Usage::Token => "pushwire token",
         }
     }
 
@@ -39,6 +41,7 @@ impl Usage {
             Usage::Echo => "pushwire echo [OPTIONS]",
             Usage::Client => "pushwire client [OPTIONS] <URL>",
             Usage::Load => "pushwire load [OPTIONS] <URL>",
+            Usage::Token => "pushwire token --secret-file FILE [OPTIONS]",
         }
     }
 }
@@ -102,6 +105,8 @@ pub(super) enum ErrorKind {
         value: String,
         requires: &'static str,
     },
+    /// `pushwire token`: more patterns of one right than a token may hold.
+    TooManyPatterns { option: &'static str, max: usize },
 }
 
 impl fmt::Display for CliError {
@@ -130,7 +135,7 @@ impl fmt::Display for CliError {
             }
             ErrorKind::UnknownSubcommand { name } => write!(
                 f,
-                "error: unknown command '{name}' (available: serve, echo, client, load, help)"
+                "error: unknown command '{name}' (available: serve, echo, client, load, token, help)"
             )?,
             ErrorKind::UnexpectedArgument { arg } => {
                 write!(f, "error: unexpected argument '{arg}' for '{cmd}'")?
@@ -176,6 +181,10 @@ impl fmt::Display for CliError {
                 value,
                 requires,
             } => write!(f, "error: '{option} {value}' needs '{requires}'")?,
+            ErrorKind::TooManyPatterns { option, max } => write!(
+                f,
+                "error: more than {max} '{option}' patterns: a token holds at most {max} of each right"
+            )?,
         }
         write!(
             f,

@@ -6,6 +6,7 @@ use pushwire::hub::HubConfig;
 
 use super::VERSION;
 use super::server::{ECHO_ADDR, SERVE_ADDR, echo_defaults, serve_defaults};
+use super::token::{DEFAULT_TTL, MAX_TTL};
 use super::values::{fmt_bytes, fmt_secs};
 use crate::load::LoadConfig;
 
@@ -23,6 +24,8 @@ Commands:
   echo    Echo every text and binary message back (conformance tests, benchmarks)
   client  Connect to a WebSocket server: stdin lines are sent, messages received printed
   load    Generate load: WebSocket echo, long-poll delivery, or one-to-many fan-out
+  token   Mint an access token for a hub started with --secret-file: which channels its
+          bearer may publish to and subscribe to, until when
   help    Print this help, or the help of a command: 'pushwire help serve'
 
 Options:
@@ -359,11 +362,58 @@ Examples:
     )
 }
 
+pub(super) fn token_help() -> String {
+    format!(
+        "\
+Mint an access token, printed on standard output with a newline: the channels its bearer
+may publish to and subscribe to, and an expiry, signed with HMAC-SHA1 under the secret in
+FILE. A hub started with the same secret ('pushwire serve --secret-file FILE') accepts it
+as 'Authorization: Bearer TOKEN', as '?token=TOKEN', or as the WebSocket subprotocol
+'bearer.TOKEN', until it expires. Any backend can mint the same tokens in a few lines:
+README.md, 'Access tokens', gives the format.
+
+Usage: pushwire token --secret-file FILE [OPTIONS]
+
+Options:
+      --secret-file FILE    The secret: the file's bytes but one trailing newline, at
+                            least 16 of them (e.g. 'openssl rand -hex 32 > FILE')
+      --publish PATTERN     Allow publishing to the channels PATTERN names; repeat for
+                            several
+      --subscribe PATTERN   Allow subscribing to the channels PATTERN names; repeat for
+                            several
+      --ttl SECONDS         Valid for this long from now, 1 to {MAX_TTL} (a year)
+                            [default: {DEFAULT_TTL}]
+  -h, --help                Print help
+  -V, --version             Print version
+
+PATTERN: a channel name (1 to 128 of A-Z a-z 0-9 _ . -); such a name followed by '*', for
+         every channel it begins ('room.*': room.1, room.2, ...); or '*', every channel.
+         Give at least one --publish or --subscribe, and at most {max} of each.
+
+A token cannot be revoked, except by changing the secret (which revokes them all): keep
+--ttl short.
+
+Exit status: 0 when the token is printed, 1 if the secret file cannot be read or holds
+fewer than 16 bytes, 2 for a bad command line (or more patterns than fit in a token).
+
+Values are given as '--opt VALUE' or '--opt=VALUE'.
+
+Examples:
+  openssl rand -hex 32 > secret
+  pushwire token --secret-file secret --subscribe 'room.*' --publish room.42
+  curl -H \"Authorization: Bearer $(pushwire token --secret-file secret --publish lobby)\" \\
+       -d hello http://127.0.0.1:8080/channels/lobby
+",
+        max = pushwire::auth::token::MAX_PATTERNS,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use crate::args::client::CLIENT_OPTIONS;
     use crate::args::server::{ECHO_OPTIONS, SERVE_OPTIONS};
     use crate::args::testing::{help_text, run};
+    use crate::args::token::TOKEN_OPTIONS;
 
     #[test]
     fn top_help_lists_commands_and_global_options() {
@@ -392,7 +442,7 @@ mod tests {
         }
         let text = run(&["serv"]).unwrap_err().to_string();
         assert!(
-            text.contains("(available: serve, echo, client, load, help)"),
+            text.contains("(available: serve, echo, client, load, token, help)"),
             "{text}"
         );
     }
@@ -485,6 +535,36 @@ mod tests {
         for line in text.lines() {
             assert!(line.len() <= 100, "long help line: {line}");
         }
+    }
+
+    #[test]
+    fn token_help_mentions_every_option_and_default() {
+        let text = help_text(&["token", "--help"]);
+        for spec in TOKEN_OPTIONS {
+            assert!(text.contains(spec.name), "token help lacks {}", spec.name);
+        }
+        for word in [
+            "Usage: pushwire token --secret-file FILE [OPTIONS]",
+            "[default: 3600]",
+            "31536000",
+            "at most 64 of each",
+            "fewer than 16 bytes",
+            "'room.*'",
+            "Authorization: Bearer TOKEN",
+            "?token=TOKEN",
+            "bearer.TOKEN",
+            "Exit status: 0",
+            "--opt=VALUE",
+            "--help",
+            "--version",
+        ] {
+            assert!(text.contains(word), "token help lacks {word:?}");
+        }
+        for line in text.lines() {
+            assert!(line.len() <= 100, "long help line: {line}");
+        }
+        let top = help_text(&["--help"]);
+        assert!(top.contains("\n  token   "), "{top}");
     }
 
     #[test]

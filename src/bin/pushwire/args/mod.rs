@@ -12,7 +12,7 @@
 //! `--version`) take no value.
 //!
 //! This module reads the command name; each command's options are read by its own module
-//! ([`server`] for `serve` and `echo`, [`client`], [`load`]) with the shared reader in
+//! ([`server`] for `serve` and `echo`, [`client`], [`load`], [`token`]) with the shared reader in
 //! [`options`] and the value grammars in [`values`]. [`help`] holds the help texts, and
 //! [`error`] the errors with the usage line they print.
 
@@ -22,21 +22,25 @@ mod help;
 mod load;
 mod options;
 mod server;
+mod token;
 mod values;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use pushwire::Config;
+use pushwire::auth::token::Pattern;
 use pushwire::hub::HubConfig;
 
 use crate::load::LoadConfig;
 use client::{CLIENT_OPTIONS, parse_client};
 pub(crate) use error::CliError;
 use error::{ErrorKind, Usage, err};
-use help::{client_help, echo_help, load_help, serve_help, top_help};
+use help::{client_help, echo_help, load_help, serve_help, token_help, top_help};
 use load::{LOAD_OPTIONS, parse_load};
 use options::{has_option, is_option, split_option, suggest};
 use server::{ECHO_OPTIONS, SERVE_OPTIONS, parse_echo, parse_serve};
+use token::{TOKEN_OPTIONS, parse_token};
 
 /// The version printed by `pushwire --version`.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -75,6 +79,17 @@ pub(crate) enum Command {
     /// `pushwire load URL`: a load generator; `config.url` has been checked (its scheme
     /// lowercased) and suits `config.mode`, and `config.progress` is set.
     Load { config: LoadConfig },
+    /// `pushwire token`: print a token for these rights, valid `ttl` seconds from now.
+    ///
+    /// The patterns are valid, at most `MAX_PATTERNS` per list, and at least one is given;
+    /// `ttl` is 1 to a year. The secret file is only named: it is read when the command
+    /// runs.
+    Token {
+        secret_file: PathBuf,
+        publish: Vec<Pattern>,
+        subscribe: Vec<Pattern>,
+        ttl: u64,
+    },
     /// `--help` / `-h` / `help [SUBCOMMAND]`: text to print on stdout, exit 0.
     Help(String),
     /// `--version` / `-V`: print `pushwire VERSION` on stdout, exit 0.
@@ -103,12 +118,14 @@ pub(crate) fn parse(args: impl Iterator<Item = String>) -> Result<Command, CliEr
         "echo" => parse_echo(args),
         "client" => parse_client(args),
         "load" => parse_load(args),
+        "token" => parse_token(args),
         _ if is_option(&arg) => {
             let places: Vec<String> = [
                 (has_option(SERVE_OPTIONS, name), "pushwire serve"),
                 (has_option(ECHO_OPTIONS, name), "pushwire echo"),
                 (has_option(CLIENT_OPTIONS, name), "pushwire client URL"),
                 (has_option(LOAD_OPTIONS, name), "pushwire load URL"),
+                (has_option(TOKEN_OPTIONS, name), "pushwire token"),
             ]
             .into_iter()
             .filter(|&(has, _)| has)
@@ -139,6 +156,7 @@ fn parse_help(mut args: impl Iterator<Item = String>) -> Result<Command, CliErro
         Some("echo") => echo_help(),
         Some("client") => client_help(),
         Some("load") => load_help(),
+        Some("token") => token_help(),
         Some(other) => {
             return Err(err(
                 Usage::Top,
@@ -343,7 +361,7 @@ mod tests {
         assert!(top.contains("\n  help  "), "{top}");
         let text = run(&["clinet"]).unwrap_err().to_string();
         assert!(
-            text.contains("(available: serve, echo, client, load, help)"),
+            text.contains("(available: serve, echo, client, load, token, help)"),
             "{text}"
         );
         // a client option placed before the command gets a hint
