@@ -154,6 +154,8 @@ impl WireTrace {
         let text = String::from_utf8_lossy(head);
         let mut upgrade = false;
         for (i, l) in text.split("\r\n").filter(|l| !l.is_empty()).enumerate() {
+            // Credentials are never printed (see `http::redact`).
+            let l = crate::http::redact::head_line(l, i == 0);
             let shown = if i == 0 {
                 format!("HTTP {l}")
             } else {
@@ -307,6 +309,24 @@ mod tests {
             t.feed(c, &mut lines);
         }
         lines
+    }
+
+    #[test]
+    fn credentials_in_a_head_are_never_printed() {
+        let head = b"GET /channels/a?since=1&token=s3cr3t.t0ken HTTP/1.1\r\nHost: x\r\n\
+            Authorization: Bearer s3cr3t.t0ken\r\n\
+            Sec-WebSocket-Protocol: pushwire, bearer.s3cr3t.t0ken\r\n\r\n";
+        let lines = trace(Direction::In, &[head]).join("\n");
+        assert!(!lines.contains("s3cr3t"), "{lines}");
+        assert!(
+            lines.contains("GET /channels/a?since=1&token=REDACTED HTTP/1.1"),
+            "{lines}"
+        );
+        assert!(lines.contains("Authorization: Bearer REDACTED"), "{lines}");
+        assert!(
+            lines.contains("Sec-WebSocket-Protocol: pushwire, bearer.REDACTED"),
+            "{lines}"
+        );
     }
 
     #[test]

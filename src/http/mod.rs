@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod origin;
+pub mod redact;
 pub mod request;
 pub mod response;
 pub mod status_code;
