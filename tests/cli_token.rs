@@ -1,6 +1,8 @@
 //! `pushwire token`: tokens minted by the binary verify with the library, under the
 //! secret in the file; bad secrets and command lines exit with the documented status.
 
+mod support;
+
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -189,4 +191,37 @@ fn token_help_exits_0() {
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("--secret-file FILE"), "{stdout}");
+}
+
+#[test]
+fn serve_with_a_secret_file_requires_the_tokens_this_command_mints() {
+    let secret = TempFile::new("serve", &[KEY, b"\n"].concat());
+    let server = support::spawn_serve(&["--secret-file", secret.arg()]);
+    let mut client = support::RawClient::connect(server.addr);
+    assert_eq!(client.post("/channels/lobby", b"anonymous").status, 401);
+    let publisher = printed_token(&run(&["--secret-file", secret.arg(), "--publish", "lobby"]));
+    let reader = printed_token(&run(&["--secret-file", secret.arg(), "--subscribe", "lob*"]));
+    let target = format!("/channels/lobby?token={publisher}");
+    assert_eq!(client.post(&target, b"signed").status, 201);
+    let target = format!("/channels/lobby?since=0&timeout=0&token={publisher}");
+    assert_eq!(client.get(&target).status, 403, "a publisher's token cannot read");
+    let target = format!("/channels/lobby?since=0&timeout=0&token={reader}");
+    let polled = client.get(&target);
+    assert_eq!(polled.status, 200);
+    assert!(String::from_utf8_lossy(&polled.body).contains("\"signed\""));
+}
+
+#[test]
+fn serve_refuses_to_start_open_when_its_secret_file_cannot_be_used() {
+    let short = TempFile::new("serve-short", b"short");
+    for path in [short.arg(), "/nonexistent/pushwire/secret"] {
+        let out = Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0", "--secret-file", path])
+            .output()
+            .expect("run pushwire serve");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--secret-file"), "{stderr}");
+        assert!(!stderr.contains("short\n") && !stderr.contains(": short"), "{stderr}");
+    }
 }

@@ -33,6 +33,7 @@ use std::fmt;
 use crate::http::status_code::StatusCode;
 use crate::ws::close::CloseCode;
 
+pub mod access;
 pub mod channel;
 pub mod config;
 pub mod core;

@@ -217,7 +217,7 @@ fn parse_seconds(text: &[u8]) -> Option<Duration> {
 
 /// Percent-decodes `s` (RFC 3986 §2.1: `%` followed by two hex digits). Borrows when there
 /// is nothing to decode; `None` for a `%` not followed by two hex digits.
-fn percent_decode(s: &str) -> Option<Cow<'_, [u8]>> {
+pub(crate) fn percent_decode(s: &str) -> Option<Cow<'_, [u8]>> {
     let bytes = s.as_bytes();
     if !bytes.contains(&b'%') {
         return Some(Cow::Borrowed(bytes));

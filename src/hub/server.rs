@@ -15,17 +15,18 @@
 //! | `GET /healthz` | `200` `ok` |
 //! | `GET /` | the demo chat page |
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::access::{self, AccessRequest, Authorizer, Denied, Right};
 use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
 use super::{
     Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
     channel_name, message_text,
 };
 use crate::error::SendError;
-use crate::http::{Body, Request, Response, StatusCode};
+use crate::http::{Body, Request, RequestHead, Response, StatusCode};
 use crate::log::Level;
 use crate::message::Message;
 use crate::server::Handle;
@@ -54,8 +55,13 @@ pub struct HubServer {
     poll_channel: HashMap<RequestId, String>,
     /// The channel of every subscriber (to let go of it when its connection ends).
     channel_of: HashMap<ConnId, String>,
-    /// Accepted upgrades waiting for `on_open`: the channel and the cursor.
-    opening: HashMap<ConnId, (String, Cursor)>,
+    /// Accepted upgrades waiting for `on_open`: the channel, the cursor, and whether the
+    /// subscriber may publish over its socket.
+    opening: HashMap<ConnId, (String, Cursor, bool)>,
+    /// Who may publish and subscribe; `None`: everyone ([`access`](super::access)).
+    authorizer: Option<Box<dyn Authorizer>>,
+    /// Subscribers whose credentials do not allow publishing on their channel.
+    read_only: HashSet<ConnId>,
     /// `","`, shared by every poll answer sent as pieces.
     comma: Arc<[u8]>,
 }
@@ -95,8 +101,40 @@ impl HubServer {
             poll_channel: HashMap::new(),
             channel_of: HashMap::new(),
             opening: HashMap::new(),
+            authorizer: None,
+            read_only: HashSet::new(),
             comma: Arc::from(&b","[..]),
         }
+    }
+
+    /// Asks `authorizer` before every publish and subscription (see
+    /// [`access`](super::access)); e.g. a [`TokenAuthorizer`](super::access::TokenAuthorizer).
+    pub fn with_authorizer(mut self, authorizer: impl Authorizer + 'static) -> Self {
+        self.authorizer = Some(Box::new(authorizer));
+        self
+    }
+
+    /// May this request (or upgrade) use `channel` for `right`? Always, without an
+    /// authorizer.
+    fn authorize(
+        &self,
+        ctx: &Context<'_>,
+        head: &RequestHead<'_>,
+        upgrade: Option<&UpgradeRequest<'_>>,
+        channel: &str,
+        right: Right,
+    ) -> Result<(), Denied> {
+        let Some(authorizer) = &self.authorizer else {
+            return Ok(());
+        };
+        let token = access::bearer_token(head, upgrade)?;
+        authorizer.authorize(&AccessRequest {
+            channel,
+            right,
+            token: token.as_deref(),
+            head,
+            now: ctx.wall_time(),
+        })
     }
 
     /// Writes and syncs every message handed to the log and marks it closed cleanly (a
@@ -252,6 +290,17 @@ impl HubServer {
             Ok(name) => name.to_string(),
             Err(e) => return respond_hub_error(ctx, id, e),
         };
+        let right = match request.method() {
+            "POST" => Some(Right::Publish),
+            "GET" | "HEAD" => Some(Right::Subscribe),
+            _ => None,
+        };
+        if let Some(right) = right
+            && let Err(denied) = self.authorize(ctx, &request.head(), None, &name, right)
+        {
+            let _ = ctx.respond(id, denied.response());
+            return;
+        }
         match request.method() {
             "POST" => {
                 let text = match message_text(request.take_body()) {
@@ -319,7 +368,7 @@ impl HubServer {
 impl Handler for HubServer {
     fn on_upgrade(
         &mut self,
-        _ctx: &mut Context<'_>,
+        ctx: &mut Context<'_>,
         conn: ConnId,
         request: &UpgradeRequest<'_>,
     ) -> Upgrade {
@@ -333,11 +382,17 @@ impl Handler for HubServer {
             Ok(p) => p.cursor(),
             Err(e) => return refuse(e),
         };
+        if let Err(denied) = self.authorize(ctx, &head, Some(request), &name, Right::Subscribe) {
+            return Upgrade::Reject(denied.response());
+        }
+        let may_publish = self
+            .authorize(ctx, &head, Some(request), &name, Right::Publish)
+            .is_ok();
         // Refused before the 101, while an HTTP answer can still say why.
         if self.hub.get(&name).is_none() && self.hub.channel_count() >= self.config().max_channels {
             return refuse(HubError::TooManyChannels);
         }
-        self.opening.insert(conn, (name, cursor));
+        self.opening.insert(conn, (name, cursor, may_publish));
         // A browser that offers subprotocols fails the connection unless the server picks
         // one (RFC 6455 §4.1 and the WHATWG WebSocket standard): offering `pushwire` is how
         // a page asks for this protocol by name, next to entries such as a token's.
@@ -348,9 +403,12 @@ impl Handler for HubServer {
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let Some((name, cursor)) = self.opening.remove(&conn) else {
+        let Some((name, cursor, may_publish)) = self.opening.remove(&conn) else {
             return;
         };
+        if !may_publish {
+            self.read_only.insert(conn);
+        }
         let subscription = match self.hub.subscribe(&name, conn, cursor, ctx.now()) {
             Ok(subscription) => subscription,
             Err(e) => {
@@ -371,6 +429,12 @@ impl Handler for HubServer {
         let Some(name) = self.channel_of.get(&conn).cloned() else {
             return;
         };
+        if self.read_only.contains(&conn) {
+            // Decided at the upgrade (see `access`): this subscriber may only listen.
+            let why = "the credentials do not allow publishing here";
+            let _ = ctx.close(conn, CloseCode::POLICY_VIOLATION, why);
+            return;
+        }
         match message.as_text() {
             Some(text) => {
                 if let Err(e) = self.submit(ctx, &name, text.to_string(), Origin::WebSocket(conn)) {
@@ -388,6 +452,7 @@ impl Handler for HubServer {
 
     fn on_close(&mut self, ctx: &mut Context<'_>, conn: ConnId, _event: &CloseEvent<'_>) {
         self.opening.remove(&conn);
+        self.read_only.remove(&conn);
         if let Some(name) = self.channel_of.remove(&conn) {
             self.hub.unsubscribe(&name, &conn, ctx.now());
             self.arm_expiry(ctx);

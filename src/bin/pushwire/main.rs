@@ -25,7 +25,12 @@ fn main() -> ExitCode {
             println!("pushwire {}", args::VERSION);
             ExitCode::SUCCESS
         }
-        Ok(Command::Serve { addr, config, hub }) => server::serve(addr, config, hub),
+        Ok(Command::Serve {
+            addr,
+            config,
+            hub,
+            secret_file,
+        }) => server::serve(addr, config, hub, secret_file.as_deref()),
         Ok(Command::Echo { addr, config }) => server::echo(addr, config),
         Ok(Command::Client {
             url,

@@ -1,15 +1,31 @@
 //! `pushwire serve` and `pushwire echo`: bind, say where, and run until the server stops.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 
+use pushwire::auth::token::Secret;
+use pushwire::hub::access::TokenAuthorizer;
 use pushwire::hub::{HubConfig, HubServer, Storage};
 use pushwire::message::MessagePart;
 use pushwire::{Config, ConnId, Context, Handler, Message, Server};
 
 /// `pushwire serve`: the pub/sub hub ([`HubServer`]) and its demo page, with how to try
 /// them printed on stdout.
-pub(crate) fn serve(addr: SocketAddr, config: Config, hub: HubConfig) -> ExitCode {
+pub(crate) fn serve(
+    addr: SocketAddr,
+    config: Config,
+    hub: HubConfig,
+    secret_file: Option<&Path>,
+) -> ExitCode {
+    // Read before binding: a server that cannot check tokens must not start open.
+    let authorizer = match secret_file.map(read_secret).transpose() {
+        Ok(secret) => secret.map(TokenAuthorizer::new),
+        Err(e) => {
+            eprintln!("pushwire serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let Some(server) = bind("serve", addr, config) else {
         return ExitCode::FAILURE;
     };
@@ -46,12 +62,20 @@ pub(crate) fn serve(addr: SocketAddr, config: Config, hub: HubConfig) -> ExitCod
             return ExitCode::FAILURE;
         }
     };
+    let access = match authorizer {
+        Some(authorizer) => {
+            handler = handler.with_authorizer(authorizer);
+            "tokens required (--secret-file; mint one with `pushwire token`)"
+        }
+        None => "open to every client (no --secret-file)",
+    };
     let local = server.local_addr();
     println!("pushwire serve: open http://{local}/ in a browser (demo chat)");
     println!("  publish:   curl -d 'hello' http://{local}/channels/lobby");
     println!("  long-poll: curl 'http://{local}/channels/lobby?since=0&timeout=30'");
     println!("  subscribe: pushwire client ws://{local}/channels/lobby");
     println!("  messages:  {storage}");
+    println!("  access:    {access}");
     let status = run("serve", server, &mut handler);
     if let Err(e) = handler.close() {
         eprintln!("pushwire serve: closing the message log: {e}");
@@ -160,4 +184,12 @@ impl Handler for Echo {
         // buffered whole: memory stays constant whatever the message size.
         let _ = ctx.send_part(conn, &part);
     }
+}
+
+/// The secret in `path` (its one trailing line break dropped), or what is wrong with it.
+pub(crate) fn read_secret(path: &Path) -> Result<Secret, String> {
+    let contents = std::fs::read(path)
+        .map_err(|e| format!("cannot read --secret-file {}: {e}", path.display()))?;
+    Secret::from_file_contents(&contents)
+        .map_err(|e| format!("--secret-file {}: {e}", path.display()))
 }

@@ -125,6 +125,10 @@ Options:
                                 '*' for every site. Other sites' upgrades and POSTs get
                                 403; requests without Origin (curl, backends) are not
                                 checked [default: same origin only]
+      --secret-file FILE        Require access tokens signed with the secret in FILE (at
+                                least 16 bytes; one trailing newline is ignored) to
+                                publish and subscribe; mint them with `pushwire token`
+                                [default: no tokens, open to every client]
       --trace                   Print every HTTP head and frame crossing the wire to
                                 stderr (direction, connection id, FIN, RSV, opcode, mask
                                 key, length encoding, payload preview, close codes by

@@ -57,6 +57,9 @@ pub(crate) enum Command {
         /// Hub configuration: `history` is at least 1, and `default_poll_timeout` is at
         /// most `max_poll_timeout`.
         hub: HubConfig,
+        /// `--secret-file`: access tokens signed with the secret in this file are
+        /// required (read when the server starts).
+        secret_file: Option<std::path::PathBuf>,
     },
     /// `pushwire echo`: echo every text/binary message back (conformance and benchmarks).
     Echo {
@@ -234,7 +237,9 @@ mod testing {
         let mut all = vec!["serve"];
         all.extend_from_slice(args);
         match run(&all) {
-            Ok(Command::Serve { addr, config, hub }) => (addr, config, hub),
+            Ok(Command::Serve {
+                addr, config, hub, ..
+            }) => (addr, config, hub),
             other => panic!("{args:?}: expected Serve, got {other:?}"),
         }
     }
@@ -328,7 +333,10 @@ mod tests {
 
     #[test]
     fn no_arguments_serves_with_the_defaults() {
-        let Ok(Command::Serve { addr, config, hub }) = run(&[]) else {
+        let Ok(Command::Serve {
+            addr, config, hub, ..
+        }) = run(&[])
+        else {
             panic!("expected Serve");
         };
         assert_eq!(addr, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());

@@ -2,6 +2,7 @@
 //! reader ([`ServerCommand`]) and most options; each has its own table and defaults.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use pushwire::Config;
 use pushwire::http::origin::AllowedOrigins;
@@ -52,6 +53,7 @@ pub(super) enum ServerOpt {
     MaxConnections,
     WriteBuffer,
     AllowOrigin,
+    SecretFile,
     Trace,
 }
 
@@ -69,6 +71,7 @@ const EXPECT_USIZE: &str = "a non-negative integer";
 const EXPECT_HISTORY: &str = "a number of messages, at least 1, e.g. 1024";
 const EXPECT_COUNT: &str = "an integer of at least 1, e.g. 100000";
 const EXPECT_DIR: &str = "a directory, e.g. /var/lib/pushwire";
+const EXPECT_FILE: &str = "a file, e.g. /etc/pushwire/secret";
 const EXPECT_FSYNC: &str = "always, batch or never";
 const EXPECT_ORIGIN: &str = "a non-empty origin, e.g. https://example.com";
 
@@ -182,6 +185,11 @@ const OPT_ALLOW_ORIGIN: OptSpec<ServerOpt> = OptSpec {
     opt: ServerOpt::AllowOrigin,
     expected: Some(EXPECT_ORIGIN),
 };
+const OPT_SECRET_FILE: OptSpec<ServerOpt> = OptSpec {
+    name: "--secret-file",
+    opt: ServerOpt::SecretFile,
+    expected: Some(EXPECT_FILE),
+};
 const OPT_TRACE: OptSpec<ServerOpt> = OptSpec {
     name: "--trace",
     opt: ServerOpt::Trace,
@@ -210,6 +218,7 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_MAX_CONNECTIONS,
     OPT_WRITE_BUFFER,
     OPT_ALLOW_ORIGIN,
+    OPT_SECRET_FILE,
     OPT_TRACE,
 ];
 
@@ -318,10 +327,11 @@ pub(super) fn parse_serve_env(
         config: serve_defaults(),
         help: serve_help,
     };
-    server.parse(args, |addr, config, hub| Command::Serve {
+    server.parse(args, |addr, config, hub, secret_file| Command::Serve {
         addr,
         config,
         hub,
+        secret_file,
     })
 }
 
@@ -336,7 +346,10 @@ pub(super) fn parse_echo(args: impl Iterator<Item = String>) -> Result<Command, 
     };
     // Echo has no hub: its table has no hub option, so the hub configuration stays at its
     // default and is dropped.
-    server.parse(args, |addr, config, _hub| Command::Echo { addr, config })
+    server.parse(args, |addr, config, _hub, _secret| Command::Echo {
+        addr,
+        config,
+    })
 }
 
 /// A server command: which options it has and what it starts from.
@@ -353,7 +366,7 @@ impl ServerCommand {
     fn parse(
         self,
         mut args: impl Iterator<Item = String>,
-        build: impl FnOnce(SocketAddr, Config, HubConfig) -> Command,
+        build: impl FnOnce(SocketAddr, Config, HubConfig, Option<PathBuf>) -> Command,
     ) -> Result<Command, CliError> {
         let usage = self.usage;
         let mut addr: SocketAddr = self.addr.parse().expect("default address parses");
@@ -367,6 +380,7 @@ impl ServerCommand {
         let mut poll_given: Option<String> = None;
         let mut max_poll_given: Option<String> = None;
         let mut origins: Vec<String> = Vec::new();
+        let mut secret_file: Option<PathBuf> = None;
 
         while let Some(arg) = next_arg(&mut args, usage, self.specs)? {
             let (spec, value) = match arg {
@@ -468,6 +482,12 @@ impl ServerCommand {
                     }
                     origins.push(value);
                 }
+                ServerOpt::SecretFile => {
+                    if value.is_empty() {
+                        return Err(bad());
+                    }
+                    secret_file = Some(PathBuf::from(value));
+                }
                 ServerOpt::Trace => config.trace = true,
             }
         }
@@ -551,7 +571,7 @@ impl ServerCommand {
                 },
             )
         })?;
-        Ok(build(addr, config, hub))
+        Ok(build(addr, config, hub, secret_file))
     }
 }
 
@@ -775,7 +795,9 @@ mod tests {
                 "https://a.example, https://b.example",
             ),
         ];
-        let Ok(Command::Serve { addr, config, hub }) = serve_with_env(&["--history", "9"], &env)
+        let Ok(Command::Serve {
+            addr, config, hub, ..
+        }) = serve_with_env(&["--history", "9"], &env)
         else {
             panic!("serves");
         };
