@@ -40,39 +40,78 @@ use crate::hub::epoch::Epoch;
 /// assert_eq!(out, r#""say \"hi\"\n→ ok""#);
 /// ```
 pub fn write_str(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
+    let bytes = s.as_bytes();
+    // The exact length first, so the text is written into one allocation: a message of
+    // control characters grows sixfold, and growing by doubling would copy it over and
+    // over (the hub writes one frame per message, up to `max_message` bytes of input).
+    out.reserve(escaped_len(bytes) + 2);
     out.push('"');
-    // Copy runs of characters that need no escape in one piece.
+    // Copy runs of bytes that need no escape in one piece. Every escaped character
+    // begins with a byte that starts a character (ASCII, or U+2028/9's lead byte), so
+    // the runs end on character boundaries.
     let mut run_start = 0;
-    for (i, c) in s.char_indices() {
-        let short = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\u{08}' => "\\b",
-            '\u{0C}' => "\\f",
-            '\u{2028}' => "\\u2028",
-            '\u{2029}' => "\\u2029",
-            '\u{00}'..='\u{1F}' => "",
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escape = match b {
+            0x00..=0x1F => CONTROL_ESCAPES[usize::from(b)],
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0xE2 => match line_separator(&bytes[i..]) {
+                Some(escape) => escape,
+                None => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&s[run_start..i]);
-        if short.is_empty() {
-            out.push_str("\\u00");
-            out.push(HEX[(c as usize) >> 4] as char);
-            out.push(HEX[(c as usize) & 0xF] as char);
-        } else {
-            out.push_str(short);
-        }
-        run_start = i + c.len_utf8();
+        out.push_str(escape);
+        i += if b == 0xE2 { 3 } else { 1 };
+        run_start = i;
     }
     out.push_str(&s[run_start..]);
     out.push('"');
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// What [`write_str`] writes for `bytes`, quotes excluded: one byte each, except the
+/// escaped ones.
+fn escaped_len(bytes: &[u8]) -> usize {
+    let mut extra = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        extra += match b {
+            0x00..=0x1F => CONTROL_ESCAPES[usize::from(b)].len() - 1,
+            b'"' | b'\\' => 1,
+            // `\u2028` (6 bytes) for the 3 of U+2028 or U+2029.
+            0xE2 if line_separator(&bytes[i..]).is_some() => 3,
+            _ => 0,
+        };
+    }
+    bytes.len() + extra
+}
+
+/// `\u2028` or `\u2029` if `rest` begins with U+2028 LINE SEPARATOR or U+2029
+/// PARAGRAPH SEPARATOR (UTF-8 `E2 80 A8` / `E2 80 A9`).
+fn line_separator(rest: &[u8]) -> Option<&'static str> {
+    match rest {
+        [0xE2, 0x80, 0xA8, ..] => Some("\\u2028"),
+        [0xE2, 0x80, 0xA9, ..] => Some("\\u2029"),
+        _ => None,
+    }
+}
+
+/// How each control character U+0000–U+001F is written: the short form where JSON has
+/// one (RFC 8259 §7: `\b \t \n \f \r`), `\u00XX` otherwise.
+const CONTROL_ESCAPES: [&str; 32] = [
+    "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+    "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f",
+    "\\u0010", "\\u0011", "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017",
+    "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+];
 
 /// Appends a decimal integer. Writing to a `String` cannot fail, so the `fmt::Result`
 /// is always `Ok`.
@@ -540,6 +579,15 @@ mod tests {
             assert_eq!(quoted(&c.to_string()), expected, "U+{code:04X}");
         }
         assert_eq!(quoted("\u{1f}\u{0}"), r#""\u001f\u0000""#);
+        // Every kind of escape, and the exact size reserved up front: one allocation.
+        let text = "a\"b\\c\n\u{1}\u{2028}\u{2029}é\u{e2}\u{1f}→\u{7f}";
+        let mut out = String::new();
+        write_str(&mut out, text);
+        // (U+00E2 `â` and `→`, E2 86 92, are not line separators.)
+        let expected = concat!(r#""a\"b\\c\n\u0001\u2028\u2029éâ\u001f→"#, "\u{7f}", "\"");
+        assert_eq!(out, expected);
+        assert_eq!(out.len(), escaped_len(text.as_bytes()) + 2);
+        assert_eq!(out.capacity(), out.len(), "reserved exactly once");
         assert_eq!(
             quoted("\u{7f}"),
             "\"\u{7f}\"",
