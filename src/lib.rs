@@ -103,6 +103,7 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod calendar;
 pub mod client;
 pub mod config;
 pub mod error;
