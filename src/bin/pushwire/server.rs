@@ -51,6 +51,7 @@ pub(crate) fn serve(addr: SocketAddr, config: Config, hub: HubConfig) -> ExitCod
     println!("  publish:   curl -d 'hello' http://{local}/channels/lobby");
     println!("  long-poll: curl 'http://{local}/channels/lobby?since=0&timeout=30'");
     println!("  subscribe: pushwire client ws://{local}/channels/lobby");
+    println!("  metrics:   curl http://{local}/metrics");
     println!("  messages:  {storage}");
     let status = run("serve", server, &mut handler);
     if let Err(e) = handler.close() {
