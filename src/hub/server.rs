@@ -13,7 +13,7 @@
 //! | `HEAD /channels/{name}?...` | the `GET`'s status and headers at once, never parked |
 //! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}` (when `since` or `epoch` is given), the replay, then one frame per message |
 //! | `GET /healthz` | `200` `ok` |
-//! | `GET /metrics` | the server's and the hub's counters, Prometheus text format ([`metrics`](super::metrics)) |
+//! | `GET /metrics` | the server's and the hub's counters in the Prometheus text format ([`super::metrics`]) |
 //! | `GET /` | the demo chat page |
 
 use std::collections::HashMap;

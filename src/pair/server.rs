@@ -1,8 +1,9 @@
 //! [`ServerPair`]: the server's core and its clients, wired in memory, on a virtual clock.
 
+// The peers' addresses are values, not sockets: `core::net` has the types and no IO.
+use core::net::{Ipv4Addr, SocketAddr};
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 

@@ -18,9 +18,10 @@
 //!
 //! [`Config::access_log`]: crate::Config::access_log
 
+// An address is a value, not a socket: `core::net` has the types and no IO.
+use core::net::SocketAddr;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::ids::ConnId;

@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 use std::io::IoSlice;
-use std::net::SocketAddr;
+// An address is a value, not a socket: `core::net` has the types and no IO.
+use core::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
