@@ -485,9 +485,10 @@ fn trace_bytes(trace: &mut Option<Box<Trace>>, direction: Direction, bytes: &[u8
         return;
     };
     let mut lines = Vec::new();
+    let now = std::time::SystemTime::now();
     match direction {
-        Direction::In => t.inbound.feed(bytes, &mut lines),
-        Direction::Out => t.outbound.feed(bytes, &mut lines),
+        Direction::In => t.inbound.feed(bytes, now, &mut lines),
+        Direction::Out => t.outbound.feed(bytes, now, &mut lines),
     }
     for line in lines {
         t.log.write(crate::log::Level::Trace, &line);

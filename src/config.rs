@@ -118,8 +118,15 @@ pub struct Config {
     /// (see [`trace`](crate::trace)). Default `false`. For learning and debugging: it is
     /// slow.
     pub trace: bool,
-    /// Where the server's own lines go — the trace, and warnings such as running out of
-    /// file descriptors. Default [`Log::stderr`](crate::log::Log::stderr).
+    /// Write an access-log line to [`log`](Self::log) for every HTTP request answered and
+    /// every WebSocket session ended (see [`AccessLog`](crate::log::AccessLog)). Default
+    /// [`AccessLog::Off`](crate::log::AccessLog::Off): then nothing is kept per request.
+    /// On, each connection keeps its peer's address and the request in progress (its
+    /// method and target): about 150 bytes plus the target's length per connection.
+    pub access_log: crate::log::AccessLog,
+    /// Where the server's own lines go — the trace, the access log, and warnings such as
+    /// running out of file descriptors. Default [`Log::stderr`](crate::log::Log::stderr)
+    /// (access lines on standard output).
     pub log: crate::log::Log,
 }
 
@@ -147,6 +154,7 @@ impl Default for Config {
             command_queue_capacity: 64 * 1024,
             shutdown_timeout: Duration::from_secs(5),
             trace: false,
+            access_log: crate::log::AccessLog::Off,
             log: crate::log::Log::default(),
         }
     }

@@ -105,6 +105,7 @@
 #![warn(unreachable_pub)]
 
 pub mod auth;
+mod calendar;
 pub mod client;
 pub mod config;
 pub mod error;

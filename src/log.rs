@@ -1,9 +1,11 @@
-//! Where the library's own words go: wire traces and operational warnings.
+//! Where the library's own words go: wire traces, access-log lines and operational
+//! warnings.
 //!
 //! pushwire prints nothing by itself except through a [`Log`], which the embedder
-//! chooses ([`Config::log`](crate::Config::log)): standard error by default, nothing at
-//! all, or a function of theirs (to feed their own logger). The library never writes to
-//! the terminal any other way.
+//! chooses ([`Config::log`](crate::Config::log)): the terminal by default (access-log
+//! lines on standard output, everything else on standard error), nothing at all, or a
+//! function of theirs (to feed their own logger). The library never writes to the
+//! terminal any other way.
 
 use std::fmt;
 use std::io::Write as _;
@@ -15,6 +17,9 @@ use std::sync::Arc;
 pub enum Level {
     /// A line of the wire trace ([`Config::trace`](crate::Config::trace)).
     Trace,
+    /// A line of the access log ([`Config::access_log`](crate::Config::access_log)): one
+    /// per HTTP request answered and per WebSocket session ended.
+    Access,
     /// Something an operator may want to know: the server recovered from a condition.
     Info,
     /// Something an operator should act on: descriptors ran out, a limit cannot be met.
@@ -25,6 +30,7 @@ impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Level::Trace => "trace",
+            Level::Access => "access",
             Level::Info => "info",
             Level::Warn => "warning",
         })
@@ -51,7 +57,8 @@ type Sink = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
 #[derive(Clone, Default)]
 enum Target {
-    /// `pushwire: warning: …` lines on standard error (trace lines as they are).
+    /// `pushwire: warning: …` lines on standard error (trace lines as they are), access
+    /// lines as they are on standard output.
     #[default]
     Stderr,
     /// Nothing.
@@ -61,7 +68,9 @@ enum Target {
 }
 
 impl Log {
-    /// Lines go to standard error (the default).
+    /// Lines go to standard error (the default) — except access-log lines, which go to
+    /// standard output as they are: that is the stream an operator pipes into a log
+    /// collector, and the warnings stay apart from it, where a terminal shows them.
     pub fn stderr() -> Log {
         Log(Target::Stderr)
     }
@@ -80,6 +89,10 @@ impl Log {
     /// Writes one line (without its line break).
     pub fn write(&self, level: Level, line: &str) {
         match &self.0 {
+            Target::Stderr if level == Level::Access => {
+                // A failed write (a closed pipe) has nowhere left to be reported.
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
             Target::Stderr => {
                 let mut err = std::io::stderr().lock();
                 // A failed write to stderr has nowhere left to be reported.
@@ -101,5 +114,42 @@ impl fmt::Debug for Log {
             Target::Silent => "Log::silent()",
             Target::Custom(_) => "Log::custom(..)",
         })
+    }
+}
+
+/// The format of the access log ([`Config::access_log`](crate::Config::access_log)): one
+/// line per HTTP request when its answer is complete, one per WebSocket session when its
+/// connection ends, written to [`Config::log`](crate::Config::log) at [`Level::Access`].
+/// The fields and an example of each are in README.md ("Access log").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccessLog {
+    /// No access log (the library's default): nothing is recorded per request.
+    #[default]
+    Off,
+    /// Space-separated fields, for people and `grep`/`awk`.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl AccessLog {
+    /// `off`, `text` or `json` (as `--log` takes them).
+    pub fn parse(name: &str) -> Option<AccessLog> {
+        match name {
+            "off" => Some(AccessLog::Off),
+            "text" => Some(AccessLog::Text),
+            "json" => Some(AccessLog::Json),
+            _ => None,
+        }
+    }
+
+    /// The name [`parse`](Self::parse) reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            AccessLog::Off => "off",
+            AccessLog::Text => "text",
+            AccessLog::Json => "json",
+        }
     }
 }

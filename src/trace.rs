@@ -7,11 +7,17 @@
 //! switches to frames after a request that asks for `Upgrade: websocket` (inbound, on a
 //! server) or a `101` response (outbound on a server, inbound on a client).
 //!
+//! Every line starts with the time of day (UTC, to the microsecond) at which its bytes
+//! crossed: `17:03:12.123456 [#0.0 <-] HTTP GET / HTTP/1.1`. On a server that is the
+//! time of the loop's turn, so the lines of one turn share it.
+//!
 //! Tracing is off unless asked for ([`Config::trace`](crate::Config::trace)); then the
 //! driver's only cost is one branch per read and per write.
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
+use crate::calendar::TimeOfDay;
 use crate::ws::close::CloseCode;
 use crate::ws::mask::apply_mask;
 
@@ -71,6 +77,8 @@ pub struct WireTrace {
     label: String,
     direction: Direction,
     mode: Mode,
+    /// When the bytes being fed crossed: the stamp of the lines they finish.
+    at: SystemTime,
 }
 
 impl WireTrace {
@@ -80,12 +88,14 @@ impl WireTrace {
             label: label.into(),
             direction,
             mode: Mode::Http { head: Vec::new() },
+            at: SystemTime::UNIX_EPOCH,
         }
     }
 
-    /// Decodes `bytes` (the next bytes of this direction) and appends finished lines to
-    /// `lines`.
-    pub fn feed(&mut self, mut bytes: &[u8], lines: &mut Vec<String>) {
+    /// Decodes `bytes` (the next bytes of this direction, which crossed at `at`) and
+    /// appends finished lines to `lines`.
+    pub fn feed(&mut self, mut bytes: &[u8], at: SystemTime, lines: &mut Vec<String>) {
+        self.at = at;
         while !bytes.is_empty() {
             let used = match &mut self.mode {
                 Mode::Http { head } => {
@@ -147,7 +157,13 @@ impl WireTrace {
     }
 
     fn line(&self, text: String) -> String {
-        format!("[{} {}] {}", self.label, self.direction.arrow(), text)
+        format!(
+            "{} [{} {}] {}",
+            TimeOfDay(self.at),
+            self.label,
+            self.direction.arrow(),
+            text
+        )
     }
 
     fn http_head(&mut self, head: &[u8], lines: &mut Vec<String>) {
@@ -199,6 +215,12 @@ impl WireTrace {
         lines.push(self.line(text));
         self.mode = Mode::Header { bytes: Vec::new() };
     }
+}
+
+/// A note about connection `label` itself (accepted, upgraded, closed) in the trace's
+/// form: `17:03:12.123456 [#0.0] accepted`.
+pub fn note(at: SystemTime, label: &str, text: &str) -> String {
+    format!("{} [{label}] {text}", TimeOfDay(at))
 }
 
 /// Decodes a frame header from its raw bytes; `None` until enough bytes are present.
@@ -301,12 +323,18 @@ fn quote(bytes: &[u8], truncated: bool) -> String {
 mod tests {
     use super::*;
     use crate::ws::frame::{OpCode, write_frame};
+    use std::time::Duration;
+
+    /// 2026-12-01T17:03:12.123456Z, the stamp of every line below.
+    fn at() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_micros(1_796_144_592_123_456)
+    }
 
     fn trace(direction: Direction, chunks: &[&[u8]]) -> Vec<String> {
         let mut t = WireTrace::new("#0.0", direction);
         let mut lines = Vec::new();
         for c in chunks {
-            t.feed(c, &mut lines);
+            t.feed(c, at(), &mut lines);
         }
         lines
     }
@@ -326,6 +354,27 @@ mod tests {
         assert!(
             lines.contains("Sec-WebSocket-Protocol: pushwire, bearer.REDACTED"),
             "{lines}"
+        );
+    }
+
+    #[test]
+    fn every_line_starts_with_the_time_its_bytes_crossed() {
+        let mut t = WireTrace::new("#0.0", Direction::In);
+        let mut lines = Vec::new();
+        t.feed(b"GET / HTTP/1.1\r\n", at(), &mut lines);
+        assert!(lines.is_empty(), "the head is not complete yet");
+        let later = at() + Duration::from_millis(250);
+        t.feed(b"Host: x\r\n\r\n", later, &mut lines);
+        assert_eq!(
+            lines,
+            [
+                "17:03:12.373456 [#0.0 <-] HTTP GET / HTTP/1.1",
+                "17:03:12.373456 [#0.0 <-]      Host: x"
+            ]
+        );
+        assert_eq!(
+            note(at(), "#0.0", "accepted"),
+            "17:03:12.123456 [#0.0] accepted"
         );
     }
 
@@ -353,14 +402,17 @@ mod tests {
         let whole = trace(Direction::In, &[&all]);
         let bytewise: Vec<&[u8]> = all.chunks(1).collect();
         assert_eq!(trace(Direction::In, &bytewise), whole);
-        assert_eq!(whole[0], "[#0.0 <-] HTTP GET /chat HTTP/1.1");
+        assert_eq!(
+            whole[0],
+            "17:03:12.123456 [#0.0 <-] HTTP GET /chat HTTP/1.1"
+        );
         assert_eq!(
             whole[3],
-            "[#0.0 <-] frame FIN=1 RSV=000 opcode=0x1 text MASK=1 key=01020304 len=5 (7-bit) \"hello\""
+            "17:03:12.123456 [#0.0 <-] frame FIN=1 RSV=000 opcode=0x1 text MASK=1 key=01020304 len=5 (7-bit) \"hello\""
         );
         assert_eq!(
             whole[4],
-            "[#0.0 <-] frame FIN=1 RSV=000 opcode=0x8 close MASK=1 key=09090909 len=5 (7-bit) code=1000 (normal closure) reason=\"bye\""
+            "17:03:12.123456 [#0.0 <-] frame FIN=1 RSV=000 opcode=0x8 close MASK=1 key=09090909 len=5 (7-bit) code=1000 (normal closure) reason=\"bye\""
         );
     }
 

@@ -200,11 +200,20 @@ fn serve_with_a_secret_file_requires_the_tokens_this_command_mints() {
     let mut client = support::RawClient::connect(server.addr);
     assert_eq!(client.post("/channels/lobby", b"anonymous").status, 401);
     let publisher = printed_token(&run(&["--secret-file", secret.arg(), "--publish", "lobby"]));
-    let reader = printed_token(&run(&["--secret-file", secret.arg(), "--subscribe", "lob*"]));
+    let reader = printed_token(&run(&[
+        "--secret-file",
+        secret.arg(),
+        "--subscribe",
+        "lob*",
+    ]));
     let target = format!("/channels/lobby?token={publisher}");
     assert_eq!(client.post(&target, b"signed").status, 201);
     let target = format!("/channels/lobby?since=0&timeout=0&token={publisher}");
-    assert_eq!(client.get(&target).status, 403, "a publisher's token cannot read");
+    assert_eq!(
+        client.get(&target).status,
+        403,
+        "a publisher's token cannot read"
+    );
     let target = format!("/channels/lobby?since=0&timeout=0&token={reader}");
     let polled = client.get(&target);
     assert_eq!(polled.status, 200);
@@ -222,6 +231,9 @@ fn serve_refuses_to_start_open_when_its_secret_file_cannot_be_used() {
         assert_eq!(out.status.code(), Some(1), "{out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("--secret-file"), "{stderr}");
-        assert!(!stderr.contains("short\n") && !stderr.contains(": short"), "{stderr}");
+        assert!(
+            !stderr.contains("short\n") && !stderr.contains(": short"),
+            "{stderr}"
+        );
     }
 }

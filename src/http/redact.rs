@@ -12,28 +12,68 @@ use std::borrow::Cow;
 pub const REDACTED: &str = "REDACTED";
 
 /// `target` with the value of every `token` query parameter replaced:
-/// `/channels/a?since=3&token=abc` → `/channels/a?since=3&token=REDACTED`.
+/// `/channels/a?since=3&token=abc` → `/channels/a?since=3&token=REDACTED`. The name is
+/// compared as any reader of the query might see it — percent-decoded, in any case — so
+/// `%74oken=` and `TOKEN=` are redacted too: printing too little is the safe mistake.
 pub fn target(target: &str) -> Cow<'_, str> {
     let Some((path, query)) = target.split_once('?') else {
         return Cow::Borrowed(target);
     };
-    // The name as sent, not percent-decoded: the hub reads a token only from a
-    // parameter named exactly `token` too.
-    let is_token = |pair: &&str| pair.split_once('=').map_or(*pair, |(name, _)| name) == "token";
-    if !query.split('&').any(|pair| is_token(&pair)) {
+    let carries_token = |pair: &str| {
+        pair.split_once('=')
+            .is_some_and(|(name, _)| is_token_name(name))
+    };
+    if !query.split('&').any(carries_token) {
         return Cow::Borrowed(target);
     }
-    let pairs: Vec<&str> = query
-        .split('&')
-        .map(|pair| {
-            if is_token(&pair) {
-                "token=REDACTED"
-            } else {
-                pair
+    let mut out = String::with_capacity(target.len());
+    out.push_str(path);
+    out.push('?');
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if is_token_name(name) => {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(REDACTED);
             }
-        })
-        .collect();
-    Cow::Owned(format!("{path}?{}", pairs.join("&")))
+            _ => out.push_str(pair),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Does `name` percent-decode (RFC 3986 §2.1) to `token`, in any case?
+fn is_token_name(name: &str) -> bool {
+    let mut decoded = [0u8; 5];
+    let mut len = 0;
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if len == decoded.len() {
+            return false;
+        }
+        let byte = match bytes[i] {
+            b'%' => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                let (Some(hi), Some(lo)) = (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) else {
+                    return false; // not percent-encoding: no reader takes it for `token`
+                };
+                i += 2;
+                (hi * 16 + lo) as u8
+            }
+            b => b,
+        };
+        decoded[len] = byte;
+        len += 1;
+        i += 1;
+    }
+    decoded[..len].eq_ignore_ascii_case(b"token")
 }
 
 /// A field's value as it may be printed: `Authorization` keeps only its scheme
@@ -97,7 +137,14 @@ mod tests {
             target("/channels/a?token=x&token=y"),
             "/channels/a?token=REDACTED&token=REDACTED"
         );
-        assert_eq!(target("/channels/a?token"), "/channels/a?token=REDACTED");
+        assert_eq!(
+            target("/channels/a?%74oken=x&TOKEN=y"),
+            "/channels/a?%74oken=REDACTED&TOKEN=REDACTED"
+        );
+        assert!(
+            matches!(target("/channels/a?token"), Cow::Borrowed(_)),
+            "no value to hide"
+        );
         assert!(matches!(target("/channels/a?since=3"), Cow::Borrowed(_)));
         assert!(matches!(
             target("/channels/a?tokens=3&mytoken=4"),

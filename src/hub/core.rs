@@ -165,6 +165,31 @@ impl Replay {
     }
 }
 
+/// What a [`Hub`] has counted since it was made ([`Hub::stats`]): messages by what
+/// became of them, and its waiters now. Plain counters, bumped where the hub decides
+/// (no hashing or allocation of their own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Messages committed: appended to their channel's history and shown to its readers.
+    pub published: u64,
+    /// Messages evicted from a history by its bounds (`history`, `history_bytes`) to
+    /// make room for newer ones.
+    pub evicted: u64,
+    /// Messages dropped with their channel when it expired (`channel_ttl`).
+    pub expired: u64,
+    /// The sum of every `missed` count told to a reader — in a poll answer, a
+    /// subscription's or a resumed subscriber's replay: messages it asked for that had
+    /// been evicted before it could have them.
+    pub missed: u64,
+    /// Long-poll requests parked now.
+    pub parked: usize,
+    /// Subscribers that get each message as it is published, now.
+    pub active_subscribers: usize,
+    /// Subscribers paused now (their write buffer was full; publishes skip them).
+    pub paused_subscribers: usize,
+}
+
 /// A channel [`Hub::expire`] dropped: the driver may record it (a log writes a tombstone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {
@@ -280,6 +305,9 @@ pub struct Hub<P, S = P> {
     /// when it comes due (lazy deletion, as the server's timers do). At most one entry
     /// per channel.
     expiry: BinaryHeap<Reverse<(Instant, String)>>,
+    /// What it has counted. INVARIANT: the gauges (`parked`, `active_subscribers`,
+    /// `paused_subscribers`) are the sums of the channels' waiter sets.
+    stats: HubStats,
 }
 
 /// A reader's claim of where it stands: `since=N` and `epoch=E` from its request.
@@ -323,6 +351,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             pending_bytes: 0,
             rng,
             expiry: BinaryHeap::new(),
+            stats: HubStats::default(),
         }
     }
 
@@ -345,6 +374,11 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     /// The [`retained_cost`] of every retained message of every channel.
     pub fn retained_bytes(&self) -> usize {
         self.retained
+    }
+
+    /// What the hub has counted (see [`HubStats`]).
+    pub fn stats(&self) -> HubStats {
+        self.stats
     }
 
     /// The channel named `name`, if it exists.
@@ -442,13 +476,17 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             .get_mut(name)
             .expect("a prepared message's channel exists until it is committed or aborted");
         debug_assert_eq!(entry.log.epoch(), epoch);
+        let retained_before = entry.log.len();
         let freed = entry.log.push(Message::new(id, Arc::clone(&frame)));
+        self.stats.published += 1;
+        self.stats.evicted += (retained_before + 1 - entry.log.len()) as u64;
         entry.pending -= 1;
         entry.last_active = now;
         let polls: Vec<P> = match entry.waiters.as_mut() {
             Some(waiters) => waiters.parked.drain().collect(),
             None => Vec::new(),
         };
+        self.stats.parked -= polls.len();
         if entry.waiters.as_ref().is_some_and(|w| w.is_empty()) {
             entry.waiters = None;
         }
@@ -506,6 +544,11 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     ) {
         if let Some(old) = self.channels.remove(name) {
             self.retained -= old.log.bytes();
+            if let Some(waiters) = &old.waiters {
+                self.stats.parked -= waiters.parked.len();
+                self.stats.active_subscribers -= waiters.active.len();
+                self.stats.paused_subscribers -= waiters.paused.len();
+            }
         }
         let mut log = Channel::new(epoch, self.config.history, self.config.history_bytes);
         for (id, data) in messages {
@@ -558,6 +601,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
                 let position = entry.log.position(cursor.since, cursor.epoch);
                 let batch = entry.log.read(position, limit, max_bytes);
                 if !batch.is_empty() || batch.is_reset() {
+                    self.stats.missed += batch.missed();
                     return Ok(PollOutcome::Ready(PollAnswer {
                         meta: batch.meta(),
                         frames: batch.frames(),
@@ -582,7 +626,8 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
         match park_as {
             Some(key) => {
                 let entry = self.entry(name, now)?;
-                entry.waiters.get_or_insert_default().parked.insert(key);
+                let added = entry.waiters.get_or_insert_default().parked.insert(key);
+                self.stats.parked += usize::from(added);
                 Ok(PollOutcome::Parked)
             }
             None => Ok(PollOutcome::Empty),
@@ -600,6 +645,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
                 .is_some_and(|waiters| waiters.parked.remove(key))
         });
         if removed {
+            self.stats.parked -= 1;
             self.waiter_left(name, now);
         }
         removed
@@ -650,17 +696,23 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             },
         };
         let waiters = entry.waiters.get_or_insert_default();
-        waiters.paused.remove(&key);
-        waiters.active.insert(key);
+        let was_paused = waiters.paused.remove(&key).is_some();
+        let added = waiters.active.insert(key);
+        self.stats.paused_subscribers -= usize::from(was_paused);
+        self.stats.active_subscribers += usize::from(added);
+        self.stats.missed += subscription.replay.missed;
         Ok(subscription)
     }
 
     /// Removes `key`'s subscription to `name`, active or paused. `true` if it had one.
     pub fn unsubscribe(&mut self, name: &str, key: &S, now: Instant) -> bool {
+        let stats = &mut self.stats;
         let removed = self.channels.get_mut(name).is_some_and(|entry| {
             entry.waiters.as_mut().is_some_and(|waiters| {
                 let active = waiters.active.remove(key);
                 let paused = waiters.paused.remove(key).is_some();
+                stats.active_subscribers -= usize::from(active);
+                stats.paused_subscribers -= usize::from(paused);
                 active || paused
             })
         });
@@ -698,6 +750,8 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             return false;
         }
         waiters.paused.insert(key.clone(), delivered.min(last));
+        self.stats.active_subscribers -= 1;
+        self.stats.paused_subscribers += 1;
         true
     }
 
@@ -715,6 +769,9 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             frames: batch.frames(),
         };
         waiters.active.insert(key);
+        self.stats.paused_subscribers -= 1;
+        self.stats.active_subscribers += 1;
+        self.stats.missed += replay.missed;
         Some(replay)
     }
 
@@ -783,6 +840,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             }
             let epoch = entry.log.epoch();
             self.retained -= entry.log.bytes();
+            self.stats.expired += entry.log.len() as u64;
             self.channels.remove(&name);
             dropped.push(Dropped { name, epoch });
         }

@@ -19,6 +19,8 @@
 //!   or the durable log ([`crate::storage`]).
 //! - [`query`]: channel names and the query string; [`json`]: the JSON the hub writes,
 //!   escaped by hand, and a strict reader for it; [`config`]: the bounds.
+//! - [`metrics`]: `GET /metrics`, the server's and the hub's counters in the Prometheus
+//!   text format.
 //!
 //! Every message is encoded once, when it is published: its frame `{"id":N,"data":"..."}`
 //! is the one copy kept, WebSocket subscribers are sent that text by reference
@@ -40,13 +42,14 @@ pub mod core;
 pub mod engine;
 pub mod epoch;
 pub mod json;
+pub mod metrics;
 pub mod query;
 pub mod server;
 
 pub use channel::{Batch, Channel, Message, Position};
 pub use config::{HubConfig, Storage};
 pub use core::{
-    Cursor, Dropped, Fanout, Hub, PollAnswer, PollOutcome, Prepared, Replay, Subscription,
+    Cursor, Dropped, Fanout, Hub, HubStats, PollAnswer, PollOutcome, Prepared, Replay, Subscription,
 };
 pub use epoch::Epoch;
 pub use query::{PollParams, channel_name};

@@ -13,6 +13,7 @@
 //! | `HEAD /channels/{name}?...` | the `GET`'s status and headers at once, never parked |
 //! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}` (when `since` or `epoch` is given), the replay, then one frame per message |
 //! | `GET /healthz` | `200` `ok` |
+//! | `GET /metrics` | the server's and the hub's counters in the Prometheus text format ([`super::metrics`]) |
 //! | `GET /` | the demo chat page |
 
 use std::collections::{HashMap, HashSet};
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use super::access::{self, AccessRequest, Authorizer, Denied, Right};
 use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
+use super::metrics::{self, DeliveryStats};
 use super::{
     Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
     channel_name, message_text,
@@ -64,6 +66,8 @@ pub struct HubServer {
     read_only: HashSet<ConnId>,
     /// `","`, shared by every poll answer sent as pieces.
     comma: Arc<[u8]>,
+    /// Messages delivered and publishes refused, for `/metrics`.
+    delivery: DeliveryStats,
 }
 
 impl HubServer {
@@ -104,6 +108,7 @@ impl HubServer {
             authorizer: None,
             read_only: HashSet::new(),
             comma: Arc::from(&b","[..]),
+            delivery: DeliveryStats::default(),
         }
     }
 
@@ -148,6 +153,27 @@ impl HubServer {
         &self.hub
     }
 
+    /// Messages delivered and publishes refused so far.
+    pub fn delivery_stats(&self) -> DeliveryStats {
+        self.delivery
+    }
+
+    /// What `GET /metrics` answers now: every counter of the server and the hub, in the
+    /// Prometheus text format.
+    pub fn metrics(&self, ctx: &Context<'_>) -> String {
+        let snapshot = metrics::Snapshot {
+            server: ctx.stats(),
+            connections: ctx.connection_counts(),
+            hub: self.hub.stats(),
+            delivery: self.delivery,
+            channels: self.hub.channel_count(),
+            retained_bytes: self.hub.retained_bytes(),
+        };
+        let mut out = String::with_capacity(4096);
+        metrics::render(&snapshot, &mut out);
+        out
+    }
+
     fn config(&self) -> &HubConfig {
         self.hub.config()
     }
@@ -174,13 +200,19 @@ impl HubServer {
         text: String,
         origin: Origin,
     ) -> Result<u64, HubError> {
-        let prepared = self.hub.prepare(channel, &text, ctx.now())?;
+        let prepared = self
+            .hub
+            .prepare(channel, &text, ctx.now())
+            .inspect_err(|_| {
+                self.delivery.refused += 1;
+            })?;
         let id = prepared.id;
         match self.engine.submit(channel, prepared, text, origin) {
             Ok(Some(prepared)) => self.committed(ctx, channel, prepared, origin),
             Ok(None) => {}
             Err(prepared) => {
                 self.hub.abort(channel, prepared);
+                self.delivery.refused += 1;
                 return Err(HubError::StorageFailed);
             }
         }
@@ -218,6 +250,7 @@ impl HubServer {
                 Outcome::Stored(w) => self.committed(ctx, &w.name, w.prepared, w.origin),
                 Outcome::Failed(w) => {
                     self.hub.abort(&w.name, w.prepared);
+                    self.delivery.refused += 1;
                     let e = HubError::StorageFailed;
                     match w.origin {
                         Origin::Http(request) => respond_hub_error(ctx, request, e),
@@ -240,13 +273,13 @@ impl HubServer {
             // The body was built once by the hub; the whole response is encoded once here
             // and copied to every parked request.
             let response = json_response(StatusCode::OK, Body::Shared(body.clone()));
-            ctx.respond_all(&fanout.polls, &response);
+            self.delivery.longpoll += ctx.respond_all(&fanout.polls, &response) as u64;
         }
         let subscribers: Vec<ConnId> = self.hub.subscribers(channel).copied().collect();
         for conn in subscribers {
             // One frame, shared by every subscriber's output (not copied into each).
             match ctx.send_shared_text(conn, &fanout.frame) {
-                Ok(()) => {}
+                Ok(()) => self.delivery.websocket += 1,
                 Err(SendError::Full) => {
                     // Backpressure: stop sending to it, remember what it has; `on_drained`
                     // resumes it from there (or reports `missed` if history moved on).
@@ -275,6 +308,7 @@ impl HubServer {
                 }
                 return;
             }
+            self.delivery.websocket += 1;
         }
     }
 
@@ -337,7 +371,10 @@ impl HubServer {
                     Ok(PollOutcome::Ready(answer)) => {
                         // Sent from the history's own frames: never built whole.
                         let body = Body::Pieces(answer.pieces(&self.comma));
-                        let _ = ctx.respond(id, json_response(StatusCode::OK, body));
+                        let sent = ctx.respond(id, json_response(StatusCode::OK, body));
+                        if sent.is_ok() && method == "GET" {
+                            self.delivery.longpoll += answer.frames.len() as u64;
+                        }
                     }
                     Ok(PollOutcome::Empty) => {
                         let _ = ctx.respond(id, no_content());
@@ -485,7 +522,7 @@ impl Handler for HubServer {
         let path = request.path();
         let readable = matches!(request.method(), "GET" | "HEAD");
         match path {
-            "/" | "/healthz" if !readable => {
+            "/" | "/healthz" | "/metrics" if !readable => {
                 let response = error_page(StatusCode::METHOD_NOT_ALLOWED, "use GET")
                     .header("Allow", "GET, HEAD");
                 let _ = ctx.respond(id, response);
@@ -499,6 +536,13 @@ impl Handler for HubServer {
             }
             "/healthz" => {
                 let _ = ctx.respond(id, Response::text(StatusCode::OK, "ok"));
+            }
+            "/metrics" => {
+                let response = Response::new(StatusCode::OK)
+                    .header("Content-Type", metrics::CONTENT_TYPE)
+                    .header("Cache-Control", "no-store")
+                    .body(Body::from(self.metrics(ctx)));
+                let _ = ctx.respond(id, response);
             }
             _ if path.starts_with("/channels/") => self.on_channel_request(ctx, id, request),
             _ => respond_error(

@@ -1,5 +1,7 @@
 //! [`ServerPair`]: the server's core and its clients, wired in memory, on a virtual clock.
 
+// The peers' addresses are values, not sockets: `core::net` has the types and no IO.
+use core::net::{Ipv4Addr, SocketAddr};
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
@@ -10,7 +12,9 @@ use crate::config::{Config, ConfigError};
 use crate::message::Message;
 use crate::server::core::Core;
 use crate::server::transport::Transport;
-use crate::server::{Commands, ConnId, Handle, Handler, Wake, command_channel};
+use crate::server::{
+    Commands, ConnId, ConnectionCounts, Handle, Handler, Stats, Wake, command_channel,
+};
 use crate::status::Status;
 use crate::ws::client_handshake::{ClientHandshake, ClientHandshakeError};
 use crate::ws::close::CloseCode;
@@ -260,13 +264,24 @@ impl<H: Handler> ServerPair<H> {
         self.stopped
     }
 
+    /// What the server has counted (see [`Stats`]). No time passes within a turn on the
+    /// virtual clock, so no turn durations are recorded.
+    pub fn stats(&self) -> &Stats {
+        self.core.stats()
+    }
+
+    /// The connections now, by transport and state.
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        self.core.connection_counts()
+    }
+
     // ===== clients =====
 
     /// A new client connects (accepted at once, or refused and closed if the server is
-    /// full or shutting down).
+    /// full or shutting down), from [`peer_addr`](Self::peer_addr).
     pub fn connect(&mut self) -> Peer {
-        let conn = self.core.open();
         let index = self.wires.peers.len();
+        let conn = self.core.open(Self::peer_addr(Peer(index)));
         self.wires.peers.push(Wire {
             conn,
             closed: conn.is_none(),
@@ -277,6 +292,13 @@ impl<H: Handler> ServerPair<H> {
         }
         self.run();
         Peer(index)
+    }
+
+    /// The address the server sees `peer` connect from: `127.0.0.1`, port 1024 plus the
+    /// peer's number (the first client is `127.0.0.1:1024`), wrapping past 65535.
+    pub fn peer_addr(peer: Peer) -> SocketAddr {
+        let port = 1024 + (peer.0 % (65536 - 1024)) as u16;
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 
     /// The server's id for `peer`'s connection, while it has one.

@@ -8,6 +8,7 @@ use super::conn::Protocol;
 use super::core::{Core, exchange_error};
 use super::ids::{ConnId, RequestId};
 use super::output::SHARE_MIN;
+use super::stats::{ConnectionCounts, Stats};
 use crate::config::Config;
 use crate::error::SendError;
 use crate::http::{Body, Response};
@@ -67,6 +68,19 @@ impl Context<'_> {
     /// Number of connections (in any phase).
     pub fn connection_count(&self) -> usize {
         self.core.len()
+    }
+
+    /// What the server has counted since it started: connections accepted and
+    /// refused, bytes, answers by status, WebSocket closes, the loop's turn times (see
+    /// [`Stats`]). Plain counters of the loop's thread, free to read.
+    pub fn stats(&self) -> &Stats {
+        self.core.stats()
+    }
+
+    /// The connections now, by transport and state. Counted when called, by a walk over
+    /// every connection: for a scrape, not for every message.
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        self.core.connection_counts()
     }
 
     /// `true` if `conn` is an open WebSocket that can be sent to.
@@ -231,6 +245,8 @@ impl Context<'_> {
                 .respond(request.exchange(), &response, out, now)
                 .map_err(exchange_error)?;
         }
+        self.core
+            .answer_complete(request.conn(), Some(response.status()));
         self.core.answered(request.conn());
         Ok(())
     }
@@ -254,6 +270,8 @@ impl Context<'_> {
                 .respond_encoded(request.exchange(), response, &encoded, out, now)
                 .is_ok()
             {
+                self.core
+                    .answer_complete(request.conn(), Some(response.status()));
                 self.core.answered(request.conn());
                 answered += 1;
             }
@@ -293,6 +311,14 @@ impl Context<'_> {
         session
             .start_stream(request.exchange(), head, out, now)
             .map_err(exchange_error)?;
+        // A HEAD request, or a status without content, got the head alone: answered.
+        let streaming = session.phase() == crate::session::Phase::Streaming;
+        if streaming {
+            self.core.answer_started(request.conn(), head.status());
+        } else {
+            self.core
+                .answer_complete(request.conn(), Some(head.status()));
+        }
         self.core.answered(request.conn());
         Ok(())
     }
@@ -322,6 +348,7 @@ impl Context<'_> {
         session
             .end_stream(request.exchange(), out, now)
             .map_err(exchange_error)?;
+        self.core.answer_complete(request.conn(), None);
         self.core.answered(request.conn());
         Ok(())
     }

@@ -12,9 +12,12 @@
 
 use std::collections::HashMap;
 use std::io::IoSlice;
+// An address is a value, not a socket: `core::net` has the types and no IO.
+use core::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use super::access::AccessBook;
 use super::conn::{Conn, Flags, Protocol};
 use super::context::Context;
 use super::handle::{Command, Commands};
@@ -23,14 +26,16 @@ use super::ids::{ConnId, RequestId};
 use super::input::ReadPool;
 use super::output::{BufferPool, MAX_IOVECS, OutputBuffer, SHARE_MIN};
 use super::slab::Slab;
+use super::stats::{ConnectionCounts, Stats};
 use super::timers::Timers;
 use super::transport::Transport;
 use crate::config::{Config, ConfigError, WsLimits};
 use crate::error::SendError;
+use crate::http::StatusCode;
 use crate::log::{Level, Log};
-use crate::session::{Event, ExchangeError, Session, SessionConfig};
-use crate::trace::{Direction, WireTrace};
-use crate::ws::connection::{WsConnection, WsEvent};
+use crate::session::{Event, ExchangeError, OwnAnswer, Phase, Session, SessionConfig};
+use crate::trace::{self, Direction, WireTrace};
+use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
 use crate::ws::frame::FrameHeader;
 
 /// Output at least this large is written as soon as it is queued, not batched to the end
@@ -74,6 +79,10 @@ pub(crate) struct Core {
     shutdown_started: bool,
     /// Per-connection wire traces, when `Config::trace` is on.
     traces: Option<HashMap<ConnId, [WireTrace; 2]>>,
+    /// What the server has counted (see [`Stats`]).
+    stats: Stats,
+    /// The access log's records, when `Config::access_log` is on.
+    access: Option<AccessBook>,
     /// An empty list kept for swapping with the others.
     spare_ids: Vec<ConnId>,
 }
@@ -131,6 +140,8 @@ impl Core {
             handler_wake: None,
             shutdown_started: false,
             traces: config.trace.then(HashMap::new),
+            stats: Stats::default(),
+            access: AccessBook::new(config.access_log),
             spare_ids: Vec::new(),
             config,
         })
@@ -176,18 +187,66 @@ impl Core {
         self.shutdown_deadline.is_some()
     }
 
+    /// What the server has counted.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The connections now, by transport and state: a walk over the table.
+    pub(crate) fn connection_counts(&self) -> ConnectionCounts {
+        let mut counts = ConnectionCounts::default();
+        for conn in self.conns.values() {
+            let count = match &conn.protocol {
+                Protocol::Http(session) => match session.phase() {
+                    Phase::Idle => &mut counts.http_idle,
+                    Phase::Reading => &mut counts.http_reading,
+                    Phase::Waiting => &mut counts.http_waiting,
+                    Phase::Parked => &mut counts.http_parked,
+                    Phase::Streaming => &mut counts.http_streaming,
+                    // Finished with HTTP; made `Closing` (or a WebSocket) within the call
+                    // that finished it.
+                    _ => &mut counts.closing,
+                },
+                Protocol::WebSocket(ws) if ws.is_open() => &mut counts.websocket_open,
+                Protocol::WebSocket(_) => &mut counts.websocket_closing,
+                Protocol::Closing { .. } => &mut counts.closing,
+            };
+            *count += 1;
+        }
+        counts
+    }
+
+    /// The driver measured a turn of the loop: from waking up to going back to sleep.
+    pub(crate) fn record_turn(&mut self, took: Duration) {
+        self.stats.record_turn(took);
+    }
+
+    /// The driver refused a connection for lack of file descriptors.
+    pub(crate) fn refused_no_descriptors(&mut self) {
+        self.stats.refused_no_descriptors += 1;
+    }
+
     // ===== connections coming and going =====
 
-    /// A new connection, just accepted. `None` if the server is full or shutting down:
-    /// the driver then closes it at once rather than leave it waiting.
-    pub(crate) fn open(&mut self) -> Option<ConnId> {
-        if self.conns.len() >= self.config.max_connections || self.is_shutting_down() {
+    /// A new connection from `peer`, just accepted. `None` if the server is full or
+    /// shutting down: the driver then closes it at once rather than leave it waiting.
+    pub(crate) fn open(&mut self, peer: SocketAddr) -> Option<ConnId> {
+        if self.is_shutting_down() {
+            self.stats.refused_shutting_down += 1;
+            return None;
+        }
+        if self.conns.len() >= self.config.max_connections {
+            self.stats.refused_full += 1;
             return None;
         }
         let session = Session::new(self.session_config.clone(), self.now);
         let id = self.conns.insert_with(|_| Conn::new(session));
         let conn = self.conns.get_mut(id).expect("just inserted");
         mark_dirty(&mut self.dirty, &mut conn.flags, id);
+        self.stats.connections_accepted += 1;
+        if let Some(book) = &mut self.access {
+            book.opened(id, peer, self.now);
+        }
         Some(id)
     }
 
@@ -205,11 +264,13 @@ impl Core {
         match &mut conn.protocol {
             Protocol::WebSocket(ws) => {
                 if let Some(close) = ws.handle_eof() {
+                    self.ws_ended(id, &close);
                     handler.on_close(&mut Context { core: self }, id, &close);
                 }
             }
             Protocol::Http(session) => {
                 if let Some(Event::Abandoned { exchange }) = session.handle_eof() {
+                    self.stats.requests_unanswered += 1;
                     let request = RequestId::new(id, exchange);
                     handler.on_request_abandoned(&mut Context { core: self }, request);
                 }
@@ -262,11 +323,13 @@ impl Core {
             return Received::default();
         };
         conn.input.filled(n);
+        self.stats.bytes_read += n as u64;
         if let Some(traces) = &mut self.traces {
             let input = conn.input.unconsumed();
             trace_bytes(
                 traces,
                 &self.config.log,
+                self.wall,
                 id,
                 Direction::In,
                 &input[input.len() - n..],
@@ -308,6 +371,7 @@ impl Core {
             Protocol::WebSocket(ws) => {
                 // RFC 6455 §7.1.5: TCP closed without a Close frame → 1006.
                 if let Some(close) = ws.handle_eof() {
+                    self.ws_ended(id, &close);
                     handler.on_close(&mut Context { core: self }, id, &close);
                 }
             }
@@ -358,7 +422,16 @@ impl Core {
                 Protocol::Http(session) => {
                     let out = conn.output.writer(&mut self.out_pool);
                     let before = out.len();
-                    let (used, event) = session.handle_input(input.unconsumed(), out, self.now);
+                    let (used, event) = {
+                        let mut note = own_answers(
+                            &mut self.stats,
+                            &mut self.access,
+                            &self.config.log,
+                            id,
+                            (self.now, self.wall),
+                        );
+                        session.handle_input_noting(input.unconsumed(), out, self.now, &mut note)
+                    };
                     let wrote = out.len() != before;
                     input.consume(used);
                     // A request costs at least 1 KiB of the budget: 256 tiny pipelined
@@ -399,6 +472,12 @@ impl Core {
     fn http_event(&mut self, id: ConnId, event: Event, handler: &mut impl Handler) {
         match event {
             Event::Request { exchange, request } => {
+                if self.access.is_some() {
+                    let pending = self.pending(id);
+                    if let Some(book) = &mut self.access {
+                        book.request(id, &request.head(), self.now, pending);
+                    }
+                }
                 let ctx = &mut Context { core: self };
                 handler.on_request(ctx, RequestId::new(id, exchange), request);
             }
@@ -407,10 +486,17 @@ impl Core {
                 handler.on_park_timeout(ctx, RequestId::new(id, exchange));
             }
             Event::Abandoned { exchange } => {
+                self.stats.requests_unanswered += 1;
                 let ctx = &mut Context { core: self };
                 handler.on_request_abandoned(ctx, RequestId::new(id, exchange));
             }
             Event::Upgrade { exchange, upgrade } => {
+                if self.access.is_some() {
+                    let pending = self.pending(id);
+                    if let Some(book) = &mut self.access {
+                        book.request(id, &upgrade.request().head(), self.now, pending);
+                    }
+                }
                 let decision =
                     handler.on_upgrade(&mut Context { core: self }, id, &upgrade.request());
                 let Some(conn) = self.conns.get_mut(id) else {
@@ -423,12 +509,17 @@ impl Core {
                 match decision {
                     Upgrade::Reject(response) => {
                         let _ = session.reject_upgrade(exchange, &response, out);
+                        self.answer_complete(id, Some(response.status()));
                         self.begin_closing(id);
                     }
                     Upgrade::Accept { protocol } => {
                         let accepted =
                             session.accept_upgrade(exchange, &upgrade, protocol.as_deref(), out);
                         debug_assert!(accepted.is_ok(), "the upgrade was waiting");
+                        self.stats.count_response(StatusCode::SWITCHING_PROTOCOLS);
+                        if let Some(book) = &mut self.access {
+                            book.upgraded(id);
+                        }
                         // The hand-over: from here on the bytes are frames.
                         conn.protocol = Protocol::WebSocket(Box::new(WsConnection::server(
                             self.ws_limits,
@@ -494,11 +585,15 @@ impl Core {
                 WsEvent::Part(part) => handler.on_message_part(ctx, id, part),
                 WsEvent::Ping(_) | WsEvent::Pong(_) => {}
                 WsEvent::Closed(close) => {
+                    ctx.core.ws_ended(id, &close);
                     handler.on_close(ctx, id, &close);
                     self.begin_closing(id);
                     pos = filled;
                 }
             }
+        }
+        if let Some(book) = &mut self.access {
+            book.read_frames(id, pos);
         }
         input.consume(pos);
         *budget = budget.saturating_sub(pos);
@@ -514,11 +609,16 @@ impl Core {
             return;
         };
         if let Some(traces) = &mut self.traces {
+            let wall = self.wall;
             conn.output.peek(n, |bytes| {
-                trace_bytes(traces, &self.config.log, id, Direction::Out, bytes);
+                trace_bytes(traces, &self.config.log, wall, id, Direction::Out, bytes);
             });
         }
         conn.output.consume(n, &mut self.out_pool);
+        self.stats.bytes_written += n as u64;
+        if let Some(book) = &mut self.access {
+            book.wrote(id, n);
+        }
         let pending = conn.output.pending();
         let high_water = self.config.write_buffer_high_water;
         if !conn.is_closing() {
@@ -822,7 +922,16 @@ impl Core {
             let out = conn.output.writer(&mut self.out_pool);
             match &mut conn.protocol {
                 Protocol::Http(session) => {
-                    let event = session.handle_timeout(now, out);
+                    let event = {
+                        let mut note = own_answers(
+                            &mut self.stats,
+                            &mut self.access,
+                            &self.config.log,
+                            id,
+                            (now, self.wall),
+                        );
+                        session.handle_timeout_noting(now, out, &mut note)
+                    };
                     if let Some(event) = event {
                         self.http_event(id, event, handler);
                     }
@@ -831,6 +940,7 @@ impl Core {
                 Protocol::WebSocket(ws) => {
                     if let Some(close) = ws.handle_timeout(now, out) {
                         // Timeouts mean the peer is unresponsive: drop TCP now.
+                        self.ws_ended(id, &close);
                         self.remove(id, handler);
                         handler.on_close(&mut Context { core: self }, id, &close);
                     }
@@ -874,6 +984,16 @@ impl Core {
     pub(crate) fn begin_closing(&mut self, id: ConnId) {
         let deadline = self.now + self.config.close_timeout;
         if let Some(conn) = self.conns.get_mut(id) {
+            if let Protocol::Http(session) = &conn.protocol
+                && matches!(
+                    session.phase(),
+                    Phase::Waiting | Phase::Parked | Phase::Streaming
+                )
+            {
+                // The application closed the connection of a request it had not
+                // (completely) answered.
+                self.stats.requests_unanswered += 1;
+            }
             conn.protocol = Protocol::Closing { deadline };
             conn.flags.paused = false;
             conn.input.clear();
@@ -917,6 +1037,10 @@ impl Core {
     fn detach(&mut self, id: ConnId) -> Option<Conn> {
         let mut conn = self.conns.remove(id)?;
         self.closed.push(id);
+        if let Some(book) = &mut self.access {
+            let pending = conn.output.pending();
+            book.closed(id, pending, self.now, self.wall, &self.config.log);
+        }
         self.trace_note(id, "removed (TCP closed)");
         conn.output.release(&mut self.out_pool);
         conn.input.release(&mut self.read_pool);
@@ -956,7 +1080,11 @@ impl Core {
                         );
                     }
                     Protocol::Http(session) => {
+                        let streaming = session.phase() == Phase::Streaming;
                         session.close_after_exchange(out, self.now);
+                        if streaming && session.phase() != Phase::Streaming {
+                            self.answer_complete(id, None); // the stream was ended here
+                        }
                         self.finish_if_done(id);
                     }
                     Protocol::Closing { .. } => {}
@@ -1118,14 +1246,45 @@ impl Core {
         self.finish_if_done(id);
     }
 
+    // ===== counting and the access log =====
+
+    /// The answer to `id`'s request is complete; `status` is its status unless it was
+    /// counted when its head went out ([`answer_started`](Self::answer_started)).
+    pub(crate) fn answer_complete(&mut self, id: ConnId, status: Option<StatusCode>) {
+        if let Some(status) = status {
+            self.stats.count_response(status);
+        }
+        if self.access.is_some() {
+            let pending = self.pending(id);
+            if let Some(book) = &mut self.access {
+                book.answered(id, status, pending, self.now, self.wall, &self.config.log);
+            }
+        }
+    }
+
+    /// The streamed answer to `id`'s request began with `status`.
+    pub(crate) fn answer_started(&mut self, id: ConnId, status: StatusCode) {
+        self.stats.count_response(status);
+        if let Some(book) = &mut self.access {
+            book.status_sent(id, status);
+        }
+    }
+
+    /// `id`'s WebSocket session ended as `close` says (just before the handler hears it).
+    fn ws_ended(&mut self, id: ConnId, close: &CloseEvent<'_>) {
+        self.stats.count_close(close.code, close.kind);
+        if let Some(book) = &mut self.access {
+            book.ws_closed(id, close.code);
+        }
+    }
+
     // ===== trace =====
 
     /// Prints a connection-level note in the trace (no-op unless tracing is on).
     pub(crate) fn trace_note(&mut self, id: ConnId, note: &str) {
         if let Some(traces) = &mut self.traces {
-            self.config
-                .log
-                .write(Level::Trace, &format!("[{id}] {note}"));
+            let line = trace::note(self.wall, &id.to_string(), note);
+            self.config.log.write(Level::Trace, &line);
             if note.starts_with("removed") {
                 traces.remove(&id);
             }
@@ -1142,10 +1301,28 @@ struct Received {
     yielded: bool,
 }
 
-/// Traces bytes that just crossed the wire.
+/// What a session's own answers on `id` are told to: the counters and, when it is on,
+/// the access log. Takes the core's fields alone, so the caller may hold the session.
+fn own_answers<'a>(
+    stats: &'a mut Stats,
+    access: &'a mut Option<AccessBook>,
+    log: &'a Log,
+    id: ConnId,
+    (now, wall): (Instant, SystemTime),
+) -> impl FnMut(OwnAnswer<'_>) + 'a {
+    move |answer: OwnAnswer<'_>| {
+        stats.count_response(answer.status);
+        if let Some(book) = access {
+            book.own_answer(id, &answer, now, wall, log);
+        }
+    }
+}
+
+/// Traces bytes that just crossed the wire (at `wall`).
 fn trace_bytes(
     traces: &mut HashMap<ConnId, [WireTrace; 2]>,
     log: &Log,
+    wall: SystemTime,
     id: ConnId,
     direction: Direction,
     bytes: &[u8],
@@ -1158,8 +1335,8 @@ fn trace_bytes(
     });
     let mut lines = Vec::new();
     match direction {
-        Direction::In => inbound.feed(bytes, &mut lines),
-        Direction::Out => outbound.feed(bytes, &mut lines),
+        Direction::In => inbound.feed(bytes, wall, &mut lines),
+        Direction::Out => outbound.feed(bytes, wall, &mut lines),
     }
     for line in lines {
         log.write(Level::Trace, &line);

@@ -29,6 +29,7 @@ use super::core::Core;
 use super::handle::{self, Commands, Handle, Wake};
 use super::handler::Handler;
 use super::ids::ConnId;
+use super::stats::{ConnectionCounts, Stats};
 use super::timers::wait_until;
 use super::transport::Transport;
 use crate::config::Config;
@@ -285,6 +286,17 @@ impl Server {
         self.core.len()
     }
 
+    /// What the server has counted since it started (see [`Stats`]); a handler reads the
+    /// same through [`Context::stats`](crate::Context::stats).
+    pub fn stats(&self) -> &Stats {
+        self.core.stats()
+    }
+
+    /// The connections now, by transport and state (a walk over all of them).
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        self.core.connection_counts()
+    }
+
     /// Runs the loop until graceful shutdown completes.
     pub fn run(&mut self, handler: &mut impl Handler) -> io::Result<()> {
         while self.poll(handler, None)? {}
@@ -365,6 +377,9 @@ impl Server {
             // Descriptors were freed: a connection waiting in the queue can be taken now.
             self.accept();
         }
+        // The turn's work, from waking up (`now`) to sleeping again: one clock read more.
+        self.core
+            .record_turn(Instant::now().saturating_duration_since(now));
         Ok(!self.stopped)
     }
 
@@ -377,8 +392,8 @@ impl Server {
             let Some(listener) = &self.listener else {
                 return;
             };
-            let stream = match listener.accept() {
-                Ok((stream, _peer)) => stream,
+            let (stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_resource_exhaustion(&e) => return self.shed(),
@@ -402,7 +417,7 @@ impl Server {
                     ),
                 );
             }
-            let Some(id) = self.core.open() else {
+            let Some(id) = self.core.open(peer) else {
                 drop(stream); // full or shutting down: close at once rather than leave it queued
                 continue;
             };
@@ -465,6 +480,7 @@ impl Server {
                     if let Some(n) = &mut self.descriptors.shedding {
                         *n += 1;
                     }
+                    self.core.refused_no_descriptors();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if self.descriptors.spare.is_some() {

@@ -13,6 +13,8 @@
 //! - `input.rs`, `output.rs`: a connection's byte buffers and their pools; `conn.rs` its
 //!   record; `slab.rs`, `ids.rs`: [`ConnId`] and [`RequestId`], which never reach a
 //!   stranger; `timers.rs`: the deadline heap.
+//! - [`Stats`] (`stats.rs`): what the core counts — plain integers of the loop's thread —
+//!   and [`ConnectionCounts`]; `access.rs`: the access log's records and lines.
 //!
 //! Connections that are not HTTP clients (the Redis engine's outbound connections, next)
 //! fit the same shape: one more `Protocol` variant in the core, a connect instead of an
@@ -22,6 +24,7 @@
 //! not read (so a peer that sends but never reads cannot make us queue replies without
 //! bound), and sends to it fail with [`SendError::Full`](crate::SendError::Full).
 
+mod access;
 mod conn;
 mod context;
 pub(crate) mod core;
@@ -32,6 +35,7 @@ mod ids;
 mod input;
 mod output;
 mod slab;
+mod stats;
 mod timers;
 pub(crate) mod transport;
 
@@ -40,5 +44,6 @@ pub use driver::Server;
 pub use handle::{Handle, HandleError, HandleErrorKind};
 pub use handler::{Handler, Upgrade};
 pub use ids::{ConnId, RequestId};
+pub use stats::{CloseClass, CloseCounts, ConnectionCounts, Stats, TURN_BUCKETS, TurnHistogram};
 
 pub(crate) use handle::{Commands, Wake, channel as command_channel};

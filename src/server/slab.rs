@@ -110,6 +110,11 @@ impl<T> Slab<T> {
             .collect()
     }
 
+    /// Every stored value.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().filter_map(|s| s.value.as_ref())
+    }
+
     /// Every stored value with its id.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (ConnId, &mut T)> {
         self.slots.iter_mut().enumerate().filter_map(|(i, s)| {

@@ -16,7 +16,12 @@
 //! * **outputs**: [`Event`]s returned by the inputs, bytes appended to the caller's `out`
 //!   buffer, and [`poll_timeout`](Session::poll_timeout);
 //! * **getters**: [`is_closed`](Session::is_closed), [`is_upgraded`](Session::is_upgraded),
-//!   [`wants_input`](Session::wants_input).
+//!   [`wants_input`](Session::wants_input), [`phase`](Session::phase).
+//!
+//! The answers the session gives by itself — refusals, `408`, CORS preflights — are
+//! told to a caller that wants to count or log them through the `_noting` forms of the
+//! inputs ([`handle_input_noting`](Session::handle_input_noting),
+//! [`handle_timeout_noting`](Session::handle_timeout_noting)), one [`OwnAnswer`] each.
 //!
 //! # The rules, all in one place
 //!
@@ -181,6 +186,41 @@ impl fmt::Display for ExchangeError {
 
 impl std::error::Error for ExchangeError {}
 
+/// An answer the session gave by itself, without the application — a refusal (then the
+/// connection closes), a `408`, or a CORS preflight's — for the caller's counters and
+/// access log ([`Session::handle_input_noting`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OwnAnswer<'a> {
+    /// Its status.
+    pub status: StatusCode,
+    /// The request it answers, when its head was read whole (a malformed head, or one
+    /// that did not arrive in time, has none).
+    pub head: Option<RequestHead<'a>>,
+    /// When the request began: its head's arrival, or for a request refused before its
+    /// head was whole, its first byte.
+    pub since: Instant,
+    /// The bytes of the answer, appended to `out`.
+    pub bytes: usize,
+}
+
+/// Where a session is ([`Session::phase`]), for counting connections by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Between requests, or before the first.
+    Idle,
+    /// A request's head or body is arriving.
+    Reading,
+    /// A request (or an upgrade) is with the application.
+    Waiting,
+    /// A request is with the application, parked (a long-poll).
+    Parked,
+    /// A streamed answer is under way.
+    Streaming,
+    /// No further request will be read: the session closed, or became a WebSocket.
+    Done,
+}
+
 /// What answering one request needs to know about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Exchange {
@@ -205,6 +245,8 @@ struct Exchange {
 #[derive(Debug)]
 struct BodyState {
     exchange: Exchange,
+    /// When the head was complete.
+    head_at: Instant,
     request: Request,
     decoder: BodyDecoder,
     body: Vec<u8>,
@@ -306,6 +348,21 @@ impl Session {
         matches!(self.state, State::Idle { .. })
     }
 
+    /// Where the session is.
+    pub fn phase(&self) -> Phase {
+        match self.state {
+            State::Idle { .. } => Phase::Idle,
+            State::Head { .. } | State::Body(_) => Phase::Reading,
+            State::Waiting {
+                parked_until: Some(_),
+                ..
+            } => Phase::Parked,
+            State::Waiting { .. } | State::Upgrade { .. } => Phase::Waiting,
+            State::Streaming { .. } => Phase::Streaming,
+            State::Upgraded | State::Closed => Phase::Done,
+        }
+    }
+
     /// Should the caller read more from the client, holding `buffered` unconsumed bytes?
     /// While a request is with the application, bytes of the next (pipelined) one are
     /// kept, up to one head's worth; past that the client is not read until the answer
@@ -336,6 +393,19 @@ impl Session {
         out: &mut Vec<u8>,
         now: Instant,
     ) -> (usize, Option<Event>) {
+        self.handle_input_noting(input, out, now, &mut |_| {})
+    }
+
+    /// [`handle_input`](Self::handle_input), calling `note` for every answer the session
+    /// gives by itself meanwhile (refusals, preflights; several pipelined preflights can
+    /// be answered in one call).
+    pub fn handle_input_noting(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        now: Instant,
+        note: &mut dyn FnMut(OwnAnswer<'_>),
+    ) -> (usize, Option<Event>) {
         let mut consumed = 0;
         loop {
             let rest = &input[consumed..];
@@ -354,7 +424,14 @@ impl Session {
                     match self.parser.parse(rest, &self.config.head) {
                         Ok(Status::Partial) => return (consumed, None),
                         Err(e) => {
+                            let before = out.len();
                             self.refuse(e.status(), &e.to_string(), out);
+                            note(OwnAnswer {
+                                status: e.status(),
+                                head: None,
+                                since: deadline - self.config.request_timeout,
+                                bytes: out.len() - before,
+                            });
                             return (input.len(), None);
                         }
                         Ok(Status::Complete(n)) => {
@@ -363,7 +440,7 @@ impl Session {
                                 .parser
                                 .take_request(rest[..n].to_vec())
                                 .expect("the parser reported a complete head");
-                            match self.on_head(request, deadline, out, now) {
+                            match self.on_head(request, deadline, out, now, note) {
                                 Some(event) => event,
                                 None if self.is_closed() => return (input.len(), None),
                                 None => continue, // a body follows
@@ -393,7 +470,19 @@ impl Session {
                         Err(e) => {
                             // Malformed or oversized framing: the rest of the stream cannot
                             // be trusted to start a request (no smuggling).
+                            let State::Body(state) =
+                                std::mem::replace(&mut self.state, State::Closed)
+                            else {
+                                unreachable!("matched above");
+                            };
+                            let before = out.len();
                             self.refuse(e.status(), &e.to_string(), out);
+                            note(OwnAnswer {
+                                status: e.status(),
+                                head: Some(state.request.head()),
+                                since: state.head_at,
+                                bytes: out.len() - before,
+                            });
                             return (input.len(), None);
                         }
                     }
@@ -432,6 +521,17 @@ impl Session {
     /// Time has reached (or passed) [`poll_timeout`](Self::poll_timeout). May queue a
     /// `408` in `out` and close, close quietly, or ask for a parked request's answer.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Event> {
+        self.handle_timeout_noting(now, out, &mut |_| {})
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout), calling `note` for a `408` it queues.
+    pub fn handle_timeout_noting(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<u8>,
+        note: &mut dyn FnMut(OwnAnswer<'_>),
+    ) -> Option<Event> {
+        let before = out.len();
         match &mut self.state {
             State::Idle { deadline } if now >= *deadline => {
                 // Nothing was asked: nothing to answer.
@@ -439,11 +539,27 @@ impl Session {
                 None
             }
             State::Head { deadline } if now >= *deadline => {
+                let since = *deadline - self.config.request_timeout;
                 self.refuse_late("the request head did not arrive in time", out);
+                note(OwnAnswer {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    head: None,
+                    since,
+                    bytes: out.len() - before,
+                });
                 None
             }
             State::Body(state) if now >= state.deadline => {
+                let State::Body(state) = std::mem::replace(&mut self.state, State::Closed) else {
+                    unreachable!("matched above");
+                };
                 self.refuse_late("the request body did not arrive in time", out);
+                note(OwnAnswer {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    head: Some(state.request.head()),
+                    since: state.head_at,
+                    bytes: out.len() - before,
+                });
                 None
             }
             State::Waiting {
@@ -706,13 +822,25 @@ impl Session {
         deadline: Instant,
         out: &mut Vec<u8>,
         now: Instant,
+        note: &mut dyn FnMut(OwnAnswer<'_>),
     ) -> Option<Event> {
         let head = request.head();
+        let before = out.len();
+        // Every answer given here is to this head, at its arrival.
+        let mut answered = |status, out: &mut Vec<u8>| {
+            note(OwnAnswer {
+                status,
+                head: Some(head),
+                since: now,
+                bytes: out.len() - before,
+            });
+        };
         // RFC 9112 §6.3: the one decision about what follows the head.
         let framing = match body::framing(&head, self.config.max_body_bytes) {
             Ok(framing) => framing,
             Err(e) => {
                 self.refuse(e.status(), &e.to_string(), out);
+                answered(e.status(), out);
                 return None;
             }
         };
@@ -723,6 +851,7 @@ impl Session {
             // RFC 6455 §10.2 and the module docs of `origin`: another site's page may
             // neither open a WebSocket nor change state.
             self.refuse(StatusCode::FORBIDDEN, "origin not allowed", out);
+            answered(StatusCode::FORBIDDEN, out);
             return None;
         }
         if origin::is_preflight(&head) && !framing.has_body() {
@@ -731,6 +860,7 @@ impl Session {
             let added = Added::new(connection, None);
             response.encode_with(out, false, added.as_slice());
             self.finish_exchange(keep_alive, now);
+            answered(response.status(), out);
             return None;
         }
         if let OriginCheck::Allowed(origin) = origin
@@ -740,7 +870,9 @@ impl Session {
         }
         if upgrade {
             if let Err(e) = handshake::validate_upgrade(&head) {
-                self.refuse_with(&e.response(), out);
+                let response = e.response();
+                self.refuse_with(&response, out);
+                answered(response.status(), out);
                 return None;
             }
             if framing.has_body() {
@@ -751,6 +883,7 @@ impl Session {
                     "a WebSocket upgrade request has no body",
                     out,
                 );
+                answered(StatusCode::BAD_REQUEST, out);
                 return None;
             }
             self.state = State::Upgrade { exchange };
@@ -768,6 +901,7 @@ impl Session {
         }
         self.state = State::Body(Box::new(BodyState {
             exchange,
+            head_at: now,
             request,
             decoder: BodyDecoder::new(framing, self.config.max_body_bytes),
             body: Vec::new(),

@@ -74,6 +74,7 @@ pub(crate) fn serve(
     println!("  publish:   curl -d 'hello' http://{local}/channels/lobby");
     println!("  long-poll: curl 'http://{local}/channels/lobby?since=0&timeout=30'");
     println!("  subscribe: pushwire client ws://{local}/channels/lobby");
+    println!("  metrics:   curl http://{local}/metrics");
     println!("  messages:  {storage}");
     println!("  access:    {access}");
     let status = run("serve", server, &mut handler);

@@ -319,6 +319,23 @@ fn a_channel_dropped_by_its_ttl_comes_back_with_a_new_epoch() {
 }
 
 #[test]
+fn the_stats_count_evictions_and_the_messages_an_expired_channel_took_along() {
+    let mut hub = hub(2);
+    let ttl = hub.config().channel_ttl;
+    for data in ["1", "2", "3"] {
+        hub.publish("a", data, t0()).unwrap();
+    }
+    hub.publish("b", "x", t0()).unwrap();
+    assert!(hub.expire(t0() + ttl).len() == 2);
+    let stats = hub.stats();
+    assert_eq!(
+        (stats.published, stats.evicted, stats.expired),
+        (4, 1, 3),
+        "one of a's evicted; a's two and b's one expired"
+    );
+}
+
+#[test]
 fn a_channel_with_waiters_never_expires_and_ages_from_when_the_last_left() {
     let mut hub = hub(8);
     let ttl = hub.config().channel_ttl;
@@ -620,6 +637,19 @@ fn every_waiter_gets_every_retained_message_once_in_order_under_random_operation
                 }
                 _ => {}
             }
+            // The gauges are the waiters, whatever happened.
+            let stats = hub.stats();
+            let parked = (4..8u32).filter(|p| hub.is_parked("ch", p)).count();
+            let active = (0..4).filter(|&s| subscribed[s] && !paused[s]).count();
+            let paused_now = (0..4).filter(|&s| subscribed[s] && paused[s]).count();
+            assert_eq!(
+                (
+                    stats.parked,
+                    stats.active_subscribers,
+                    stats.paused_subscribers
+                ),
+                (parked, active, paused_now)
+            );
         }
         // Finally everyone catches up: nothing retained was lost.
         let last = hub.get("ch").map_or(0, Channel::last_id);
@@ -636,6 +666,11 @@ fn every_waiter_gets_every_retained_message_once_in_order_under_random_operation
             // counts account for every gap exactly.
             assert_eq!(client.received.len() as u64 + client.missed, client.cursor);
         }
+        // The counters agree with what the clients saw and the history holds.
+        let stats = hub.stats();
+        let retained = hub.get("ch").map_or(0, |c| c.len() as u64);
+        assert_eq!(stats.missed, clients.iter().map(|c| c.missed).sum::<u64>());
+        assert_eq!((stats.published, stats.evicted), (last, last - retained));
     }
     assert!(
         missed_reported > 20 && parked_answered > 100 && resumed > 100,

@@ -64,6 +64,7 @@ HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
                                   subscribe: {{\"epoch\":\"E\",\"next\":C}} first, then each
                                   message as {{\"id\":N,\"data\":\"...\"}}
   GET  /healthz                   200 ok
+  GET  /metrics                   counters in the Prometheus text format
   GET  /                          the demo chat page
   since=N: only messages after id N (absent: only new ones); epoch=E: the stream N is
   from (another one, or N past the last id: an answer with \"reset\":true from the
@@ -129,10 +130,15 @@ Options:
                                 least 16 bytes; one trailing newline is ignored) to
                                 publish and subscribe; mint them with `pushwire token`
                                 [default: no tokens, open to every client]
+      --log text|json|off       Access log on stdout: a line per HTTP request answered
+                                and per WebSocket session ended (time, peer, method,
+                                target with ?token= redacted, status, bytes, seconds)
+                                [default: text]
       --trace                   Print every HTTP head and frame crossing the wire to
-                                stderr (direction, connection id, FIN, RSV, opcode, mask
-                                key, length encoding, payload preview, close codes by
-                                name). Slow: for learning and debugging
+                                stderr, each line stamped with the time of day (UTC):
+                                direction, connection id, FIN, RSV, opcode, mask key,
+                                length encoding, payload preview, close codes by name.
+                                Slow: for learning and debugging
   -h, --help                    Print help
   -V, --version                 Print version
 
@@ -218,10 +224,13 @@ Options:
                                 several, or '*' for every site. Other sites get 403;
                                 requests without Origin are not checked
                                 [default: same origin only]
+      --log text|json|off       Access log on stdout: a line per HTTP request answered
+                                and per WebSocket session ended [default: off]
       --trace                   Print every HTTP head and frame crossing the wire to
-                                stderr (direction, connection id, FIN, RSV, opcode, mask
-                                key, length encoding, payload preview, close codes by
-                                name). Slow: for learning and debugging
+                                stderr, each line stamped with the time of day (UTC):
+                                direction, connection id, FIN, RSV, opcode, mask key,
+                                length encoding, payload preview, close codes by name.
+                                Slow: for learning and debugging
   -h, --help                    Print help
   -V, --version                 Print version
 
@@ -269,8 +278,9 @@ Options:
       --origin ORIGIN    Send this Origin header, as a browser would
                          [default: no Origin header]
       --trace            Print every HTTP head and frame crossing the wire to stderr
-                         (direction, connection id, FIN, RSV, opcode, mask key, length
-                         encoding, payload preview, close codes by name)
+                         (time of day in UTC, direction, connection id, FIN, RSV,
+                         opcode, mask key, length encoding, payload preview, close codes
+                         by name)
   -h, --help             Print help
   -V, --version          Print version
 
@@ -493,7 +503,10 @@ mod tests {
             "message as {\"id\":N,\"data\":\"...\"}",
             "\"reset\":true",
             "GET  /healthz                   200 ok",
+            "GET  /metrics                   counters in the Prometheus text format",
             "GET  /                          the demo chat page",
+            "--log text|json|off",
+            "[default: text]",
             "--opt=VALUE",
             "KiB",
             "0.5",
@@ -532,6 +545,8 @@ mod tests {
             "--trace",
             "mask",
             "close codes by",
+            "--log text|json|off",
+            "[default: off]",
         ] {
             assert!(text.contains(word), "echo help lacks {word:?}");
         }

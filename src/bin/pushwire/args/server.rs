@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use pushwire::Config;
 use pushwire::http::origin::AllowedOrigins;
 use pushwire::hub::{HubConfig, Storage};
+use pushwire::log::AccessLog;
 use pushwire::storage::disk::{Fsync, LogOptions};
 
 use super::Command;
@@ -54,6 +55,7 @@ pub(super) enum ServerOpt {
     WriteBuffer,
     AllowOrigin,
     SecretFile,
+    Log,
     Trace,
 }
 
@@ -74,6 +76,7 @@ const EXPECT_DIR: &str = "a directory, e.g. /var/lib/pushwire";
 const EXPECT_FILE: &str = "a file, e.g. /etc/pushwire/secret";
 const EXPECT_FSYNC: &str = "always, batch or never";
 const EXPECT_ORIGIN: &str = "a non-empty origin, e.g. https://example.com";
+const EXPECT_LOG: &str = "text, json or off";
 
 const OPT_ADDR: OptSpec<ServerOpt> = OptSpec {
     name: "--addr",
@@ -190,6 +193,11 @@ const OPT_SECRET_FILE: OptSpec<ServerOpt> = OptSpec {
     opt: ServerOpt::SecretFile,
     expected: Some(EXPECT_FILE),
 };
+const OPT_LOG: OptSpec<ServerOpt> = OptSpec {
+    name: "--log",
+    opt: ServerOpt::Log,
+    expected: Some(EXPECT_LOG),
+};
 const OPT_TRACE: OptSpec<ServerOpt> = OptSpec {
     name: "--trace",
     opt: ServerOpt::Trace,
@@ -219,6 +227,7 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_WRITE_BUFFER,
     OPT_ALLOW_ORIGIN,
     OPT_SECRET_FILE,
+    OPT_LOG,
     OPT_TRACE,
 ];
 
@@ -235,6 +244,7 @@ pub(super) const ECHO_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_MAX_CONNECTIONS,
     OPT_WRITE_BUFFER,
     OPT_ALLOW_ORIGIN,
+    OPT_LOG,
     OPT_TRACE,
 ];
 
@@ -251,9 +261,12 @@ pub(super) fn echo_defaults() -> Config {
 }
 
 /// The configuration `pushwire serve` starts from: the library's, with the WebSocket
-/// message limit at the hub's (one message size limit over HTTP and WebSocket alike).
+/// message limit at the hub's (one message size limit over HTTP and WebSocket alike),
+/// and the access log on in text (an operator's server says what it serves; `echo`,
+/// for benchmarks, keeps the library's `off`).
 pub(super) fn serve_defaults() -> Config {
     let mut c = Config::default();
+    c.access_log = AccessLog::Text;
     c.max_message_size = HubConfig::default().max_message as u64;
     c.max_frame_size = c.max_frame_size.min(c.max_message_size);
     c
@@ -488,6 +501,7 @@ impl ServerCommand {
                     }
                     secret_file = Some(PathBuf::from(value));
                 }
+                ServerOpt::Log => config.access_log = AccessLog::parse(&value).ok_or_else(bad)?,
                 ServerOpt::Trace => config.trace = true,
             }
         }
@@ -1241,6 +1255,26 @@ mod tests {
                     .starts_with(&format!("error: invalid value for '{option}': "))
             );
         }
+    }
+
+    #[test]
+    fn the_access_log_is_text_for_serve_and_off_for_echo_unless_log_says() {
+        assert_eq!(serve(&[]).1.access_log, AccessLog::Text);
+        assert_eq!(echo(&[]).1.access_log, AccessLog::Off);
+        assert_eq!(serve(&["--log", "json"]).1.access_log, AccessLog::Json);
+        assert_eq!(serve(&["--log=off"]).1.access_log, AccessLog::Off);
+        assert_eq!(echo(&["--log", "text"]).1.access_log, AccessLog::Text);
+        let Ok(Command::Serve { config, .. }) = serve_with_env(&[], &[("PUSHWIRE_LOG", "json")])
+        else {
+            panic!("serves");
+        };
+        assert_eq!(config.access_log, AccessLog::Json);
+        let e = serve_err(&["--log", "yes"]);
+        assert!(
+            e.to_string()
+                .starts_with("error: invalid value 'yes' for '--log': expected text, json or off"),
+            "{e}"
+        );
     }
 
     #[test]
