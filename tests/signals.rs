@@ -110,3 +110,12 @@ fn a_durable_log_is_closed_cleanly_on_sigterm_even_with_fsync_never() {
     serve.kill9();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigterm_still_stops_the_server_when_its_standard_error_is_gone() {
+    let mut serve = spawn_serve(&[]);
+    // The reading end of its stderr closes: every later write there fails (EPIPE).
+    drop(serve.child.stderr.take());
+    signal(&serve, "TERM");
+    assert_eq!(exit_code(&mut serve, Duration::from_secs(10)), Some(0));
+}

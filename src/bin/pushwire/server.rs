@@ -126,6 +126,8 @@ fn run(command: &str, mut server: Server, handler: &mut impl Handler) -> ExitCod
 /// `signal-hook` dependency is for (the `cli` feature; the library never uses it).
 #[cfg(feature = "cli")]
 fn on_signals_shut_down(command: &str, server: &Server) {
+    use std::io::Write as _;
+
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
@@ -142,20 +144,26 @@ fn on_signals_shut_down(command: &str, server: &Server) {
         .name("pushwire-signals".into())
         .spawn(move || {
             let mut signals = signals.forever();
+            // Act first, then say so, and never with `eprintln!`: it panics when standard
+            // error is gone (`pushwire serve 2>&- ` or a closed pipe), and a panic here
+            // would end this thread and leave every later signal unheard.
+            let say = |line: String| {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            };
             if let Some(signal) = signals.next() {
                 let name = if signal == SIGINT {
                     "SIGINT"
                 } else {
                     "SIGTERM"
                 };
-                eprintln!(
+                let _ = handle.shutdown();
+                say(format!(
                     "pushwire {name_of_command}: {name}: shutting down gracefully \
                      (again to stop at once)"
-                );
-                let _ = handle.shutdown();
+                ));
             }
             if signals.next().is_some() {
-                eprintln!("pushwire {name_of_command}: stopping now");
+                say(format!("pushwire {name_of_command}: stopping now"));
                 std::process::exit(130);
             }
         });
