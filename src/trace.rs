@@ -49,6 +49,14 @@ impl Direction {
 enum Mode {
     /// An HTTP head, accumulated until its blank line.
     Http { head: Vec<u8> },
+    /// The body after a head, framed by its `Content-Length` (RFC 9112 §6.3): the bytes
+    /// left, and the whole length for the line printed at its end.
+    Body { left: u64, len: u64 },
+    /// A chunked body (RFC 9112 §7.1): a chunk-size line being accumulated, or the
+    /// bytes left of the chunk's data and its CRLF.
+    ChunkSize { line: Vec<u8> },
+    /// `last`: the CRLF after the last chunk, after which a head comes again.
+    ChunkData { left: u64, last: bool },
     /// A frame header, accumulated until complete (2–14 bytes).
     Header { bytes: Vec<u8> },
     /// A frame's payload: the first bytes are kept for the preview.
@@ -69,6 +77,16 @@ struct RawHeader {
     len: u64,
     /// 7, 16 or 64: which length encoding was used (RFC 6455 §5.2).
     len_bits: u8,
+}
+
+/// A chunk-size line's size (RFC 9112 §7.1: `chunk-size [ chunk-ext ] CRLF`, hex).
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let line = line
+        .strip_suffix(b"\r\n")
+        .or_else(|| line.strip_suffix(b"\n"))?;
+    let digits = line.split(|&b| b == b';').next()?;
+    let digits = std::str::from_utf8(digits).ok()?.trim();
+    u64::from_str_radix(digits, 16).ok()
 }
 
 /// The trace of one direction of one connection.
@@ -120,6 +138,47 @@ impl WireTrace {
                         None => bytes.len(),
                     }
                 }
+                Mode::Body { left, len } => {
+                    let take = (*left).min(bytes.len() as u64);
+                    *left -= take;
+                    if *left == 0 {
+                        let len = *len;
+                        lines.push(self.line(format!("     (body: {len} bytes)")));
+                        self.mode = Mode::Http { head: Vec::new() };
+                    }
+                    take as usize
+                }
+                Mode::ChunkSize { line } => match bytes.iter().position(|&b| b == b'\n') {
+                    Some(nl) => {
+                        line.extend_from_slice(&bytes[..=nl]);
+                        let size = chunk_size(line);
+                        self.chunk(size, lines);
+                        nl + 1
+                    }
+                    None if line.len() + bytes.len() > MAX_HEAD => {
+                        lines.push(
+                            self.line("chunk-size line too long (not traced further)".into()),
+                        );
+                        self.mode = Mode::Http { head: Vec::new() };
+                        return;
+                    }
+                    None => {
+                        line.extend_from_slice(bytes);
+                        bytes.len()
+                    }
+                },
+                Mode::ChunkData { left, last } => {
+                    let take = (*left).min(bytes.len() as u64);
+                    *left -= take;
+                    if *left == 0 {
+                        self.mode = if *last {
+                            Mode::Http { head: Vec::new() }
+                        } else {
+                            Mode::ChunkSize { line: Vec::new() }
+                        };
+                    }
+                    take as usize
+                }
                 Mode::Header { bytes: header } => {
                     let before = header.len();
                     let take = (14 - before).min(bytes.len());
@@ -156,6 +215,36 @@ impl WireTrace {
         }
     }
 
+    /// A chunk-size line was read: the chunk's data (and its CRLF) follows, or, for the
+    /// last chunk (`0`), the body's end. (Trailer fields after the last chunk, which
+    /// nothing here sends, are not followed.) A line that is not a size ends the trace of
+    /// bodies on this connection: it is printed as a head's first line would be.
+    fn chunk(&mut self, size: Option<u64>, lines: &mut Vec<String>) {
+        match size {
+            Some(0) => {
+                lines.push(self.line("     (last chunk)".into()));
+                // The empty line that ends the chunked body.
+                self.mode = Mode::ChunkData {
+                    left: 2,
+                    last: true,
+                };
+            }
+            Some(n) => {
+                lines.push(self.line(format!("     (chunk: {n} bytes)")));
+                self.mode = Mode::ChunkData {
+                    left: n.saturating_add(2),
+                    last: false,
+                };
+            }
+            None => {
+                lines.push(
+                    self.line("     (not a chunk-size line; chunks not traced further)".into()),
+                );
+                self.mode = Mode::Http { head: Vec::new() };
+            }
+        }
+    }
+
     fn line(&self, text: String) -> String {
         format!(
             "{} [{} {}] {}",
@@ -169,6 +258,14 @@ impl WireTrace {
     fn http_head(&mut self, head: &[u8], lines: &mut Vec<String>) {
         let text = String::from_utf8_lossy(head);
         let mut upgrade = false;
+        let mut content_length: Option<u64> = None;
+        let mut chunked = false;
+        // RFC 9110 §15.2, §15.3.5, §15.4.5: 1xx, 204 and 304 answers have no body,
+        // whatever their fields say. (Neither has the answer to a HEAD request, which
+        // this one-direction trace cannot tell: its body length is skipped too.)
+        let status = text.strip_prefix("HTTP/1.").and_then(|rest| rest.get(2..5));
+        let bodiless =
+            status.is_some_and(|code| code.starts_with('1') || code == "204" || code == "304");
         for (i, l) in text.split("\r\n").filter(|l| !l.is_empty()).enumerate() {
             // Credentials are never printed (see `http::redact`).
             let l = crate::http::redact::head_line(l, i == 0);
@@ -182,6 +279,12 @@ impl WireTrace {
             if i == 0 && lower.starts_with("http/1.1 101") {
                 upgrade = true;
             }
+            if let Some(value) = lower.strip_prefix("content-length:") {
+                content_length = value.trim().parse().ok();
+            }
+            if lower.starts_with("transfer-encoding:") && lower.trim_end().ends_with("chunked") {
+                chunked = true;
+            }
             if i > 0 && lower.starts_with("upgrade:") && lower.contains("websocket") {
                 // A request asking for a WebSocket: frames follow it. (A refused upgrade
                 // is answered and closed, so nothing is misread.)
@@ -190,8 +293,15 @@ impl WireTrace {
         }
         self.mode = if upgrade {
             Mode::Header { bytes: Vec::new() }
-        } else {
+        } else if bodiless {
             Mode::Http { head: Vec::new() }
+        } else if chunked {
+            Mode::ChunkSize { line: Vec::new() }
+        } else {
+            match content_length {
+                Some(len) if len > 0 => Mode::Body { left: len, len },
+                _ => Mode::Http { head: Vec::new() },
+            }
         };
     }
 
@@ -337,6 +447,57 @@ mod tests {
             t.feed(c, at(), &mut lines);
         }
         lines
+    }
+
+    /// The lines without their time and label.
+    fn texts(lines: &[String]) -> Vec<&str> {
+        lines
+            .iter()
+            .map(|l| l.split_once("] ").unwrap().1)
+            .collect()
+    }
+
+    #[test]
+    fn a_body_is_skipped_by_its_length_and_the_next_head_starts_its_own_line() {
+        let stream: &[u8] = b"POST /channels/a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let whole = trace(Direction::In, &[stream]);
+        assert_eq!(
+            texts(&whole),
+            [
+                "HTTP POST /channels/a HTTP/1.1",
+                "     Content-Length: 5",
+                "     (body: 5 bytes)",
+                "HTTP GET / HTTP/1.1",
+                "     Host: x",
+            ]
+        );
+        let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(texts(&trace(Direction::In, &bytewise)), texts(&whole));
+    }
+
+    #[test]
+    fn a_chunked_body_is_followed_chunk_by_chunk_and_bodiless_answers_skip_nothing() {
+        let stream: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            5\r\nhello\r\na;ext=1\r\n0123456789\r\n0\r\n\r\n\
+            HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n\
+            HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let whole = trace(Direction::Out, &[stream]);
+        assert_eq!(
+            texts(&whole),
+            [
+                "HTTP HTTP/1.1 200 OK",
+                "     Transfer-Encoding: chunked",
+                "     (chunk: 5 bytes)",
+                "     (chunk: 10 bytes)",
+                "     (last chunk)",
+                "HTTP HTTP/1.1 204 No Content",
+                "     Content-Length: 9",
+                "HTTP HTTP/1.1 200 OK",
+                "     Content-Length: 0",
+            ]
+        );
+        let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(texts(&trace(Direction::Out, &bytewise)), texts(&whole));
     }
 
     #[test]
