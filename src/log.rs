@@ -107,6 +107,22 @@ impl Log {
     }
 }
 
+impl Log {
+    /// Writes `lines`, each ending in a line break, as [`write`](Self::write) would one
+    /// by one — but to standard output or error in one write, so a burst of access lines
+    /// costs one system call. A custom function still gets them one at a time.
+    pub fn write_lines(&self, level: Level, lines: &str) {
+        match &self.0 {
+            Target::Stderr if level == Level::Access => {
+                // A failed write (a closed pipe) has nowhere left to be reported.
+                let _ = std::io::stdout().lock().write_all(lines.as_bytes());
+            }
+            Target::Silent => {}
+            _ => lines.lines().for_each(|line| self.write(level, line)),
+        }
+    }
+}
+
 impl fmt::Debug for Log {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.0 {
@@ -151,5 +167,24 @@ impl AccessLog {
             AccessLog::Text => "text",
             AccessLog::Json => "json",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn a_block_of_lines_reaches_a_custom_function_one_line_at_a_time() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let log =
+            Log::custom(move |level, line| sink.lock().unwrap().push(format!("{level} {line}")));
+        log.write_lines(Level::Access, "first line\nsecond line\n");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["access first line", "access second line"]
+        );
     }
 }

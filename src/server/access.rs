@@ -38,7 +38,17 @@ pub(crate) struct AccessBook {
     records: HashMap<ConnId, Record>,
     /// The line being formatted, reused (its capacity) for every line.
     line: String,
+    /// The lines of this turn, written together when the turn ends ([`flush`]): one
+    /// write for a publish that answers 10,000 parked polls, not 10,000. At most
+    /// [`BATCH_MAX`] bytes wait.
+    ///
+    /// [`flush`]: AccessBook::flush
+    batch: String,
 }
+
+/// The most bytes of lines kept for the end of the turn; past it they are written at
+/// once.
+const BATCH_MAX: usize = 64 * 1024;
 
 /// What one connection's lines need (see the module docs for the cost).
 #[derive(Debug)]
@@ -96,7 +106,25 @@ impl AccessBook {
             format,
             records: HashMap::new(),
             line: String::new(),
+            batch: String::new(),
         })
+    }
+
+    /// Queues the line just formatted for the end of the turn.
+    fn emit(&mut self, log: &Log) {
+        self.batch.push_str(&self.line);
+        self.batch.push('\n');
+        if self.batch.len() >= BATCH_MAX {
+            self.flush(log);
+        }
+    }
+
+    /// Writes the lines queued this turn; the driver calls it as each turn ends.
+    pub(crate) fn flush(&mut self, log: &Log) {
+        if !self.batch.is_empty() {
+            log.write_lines(Level::Access, &self.batch);
+            self.batch.clear();
+        }
     }
 
     /// A connection from `peer` was accepted.
@@ -191,7 +219,7 @@ impl AccessBook {
             websocket: None,
         };
         write_line(self.format, &line, &mut self.line);
-        log.write(Level::Access, &self.line);
+        self.emit(log);
     }
 
     /// An answer the session gave by itself (a refusal, a `408`, a preflight's): its line.
@@ -221,7 +249,7 @@ impl AccessBook {
             websocket: None,
         };
         write_line(self.format, &line, &mut self.line);
-        log.write(Level::Access, &self.line);
+        self.emit(log);
     }
 
     /// `id`'s upgrade was accepted: from now on its record follows the WebSocket
@@ -276,7 +304,7 @@ impl AccessBook {
             websocket,
         };
         write_line(self.format, &line, &mut self.line);
-        log.write(Level::Access, &self.line);
+        self.emit(log);
     }
 }
 

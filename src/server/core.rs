@@ -830,6 +830,9 @@ impl Core {
             transport.close(id);
         }
         self.spare_ids = ids;
+        if let Some(book) = &mut self.access {
+            book.flush(&self.config.log);
+        }
         stopped
     }
 
