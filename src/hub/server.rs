@@ -113,7 +113,7 @@ impl HubServer {
     }
 
     /// Asks `authorizer` before every publish and subscription (see
-    /// [`access`](super::access)); e.g. a [`TokenAuthorizer`](super::access::TokenAuthorizer).
+    /// [`access`]); e.g. a [`TokenAuthorizer`](super::access::TokenAuthorizer).
     pub fn with_authorizer(mut self, authorizer: impl Authorizer + 'static) -> Self {
         self.authorizer = Some(Box::new(authorizer));
         self
