@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 HOST = "localhost"
@@ -176,13 +177,15 @@ def nginx_seconds(conf_text, directive):
 
 # --- pushwire's trace: what nginx sent upstream ---------------------------------------
 
-TRACE_LINE = re.compile(r"^\[#(\d+\.\d+) (<-|->)\] (.*)$")
+# `HH:MM:SS.ffffff [#C <-] text`: the time of day, the connection, the direction.
+TRACE_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{6} \[#(\d+\.\d+) (<-|->)\] (.*)$")
 
 
 def upstream_heads(trace_log):
     """Every HTTP head pushwire received, as {conn, line, headers}, in order. pushwire
-    --trace prints a head as `[#C <-] HTTP GET /path HTTP/1.1` followed by one
-    `[#C <-]      Name: value` line per header."""
+    --trace prints a head as `TIME [#C <-] HTTP GET /path HTTP/1.1` followed by one
+    `TIME [#C <-]      Name: value` line per header (and a body as one
+    `TIME [#C <-]      (body: N bytes)` line)."""
     heads, open_heads = [], {}
     with open(trace_log, encoding="utf-8", errors="replace") as f:
         for raw in f:
@@ -193,13 +196,12 @@ def upstream_heads(trace_log):
             if direction != "<-":
                 continue
             if text.startswith("HTTP "):
-                # The request line ends the text (the trace may print the end of the
-                # previous request's body before it).
-                line = re.search(r"[A-Z]+ \S+ HTTP/\d\.\d$", text)
-                line = line.group(0) if line else text[5:]
+                line = text[5:]
                 head = {"conn": conn, "line": line, "headers": []}
                 heads.append(head)
                 open_heads[conn] = head
+            elif text.startswith("     (") and conn in open_heads:
+                open_heads.pop(conn, None)  # the body, after the last field
             elif text.startswith("     ") and conn in open_heads:
                 name, _, value = text.strip().partition(": ")
                 open_heads[conn]["headers"].append((name.lower(), value))
@@ -295,7 +297,10 @@ def check_websocket(args, api, ctx, figures):
     first, _ = api.publish("x", "before the subscription")
     epoch = first["epoch"]
     url = f"wss://{HOST}:{args.https_port}/channels/x?since={first['id']}&epoch={epoch}"
-    with ws_connect(url, ssl=ctx, open_timeout=10, close_timeout=5,
+    # As a page served through the proxy would: its origin names the proxy's host and
+    # port, which pushwire sees as its own through `Host $http_host`.
+    page_origin = f"https://{HOST}:{args.https_port}"
+    with ws_connect(url, ssl=ctx, open_timeout=10, close_timeout=5, origin=page_origin,
                     additional_headers={PROBE_HEADER: "websocket"}) as ws:
         hello = json.loads(ws.recv(timeout=10))
         expect(hello == {"epoch": epoch, "next": first["id"]}, f"first frame {hello}")
@@ -316,6 +321,13 @@ def check_websocket(args, api, ctx, figures):
         ws.send("sent over wss")
         frame = json.loads(ws.recv(timeout=10))
         expect(frame == {"id": third["id"] + 1, "data": "sent over wss"}, f"own message {frame}")
+    # Another site's page is refused (pushwire's Origin check, through the proxy).
+    try:
+        with ws_connect(url, ssl=ctx, open_timeout=10, origin="https://evil.example"):
+            refused = None
+    except InvalidStatus as e:
+        refused = e.response.status_code
+    expect(refused == 403, f"another site's WebSocket answered {refused}, want 403")
     path = f"/channels/x?since={third['id']}&epoch={epoch}&timeout=0"
     status, _, body, _ = api.request("GET", path)
     answer = json.loads(body)
@@ -330,7 +342,8 @@ def check_websocket(args, api, ctx, figures):
            f"upgrade headers upstream: {head['headers']}")
     print(f"ok: wss:// subscriber got the POSTed message {ms(latency)} after the publish "
           f"(epoch {epoch}, ids {first['id']}..{third['id'] + 1}: a 60 KiB message, "
-          "its own publish); Upgrade and Connection: upgrade reached pushwire")
+          "its own publish); Upgrade and Connection: upgrade reached pushwire; a page of "
+          "the proxy's origin was let in, another site's got 403")
     figures["wss"] = ms(latency)
 
 
