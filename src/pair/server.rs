@@ -558,3 +558,47 @@ impl<H: Handler> ServerPair<H> {
         self.wires.progress += delivered;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Request, Response, StatusCode};
+    use crate::server::{Context, RequestId};
+
+    /// Answers every request at once.
+    struct NoContent;
+
+    impl Handler for NoContent {
+        fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, _request: Request) {
+            let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
+        }
+    }
+
+    #[test]
+    fn a_pipelining_client_is_on_the_ready_list_once_however_often_it_is_read() {
+        let mut pair = ServerPair::new(Config::default(), NoContent).unwrap();
+        let peer = pair.connect();
+        // More pipelined requests than one read buffer holds, and far more than one pass
+        // may take (each costs at least 1 KiB of the 256 KiB budget): every pass stops
+        // with input left, and the socket stays readable.
+        let burst = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n".repeat(12_000);
+        pair.wires.peers[peer.0]
+            .to_server
+            .extend_from_slice(burst.as_bytes());
+        let id = pair.wires.peers[peer.0].conn.expect("connected");
+        for turn in 0..4 {
+            // A readiness event for a connection that is on the ready list already (as
+            // the driver sees one when more bytes arrive) must not list it twice: each
+            // entry is a pass with a fresh budget next turn, and the list would grow by
+            // one every turn.
+            pair.core
+                .read_from(id, &mut pair.wires, &mut pair.handler, true);
+            assert_eq!(pair.core.ready_len(), 1, "turn {turn}");
+            pair.core
+                .turn(&mut pair.wires, &mut pair.handler, &pair.commands);
+        }
+        pair.run();
+        let answers = String::from_utf8(pair.received(peer)).unwrap();
+        assert_eq!(answers.matches("HTTP/1.1 204").count(), 12_000);
+    }
+}

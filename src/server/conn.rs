@@ -44,6 +44,10 @@ pub(crate) struct Flags {
     /// A send was refused with `Full`; the handler hears `on_drained` once the backlog
     /// falls to half the high-water mark.
     pub(crate) send_refused: bool,
+    /// On the list of connections to look at again next turn without a readiness event
+    /// (once: a connection listed twice would be processed twice a turn, each time with
+    /// a fresh budget).
+    pub(crate) ready: bool,
 }
 
 /// A connection in the table.

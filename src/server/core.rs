@@ -87,6 +87,18 @@ pub(crate) struct Core {
     spare_ids: Vec<ConnId>,
 }
 
+/// Puts `id` on the list to process again next turn, unless it is on it already. Takes
+/// the flags alone, like [`mark_dirty`]. Every connection is on it at most once: a
+/// pipelining client whose answers each asked for another look would otherwise be
+/// listed once per answer, and processed — a fresh budget each time — as many times in
+/// the next turn, holding the loop longer turn after turn.
+fn mark_ready(ready: &mut Vec<ConnId>, flags: &mut Flags, id: ConnId) {
+    if !flags.ready {
+        flags.ready = true;
+        ready.push(id);
+    }
+}
+
 /// Puts `id` on the end-of-turn list (flush output, reschedule timer). Takes the flags
 /// alone, so a caller may hold the connection's protocol state meanwhile.
 fn mark_dirty(dirty: &mut Vec<ConnId>, flags: &mut Flags, id: ConnId) {
@@ -628,7 +640,7 @@ impl Core {
                 // Below the low-water mark: read again. Bytes may have arrived meanwhile
                 // without a new readiness edge, so look now rather than wait.
                 conn.flags.paused = false;
-                self.ready.push(id);
+                mark_ready(&mut self.ready, &mut conn.flags, id);
             }
         }
         if conn.flags.send_refused && pending <= high_water / 2 {
@@ -652,7 +664,7 @@ impl Core {
         if let Some(conn) = self.conns.get_mut(id) {
             conn.flags.write_shut = true;
             if !conn.flags.peer_eof {
-                self.ready.push(id);
+                mark_ready(&mut self.ready, &mut conn.flags, id);
             }
         }
         self.finish_if_done(id);
@@ -838,18 +850,33 @@ impl Core {
 
     // ===== the turn =====
 
-    /// Connections to look at again this turn without a readiness event.
+    /// Connections to look at again this turn without a readiness event, taken off the
+    /// list (each is on it once).
     fn take_ready(&mut self, into: &mut Vec<ConnId>) {
         std::mem::swap(into, &mut self.ready);
+        for &id in into.iter() {
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.flags.ready = false;
+            }
+        }
     }
 
     pub(crate) fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }
 
+    /// How many entries the ready list holds (for the test that each connection is on it
+    /// once).
+    #[cfg(test)]
+    pub(crate) fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
     /// Reading `id` stopped with its read budget spent: look again next turn.
     fn mark_ready(&mut self, id: ConnId) {
-        self.ready.push(id);
+        if let Some(conn) = self.conns.get_mut(id) {
+            mark_ready(&mut self.ready, &mut conn.flags, id);
+        }
     }
 
     /// Connections changed this turn (output to write, deadlines to reschedule), taken
@@ -1244,7 +1271,7 @@ impl Core {
         if !conn.input.is_empty() || conn.flags.read_stopped {
             // No read that can only say `WouldBlock` otherwise (10,000 of them after one
             // long-poll fan-out): the socket was read to the end while the request waited.
-            self.ready.push(id);
+            mark_ready(&mut self.ready, &mut conn.flags, id);
         }
         self.finish_if_done(id);
     }
