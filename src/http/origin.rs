@@ -209,18 +209,7 @@ pub fn preflight_fields<'a>(origin: &'a str, cors: &'a Cors) -> [(&'static str, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HeadLimits;
-    use crate::http::HeadParser;
-
-    fn with_head<R>(raw: &str, f: impl FnOnce(&RequestHead<'_>) -> R) -> R {
-        let mut parser = HeadParser::new();
-        let status = parser.parse(raw.as_bytes(), &HeadLimits::default());
-        assert!(
-            matches!(status, Ok(crate::Status::Complete(_))),
-            "{status:?}"
-        );
-        f(&parser.head(raw.as_bytes()).unwrap())
-    }
+    use crate::http::request::with_head;
 
     fn check_of(fields: &str, allowed: &AllowedOrigins) -> String {
         let raw = format!("POST /channels/a HTTP/1.1\r\nHost: chat.example:8080\r\n{fields}\r\n");

@@ -909,6 +909,16 @@ impl fmt::Debug for Request {
     }
 }
 
+/// Parses `request`, which must be exactly one complete head, then runs `check` on it:
+/// the tests of what reads heads (handshake, origin, access) start from this.
+#[cfg(test)]
+pub(crate) fn with_head<T>(request: &str, check: impl FnOnce(&RequestHead<'_>) -> T) -> T {
+    let mut parser = HeadParser::new();
+    let status = parser.parse(request.as_bytes(), &HeadLimits::default());
+    assert_eq!(status, Ok(Status::Complete(request.len())), "{request:?}");
+    check(&parser.head(request.as_bytes()).unwrap())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -238,19 +238,8 @@ pub fn bearer_token<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HeadLimits;
-    use crate::http::HeadParser;
+    use crate::http::request::with_head;
     use crate::ws::handshake::validate_upgrade;
-
-    fn with_head<R>(raw: &str, f: impl FnOnce(&RequestHead<'_>) -> R) -> R {
-        let mut parser = HeadParser::new();
-        let status = parser.parse(raw.as_bytes(), &HeadLimits::default());
-        assert!(
-            matches!(status, Ok(crate::Status::Complete(_))),
-            "{status:?}"
-        );
-        f(&parser.head(raw.as_bytes()).unwrap())
-    }
 
     fn token_of(target: &str, fields: &str) -> Result<Option<String>, Denied> {
         let raw = format!("GET {target} HTTP/1.1\r\nHost: h\r\n{fields}\r\n");

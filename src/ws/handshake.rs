@@ -384,9 +384,7 @@ Sec-WebSocket-Protocol: chat v1, a/b, x\"y, good.v2\r\n\r\n";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HeadLimits;
-    use crate::http::request::HeadParser;
-    use crate::status::Status;
+    use crate::http::request::with_head;
 
     /// The client handshake of RFC 6455 §1.2 (with its Origin and subprotocols).
     const SAMPLE: &str = "GET /chat HTTP/1.1\r\n\
@@ -397,14 +395,6 @@ mod tests {
         Origin: http://example.com\r\n\
         Sec-WebSocket-Protocol: chat, superchat\r\n\
         Sec-WebSocket-Version: 13\r\n\r\n";
-
-    /// Parses `request`, then runs `check` on its head.
-    fn with_head<T>(request: &str, check: impl FnOnce(&RequestHead<'_>) -> T) -> T {
-        let mut parser = HeadParser::new();
-        let status = parser.parse(request.as_bytes(), &HeadLimits::default());
-        assert_eq!(status, Ok(Status::Complete(request.len())), "{request:?}");
-        check(&parser.head(request.as_bytes()).unwrap())
-    }
 
     /// Validates `request` (allowing any origin); returns the error, if any.
     fn validate(request: &str) -> Result<(), HandshakeError> {
