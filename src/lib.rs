@@ -108,6 +108,7 @@ pub mod auth;
 mod calendar;
 pub mod client;
 pub mod config;
+pub mod deflate;
 pub mod error;
 // The fuzz targets' bodies: for the seed replay in `cargo test` and for `cargo fuzz`
 // (which builds every crate with `--cfg fuzzing`), never for embedders.

@@ -1,0 +1,1 @@
+//! DEFLATE compression (RFC 1951): not yet written.

@@ -1,0 +1,1 @@
+//! DEFLATE decompression (RFC 1951): not yet written.
