@@ -95,10 +95,17 @@ pub(crate) fn echo(addr: SocketAddr, config: Config) -> ExitCode {
     run("echo", server, &mut Echo)
 }
 
-/// Binds the listening socket, or says why it cannot (`None`).
+/// Binds the listening socket, or says why it cannot (`None`). Signals are caught from
+/// before the socket listens: a client may signal as soon as it can connect, and a
+/// SIGTERM before the handlers were in place would end the process by default, not
+/// gracefully (a test that signalled right after connecting saw that one run in three).
 fn bind(command: &str, addr: SocketAddr, config: Config) -> Option<Server> {
+    let signals = catch_signals(command);
     match Server::bind(addr, config) {
-        Ok(server) => Some(server),
+        Ok(server) => {
+            on_signals_shut_down(command, signals, &server);
+            Some(server)
+        }
         Err(e) => {
             eprintln!("pushwire {command}: cannot listen on {addr}: {e}");
             None
@@ -108,7 +115,6 @@ fn bind(command: &str, addr: SocketAddr, config: Config) -> Option<Server> {
 
 /// Runs the server until it shuts down: exit status 0, or 1 if the event loop failed.
 fn run(command: &str, mut server: Server, handler: &mut impl Handler) -> ExitCode {
-    on_signals_shut_down(command, &server);
     match server.run(handler) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -125,18 +131,17 @@ fn run(command: &str, mut server: Server, handler: &mut impl Handler) -> ExitCod
 /// operator who will not wait. Safe `std` has no signal API: this is what the optional
 /// `signal-hook` dependency is for (the `cli` feature; the library never uses it).
 #[cfg(feature = "cli")]
-fn on_signals_shut_down(command: &str, server: &Server) {
+fn on_signals_shut_down(
+    command: &str,
+    signals: Option<signal_hook::iterator::Signals>,
+    server: &Server,
+) {
     use std::io::Write as _;
 
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    use signal_hook::iterator::Signals;
+    use signal_hook::consts::SIGINT;
 
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(signals) => signals,
-        Err(e) => {
-            eprintln!("pushwire {command}: signals cannot stop the server gracefully: {e}");
-            return;
-        }
+    let Some(mut signals) = signals else {
+        return;
     };
     let handle = server.handle();
     let name_of_command = command.to_string();
@@ -172,9 +177,29 @@ fn on_signals_shut_down(command: &str, server: &Server) {
     }
 }
 
+/// SIGINT and SIGTERM, caught from now on (a signal that comes before the server runs
+/// waits for [`on_signals_shut_down`]), or `None` if they cannot be (said on stderr).
+#[cfg(feature = "cli")]
+fn catch_signals(command: &str) -> Option<signal_hook::iterator::Signals> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+
+    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => Some(signals),
+        Err(e) => {
+            eprintln!("pushwire {command}: signals cannot stop the server gracefully: {e}");
+            None
+        }
+    }
+}
+
 /// Without the `cli` feature there is no signal handling: a signal ends the process.
 #[cfg(not(feature = "cli"))]
-fn on_signals_shut_down(_command: &str, _server: &Server) {}
+fn catch_signals(_command: &str) -> Option<()> {
+    None
+}
+
+#[cfg(not(feature = "cli"))]
+fn on_signals_shut_down(_command: &str, _signals: Option<()>, _server: &Server) {}
 
 /// Echoes every text and binary message back to its sender.
 struct Echo;
