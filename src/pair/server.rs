@@ -114,6 +114,8 @@ struct Wire {
     server_fin: bool,
     /// The server closed the connection (or refused it).
     closed: bool,
+    /// The most bytes one of the server's writes moved (what its output buffer held).
+    largest_write: usize,
     /// A WebSocket client speaking on this connection, if there is one.
     ws: Option<Box<WsClient>>,
 }
@@ -169,6 +171,7 @@ impl Transport for Wires {
         if let Some(limit) = &mut wire.read_limit {
             *limit -= room;
         }
+        wire.largest_write = wire.largest_write.max(room);
         self.progress += room as u64;
         Ok(room)
     }
@@ -572,6 +575,41 @@ mod tests {
         fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, _request: Request) {
             let _ = ctx.respond(id, Response::new(StatusCode::NO_CONTENT));
         }
+    }
+
+    /// Echoes every WebSocket message.
+    struct Echo;
+
+    impl Handler for Echo {
+        fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
+            let _ = ctx.send_message(conn, message);
+        }
+    }
+
+    #[test]
+    fn large_messages_read_together_leave_one_by_one() {
+        let mut pair = ServerPair::new(Config::default(), Echo).unwrap();
+        let peer = pair.ws_connect("/").unwrap();
+        // Four masked 64 KiB binary frames (RFC 6455 §5.2: 127 and a 64-bit length; a
+        // zero mask key leaves the payload as it is), arriving in one read.
+        let payload = vec![7u8; 64 * 1024];
+        let mut frame = vec![0x82, 0x80 | 127];
+        frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        frame.extend_from_slice(&payload);
+        let burst = frame.repeat(4);
+        let id = pair.wires.peers[peer.0].conn.expect("connected");
+        pair.wires.peers[peer.0].to_server.extend_from_slice(&burst);
+        pair.core
+            .read_from(id, &mut pair.wires, &mut pair.handler, true);
+        // Each echo was written as soon as it was queued, before the next message was
+        // handled: the output buffer held one frame at a time, never all four.
+        let wire = &pair.wires.peers[peer.0];
+        let echo_len = 2 + 8 + payload.len();
+        assert_eq!(wire.largest_write, echo_len);
+        pair.run();
+        let echoes = pair.ws_events(peer);
+        assert_eq!(echoes.len(), 4, "{echoes:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::http::{Body, Response};
 use crate::message::{Message, MessagePart};
 use crate::ws::close::CloseCode;
 use crate::ws::connection::WsConnection;
-use crate::ws::frame::{self, OpCode};
+use crate::ws::frame::{self, FrameHeader, OpCode};
 
 /// Owned payloads at least this large are queued without copying
 /// ([`Context::send_message`]).
@@ -105,7 +105,8 @@ impl Context<'_> {
     /// yours (backpressure; a peer that never reads cannot grow server memory), and
     /// [`Handler::on_drained`](crate::Handler::on_drained) follows once it has read.
     pub fn send(&mut self, conn: ConnId, message: &Message<'_>) -> Result<(), SendError> {
-        self.send_with(conn, |ws, out| ws.send(message, out))
+        let room = FrameHeader::MAX_LEN + message.len();
+        self.send_with(conn, room, |ws, out| ws.send(message, out))
     }
 
     /// Queues a message to one WebSocket, taking it by value: a payload the message owns
@@ -122,7 +123,10 @@ impl Context<'_> {
             Message::Binary(Cow::Owned(data)) if data.len() >= MOVE_THRESHOLD => (false, data),
             borrowed_or_small => return self.send(conn, &borrowed_or_small),
         };
-        self.send_with(conn, |ws, out| ws.send_header(is_text, &mut payload, out))?;
+        let room = FrameHeader::MAX_LEN;
+        self.send_with(conn, room, |ws, out| {
+            ws.send_header(is_text, &mut payload, out)
+        })?;
         self.core.queue_owned(conn, payload);
         Ok(())
     }
@@ -152,18 +156,21 @@ impl Context<'_> {
     /// [`WsConnection::send_part`]). Until its last part, other messages to `conn` fail
     /// with [`SendError::Busy`].
     pub fn send_part(&mut self, conn: ConnId, part: &MessagePart<'_>) -> Result<(), SendError> {
-        self.send_with(conn, |ws, out| ws.send_part(part, out))
+        let room = FrameHeader::MAX_LEN + part.data.len();
+        self.send_with(conn, room, |ws, out| ws.send_part(part, out))
     }
 
     /// The checks every data send shares — the connection exists, is an open WebSocket,
     /// and is below its write-buffer high-water mark (else `Full`, and `on_drained` is
-    /// owed) — then `write` appends its frames to the connection's output.
+    /// owed) — then `write` appends its frames (`room` bytes, about) to the connection's
+    /// output.
     fn send_with(
         &mut self,
         conn: ConnId,
+        room: usize,
         write: impl FnOnce(&mut WsConnection, &mut Vec<u8>) -> Result<(), crate::ws::SendError>,
     ) -> Result<(), SendError> {
-        let (ws, out) = self.core.ws_sendable(conn)?;
+        let (ws, out) = self.core.ws_sendable(conn, room)?;
         write(ws, out).map_err(SendError::from)
     }
 

@@ -347,10 +347,23 @@ impl Core {
                 &input[input.len() - n..],
             );
         }
-        let yielded = self.process_within(id, handler, budget);
+        self.process_read(id, handler, budget, true)
+    }
+
+    /// Processes `id`'s input as read: [`process_within`](Self::process_within), then
+    /// whether its output is to be written now.
+    fn process_read(
+        &mut self,
+        id: ConnId,
+        handler: &mut impl Handler,
+        budget: &mut usize,
+        stop_to_flush: bool,
+    ) -> Received {
+        let stop = self.process_within(id, handler, budget, stop_to_flush);
         Received {
             flush: self.pending(id) >= FLUSH_EARLY,
-            yielded,
+            yielded: stop == Stop::Budget,
+            more: stop == Stop::Flush,
         }
     }
 
@@ -398,21 +411,24 @@ impl Core {
     /// is then on the ready list for the next turn, and is not read more this turn.
     pub(crate) fn process(&mut self, id: ConnId, handler: &mut impl Handler) -> bool {
         let mut budget = PROCESS_BUDGET;
-        self.process_within(id, handler, &mut budget)
+        self.process_within(id, handler, &mut budget, false) == Stop::Budget
     }
 
     /// [`process`](Self::process), taking what it consumes from `budget` (shared by the
-    /// reads of one turn).
+    /// reads of one turn). With `stop_to_flush`, a WebSocket's processing also stops
+    /// between two messages once [`FLUSH_EARLY`] bytes of output are queued
+    /// ([`Stop::Flush`]): the caller writes them and comes back for the rest.
     fn process_within(
         &mut self,
         id: ConnId,
         handler: &mut impl Handler,
         budget: &mut usize,
-    ) -> bool {
+        stop_to_flush: bool,
+    ) -> Stop {
         let Some(conn) = self.conns.get_mut(id) else {
-            return false;
+            return Stop::Done;
         };
-        let mut yielded = false;
+        let mut stop = Stop::Done;
         // The input leaves the table while the handler runs, so that a message can lend
         // the handler its bytes where they were read, while the handler changes the table
         // through its `Context`. Moving a `Vec` is three words, not a copy.
@@ -424,11 +440,11 @@ impl Core {
                     break;
                 }
                 Protocol::WebSocket(_) => {
-                    yielded = self.feed_websocket(id, &mut input, handler, budget);
+                    stop = self.feed_websocket(id, &mut input, handler, budget, stop_to_flush);
                     break;
                 }
                 Protocol::Http(_) if *budget == 0 && !input.is_empty() => {
-                    yielded = true;
+                    stop = Stop::Budget;
                     break;
                 }
                 Protocol::Http(session) => {
@@ -471,13 +487,13 @@ impl Core {
             Some(conn) => conn.input = input,
             None => {
                 input.release(&mut self.read_pool);
-                return false;
+                return Stop::Done;
             }
         }
-        if yielded {
+        if stop == Stop::Budget {
             self.mark_ready(id);
         }
-        yielded
+        stop
     }
 
     /// Acts on what a session asks of the application.
@@ -552,26 +568,33 @@ impl Core {
     /// reaches the high-water mark, no further message is delivered and the connection is
     /// not read. The rest of the input waits until the peer has read enough. So a handler
     /// that answers each message with one send never meets `SendError::Full`.
-    /// Returns `true` if it stopped at [`PROCESS_BUDGET`] with input left.
+    /// Says why it stopped with input left, if it did (see [`Stop`]).
     fn feed_websocket(
         &mut self,
         id: ConnId,
         input: &mut super::input::InputBuffer,
         handler: &mut impl Handler,
         budget: &mut usize,
-    ) -> bool {
+        stop_to_flush: bool,
+    ) -> Stop {
         let high_water = self.config.write_buffer_high_water;
         let data = input.unconsumed_mut();
         let filled = data.len();
         let mut pos = 0;
-        let mut yielded = false;
+        let mut stop = Stop::Done;
         while pos < filled {
             if pos >= *budget {
-                yielded = true;
+                stop = Stop::Budget;
+                break;
+            }
+            if stop_to_flush && pos > 0 && self.pending(id) >= FLUSH_EARLY {
+                // Bulk output leaves between messages, not after the whole read: the
+                // buffer holds one large frame, not four, and never grows.
+                stop = Stop::Flush;
                 break;
             }
             let Some(conn) = self.conns.get_mut(id) else {
-                return false;
+                return Stop::Done;
             };
             if conn.output.pending() >= high_water {
                 conn.flags.paused = true;
@@ -609,7 +632,7 @@ impl Core {
         }
         input.consume(pos);
         *budget = budget.saturating_sub(pos);
-        yielded
+        stop
     }
 
     // ===== output =====
@@ -707,11 +730,20 @@ impl Core {
                     break;
                 }
                 Ok(n) => {
-                    let received = self.received(id, n, handler, &mut budget);
-                    if received.flush {
+                    let mut received = self.received(id, n, handler, &mut budget);
+                    while received.flush {
                         // Large output leaves now: the peer can start reading while we
                         // read on, and the buffer stays small.
                         self.write_to(id, transport, handler);
+                        if !received.more {
+                            break;
+                        }
+                        // Processing stopped between two messages for that write; go on
+                        // with the rest of this read. If the peer did not take it all,
+                        // the rest is processed without further stops (backpressure
+                        // decides, as for any output).
+                        let written = self.pending(id) < FLUSH_EARLY;
+                        received = self.process_read(id, handler, &mut budget, written);
                     }
                     if received.yielded {
                         // Its input waits for the next turn (it is on the ready list),
@@ -1167,9 +1199,15 @@ impl Core {
     /// `id`'s WebSocket and its output buffer, for a data send: `Gone` for no such
     /// connection, `NotOpen` unless it is an open WebSocket, then `Full` at its high-water
     /// mark (and `on_drained` is owed) — in that order, with one look-up.
+    ///
+    /// `room` is how many bytes the send will append (0 if unknown): a large frame gets
+    /// a buffer of its size at once ([`OutputBuffer::writer_with_room`]).
+    ///
+    /// [`OutputBuffer::writer_with_room`]: super::output::OutputBuffer::writer_with_room
     pub(crate) fn ws_sendable(
         &mut self,
         id: ConnId,
+        room: usize,
     ) -> Result<(&mut WsConnection, &mut Vec<u8>), SendError> {
         let high_water = self.config.write_buffer_high_water;
         let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
@@ -1181,7 +1219,7 @@ impl Core {
         }
         refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
         mark_dirty(&mut self.dirty, &mut conn.flags, id);
-        Ok((ws, conn.output.writer(&mut self.out_pool)))
+        Ok((ws, conn.output.writer_with_room(&mut self.out_pool, room)))
     }
 
     /// Queues a single-frame message to `id`'s WebSocket whose payload is shared, not
@@ -1329,6 +1367,19 @@ struct Received {
     flush: bool,
     /// Processing stopped at its budget: read no more this turn.
     yielded: bool,
+    /// Processing stopped to let `flush` happen: input is left to process after it.
+    more: bool,
+}
+
+/// Why processing a connection's input stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// It needs more input, an answer, or the peer to read (or it is gone).
+    Done,
+    /// It used its [`PROCESS_BUDGET`] with input left: the rest waits for the next turn.
+    Budget,
+    /// It queued [`FLUSH_EARLY`] bytes of output with input left: write, then go on.
+    Flush,
 }
 
 /// What a session's own answers on `id` are told to: the counters and, when it is on,

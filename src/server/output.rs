@@ -160,6 +160,24 @@ impl OutputBuffer {
         &mut self.tail
     }
 
+    /// [`writer`](Self::writer) with room for `additional` more bytes. An empty tail too
+    /// small for them is swapped for a buffer of the right size rather than grown: growing
+    /// reallocates, and `realloc` copies the old buffer's whole capacity (it cannot know
+    /// that none of it is in use) — 64 KiB per large frame, measured at 2 % of a 64 KiB
+    /// echo's time.
+    pub(crate) fn writer_with_room<'b>(
+        &'b mut self,
+        pool: &mut BufferPool,
+        additional: usize,
+    ) -> &'b mut Vec<u8> {
+        self.writer(pool);
+        if self.tail.is_empty() && self.tail.capacity() < additional {
+            let small = std::mem::replace(&mut self.tail, Vec::with_capacity(additional));
+            pool.give(small);
+        }
+        &mut self.tail
+    }
+
     /// Queues `payload` to follow everything queued so far, without copying it: what is
     /// in the tail becomes a segment, then `payload` does, and the tail starts afresh.
     pub(crate) fn queue_owned(&mut self, payload: Vec<u8>, pool: &mut BufferPool) {
