@@ -124,6 +124,32 @@ fn refuse_if_full(
 }
 
 /// The server's answer to a refused exchange command.
+/// The checks every WebSocket data send makes, in this order, with one look-up: `Gone`
+/// for no such connection, `NotOpen` unless it is an open WebSocket, then `Full` at its
+/// high-water mark (and `on_drained` is owed). Takes the table alone, so the caller
+/// keeps the core's other fields (the dirty list, the pool) to finish the send.
+fn open_websocket<'c>(
+    conns: &'c mut Slab<Conn>,
+    id: ConnId,
+    config: &Config,
+) -> Result<(&'c mut WsConnection, &'c mut OutputBuffer, &'c mut Flags), SendError> {
+    let conn = conns.get_mut(id).ok_or(SendError::Gone)?;
+    let Conn {
+        protocol,
+        output,
+        flags,
+        ..
+    } = conn;
+    let Protocol::WebSocket(ws) = protocol else {
+        return Err(SendError::NotOpen);
+    };
+    if !ws.is_open() {
+        return Err(SendError::NotOpen);
+    }
+    refuse_if_full(output, flags, config.write_buffer_high_water)?;
+    Ok((ws, output, flags))
+}
+
 pub(crate) fn exchange_error(e: ExchangeError) -> SendError {
     match e {
         ExchangeError::Stale => SendError::Gone,
@@ -1196,30 +1222,18 @@ impl Core {
         Ok((&mut conn.protocol, out))
     }
 
-    /// `id`'s WebSocket and its output buffer, for a data send: `Gone` for no such
-    /// connection, `NotOpen` unless it is an open WebSocket, then `Full` at its high-water
-    /// mark (and `on_drained` is owed) — in that order, with one look-up.
-    ///
-    /// `room` is how many bytes the send will append (0 if unknown): a large frame gets
-    /// a buffer of its size at once ([`OutputBuffer::writer_with_room`]).
-    ///
-    /// [`OutputBuffer::writer_with_room`]: super::output::OutputBuffer::writer_with_room
+    /// `id`'s WebSocket and its output buffer, for a data send, after the checks of
+    /// [`open_websocket`]. `room` is how many bytes the send will append (0 if unknown):
+    /// a large frame gets a buffer of its size at once
+    /// ([`OutputBuffer::writer_with_room`]).
     pub(crate) fn ws_sendable(
         &mut self,
         id: ConnId,
         room: usize,
     ) -> Result<(&mut WsConnection, &mut Vec<u8>), SendError> {
-        let high_water = self.config.write_buffer_high_water;
-        let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
-        let Protocol::WebSocket(ws) = &mut conn.protocol else {
-            return Err(SendError::NotOpen);
-        };
-        if !ws.is_open() {
-            return Err(SendError::NotOpen);
-        }
-        refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
-        mark_dirty(&mut self.dirty, &mut conn.flags, id);
-        Ok((ws, conn.output.writer_with_room(&mut self.out_pool, room)))
+        let (ws, output, flags) = open_websocket(&mut self.conns, id, &self.config)?;
+        mark_dirty(&mut self.dirty, flags, id);
+        Ok((ws, output.writer_with_room(&mut self.out_pool, room)))
     }
 
     /// Queues a single-frame message to `id`'s WebSocket whose payload is shared, not
@@ -1231,19 +1245,11 @@ impl Core {
         is_text: bool,
         payload: Arc<[u8]>,
     ) -> Result<(), SendError> {
-        let high_water = self.config.write_buffer_high_water;
-        let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
-        let Protocol::WebSocket(ws) = &mut conn.protocol else {
-            return Err(SendError::NotOpen);
-        };
-        if !ws.is_open() {
-            return Err(SendError::NotOpen);
-        }
-        refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
+        let (ws, output, flags) = open_websocket(&mut self.conns, id, &self.config)?;
         let mut head = [0u8; FrameHeader::MAX_LEN];
         let len = ws.shared_header(is_text, payload.len(), &mut head)?;
-        mark_dirty(&mut self.dirty, &mut conn.flags, id);
-        conn.output.queue_shared(&head[..len], payload);
+        mark_dirty(&mut self.dirty, flags, id);
+        output.queue_shared(&head[..len], payload);
         Ok(())
     }
 
