@@ -76,7 +76,8 @@
 //!                    Handler callbacks ──── Context ────┘
 //!                                                       │ into the connection's output
 //!  socket ◀──write── at the end of the turn, all of a connection's queued output in
-//!                    one write (or writev); 64 KiB or more leaves at once, mid-turn
+//!                    one write (or writev); 64 KiB or more leaves at once, mid-turn,
+//!                    between two messages of the same read
 //! ```
 //!
 //! Start with [`session`] for HTTP and [`ws::connection`] for WebSocket; their module
