@@ -13,17 +13,20 @@ use super::{Reader, fnv1a, random_splits};
 // ===== target: frame_header =====
 
 /// What the RFC says about a frame header, written out independently of
-/// [`FrameHeader::parse`] (RFC 6455 §5.2, §5.5, and the crate's documented check order).
+/// [`FrameHeader::parse`] (RFC 6455 §5.2, §5.5, and the crate's documented check order)
+/// and, with `compression`, [`FrameHeader::parse_compressed`] (RFC 7692 §6).
 fn reference_frame_header(
     buf: &[u8],
     role: Role,
     max: u64,
+    compression: bool,
 ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
     let Some(&b0) = buf.first() else {
         return Ok(None);
     };
     let rsv = (b0 >> 4) & 7;
-    if rsv != 0 {
+    let rsv1_allowed = compression && rsv == 0b100;
+    if rsv != 0 && !rsv1_allowed {
         return Err(ProtocolError::ReservedBits { rsv });
     }
     let opcode = match b0 & 0xF {
@@ -36,6 +39,9 @@ fn reference_frame_header(
         other => return Err(ProtocolError::ReservedOpcode(other)),
     };
     let control = b0 & 0x8 != 0;
+    if rsv != 0 && (control || opcode == OpCode::Continuation) {
+        return Err(ProtocolError::MisplacedCompressedBit { opcode });
+    }
     let fin = b0 & 0x80 != 0;
     let Some(&b1) = buf.get(1) else {
         return Ok(None);
@@ -90,7 +96,7 @@ fn reference_frame_header(
     };
     let header = FrameHeader {
         fin,
-        rsv: 0,
+        rsv,
         opcode,
         mask,
         payload_len: len,
@@ -100,11 +106,12 @@ fn reference_frame_header(
 
 /// **frame_header** — the frame header parser and encoder.
 ///
-/// Input: `[config][bytes]`; bit 0 of config picks the role, bits 1–3 `max_frame_size`.
+/// Input: `[config][bytes]`; bit 0 of config picks the role, bits 1–3 `max_frame_size`,
+/// bit 4 whether permessage-deflate was negotiated (`parse_compressed`).
 ///
-/// Invariants: no panic; `FrameHeader::parse` agrees exactly (same header, length or
-/// error) with an independent transcription of RFC 6455 §5.2 on every prefix of the
-/// input; the answer is `Partial` until one deciding byte and constant after it; a
+/// Invariants: no panic; `FrameHeader::parse` (or `parse_compressed`) agrees exactly
+/// (same header, length or error) with an independent transcription of RFC 6455 §5.2
+/// (and RFC 7692 §6) on every prefix of the input; the answer is `Partial` until one deciding byte and constant after it; a
 /// parsed header is 2–14 bytes, obeys the limits, and re-encodes (`encode`,
 /// `write_frame`) to bytes that parse back to the same header and payload.
 pub fn frame_header(data: &[u8]) {
@@ -118,12 +125,18 @@ pub fn frame_header(data: &[u8]) {
     };
     const MAXES: [u64; 8] = [0, 125, 126, 65_535, 65_536, 16 << 20, 1 << 62, u64::MAX];
     let max = MAXES[usize::from((config >> 1) & 7)];
+    let compression = config & 0x10 != 0;
+    let parse = if compression {
+        FrameHeader::parse_compressed
+    } else {
+        FrameHeader::parse
+    };
 
     let mut decided: Option<Result<(FrameHeader, usize), ProtocolError>> = None;
     for end in 0..=buf.len().min(FrameHeader::MAX_LEN + 2) {
         let prefix = &buf[..end];
-        let got = FrameHeader::parse(prefix, role, max);
-        let expected = reference_frame_header(prefix, role, max);
+        let got = parse(prefix, role, max);
+        let expected = reference_frame_header(prefix, role, max, compression);
         let got = match got {
             Ok(Status::Complete(v)) => Ok(Some(v)),
             Ok(Status::Partial) => Ok(None),
@@ -145,7 +158,11 @@ pub fn frame_header(data: &[u8]) {
         return;
     };
     assert!((2..=FrameHeader::MAX_LEN).contains(&len));
-    assert_eq!(header.rsv, 0);
+    if header.rsv != 0 {
+        // Only RSV1, only when negotiated, only on a message's first frame.
+        assert!(compression && header.rsv == frame::RSV1);
+        assert!(!header.opcode.is_control() && header.opcode != OpCode::Continuation);
+    }
     assert_eq!(header.mask.is_some(), role == Role::Server);
     assert!(header.payload_len <= max && header.payload_len >> 63 == 0);
     if header.opcode.is_control() {
@@ -156,7 +173,7 @@ pub fn frame_header(data: &[u8]) {
     header.encode(&mut encoded);
     assert_eq!(encoded.len(), header.encoded_len());
     assert_eq!(
-        FrameHeader::parse(&encoded, role, max),
+        parse(&encoded, role, max),
         Ok(Status::Complete((header, encoded.len())))
     );
     assert!(

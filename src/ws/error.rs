@@ -56,7 +56,9 @@ impl From<UsageError> for SendError {
 #[non_exhaustive]
 pub enum ProtocolError {
     /// RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defining them was
-    /// negotiated. This server negotiates no extensions, so any set bit is an error.
+    /// negotiated. The only extension is permessage-deflate, which defines RSV1 (see
+    /// [`MisplacedCompressedBit`](Self::MisplacedCompressedBit)); any other set bit, or
+    /// RSV1 without it, is an error.
     /// `rsv` is the three bits as one value: RSV1 = `0b100`, RSV2 = `0b010`, RSV3 = `0b001`.
     ReservedBits {
         /// The received RSV bits (never 0 in an error).
@@ -65,6 +67,13 @@ pub enum ProtocolError {
     /// RFC 6455 §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved; receiving one
     /// MUST fail the connection.
     ReservedOpcode(u8),
+    /// RFC 7692 §6.1: with permessage-deflate, RSV1 ("Per-Message Compressed") may be
+    /// set only on the first frame of a data message; a receiver MUST fail the
+    /// connection when it is set on a control frame or a continuation frame.
+    MisplacedCompressedBit {
+        /// The frame that carried it.
+        opcode: crate::ws::frame::OpCode,
+    },
     /// RFC 6455 §5.5: control frames (close, ping, pong) MUST NOT be fragmented,
     /// so a control frame with FIN = 0 is an error.
     FragmentedControlFrame,
@@ -135,6 +144,7 @@ impl ProtocolError {
         match self {
             ProtocolError::ReservedBits { .. }
             | ProtocolError::ReservedOpcode(_)
+            | ProtocolError::MisplacedCompressedBit { .. }
             | ProtocolError::FragmentedControlFrame
             | ProtocolError::ControlFrameTooLong(_)
             | ProtocolError::LengthTopBitSet
@@ -162,6 +172,11 @@ impl fmt::Display for ProtocolError {
                 "reserved bits set (rsv = {rsv:#05b}) but no extension was negotiated"
             ),
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            ProtocolError::MisplacedCompressedBit { opcode } => write!(
+                f,
+                "rsv1 (compressed) set on a {} frame: only a message's first frame may carry it",
+                opcode.name()
+            ),
             ProtocolError::FragmentedControlFrame => {
                 f.write_str("fragmented control frame (fin = 0 on a control opcode)")
             }

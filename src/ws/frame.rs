@@ -112,7 +112,8 @@ pub struct FrameHeader {
     /// The final fragment of a message (§5.2); always set on control frames (§5.5).
     pub fin: bool,
     /// The three RSV bits as a 3-bit value: RSV1 = 0b100, RSV2 = 0b010, RSV3 = 0b001.
-    /// Always 0 in a parsed header, since no extensions are ever negotiated.
+    /// In a parsed header, 0 — or [`RSV1`] on the first frame of a compressed message
+    /// when permessage-deflate was negotiated ([`FrameHeader::parse_compressed`]).
     pub rsv: u8,
     /// What the payload is.
     pub opcode: OpCode,
@@ -121,6 +122,10 @@ pub struct FrameHeader {
     /// The payload length in bytes, not counting the header itself.
     pub payload_len: u64,
 }
+
+/// RSV1 as a value of [`FrameHeader::rsv`]: with permessage-deflate it is the
+/// "Per-Message Compressed" bit (RFC 7692 §6).
+pub const RSV1: u8 = 0b100;
 
 /// The 7-bit length value announcing a 16-bit extended length (§5.2).
 const LEN_16: u8 = 126;
@@ -167,22 +172,49 @@ impl FrameHeader {
         role: Role,
         max_frame_size: u64,
     ) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
+        Self::parse_with(buf, role, max_frame_size, false)
+    }
+
+    /// [`parse`](Self::parse) on a connection that negotiated permessage-deflate: RSV1
+    /// marks the first frame of a compressed message and is allowed there — and only
+    /// there: RFC 7692 §6.1 forbids it on control frames and on continuation frames
+    /// ("non-first fragments"), and a receiver MUST fail the connection
+    /// ([`ProtocolError::MisplacedCompressedBit`], 1002). RSV2 and RSV3 stay errors.
+    pub fn parse_compressed(
+        buf: &[u8],
+        role: Role,
+        max_frame_size: u64,
+    ) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
+        Self::parse_with(buf, role, max_frame_size, true)
+    }
+
+    fn parse_with(
+        buf: &[u8],
+        role: Role,
+        max_frame_size: u64,
+        compression: bool,
+    ) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
         // Byte 0: FIN, RSV1-3, opcode.
         let Some(&b0) = buf.first() else {
             return Ok(Status::Partial);
         };
         let fin = b0 & 0x80 != 0;
         let rsv = (b0 >> 4) & 0b111;
+        let raw_opcode = b0 & 0x0F;
         // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that
-        // defines meanings for non-zero values". We never negotiate extensions.
-        if rsv != 0 {
+        // defines meanings for non-zero values". The only one we negotiate is
+        // permessage-deflate, which gives RSV1 a meaning (RFC 7692 §6).
+        let allowed = if compression { RSV1 } else { 0 };
+        if rsv & !allowed != 0 {
             return Err(ProtocolError::ReservedBits { rsv });
         }
         // RFC 6455 §5.2: "If an unknown opcode is received, the receiving endpoint
         // MUST _Fail the WebSocket Connection_."
-        let raw_opcode = b0 & 0x0F;
         let opcode =
             OpCode::from_u8(raw_opcode).ok_or(ProtocolError::ReservedOpcode(raw_opcode))?;
+        if rsv != 0 && (opcode.is_control() || opcode == OpCode::Continuation) {
+            return Err(ProtocolError::MisplacedCompressedBit { opcode });
+        }
 
         // Byte 1: MASK, 7-bit payload length.
         let Some(&b1) = buf.get(1) else {
@@ -537,13 +569,48 @@ mod tests {
                 1002,
             );
         }
-        // RSV1 alone is 0b100, as in the per-message-deflate extension we do not negotiate.
+        // RSV1 alone is 0b100: without permessage-deflate negotiated, it is an error too.
         assert_rejected(
             &[0xC1],
             Role::Server,
             ProtocolError::ReservedBits { rsv: 0b100 },
             1002,
         );
+    }
+
+    #[test]
+    fn with_compression_rsv1_is_allowed_on_the_first_frame_of_a_message_only() {
+        // RFC 7692 §6: RSV1 marks a compressed message, on its first frame.
+        for (opcode, fin) in [(OpCode::Text, true), (OpCode::Binary, false)] {
+            let b0 = u8::from(fin) << 7 | RSV1 << 4 | opcode.as_u8();
+            let frame = [b0, 0x80 | 1, 1, 2, 3, 4, 0];
+            let Ok(Status::Complete((header, 6))) =
+                FrameHeader::parse_compressed(&frame, Role::Server, 125)
+            else {
+                panic!("{opcode:?} with RSV1 refused");
+            };
+            assert_eq!((header.rsv, header.opcode, header.fin), (RSV1, opcode, fin));
+        }
+        // RFC 7692 §6.1: never on a continuation or control frame — known from byte 0.
+        for opcode in [
+            OpCode::Continuation,
+            OpCode::Ping,
+            OpCode::Pong,
+            OpCode::Close,
+        ] {
+            let b0 = 0x80 | RSV1 << 4 | opcode.as_u8();
+            let got = FrameHeader::parse_compressed(&[b0], Role::Server, 125);
+            assert_eq!(got, Err(ProtocolError::MisplacedCompressedBit { opcode }));
+            assert_eq!(got.unwrap_err().close_code().as_u16(), 1002);
+        }
+        // RSV2 and RSV3 mean nothing to permessage-deflate.
+        for rsv in [0b010, 0b001, 0b110, 0b111] {
+            let b0 = 0x80 | rsv << 4 | OpCode::Text.as_u8();
+            assert_eq!(
+                FrameHeader::parse_compressed(&[b0], Role::Server, 125),
+                Err(ProtocolError::ReservedBits { rsv })
+            );
+        }
     }
 
     #[test]
