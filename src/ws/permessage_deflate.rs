@@ -786,3 +786,813 @@ pub fn validate_response(
         response,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(n: u8) -> WindowBits {
+        WindowBits::new(n).unwrap()
+    }
+
+    /// What a server with `config` answers to the request header `offers`: the
+    /// response value, or `None` for no answer.
+    fn answer(offers: &str, config: &DeflateConfig) -> Option<String> {
+        let agreement = negotiate(split_list(offers.as_bytes()), config).unwrap()?;
+        let mut out = Vec::new();
+        agreement.write_response(&mut out);
+        Some(String::from_utf8(out).unwrap())
+    }
+
+    /// The offer in `element`, or why a server declines it.
+    fn offer(element: &str) -> Result<DeflateOffer, ParamError> {
+        DeflateOffer::parse(&Extension::parse(element.as_bytes()).unwrap())
+    }
+
+    fn stream(window: u8, context_takeover: bool) -> StreamParams {
+        StreamParams {
+            window_bits: bits(window),
+            context_takeover,
+        }
+    }
+
+    /// Every offer a client can make, parameters in every combination (360 of them).
+    fn every_offer() -> Vec<DeflateOffer> {
+        let windows = || std::iter::once(None).chain((8..=15).map(|n| Some(bits(n))));
+        let mut offers = Vec::new();
+        for server_no_context_takeover in [false, true] {
+            for client_no_context_takeover in [false, true] {
+                for server_max_window_bits in windows() {
+                    let client_windows =
+                        [ClientWindowOffer::NotOffered, ClientWindowOffer::Supported]
+                            .into_iter()
+                            .chain((8..=15).map(|n| ClientWindowOffer::AtMost(bits(n))));
+                    for client_max_window_bits in client_windows {
+                        offers.push(DeflateOffer {
+                            server_no_context_takeover,
+                            client_no_context_takeover,
+                            server_max_window_bits,
+                            client_max_window_bits,
+                        });
+                    }
+                }
+            }
+        }
+        offers
+    }
+
+    // ===== window bits =====
+
+    #[test]
+    fn window_bits_are_8_to_15_without_leading_zeros() {
+        for n in 8..=15u8 {
+            let written = n.to_string();
+            assert_eq!(WindowBits::parse(written.bytes()), Some(bits(n)));
+            assert_eq!(bits(n).to_string(), written);
+            assert_eq!(bits(n).size(), 1 << n);
+        }
+        for bad in [
+            "", "0", "7", "08", "010", "16", "99", "100", "+9", "-9", " 9", "abc", "1O",
+        ] {
+            assert_eq!(WindowBits::parse(bad.bytes()), None, "{bad:?}");
+        }
+        assert_eq!(WindowBits::new(7), None);
+        assert_eq!(WindowBits::new(16), None);
+        assert_eq!((WindowBits::MIN.get(), WindowBits::MAX.get()), (8, 15));
+    }
+
+    // ===== server: reading offers =====
+
+    #[test]
+    fn chromiums_offer_is_accepted_with_full_windows() {
+        let chromium = "permessage-deflate; client_max_window_bits";
+        let full = negotiate(split_list(chromium.as_bytes()), &DeflateConfig::full())
+            .unwrap()
+            .unwrap();
+        assert_eq!(full.compressor, stream(15, true));
+        assert_eq!(full.decompressor, stream(15, true));
+        // 15 for the client is what absence means: nothing to say.
+        assert_eq!(
+            answer(chromium, &DeflateConfig::full()).unwrap(),
+            "permessage-deflate"
+        );
+        let light = negotiate(
+            split_list(chromium.as_bytes()),
+            &DeflateConfig::memory_light(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(light.compressor, stream(15, false));
+        assert_eq!(light.decompressor, stream(15, false));
+        assert_eq!(
+            answer(chromium, &DeflateConfig::memory_light()).unwrap(),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+        );
+    }
+
+    #[test]
+    fn an_offer_without_parameters_is_accepted_and_never_answered_with_a_client_window() {
+        // Firefox's offer. Even a config asking the client for a small window may not
+        // ask this client (§7.1.2.2).
+        let mut config = DeflateConfig::memory_light();
+        config.client_window_bits = bits(9);
+        let agreement = negotiate(split_list(b"permessage-deflate"), &config)
+            .unwrap()
+            .unwrap();
+        assert_eq!(agreement.decompressor.window_bits, WindowBits::MAX);
+        assert_eq!(agreement.response().client_max_window_bits, None);
+        assert_eq!(
+            answer("permessage-deflate", &DeflateConfig::full()).unwrap(),
+            "permessage-deflate"
+        );
+    }
+
+    #[test]
+    fn a_declined_offer_gives_way_to_the_next_acceptable_one() {
+        let offers = "permessage-deflate; foo, x-webkit-deflate-frame, \
+                      permessage-deflate; server_max_window_bits=10, permessage-deflate";
+        assert_eq!(
+            answer(offers, &DeflateConfig::full()).unwrap(),
+            "permessage-deflate; server_max_window_bits=10"
+        );
+        // The same offers across two header fields (two list sources, one list).
+        let head_list = [
+            &b"permessage-deflate; server_max_window_bits=08"[..],
+            b"permessage-deflate; server_max_window_bits=11",
+        ];
+        let agreement = negotiate(head_list, &DeflateConfig::full())
+            .unwrap()
+            .unwrap();
+        assert_eq!(agreement.compressor.window_bits, bits(11));
+    }
+
+    #[test]
+    fn only_permessage_deflate_spelled_exactly_is_accepted() {
+        for offers in [
+            "x-webkit-deflate-frame",
+            "Permessage-Deflate",
+            "permessage_deflate",
+            "deflate-frame; no_context_takeover",
+        ] {
+            assert_eq!(answer(offers, &DeflateConfig::full()), None, "{offers}");
+        }
+        assert_eq!(
+            offer("permessage-deflate; Server_No_Context_Takeover"),
+            Err(ParamError::Unknown)
+        );
+    }
+
+    #[test]
+    fn every_parameter_with_and_without_a_value() {
+        use ClientWindowOffer::*;
+        use DeflateParam::*;
+        let plain = DeflateOffer {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: None,
+            client_max_window_bits: NotOffered,
+        };
+        let cases = [
+            ("permessage-deflate", Ok(plain)),
+            (
+                "permessage-deflate; server_no_context_takeover",
+                Ok(DeflateOffer {
+                    server_no_context_takeover: true,
+                    ..plain
+                }),
+            ),
+            (
+                "permessage-deflate; server_no_context_takeover=1",
+                Err(ParamError::UnexpectedValue(ServerNoContextTakeover)),
+            ),
+            (
+                "permessage-deflate; client_no_context_takeover",
+                Ok(DeflateOffer {
+                    client_no_context_takeover: true,
+                    ..plain
+                }),
+            ),
+            (
+                "permessage-deflate; client_no_context_takeover=\"x\"",
+                Err(ParamError::UnexpectedValue(ClientNoContextTakeover)),
+            ),
+            (
+                "permessage-deflate; server_max_window_bits",
+                Err(ParamError::MissingValue(ServerMaxWindowBits)),
+            ),
+            (
+                "permessage-deflate; server_max_window_bits=10",
+                Ok(DeflateOffer {
+                    server_max_window_bits: Some(bits(10)),
+                    ..plain
+                }),
+            ),
+            (
+                "permessage-deflate; client_max_window_bits",
+                Ok(DeflateOffer {
+                    client_max_window_bits: Supported,
+                    ..plain
+                }),
+            ),
+            (
+                "permessage-deflate; client_max_window_bits=10",
+                Ok(DeflateOffer {
+                    client_max_window_bits: AtMost(bits(10)),
+                    ..plain
+                }),
+            ),
+        ];
+        for (element, expected) in cases {
+            assert_eq!(offer(element), expected, "{element}");
+        }
+    }
+
+    #[test]
+    fn invalid_window_bits_are_declined_and_a_quoted_valid_one_is_not() {
+        for param in [
+            DeflateParam::ServerMaxWindowBits,
+            DeflateParam::ClientMaxWindowBits,
+        ] {
+            for value in ["0", "08", "16", "7", "abc", "010", "\"16\"", "\"0\\8\""] {
+                let element = format!("permessage-deflate; {param}={value}");
+                assert_eq!(
+                    offer(&element),
+                    Err(ParamError::InvalidWindowBits(param)),
+                    "{element}"
+                );
+                // Declined, so not answered: not a failed handshake either.
+                assert_eq!(answer(&element, &DeflateConfig::full()), None, "{element}");
+            }
+            // §9.1: a quoted-string value is the token it unescapes to.
+            for value in ["\"10\"", "\"1\\0\""] {
+                let element = format!("permessage-deflate; {param}={value}");
+                let read = offer(&element).unwrap();
+                let read_bits = match param {
+                    DeflateParam::ServerMaxWindowBits => read.server_max_window_bits,
+                    _ => match read.client_max_window_bits {
+                        ClientWindowOffer::AtMost(b) => Some(b),
+                        _ => None,
+                    },
+                };
+                assert_eq!(read_bits, Some(bits(10)), "{element}");
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_parameters_are_declined() {
+        for (param, written) in [
+            (
+                DeflateParam::ServerNoContextTakeover,
+                "server_no_context_takeover",
+            ),
+            (
+                DeflateParam::ClientNoContextTakeover,
+                "client_no_context_takeover",
+            ),
+            (
+                DeflateParam::ServerMaxWindowBits,
+                "server_max_window_bits=10",
+            ),
+            (DeflateParam::ClientMaxWindowBits, "client_max_window_bits"),
+        ] {
+            let element =
+                format!("permessage-deflate; {written}; client_no_context_takeover_x; {written}");
+            // The unknown parameter comes first and is the reason.
+            assert_eq!(offer(&element), Err(ParamError::Unknown));
+            let element = format!("permessage-deflate; {written};{written}");
+            assert_eq!(
+                offer(&element),
+                Err(ParamError::Duplicate(param)),
+                "{element}"
+            );
+            assert_eq!(answer(&element, &DeflateConfig::full()), None);
+        }
+        // Twice with different values is still twice.
+        assert_eq!(
+            offer("permessage-deflate; client_max_window_bits; client_max_window_bits=9"),
+            Err(ParamError::Duplicate(DeflateParam::ClientMaxWindowBits))
+        );
+    }
+
+    #[test]
+    fn an_unknown_parameter_is_declined() {
+        for element in [
+            "permessage-deflate; foo",
+            "permessage-deflate; client_max_window_bits; x=1",
+            "permessage-deflate; max_window_bits=10",
+        ] {
+            assert_eq!(offer(element), Err(ParamError::Unknown), "{element}");
+            assert_eq!(answer(element, &DeflateConfig::memory_light()), None);
+        }
+    }
+
+    #[test]
+    fn an_offered_server_window_is_answered_with_at_most_it() {
+        for offered in 8..=15 {
+            for max in 8..=15 {
+                let mut config = DeflateConfig::full();
+                config.max_server_window_bits = bits(max);
+                let offers = format!("permessage-deflate; server_max_window_bits={offered}");
+                let agreement = negotiate(split_list(offers.as_bytes()), &config)
+                    .unwrap()
+                    .unwrap();
+                let used = offered.min(max);
+                assert_eq!(agreement.compressor.window_bits, bits(used));
+                assert_eq!(
+                    agreement.response().server_max_window_bits,
+                    Some(bits(used))
+                );
+                assert_eq!(
+                    answer(&offers, &config).unwrap(),
+                    format!("permessage-deflate; server_max_window_bits={used}")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn window_bits_8_are_honoured_exactly() {
+        // zlib-based servers answer 9 here; our codec keeps to 256 bytes.
+        let offers = "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8";
+        let agreement = negotiate(split_list(offers.as_bytes()), &DeflateConfig::full())
+            .unwrap()
+            .unwrap();
+        assert_eq!(agreement.compressor.window_bits, WindowBits::MIN);
+        assert_eq!(agreement.decompressor.window_bits, WindowBits::MIN);
+        assert_eq!(
+            answer(offers, &DeflateConfig::full()).unwrap(),
+            "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8"
+        );
+    }
+
+    #[test]
+    fn an_unasked_server_window_is_kept_to_but_not_announced() {
+        let mut config = DeflateConfig::full();
+        config.max_server_window_bits = bits(10);
+        let agreement = negotiate(split_list(b"permessage-deflate"), &config)
+            .unwrap()
+            .unwrap();
+        assert_eq!(agreement.compressor.window_bits, bits(10));
+        assert_eq!(agreement.response().server_max_window_bits, None);
+    }
+
+    #[test]
+    fn the_client_window_is_limited_only_when_offered_and_never_above_its_hint() {
+        let mut config = DeflateConfig::full();
+        config.client_window_bits = bits(10);
+        for (offers, window, response) in [
+            ("permessage-deflate", 15, "permessage-deflate"),
+            (
+                "permessage-deflate; client_max_window_bits",
+                10,
+                "permessage-deflate; client_max_window_bits=10",
+            ),
+            (
+                "permessage-deflate; client_max_window_bits=12",
+                10,
+                "permessage-deflate; client_max_window_bits=10",
+            ),
+            (
+                "permessage-deflate; client_max_window_bits=9",
+                9,
+                "permessage-deflate; client_max_window_bits=9",
+            ),
+        ] {
+            let agreement = negotiate(split_list(offers.as_bytes()), &config)
+                .unwrap()
+                .unwrap();
+            assert_eq!(agreement.decompressor.window_bits, bits(window), "{offers}");
+            assert_eq!(answer(offers, &config).unwrap(), response);
+        }
+        // A hint of 15 under a config of 15 is the default both ways: nothing to say.
+        assert_eq!(
+            answer(
+                "permessage-deflate; client_max_window_bits=15",
+                &DeflateConfig::full()
+            )
+            .unwrap(),
+            "permessage-deflate"
+        );
+    }
+
+    #[test]
+    fn the_clients_no_context_takeover_hint_is_made_binding() {
+        let agreement = negotiate(
+            split_list(b"permessage-deflate; client_no_context_takeover"),
+            &DeflateConfig::full(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!agreement.decompressor.context_takeover);
+        assert!(agreement.compressor.context_takeover);
+        assert!(agreement.response().client_no_context_takeover);
+    }
+
+    #[test]
+    fn autobahn_style_offers_against_both_configs() {
+        // (offer header, full's answer, memory_light's answer). Autobahn's 12.x cases
+        // offer the first; its 13.x cases walk through the others, several offers in one
+        // header among them.
+        let pmd = "permessage-deflate";
+        let nct = "server_no_context_takeover; client_no_context_takeover";
+        let cases = [
+            (
+                format!("{pmd}; client_max_window_bits"),
+                pmd.to_owned(),
+                format!("{pmd}; {nct}"),
+            ),
+            (
+                format!("{pmd}; client_no_context_takeover; client_max_window_bits"),
+                format!("{pmd}; client_no_context_takeover"),
+                format!("{pmd}; {nct}"),
+            ),
+            (
+                format!("{pmd}; client_max_window_bits; server_max_window_bits=8"),
+                format!("{pmd}; server_max_window_bits=8"),
+                format!("{pmd}; {nct}; server_max_window_bits=8"),
+            ),
+            (
+                format!("{pmd}; client_max_window_bits; server_max_window_bits=15"),
+                format!("{pmd}; server_max_window_bits=15"),
+                format!("{pmd}; {nct}; server_max_window_bits=15"),
+            ),
+            (
+                format!(
+                    "{pmd}; client_no_context_takeover; server_no_context_takeover; server_max_window_bits=8; client_max_window_bits"
+                ),
+                format!("{pmd}; {nct}; server_max_window_bits=8"),
+                format!("{pmd}; {nct}; server_max_window_bits=8"),
+            ),
+            (
+                format!("{pmd}; client_max_window_bits=8"),
+                format!("{pmd}; client_max_window_bits=8"),
+                format!("{pmd}; {nct}; client_max_window_bits=8"),
+            ),
+            (
+                format!(
+                    "{pmd}; server_max_window_bits=9; client_max_window_bits=9, {pmd}; client_max_window_bits, {pmd}"
+                ),
+                format!("{pmd}; server_max_window_bits=9; client_max_window_bits=9"),
+                format!("{pmd}; {nct}; server_max_window_bits=9; client_max_window_bits=9"),
+            ),
+            (
+                format!("{pmd}; server_no_context_takeover; server_max_window_bits=12, {pmd}"),
+                format!("{pmd}; server_no_context_takeover; server_max_window_bits=12"),
+                format!("{pmd}; {nct}; server_max_window_bits=12"),
+            ),
+        ];
+        for (offers, full, light) in cases {
+            assert_eq!(
+                answer(&offers, &DeflateConfig::full()).unwrap(),
+                full,
+                "{offers}"
+            );
+            assert_eq!(
+                answer(&offers, &DeflateConfig::memory_light()).unwrap(),
+                light,
+                "{offers}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_disabled_config_answers_nothing_but_still_checks_the_grammar() {
+        let config = DeflateConfig::disabled();
+        assert_eq!(config, DeflateConfig::default());
+        assert_eq!(
+            negotiate(split_list(b"permessage-deflate"), &config),
+            Ok(None)
+        );
+        assert_eq!(
+            negotiate(split_list(b"permessage-deflate; a="), &config),
+            Err(ExtensionError::ValueNotToken)
+        );
+    }
+
+    #[test]
+    fn a_malformed_list_fails_even_after_an_acceptable_offer() {
+        for offers in [
+            "permessage-deflate, x; =1",
+            "permessage-deflate, a b",
+            "permessage-deflate; client_max_window_bits=\"1 0\"",
+        ] {
+            assert!(
+                negotiate(split_list(offers.as_bytes()), &DeflateConfig::full()).is_err(),
+                "{offers}"
+            );
+        }
+        assert_eq!(
+            negotiate(std::iter::empty(), &DeflateConfig::full()),
+            Ok(None)
+        );
+    }
+
+    // ===== client =====
+
+    #[test]
+    fn client_offers_are_written_with_the_parameters_in_rfc_order() {
+        assert_eq!(
+            client_offer(&DeflateOffer::default()),
+            "permessage-deflate; client_max_window_bits"
+        );
+        let everything = DeflateOffer {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: Some(bits(10)),
+            client_max_window_bits: ClientWindowOffer::AtMost(bits(12)),
+        };
+        assert_eq!(
+            client_offer(&everything),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=10; client_max_window_bits=12"
+        );
+        // Every offer reads back as itself.
+        for o in every_offer() {
+            assert_eq!(offer(&client_offer(&o)), Ok(o));
+        }
+    }
+
+    #[test]
+    fn the_client_accepts_each_valid_answer() {
+        let browser = DeflateOffer::browser();
+        let hint_10 = DeflateOffer {
+            client_max_window_bits: ClientWindowOffer::AtMost(bits(10)),
+            ..browser
+        };
+        let server_10 = DeflateOffer {
+            server_max_window_bits: Some(bits(10)),
+            ..browser
+        };
+        let promise = DeflateOffer {
+            client_no_context_takeover: true,
+            ..browser
+        };
+        let reset = DeflateOffer {
+            server_no_context_takeover: true,
+            ..browser
+        };
+        let cases: [(&DeflateOffer, &str, (StreamParams, StreamParams)); 11] = [
+            (
+                &browser,
+                "permessage-deflate",
+                (stream(15, true), stream(15, true)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; client_max_window_bits=10",
+                (stream(10, true), stream(15, true)),
+            ),
+            // Unasked, but allowed (§7.1.1.1, §7.1.2.1).
+            (
+                &browser,
+                "permessage-deflate; server_no_context_takeover",
+                (stream(15, true), stream(15, false)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; server_max_window_bits=9",
+                (stream(15, true), stream(9, true)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; client_no_context_takeover",
+                (stream(15, false), stream(15, true)),
+            ),
+            // Our hint stays our limit, whatever the server allows.
+            (
+                &hint_10,
+                "permessage-deflate; client_max_window_bits=12",
+                (stream(10, true), stream(15, true)),
+            ),
+            (
+                &hint_10,
+                "permessage-deflate",
+                (stream(10, true), stream(15, true)),
+            ),
+            (
+                &server_10,
+                "permessage-deflate; server_max_window_bits=8",
+                (stream(15, true), stream(8, true)),
+            ),
+            (
+                &server_10,
+                "permessage-deflate; server_max_window_bits=\"10\"",
+                (stream(15, true), stream(10, true)),
+            ),
+            // We said we would reset; we do.
+            (
+                &promise,
+                "permessage-deflate",
+                (stream(15, false), stream(15, true)),
+            ),
+            (
+                &reset,
+                "permessage-deflate;server_no_context_takeover",
+                (stream(15, true), stream(15, false)),
+            ),
+        ];
+        for (offer, response, (compressor, decompressor)) in cases {
+            let agreement = validate_response(response.as_bytes(), offer)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (agreement.compressor, agreement.decompressor),
+                (compressor, decompressor),
+                "{response}"
+            );
+        }
+        // No answer: the server declined, and we run uncompressed.
+        assert_eq!(validate_response(b"", &browser), Ok(None));
+        assert_eq!(validate_response(b" , ", &browser), Ok(None));
+    }
+
+    #[test]
+    fn the_client_rejects_each_broken_answer() {
+        use ClientExtensionError::*;
+        use DeflateParam::*;
+        let browser = DeflateOffer::browser();
+        let server_10 = DeflateOffer {
+            server_max_window_bits: Some(bits(10)),
+            ..browser
+        };
+        let reset = DeflateOffer {
+            server_no_context_takeover: true,
+            ..browser
+        };
+        let no_client_window = DeflateOffer {
+            client_max_window_bits: ClientWindowOffer::NotOffered,
+            ..browser
+        };
+        let cases = [
+            (
+                &browser,
+                "permessage-deflate; a=",
+                Malformed(ExtensionError::ValueNotToken),
+            ),
+            (&browser, "x-webkit-deflate-frame", UnexpectedExtension),
+            (&browser, "permessage-deflate, x-foo", UnexpectedExtension),
+            (
+                &browser,
+                "permessage-deflate, permessage-deflate",
+                DuplicateDeflate,
+            ),
+            (
+                &browser,
+                "permessage-deflate; foo",
+                Parameter(ParamError::Unknown),
+            ),
+            (
+                &browser,
+                "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+                Parameter(ParamError::Duplicate(ServerNoContextTakeover)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; server_no_context_takeover=x",
+                Parameter(ParamError::UnexpectedValue(ServerNoContextTakeover)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; client_max_window_bits",
+                Parameter(ParamError::MissingValue(ClientMaxWindowBits)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; server_max_window_bits",
+                Parameter(ParamError::MissingValue(ServerMaxWindowBits)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; server_max_window_bits=16",
+                Parameter(ParamError::InvalidWindowBits(ServerMaxWindowBits)),
+            ),
+            (
+                &browser,
+                "permessage-deflate; client_max_window_bits=07",
+                Parameter(ParamError::InvalidWindowBits(ClientMaxWindowBits)),
+            ),
+            (
+                &server_10,
+                "permessage-deflate",
+                ServerWindowMissing { offered: bits(10) },
+            ),
+            (
+                &server_10,
+                "permessage-deflate; server_max_window_bits=12",
+                ServerWindowAboveOffer {
+                    offered: bits(10),
+                    answered: bits(12),
+                },
+            ),
+            (&reset, "permessage-deflate", ServerNoContextTakeoverMissing),
+            (
+                &no_client_window,
+                "permessage-deflate; client_max_window_bits=10",
+                ClientWindowNotOffered,
+            ),
+        ];
+        for (offer, response, expected) in cases {
+            assert_eq!(
+                validate_response(response.as_bytes(), offer),
+                Err(expected),
+                "{response}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_server_answer_is_accepted_by_the_client_that_offered_it() {
+        let mut configs = vec![DeflateConfig::full(), DeflateConfig::memory_light()];
+        for (server, client) in [(8, 8), (9, 12), (12, 9)] {
+            let mut config = DeflateConfig::memory_light();
+            config.max_server_window_bits = bits(server);
+            config.client_window_bits = bits(client);
+            configs.push(config);
+        }
+        for config in &configs {
+            for o in every_offer() {
+                let server = config.accept(&o);
+                let mut response = Vec::new();
+                server.write_response(&mut response);
+                let client = validate_response(&response, &o)
+                    .unwrap_or_else(|e| panic!("{o:?} {config:?}: {e}"))
+                    .unwrap();
+                assert_eq!(client.response(), server.response());
+                // Each side's decompressor can read what the other's compressor writes.
+                for (sender, receiver) in [(&server, &client), (&client, &server)] {
+                    assert!(
+                        sender.compressor.window_bits <= receiver.decompressor.window_bits,
+                        "{o:?}"
+                    );
+                    assert!(
+                        !sender.compressor.context_takeover
+                            || receiver.decompressor.context_takeover,
+                        "{o:?}"
+                    );
+                }
+                // What the client asked of the server holds, and the client keeps its word.
+                assert!(!o.server_no_context_takeover || !server.compressor.context_takeover);
+                assert!(!o.client_no_context_takeover || !client.compressor.context_takeover);
+                if let Some(max) = o.server_max_window_bits {
+                    assert!(server.compressor.window_bits <= max);
+                }
+                if let ClientWindowOffer::AtMost(hint) = o.client_max_window_bits {
+                    assert!(client.compressor.window_bits <= hint);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn errors_display_in_lowercase_and_cite_their_rule() {
+        let errors: Vec<Box<dyn std::error::Error>> = vec![
+            Box::new(ParamError::Unknown),
+            Box::new(ParamError::Duplicate(DeflateParam::ServerMaxWindowBits)),
+            Box::new(ParamError::UnexpectedValue(
+                DeflateParam::ClientNoContextTakeover,
+            )),
+            Box::new(ParamError::MissingValue(DeflateParam::ServerMaxWindowBits)),
+            Box::new(ParamError::InvalidWindowBits(
+                DeflateParam::ClientMaxWindowBits,
+            )),
+            Box::new(ClientExtensionError::Malformed(
+                ExtensionError::NameNotToken,
+            )),
+            Box::new(ClientExtensionError::UnexpectedExtension),
+            Box::new(ClientExtensionError::DuplicateDeflate),
+            Box::new(ClientExtensionError::Parameter(ParamError::Unknown)),
+            Box::new(ClientExtensionError::ServerNoContextTakeoverMissing),
+            Box::new(ClientExtensionError::ServerWindowMissing { offered: bits(9) }),
+            Box::new(ClientExtensionError::ServerWindowAboveOffer {
+                offered: bits(9),
+                answered: bits(10),
+            }),
+            Box::new(ClientExtensionError::ClientWindowNotOffered),
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert_eq!(text, text.to_lowercase());
+            assert!(text.contains("rfc "), "{text}");
+        }
+        assert_eq!(
+            ClientExtensionError::ServerWindowAboveOffer {
+                offered: bits(9),
+                answered: bits(10)
+            }
+            .to_string(),
+            "server_max_window_bits=10 exceeds the 9 we offered (rfc 7692 §7.1.2.1)"
+        );
+    }
+
+    #[test]
+    fn an_agreement_is_a_few_bytes() {
+        assert_eq!(std::mem::size_of::<StreamParams>(), 2);
+        assert!(
+            std::mem::size_of::<Agreement>() <= 12,
+            "{}",
+            std::mem::size_of::<Agreement>()
+        );
+        assert!(std::mem::size_of::<DeflateConfig>() <= 8);
+    }
+}
