@@ -38,7 +38,7 @@
 
 use std::fmt;
 
-use crate::ws::extension::{Extension, ExtensionError, Param, split_list};
+use crate::ws::extension::{Extension, ExtensionError, Param, Value, split_list};
 
 /// The extension's registered name (RFC 7692 §7), compared exactly.
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -213,30 +213,21 @@ impl Written {
             if std::mem::replace(&mut seen[param as usize], true) {
                 return Err(ParamError::Duplicate(param));
             }
-            let bits = || {
-                value
-                    .map(|v| {
-                        WindowBits::parse(v.unescaped()).ok_or(ParamError::InvalidWindowBits(param))
-                    })
-                    .transpose()
+            // §7.1.2.1, §7.1.2.2: a window-bits value, unescaped (§9.1 allows `="10"`).
+            let bits = |v: Value<'_>| {
+                WindowBits::parse(v.unescaped()).ok_or(ParamError::InvalidWindowBits(param))
             };
-            match param {
-                DeflateParam::ServerNoContextTakeover | DeflateParam::ClientNoContextTakeover => {
-                    if value.is_some() {
-                        return Err(ParamError::UnexpectedValue(param));
-                    }
-                    if param == DeflateParam::ServerNoContextTakeover {
-                        written.server_no_context_takeover = true;
-                    } else {
-                        written.client_no_context_takeover = true;
-                    }
+            use DeflateParam::*;
+            match (param, value) {
+                (ServerNoContextTakeover | ClientNoContextTakeover, Some(_)) => {
+                    return Err(ParamError::UnexpectedValue(param));
                 }
-                DeflateParam::ServerMaxWindowBits => {
-                    written.server_max_window_bits =
-                        Some(bits()?.ok_or(ParamError::MissingValue(param))?);
-                }
-                DeflateParam::ClientMaxWindowBits => {
-                    written.client_max_window_bits = Some(bits()?);
+                (ServerNoContextTakeover, None) => written.server_no_context_takeover = true,
+                (ClientNoContextTakeover, None) => written.client_no_context_takeover = true,
+                (ServerMaxWindowBits, None) => return Err(ParamError::MissingValue(param)),
+                (ServerMaxWindowBits, Some(v)) => written.server_max_window_bits = Some(bits(v)?),
+                (ClientMaxWindowBits, v) => {
+                    written.client_max_window_bits = Some(v.map(bits).transpose()?);
                 }
             }
         }
@@ -257,8 +248,12 @@ fn write_element(
         out.extend_from_slice(b"; ");
         out.extend_from_slice(param.name().as_bytes());
         if let Some(bits) = bits {
+            // 8..=15: one or two digits.
             out.push(b'=');
-            out.extend_from_slice(bits.to_string().as_bytes());
+            if bits.get() >= 10 {
+                out.push(b'1');
+            }
+            out.push(b'0' + bits.get() % 10);
         }
     };
     if server_no_context_takeover {
