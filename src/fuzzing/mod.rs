@@ -26,6 +26,7 @@
 //! hub_ops:                         [history: u8] ([op: u8] [argument bytes]?)*
 //! storage_recovery:                [mode: u8] [limits: u8] [mode-specific bytes ...]
 //! token:                           the bytes themselves (as a token, and as claims to sign)
+//! extensions:                      [config: u8] [Sec-WebSocket-Extensions value ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -40,12 +41,14 @@
 //! driver in `driver.rs`), `session.rs` (`session`: the HTTP/1.1 session with an
 //! application's answers), `pair.rs` (`pair_roundtrip`), `hub.rs` (`hub_ops`),
 //! `storage.rs` (`storage_recovery`, on the writer and fold models in
-//! `storage::model`) and `token.rs` (`token`: the access tokens of `auth::token`). This
-//! file holds what they share: the input reader, a PRNG, split schedules, and
-//! [`TARGETS`].
+//! `storage::model`), `token.rs` (`token`: the access tokens of `auth::token`) and
+//! `extensions.rs` (`extensions`: the §9.1 extension grammar and permessage-deflate
+//! negotiation). This file holds what they share: the input reader, a PRNG, split
+//! schedules, and [`TARGETS`].
 
 mod connection;
 mod driver;
+mod extensions;
 mod http;
 mod hub;
 mod pair;
@@ -57,6 +60,7 @@ mod token;
 mod ws;
 
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
+pub use extensions::extensions;
 pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
 pub use pair::pair_roundtrip;
@@ -193,4 +197,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("session", session),
     ("storage_recovery", storage_recovery),
     ("token", token),
+    ("extensions", extensions),
 ];
