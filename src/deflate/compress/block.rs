@@ -36,7 +36,11 @@ const fn length_symbols() -> [u8; 256] {
     let mut symbol = 0;
     while symbol < 29 {
         let first = LENGTH_BASE[symbol] as usize - MIN_MATCH;
-        let count = if symbol == 28 { 1 } else { 1 << LENGTH_EXTRA[symbol] };
+        let count = if symbol == 28 {
+            1
+        } else {
+            1 << LENGTH_EXTRA[symbol]
+        };
         let mut i = 0;
         while i < count && first + i < 256 {
             table[first + i] = symbol as u8;
@@ -150,12 +154,10 @@ struct DynamicHeader {
 impl DynamicHeader {
     fn new(h: &Histogram) -> DynamicHeader {
         let mut litlen_lengths = [0u8; 288];
-        litlen_lengths[..MAX_LITLEN_SYMBOLS].copy_from_slice(
-            &lengths_for::<MAX_LITLEN_SYMBOLS>(
-                h.litlen[..MAX_LITLEN_SYMBOLS].try_into().expect("286"),
-                MAX_CODE_BITS,
-            ),
-        );
+        litlen_lengths[..MAX_LITLEN_SYMBOLS].copy_from_slice(&lengths_for::<MAX_LITLEN_SYMBOLS>(
+            h.litlen[..MAX_LITLEN_SYMBOLS].try_into().expect("286"),
+            MAX_CODE_BITS,
+        ));
         // A block may use no distance, or one: give the code two symbols anyway, so it
         // is complete. RFC 1951 §3.2.7 allows one unused distance code, but a complete
         // code is accepted by every decoder (zlib's `inflate` included).
@@ -170,14 +172,12 @@ impl DynamicHeader {
         }
         let dist_lengths = lengths_for(&dist_freqs, MAX_CODE_BITS);
 
-        let litlen_count = 257 + litlen_lengths[257..MAX_LITLEN_SYMBOLS]
-            .iter()
-            .rposition(|&l| l != 0)
-            .map_or(0, |i| i + 1);
-        let dist_count = 1 + dist_lengths
-            .iter()
-            .rposition(|&l| l != 0)
-            .unwrap_or(0);
+        let litlen_count = 257
+            + litlen_lengths[257..MAX_LITLEN_SYMBOLS]
+                .iter()
+                .rposition(|&l| l != 0)
+                .map_or(0, |i| i + 1);
+        let dist_count = 1 + dist_lengths.iter().rposition(|&l| l != 0).unwrap_or(0);
 
         let mut all = [0u8; MAX_LITLEN_SYMBOLS + MAX_DIST_SYMBOLS];
         all[..litlen_count].copy_from_slice(&litlen_lengths[..litlen_count]);
@@ -188,7 +188,8 @@ impl DynamicHeader {
         for &r in &runs {
             code_length_freqs[(r & 0xff) as usize] += 1;
         }
-        let code_lengths = Code::from_lengths(lengths_for(&code_length_freqs, MAX_CODE_LENGTH_BITS));
+        let code_lengths =
+            Code::from_lengths(lengths_for(&code_length_freqs, MAX_CODE_LENGTH_BITS));
         let code_length_count = 4 + CODE_LENGTH_ORDER[4..]
             .iter()
             .rposition(|&s| code_lengths.lengths[s as usize] != 0)
@@ -216,7 +217,11 @@ impl DynamicHeader {
         bits.put((self.dist_count - 1) as u32, 5, out);
         bits.put((self.code_length_count - 4) as u32, 4, out);
         for &symbol in &CODE_LENGTH_ORDER[..self.code_length_count] {
-            bits.put(u32::from(self.code_lengths.lengths[symbol as usize]), 3, out);
+            bits.put(
+                u32::from(self.code_lengths.lengths[symbol as usize]),
+                3,
+                out,
+            );
         }
         for &r in &self.runs {
             let symbol = (r & 0xff) as usize;
@@ -342,12 +347,20 @@ fn write_tokens(
     for &t in tokens {
         if t & MATCH_FLAG == 0 {
             let s = t as usize;
-            bits.put(u32::from(litlen.codes[s]), u32::from(litlen.lengths[s]), out);
+            bits.put(
+                u32::from(litlen.codes[s]),
+                u32::from(litlen.lengths[s]),
+                out,
+            );
         } else {
             let length_minus_3 = (t >> 16) & 0xff;
             let len_index = LENGTH_SYMBOL[length_minus_3 as usize] as usize;
             let s = 257 + len_index;
-            bits.put(u32::from(litlen.codes[s]), u32::from(litlen.lengths[s]), out);
+            bits.put(
+                u32::from(litlen.codes[s]),
+                u32::from(litlen.lengths[s]),
+                out,
+            );
             let extra = u32::from(LENGTH_EXTRA[len_index]);
             if extra != 0 {
                 let value = length_minus_3 + 3 - u32::from(LENGTH_BASE[len_index]);
@@ -367,7 +380,11 @@ fn write_tokens(
         }
     }
     let eob = END_OF_BLOCK as usize;
-    bits.put(u32::from(litlen.codes[eob]), u32::from(litlen.lengths[eob]), out);
+    bits.put(
+        u32::from(litlen.codes[eob]),
+        u32::from(litlen.lengths[eob]),
+        out,
+    );
 }
 
 #[cfg(test)]
@@ -379,7 +396,10 @@ mod tests {
         for length in 3..=258usize {
             let i = LENGTH_SYMBOL[length - 3] as usize;
             let base = LENGTH_BASE[i] as usize;
-            assert!(length >= base && length - base < 1 << LENGTH_EXTRA[i], "{length}");
+            assert!(
+                length >= base && length - base < 1 << LENGTH_EXTRA[i],
+                "{length}"
+            );
         }
         assert_eq!(LENGTH_SYMBOL[255], 28);
         assert_eq!(LENGTH_SYMBOL[254], 27);
@@ -390,7 +410,10 @@ mod tests {
         for distance in 1..=32768u32 {
             let i = dist_symbol(distance - 1);
             let base = u32::from(DIST_BASE[i]);
-            assert!(distance >= base && distance - base < 1 << DIST_EXTRA[i], "{distance}");
+            assert!(
+                distance >= base && distance - base < 1 << DIST_EXTRA[i],
+                "{distance}"
+            );
         }
     }
 

@@ -27,7 +27,10 @@ struct Bits<'a> {
 
 impl Bits<'_> {
     fn bit(&mut self) -> Result<u32, String> {
-        let byte = self.data.get(self.at / 8).ok_or("input ends inside a block")?;
+        let byte = self
+            .data
+            .get(self.at / 8)
+            .ok_or("input ends inside a block")?;
         let bit = (byte >> (self.at % 8)) & 1;
         self.at += 1;
         Ok(u32::from(bit))
@@ -142,7 +145,12 @@ impl CheckingInflater {
         }
     }
 
-    fn codes(&mut self, bits: &mut Bits<'_>, lit: &Decoding, dist: &Decoding) -> Result<(), String> {
+    fn codes(
+        &mut self,
+        bits: &mut Bits<'_>,
+        lit: &Decoding,
+        dist: &Decoding,
+    ) -> Result<(), String> {
         loop {
             let symbol = lit.decode(bits)? as usize;
             match symbol {
@@ -150,12 +158,14 @@ impl CheckingInflater {
                 256 => return Ok(()),
                 257..=285 => {
                     let i = symbol - 257;
-                    let length = LENGTH_BASE[i] as usize + bits.bits(LENGTH_EXTRA[i].into())? as usize;
+                    let length =
+                        LENGTH_BASE[i] as usize + bits.bits(LENGTH_EXTRA[i].into())? as usize;
                     let d = dist.decode(bits)? as usize;
                     if d >= 30 {
                         return Err("distance symbol 30 or 31".into());
                     }
-                    let distance = DIST_BASE[d] as usize + bits.bits(DIST_EXTRA[d].into())? as usize;
+                    let distance =
+                        DIST_BASE[d] as usize + bits.bits(DIST_EXTRA[d].into())? as usize;
                     if distance > self.history.len() {
                         return Err(format!("distance {distance} before the stream's start"));
                     }
@@ -205,7 +215,10 @@ fn dynamic_codes(bits: &mut Bits<'_>) -> Result<(Decoding, Decoding), String> {
     if lengths[256] == 0 {
         return Err("no end-of-block code".into());
     }
-    Ok((Decoding::new(&lengths[..hlit])?, Decoding::new(&lengths[hlit..])?))
+    Ok((
+        Decoding::new(&lengths[..hlit])?,
+        Decoding::new(&lengths[hlit..])?,
+    ))
 }
 
 /// The reference: miniz_oxide's raw inflate, fed each message with its `00 00 ff ff`

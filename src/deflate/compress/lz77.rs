@@ -11,8 +11,8 @@
 //! nothing proportional to the tables.
 
 use super::Level;
-use super::block::{Token, literal, matched, write_block};
 use super::bits::BitWriter;
+use super::block::{Token, literal, matched, write_block};
 use crate::deflate::tables::{MAX_MATCH, MAX_WINDOW, MIN_MATCH};
 
 /// Input gathered before it is parsed (beyond the window's history): the largest part
@@ -50,9 +50,27 @@ struct Effort {
 impl Effort {
     fn of(level: Level) -> Effort {
         match level {
-            Level::Fast => Effort { chain: 4, nice: 16, lazy: 4, good: 4, greedy: true },
-            Level::Default => Effort { chain: 128, nice: 128, lazy: 16, good: 8, greedy: false },
-            Level::Best => Effort { chain: 4096, nice: 258, lazy: 258, good: 32, greedy: false },
+            Level::Fast => Effort {
+                chain: 4,
+                nice: 16,
+                lazy: 4,
+                good: 4,
+                greedy: true,
+            },
+            Level::Default => Effort {
+                chain: 128,
+                nice: 128,
+                lazy: 16,
+                good: 8,
+                greedy: false,
+            },
+            Level::Best => Effort {
+                chain: 4096,
+                nice: 258,
+                lazy: 258,
+                good: 32,
+                greedy: false,
+            },
         }
     }
 }
@@ -159,7 +177,13 @@ impl Scratch {
 
     /// Appends input; parses and writes blocks whenever the pending input fills
     /// [`MAX_PENDING`], always leaving [`LOOKAHEAD`] bytes for the next part.
-    pub(super) fn write(&mut self, level: Level, mut input: &[u8], bits: &mut BitWriter, out: &mut Vec<u8>) {
+    pub(super) fn write(
+        &mut self,
+        level: Level,
+        mut input: &[u8],
+        bits: &mut BitWriter,
+        out: &mut Vec<u8>,
+    ) {
         while !input.is_empty() {
             if self.pending() >= MAX_PENDING + LOOKAHEAD {
                 let upto = self.window.len() - LOOKAHEAD;
@@ -183,7 +207,12 @@ impl Scratch {
 
     /// Writes the tokens gathered since the block started.
     fn end_block(&mut self, bits: &mut BitWriter, out: &mut Vec<u8>) {
-        write_block(&self.tokens, &self.window[self.block_start..self.cursor], bits, out);
+        write_block(
+            &self.tokens,
+            &self.window[self.block_start..self.cursor],
+            bits,
+            out,
+        );
         self.tokens.clear();
         self.block_start = self.cursor;
     }
@@ -231,8 +260,11 @@ impl Scratch {
         let position = self.base + i as u32;
         let candidate = self.head[h];
         let back = position.wrapping_sub(candidate);
-        self.prev[(position & self.prev_mask) as usize] =
-            if back <= self.max_distance { back as u16 } else { 0 };
+        self.prev[(position & self.prev_mask) as usize] = if back <= self.max_distance {
+            back as u16
+        } else {
+            0
+        };
         self.head[h] = position;
         candidate
     }
@@ -326,7 +358,13 @@ impl Scratch {
 
     /// Greedy: take the longest match at each position, if any (RFC 1951 §4 allows any
     /// parse; this one is the fastest).
-    fn parse_greedy(&mut self, effort: Effort, upto: usize, bits: &mut BitWriter, out: &mut Vec<u8>) {
+    fn parse_greedy(
+        &mut self,
+        effort: Effort,
+        upto: usize,
+        bits: &mut BitWriter,
+        out: &mut Vec<u8>,
+    ) {
         let len = self.window.len();
         let mut i = self.cursor;
         while i < upto {
@@ -338,8 +376,14 @@ impl Scratch {
                 continue;
             }
             let candidate = self.insert(i);
-            let (length, distance) =
-                self.longest_match(i, candidate, effort.chain, effort.nice, MIN_MATCH - 1, limit);
+            let (length, distance) = self.longest_match(
+                i,
+                candidate,
+                effort.chain,
+                effort.nice,
+                MIN_MATCH - 1,
+                limit,
+            );
             if length >= MIN_MATCH && !(length == MIN_MATCH && distance > 4096) {
                 let end = i + length;
                 if length <= effort.lazy {
@@ -373,7 +417,11 @@ impl Scratch {
             if limit >= MIN_MATCH {
                 let candidate = self.insert(i);
                 if held.0 < effort.lazy {
-                    let chain = if held.0 >= effort.good { (effort.chain >> 2).max(1) } else { effort.chain };
+                    let chain = if held.0 >= effort.good {
+                        (effort.chain >> 2).max(1)
+                    } else {
+                        effort.chain
+                    };
                     let best = held.0.max(MIN_MATCH - 1);
                     found = self.longest_match(i, candidate, chain, effort.nice, best, limit);
                     if found.1 == 0 || (found.0 == MIN_MATCH && found.1 > 4096) {

@@ -129,7 +129,11 @@ pub struct WindowBitsError(pub u8);
 
 impl fmt::Display for WindowBitsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "window bits {} is outside 8..=15 (RFC 7692 §7.1.2.1)", self.0)
+        write!(
+            f,
+            "window bits {} is outside 8..=15 (RFC 7692 §7.1.2.1)",
+            self.0
+        )
     }
 }
 
@@ -235,7 +239,9 @@ impl Compressor {
     /// The heap memory this compressor holds now, in bytes: 0 between messages without
     /// context takeover.
     pub fn heap_bytes(&self) -> usize {
-        self.scratch.as_ref().map_or(0, |s| s.heap_bytes() + size_of::<Scratch>())
+        self.scratch
+            .as_ref()
+            .map_or(0, |s| s.heap_bytes() + size_of::<Scratch>())
     }
 
     /// The level it was made with.
@@ -328,7 +334,9 @@ impl CompressScratchPool {
     }
 
     fn take(&mut self) -> Box<Scratch> {
-        self.spares.pop().unwrap_or_else(|| Box::new(Scratch::new()))
+        self.spares
+            .pop()
+            .unwrap_or_else(|| Box::new(Scratch::new()))
     }
 
     fn give(&mut self, scratch: Box<Scratch>) {
