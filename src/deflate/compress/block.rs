@@ -134,10 +134,11 @@ impl Histogram {
     }
 }
 
-/// A dynamic block's codes and its header, ready to write.
+/// A dynamic block's code lengths and its header, sized; the codes themselves are made
+/// only if the block is written this way.
 struct DynamicHeader {
-    litlen: Code<288>,
-    dist: Code<MAX_DIST_SYMBOLS>,
+    litlen: [u8; 288],
+    dist: [u8; MAX_DIST_SYMBOLS],
     code_lengths: Code<19>,
     /// HLIT + 257 and HDIST + 1: how many lengths of each code are sent.
     litlen_count: usize,
@@ -145,8 +146,9 @@ struct DynamicHeader {
     /// HCLEN + 4.
     code_length_count: usize,
     /// The run-length encoded code lengths (RFC 1951 §3.2.7): symbol 0..=18 in the low
-    /// byte, the repeat count's extra bits above it.
-    runs: Vec<u16>,
+    /// byte, the repeat count's extra bits above it; `runs[..run_count]`.
+    runs: [u16; MAX_LITLEN_SYMBOLS + MAX_DIST_SYMBOLS],
+    run_count: usize,
     /// The header's size in bits, after the 3 block header bits.
     bits: u64,
 }
@@ -182,10 +184,11 @@ impl DynamicHeader {
         let mut all = [0u8; MAX_LITLEN_SYMBOLS + MAX_DIST_SYMBOLS];
         all[..litlen_count].copy_from_slice(&litlen_lengths[..litlen_count]);
         all[litlen_count..litlen_count + dist_count].copy_from_slice(&dist_lengths[..dist_count]);
-        let runs = run_length_encode(&all[..litlen_count + dist_count]);
+        let mut runs = [0u16; MAX_LITLEN_SYMBOLS + MAX_DIST_SYMBOLS];
+        let run_count = run_length_encode(&all[..litlen_count + dist_count], &mut runs);
 
         let mut code_length_freqs = [0u32; 19];
-        for &r in &runs {
+        for &r in &runs[..run_count] {
             code_length_freqs[(r & 0xff) as usize] += 1;
         }
         let code_lengths =
@@ -196,20 +199,26 @@ impl DynamicHeader {
             .map_or(0, |i| i + 1);
 
         let mut bits = 5 + 5 + 4 + 3 * code_length_count as u64;
-        for &r in &runs {
+        for &r in &runs[..run_count] {
             let symbol = (r & 0xff) as usize;
             bits += u64::from(code_lengths.lengths[symbol]) + u64::from(repeat_extra_bits(symbol));
         }
         DynamicHeader {
-            litlen: Code::from_lengths(litlen_lengths),
-            dist: Code::from_lengths(dist_lengths),
+            litlen: litlen_lengths,
+            dist: dist_lengths,
             code_lengths,
             litlen_count,
             dist_count,
             code_length_count,
             runs,
+            run_count,
             bits,
         }
+    }
+
+    /// Bits of the header and of the data in these codes.
+    fn total_bits(&self, h: &Histogram) -> u64 {
+        self.bits + cost(&self.litlen, &h.litlen) + cost(&self.dist, &h.dist) + h.extra_bits
     }
 
     fn write(&self, bits: &mut BitWriter, out: &mut Vec<u8>) {
@@ -223,7 +232,7 @@ impl DynamicHeader {
                 out,
             );
         }
-        for &r in &self.runs {
+        for &r in &self.runs[..self.run_count] {
             let symbol = (r & 0xff) as usize;
             bits.put(
                 u32::from(self.code_lengths.codes[symbol]),
@@ -247,9 +256,14 @@ fn repeat_extra_bits(symbol: usize) -> u32 {
 }
 
 /// The code lengths as code-length symbols (RFC 1951 §3.2.7), runs folded into 16, 17
-/// and 18. The runs may cross from the literal/length lengths into the distance lengths.
-fn run_length_encode(lengths: &[u8]) -> Vec<u16> {
-    let mut runs = Vec::with_capacity(lengths.len());
+/// and 18; returns how many. The runs may cross from the literal/length lengths into the
+/// distance lengths. `runs` has room for one symbol per length, the most there can be.
+fn run_length_encode(lengths: &[u8], runs: &mut [u16]) -> usize {
+    let mut n = 0;
+    let mut push = |r: u16| {
+        runs[n] = r;
+        n += 1;
+    };
     let mut i = 0;
     while i < lengths.len() {
         let len = lengths[i];
@@ -258,27 +272,38 @@ fn run_length_encode(lengths: &[u8]) -> Vec<u16> {
         if len == 0 {
             while left >= 11 {
                 let n = left.min(138);
-                runs.push(18 | ((n - 11) as u16) << 8);
+                push(18 | ((n - 11) as u16) << 8);
                 left -= n;
             }
             if left >= 3 {
-                runs.push(17 | ((left - 3) as u16) << 8);
+                push(17 | ((left - 3) as u16) << 8);
                 left = 0;
             }
         } else {
             // The first length is sent as itself, repeats of it as 16.
-            runs.push(u16::from(len));
+            push(u16::from(len));
             left -= 1;
             while left >= 3 {
                 let n = left.min(6);
-                runs.push(16 | ((n - 3) as u16) << 8);
+                push(16 | ((n - 3) as u16) << 8);
                 left -= n;
             }
         }
-        runs.extend(std::iter::repeat_n(u16::from(len), left));
+        for _ in 0..left {
+            push(u16::from(len));
+        }
         i += run;
     }
-    runs
+    n
+}
+
+/// The total bits that `freqs` cost in a code of these lengths.
+fn cost<const N: usize>(lengths: &[u8; N], freqs: &[u32; N]) -> u64 {
+    let mut total = 0u64;
+    for (&f, &l) in freqs.iter().zip(lengths) {
+        total += u64::from(f * u32::from(l));
+    }
+    total
 }
 
 /// Writes `tokens` (which encode `raw`, the block's input bytes) as the smallest of the
@@ -289,12 +314,12 @@ pub(super) fn write_block(tokens: &[Token], raw: &[u8], bits: &mut BitWriter, ou
         return;
     }
     let h = Histogram::of(tokens);
-    let fixed_bits = FIXED_LITLEN.cost(&h.litlen) + FIXED_DIST.cost(&h.dist) + h.extra_bits;
+    let fixed_bits = cost(&FIXED_LITLEN.lengths, &h.litlen)
+        + cost(&FIXED_DIST.lengths, &h.dist)
+        + h.extra_bits;
     // Tiny blocks: a dynamic header alone is longer than such a block in fixed codes.
     let dynamic = (fixed_bits > 256).then(|| DynamicHeader::new(&h));
-    let dynamic_bits = dynamic.as_ref().map_or(u64::MAX, |d| {
-        d.bits + d.litlen.cost(&h.litlen) + d.dist.cost(&h.dist) + h.extra_bits
-    });
+    let dynamic_bits = dynamic.as_ref().map_or(u64::MAX, |d| d.total_bits(&h));
     let stored_bits = stored_cost(raw.len(), bits.bits_past_byte());
 
     if stored_bits < 3 + fixed_bits.min(dynamic_bits) {
@@ -303,7 +328,9 @@ pub(super) fn write_block(tokens: &[Token], raw: &[u8], bits: &mut BitWriter, ou
         // BFINAL = 0, BTYPE = 10.
         bits.put(0b100, 3, out);
         d.write(bits, out);
-        write_tokens(tokens, &d.litlen, &d.dist, bits, out);
+        let litlen = Code::from_lengths(d.litlen);
+        let dist = Code::from_lengths(d.dist);
+        write_tokens(tokens, &litlen, &dist, bits, out);
     } else {
         // BFINAL = 0, BTYPE = 01.
         bits.put(0b010, 3, out);
@@ -422,10 +449,11 @@ mod tests {
         let mut lengths = vec![8u8; 8];
         lengths.extend([0; 150]);
         lengths.extend([5, 0, 0]);
-        let runs = run_length_encode(&lengths);
-        let symbols: Vec<u16> = runs.iter().map(|r| r & 0xff).collect();
-        // 8, then 16 ×(6) and 16 ×(1 left: sent as itself), 18 ×138, 17 ×... no: 12
-        // zeros left = 18 ×12; then 5, 0, 0.
+        let mut runs = [0u16; 161];
+        let n = run_length_encode(&lengths, &mut runs);
+        let symbols: Vec<u16> = runs[..n].iter().map(|r| r & 0xff).collect();
+        // 8, then 16 for 6 repeats and the 1 left as itself; 18 for 138 zeros and 18
+        // for the 12 left; then 5, 0, 0 (a run of 2 is sent as it is).
         assert_eq!(symbols, [8, 16, 8, 18, 18, 5, 0, 0]);
         assert_eq!(runs[1] >> 8, 3); // 6 repeats
         assert_eq!(runs[3] >> 8, 127); // 138 zeros

@@ -44,15 +44,6 @@ impl<const N: usize> Code<N> {
         }
         Code { lengths, codes }
     }
-
-    /// The total bits that `freqs` cost in this code.
-    pub(super) fn cost(&self, freqs: &[u32; N]) -> u64 {
-        freqs
-            .iter()
-            .zip(self.lengths)
-            .map(|(&f, l)| u64::from(f) * u64::from(l))
-            .sum()
-    }
 }
 
 /// Code lengths, at most `limit` bits, for symbols with the given frequencies: a Huffman

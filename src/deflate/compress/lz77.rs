@@ -175,8 +175,10 @@ impl Scratch {
         self.window.len() - self.cursor
     }
 
-    /// Appends input; parses and writes blocks whenever the pending input fills
-    /// [`MAX_PENDING`], always leaving [`LOOKAHEAD`] bytes for the next part.
+    /// Appends input. When the window is full (a window of history and
+    /// [`MAX_PENDING`] + [`LOOKAHEAD`] bytes more), parses what is pending but the last
+    /// [`LOOKAHEAD`] bytes, writes the block, and slides the history down to a window:
+    /// at most one such move per 32 KiB of input, none per message.
     pub(super) fn write(
         &mut self,
         level: Level,
@@ -184,25 +186,29 @@ impl Scratch {
         bits: &mut BitWriter,
         out: &mut Vec<u8>,
     ) {
+        let capacity = self.max_distance as usize + MAX_PENDING + LOOKAHEAD;
         while !input.is_empty() {
-            if self.pending() >= MAX_PENDING + LOOKAHEAD {
-                let upto = self.window.len() - LOOKAHEAD;
-                self.parse(level, upto, bits, out);
-                self.end_block(bits, out);
+            if self.window.len() >= capacity {
+                if self.pending() > LOOKAHEAD {
+                    let upto = self.window.len() - LOOKAHEAD;
+                    self.parse(level, upto, bits, out);
+                    self.end_block(bits, out);
+                }
                 self.slide();
             }
-            let room = MAX_PENDING + LOOKAHEAD - self.pending();
+            let room = capacity - self.window.len();
             let (now, later) = input.split_at(room.min(input.len()));
             self.window.extend_from_slice(now);
             input = later;
         }
     }
 
-    /// Parses everything pending and writes the last block of the message.
+    /// Parses everything pending and writes the last block of the message. The history
+    /// stays where it is (the next message may need it, and sliding per message would
+    /// move a window's worth of bytes for every small message).
     pub(super) fn finish(&mut self, level: Level, bits: &mut BitWriter, out: &mut Vec<u8>) {
         self.parse(level, self.window.len(), bits, out);
         self.end_block(bits, out);
-        self.slide();
     }
 
     /// Writes the tokens gathered since the block started.
@@ -217,8 +223,8 @@ impl Scratch {
         self.block_start = self.cursor;
     }
 
-    /// Drops the bytes before the window's reach (whole blocks only: called right after
-    /// `end_block`).
+    /// Drops the bytes before the window's reach (whole blocks only: called after
+    /// `end_block`, when no tokens are pending).
     fn slide(&mut self) {
         let drop = self.cursor.saturating_sub(self.max_distance as usize);
         if drop == 0 {
