@@ -45,17 +45,23 @@ struct Effort {
     /// Lazy: with a previous match this long, search a quarter of the chain.
     good: usize,
     greedy: bool,
+    /// The largest hash table, in bits (a smaller one stays in cache, and finds less).
+    max_hash_bits: u32,
 }
 
 impl Effort {
     fn of(level: Level) -> Effort {
         match level {
             Level::Fast => Effort {
-                chain: 4,
-                nice: 16,
-                lazy: 4,
+                // Measured against miniz_oxide's level 1 on text: a 4 Ki-entry table
+                // stays in the L1 cache, and a short chain that stops at 8 bytes still
+                // finds about 10 % more than its single probe.
+                chain: 3,
+                nice: 8,
+                lazy: 3,
                 good: 4,
                 greedy: true,
+                max_hash_bits: 12,
             },
             Level::Default => Effort {
                 chain: 128,
@@ -63,6 +69,7 @@ impl Effort {
                 lazy: 16,
                 good: 8,
                 greedy: false,
+                max_hash_bits: 15,
             },
             Level::Best => Effort {
                 chain: 4096,
@@ -70,6 +77,7 @@ impl Effort {
                 lazy: 258,
                 good: 32,
                 greedy: false,
+                max_hash_bits: 15,
             },
         }
     }
@@ -137,7 +145,7 @@ impl Scratch {
     /// Starts a new stream: no history. `window` is the negotiated 2^w; `size_hint` the
     /// message's length if it is known to be the whole stream (no context takeover,
     /// one-shot), so the tables can be sized to it.
-    pub(super) fn start(&mut self, window: usize, size_hint: Option<usize>) {
+    pub(super) fn start(&mut self, level: Level, window: usize, size_hint: Option<usize>) {
         // Every position of the previous stream becomes more than a window back.
         let end = self.base as u64 + self.window.len() as u64 + MAX_WINDOW as u64 + 1;
         self.window.clear();
@@ -155,7 +163,8 @@ impl Scratch {
 
         let reach = size_hint.map_or(window, |n| n.next_power_of_two().clamp(256, window));
         // A hash table with about two heads per position it will hold.
-        let hash_bits = (reach.trailing_zeros() + 1).clamp(9, 15);
+        let max_bits = Effort::of(level).max_hash_bits;
+        let hash_bits = (reach.trailing_zeros() + 1).clamp(9, max_bits);
         if self.head.len() < 1 << hash_bits {
             self.head.resize(1 << hash_bits, 0);
         }
@@ -352,7 +361,7 @@ impl Scratch {
         self.hashed = self.hashed.max(self.cursor.min(hashable_end));
     }
 
-    /// Writes a block if the token buffer is full.
+    /// Adds a token; writes the block if the token buffer is full.
     #[inline(always)]
     fn push(&mut self, token: Token, bits: &mut BitWriter, out: &mut Vec<u8>, next: usize) {
         self.tokens.push(token);

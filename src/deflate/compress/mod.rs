@@ -41,7 +41,7 @@
 //! | part | bytes |
 //! |---|---|
 //! | window: history and pending input | ≤ 2^w + 32 KiB + 259 (grows with the message) |
-//! | hash heads (`u32`) | 4 · 2^(w+1) for w ≤ 14, 128 KiB for w = 15 |
+//! | hash heads (`u32`) | 4 · 2^min(w+1, 15) (`Fast`: at most 16 KiB) |
 //! | hash chains (`u16` per window position) | 2 · 2^w |
 //! | tokens of the block being built (`u32`) | ≤ 64 KiB (grows with the message) |
 //!
@@ -273,7 +273,7 @@ impl Compressor {
         let scratch = self.scratch.get_or_insert_with(|| {
             debug_assert!(bits.is_empty(), "a stream starts on a byte boundary");
             let mut scratch = pool.take();
-            scratch.start(window, hint);
+            scratch.start(self.level, window, hint);
             scratch
         });
         scratch.write(self.level, part, &mut self.bits, out);
