@@ -26,6 +26,7 @@
 //! hub_ops:                         [history: u8] ([op: u8] [argument bytes]?)*
 //! storage_recovery:                [mode: u8] [limits: u8] [mode-specific bytes ...]
 //! token:                           the bytes themselves (as a token, and as claims to sign)
+//! deflate_roundtrip:               [config: u8] [shape: u8] [data ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -40,10 +41,12 @@
 //! driver in `driver.rs`), `session.rs` (`session`: the HTTP/1.1 session with an
 //! application's answers), `pair.rs` (`pair_roundtrip`), `hub.rs` (`hub_ops`),
 //! `storage.rs` (`storage_recovery`, on the writer and fold models in
-//! `storage::model`) and `token.rs` (`token`: the access tokens of `auth::token`). This
+//! `storage::model`), `token.rs` (`token`: the access tokens of `auth::token`) and
+//! `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder, `deflate::compress`). This
 //! file holds what they share: the input reader, a PRNG, split schedules, and
 //! [`TARGETS`].
 
+mod compress;
 mod connection;
 mod driver;
 mod http;
@@ -56,6 +59,7 @@ mod storage;
 mod token;
 mod ws;
 
+pub use compress::{ReferenceInflate, deflate_roundtrip, deflate_roundtrip_against};
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
 pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
@@ -193,4 +197,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("session", session),
     ("storage_recovery", storage_recovery),
     ("token", token),
+    ("deflate_roundtrip", deflate_roundtrip),
 ];
