@@ -48,15 +48,17 @@ impl Rng {
 /// A vocabulary of 3,000 made-up words from syllables.
 fn vocabulary() -> Vec<String> {
     const SYLLABLES: &[&str] = &[
-        "the", "an", "ing", "er", "on", "re", "in", "ed", "es", "ti", "at", "st", "en", "or",
-        "ar", "al", "ou", "le", "se", "co", "me", "de", "ve", "ra", "ri", "ro", "li", "la",
-        "ne", "ma", "pe", "ca", "ta", "to", "mo", "pro", "con", "ex", "ly", "ment",
+        "the", "an", "ing", "er", "on", "re", "in", "ed", "es", "ti", "at", "st", "en", "or", "ar",
+        "al", "ou", "le", "se", "co", "me", "de", "ve", "ra", "ri", "ro", "li", "la", "ne", "ma",
+        "pe", "ca", "ta", "to", "mo", "pro", "con", "ex", "ly", "ment",
     ];
     let mut rng = Rng(0x0c0ffee);
     (0..3000)
         .map(|_| {
             let n = 1 + rng.below(3) + rng.below(2);
-            (0..n).map(|_| SYLLABLES[rng.below(SYLLABLES.len())]).collect()
+            (0..n)
+                .map(|_| SYLLABLES[rng.below(SYLLABLES.len())])
+                .collect()
         })
         .collect()
 }
@@ -148,7 +150,12 @@ fn miniz_message(c: &mut CompressorOxide, m: &[u8], buf: &mut [u8]) -> usize {
     written - 4
 }
 
-fn miniz_one_by_one(level: u8, messages: &[Vec<u8>], c: &mut CompressorOxide, buf: &mut [u8]) -> usize {
+fn miniz_one_by_one(
+    level: u8,
+    messages: &[Vec<u8>],
+    c: &mut CompressorOxide,
+    buf: &mut [u8],
+) -> usize {
     let mut total = 0;
     for m in messages {
         c.reset();
@@ -261,9 +268,11 @@ fn main() {
         let ours = b.run(&format!("chat-takeover {level:?}"), chat_bytes, || {
             ours_takeover(level, &messages)
         });
-        let theirs = b.run(&format!("chat-takeover miniz {miniz_level}"), chat_bytes, || {
-            miniz_takeover(miniz_level, &messages, &mut buf)
-        });
+        let theirs = b.run(
+            &format!("chat-takeover miniz {miniz_level}"),
+            chat_bytes,
+            || miniz_takeover(miniz_level, &messages, &mut buf),
+        );
         relative(ours, theirs);
     }
 

@@ -88,7 +88,11 @@ pub fn deflate_roundtrip_against(data: &[u8], reference: Option<ReferenceInflate
             }
         }
         if !keep_context {
-            assert_eq!(c.heap_bytes(), 0, "memory held between messages without takeover");
+            assert_eq!(
+                c.heap_bytes(),
+                0,
+                "memory held between messages without takeover"
+            );
         }
         compressed.push(out);
     }
@@ -113,7 +117,10 @@ pub fn deflate_roundtrip_against(data: &[u8], reference: Option<ReferenceInflate
         let inflated = reference(&compressed, keep_context).expect("the reference inflates it");
         assert!(inflated.len() == messages.len());
         for (i, (message, data)) in messages.iter().zip(&inflated).enumerate() {
-            assert!(data == message, "the reference inflates message {i} to other bytes");
+            assert!(
+                data == message,
+                "the reference inflates message {i} to other bytes"
+            );
         }
     }
 }

@@ -314,9 +314,8 @@ pub(super) fn write_block(tokens: &[Token], raw: &[u8], bits: &mut BitWriter, ou
         return;
     }
     let h = Histogram::of(tokens);
-    let fixed_bits = cost(&FIXED_LITLEN.lengths, &h.litlen)
-        + cost(&FIXED_DIST.lengths, &h.dist)
-        + h.extra_bits;
+    let fixed_bits =
+        cost(&FIXED_LITLEN.lengths, &h.litlen) + cost(&FIXED_DIST.lengths, &h.dist) + h.extra_bits;
     // Tiny blocks: a dynamic header alone is longer than such a block in fixed codes.
     let dynamic = (fixed_bits > 256).then(|| DynamicHeader::new(&h));
     let dynamic_bits = dynamic.as_ref().map_or(u64::MAX, |d| d.total_bits(&h));

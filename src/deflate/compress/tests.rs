@@ -256,7 +256,7 @@ fn mebibytes_round_trip(len: usize, windows: &[WindowBits]) {
         for &w in windows {
             let mut out = Vec::new();
             Compressor::new(level, w, false).compress_message(&data, &mut out);
-            let back = miniz_inflate_messages(&[out.clone()], false).expect("inflates");
+            let back = miniz_inflate_messages(std::slice::from_ref(&out), false).expect("inflates");
             assert!(back[0] == data, "{level:?} {w:?}");
             assert!(out.len() < data.len() / 2, "{level:?} {w:?}: {}", out.len());
         }
@@ -443,7 +443,7 @@ fn the_pool_lends_one_scratch_over_and_over() {
         outs.push(out);
     }
     for (i, out) in outs.iter().enumerate() {
-        let back = miniz_inflate_messages(&[out.clone()], false).expect("inflates");
+        let back = miniz_inflate_messages(std::slice::from_ref(out), false).expect("inflates");
         assert_eq!(back[0], chat_json(i));
     }
 }
@@ -518,5 +518,31 @@ fn the_default_level_is_close_to_miniz_level_6_and_fast_to_level_1() {
             ours.len(),
             theirs.len()
         );
+    }
+}
+
+#[test]
+fn with_takeover_the_memory_per_window_is_as_documented() {
+    // The module docs' bound: window ≤ 2^w + 32 KiB + 259, heads 4 · 2^min(w + 1, 15),
+    // chains 2 · 2^w, tokens ≤ 64 KiB; plus the scratch struct and the Vec doubling of
+    // the window and token buffers (at most twice what they hold).
+    for level in LEVELS {
+        for w in every_window() {
+            let size = w.window_size();
+            let mut c = Compressor::new(level, w, true);
+            c.compress_message(&chat_json(1), &mut Vec::new());
+            let small = c.heap_bytes();
+            c.compress_message(&text(70_000), &mut Vec::new());
+            let large = c.heap_bytes();
+            let heads = 4 << (w.get() as u32 + 1).min(15);
+            let bound = 2 * (size + 32 * 1024 + 259) + heads + 2 * size + 2 * 64 * 1024 + 512;
+            assert!(large <= bound, "{level:?} {w:?}: {large} > {bound}");
+            if std::env::var_os("PRINT_MEMORY").is_some() {
+                println!(
+                    "{level:?} w={}: {small} B after a chat message, {large} B after 70 KB",
+                    w.get()
+                );
+            }
+        }
     }
 }
