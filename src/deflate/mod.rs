@@ -10,6 +10,4 @@
 
 pub mod compress;
 pub mod inflate;
-// Used by the encoder and decoder as they land; until then not all of it is.
-#[allow(dead_code)]
 mod tables;

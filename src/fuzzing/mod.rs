@@ -27,6 +27,7 @@
 //! storage_recovery:                [mode: u8] [limits: u8] [mode-specific bytes ...]
 //! token:                           the bytes themselves (as a token, and as claims to sign)
 //! extensions:                      [config: u8] [Sec-WebSocket-Extensions value ...]
+//! deflate_roundtrip:               [config: u8] [shape: u8] [data ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -41,11 +42,13 @@
 //! driver in `driver.rs`), `session.rs` (`session`: the HTTP/1.1 session with an
 //! application's answers), `pair.rs` (`pair_roundtrip`), `hub.rs` (`hub_ops`),
 //! `storage.rs` (`storage_recovery`, on the writer and fold models in
-//! `storage::model`), `token.rs` (`token`: the access tokens of `auth::token`) and
+//! `storage::model`), `token.rs` (`token`: the access tokens of `auth::token`),
 //! `extensions.rs` (`extensions`: the §9.1 extension grammar and permessage-deflate
-//! negotiation). This file holds what they share: the input reader, a PRNG, split
-//! schedules, and [`TARGETS`].
+//! negotiation) and `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder,
+//! `deflate::compress`). This file holds what they share: the input reader, a PRNG,
+//! split schedules, and [`TARGETS`].
 
+mod compress;
 mod connection;
 mod driver;
 mod extensions;
@@ -59,6 +62,7 @@ mod storage;
 mod token;
 mod ws;
 
+pub use compress::{ReferenceInflate, deflate_roundtrip, deflate_roundtrip_against};
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
 pub use extensions::extensions;
 pub use http::{body_decoder, http_head};
@@ -198,4 +202,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("storage_recovery", storage_recovery),
     ("token", token),
     ("extensions", extensions),
+    ("deflate_roundtrip", deflate_roundtrip),
 ];

@@ -1,1 +1,0 @@
-//! DEFLATE compression (RFC 1951): not yet written.
