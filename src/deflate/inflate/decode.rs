@@ -142,19 +142,43 @@ impl<'a> Output<'a> {
         InflateError::TooLarge { limit: self.limit }
     }
 
-    /// Makes `buf` at least `needed` long, growing it in large steps but never past the
-    /// limit plus [`ROOM`]: an inflation bomb gets no more memory than its limit.
-    /// Callers ask for at most that.
+    /// Makes `buf`'s capacity at least `needed`, growing it in large steps but never
+    /// past the limit plus [`ROOM`]: an inflation bomb gets no more memory than its
+    /// limit. Callers ask for at most that.
+    #[inline]
+    pub(super) fn reserve(&mut self, needed: usize) {
+        if self.buf.capacity() >= needed {
+            return;
+        }
+        let cap = self.limit_end.saturating_add(ROOM);
+        let step = (self.pos - self.call_start).max(self.grow_hint).max(ROOM);
+        let target = self.pos.saturating_add(step).min(cap).max(needed);
+        self.buf.reserve_exact(target - self.buf.len());
+    }
+
+    /// Makes `buf` at least `needed` long (the room past `pos` zeroed), within its
+    /// capacity as [`reserve`](Self::reserve) grows it; the zeroing goes a chunk at a
+    /// time, so that it is still in the cache when the output overwrites it.
     #[inline]
     pub(super) fn ensure(&mut self, needed: usize) {
         if self.buf.len() >= needed {
             return;
         }
-        let cap = self.limit_end.saturating_add(ROOM);
-        let step = (self.pos - self.call_start).max(self.grow_hint).max(ROOM);
-        let new_len = self.buf.len().saturating_add(step).min(cap).max(needed);
-        self.buf.reserve_exact(new_len - self.buf.len());
-        self.buf.resize(new_len, 0);
+        self.reserve(needed);
+        const ZEROED_CHUNK: usize = 16 * 1024;
+        let len = needed
+            .max(self.buf.len() + ZEROED_CHUNK)
+            .min(self.buf.capacity())
+            .max(needed);
+        self.buf.resize(len, 0);
+    }
+
+    /// Appends `bytes` at `pos` (a stored block's data: no room needed, no zeroing).
+    pub(super) fn append(&mut self, bytes: &[u8]) {
+        self.reserve(self.pos + bytes.len());
+        self.buf.truncate(self.pos);
+        self.buf.extend_from_slice(bytes);
+        self.pos += bytes.len();
     }
 
     /// Cuts the buffer back to the output; returns how many bytes this call wrote.

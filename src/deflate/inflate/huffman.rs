@@ -191,10 +191,13 @@ pub(super) const fn build(
     }
 
     let root_size = 1usize << root_bits;
-    let mut i = 0;
-    while i < root_size {
-        table[i] = INVALID_ENTRY;
-        i += 1;
+    if left > 0 {
+        // Only an incomplete code leaves root slots that no code fills.
+        let mut i = 0;
+        while i < root_size {
+            table[i] = INVALID_ENTRY;
+            i += 1;
+        }
     }
 
     // The symbols in code order: by length, then by symbol.

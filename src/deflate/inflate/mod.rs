@@ -628,13 +628,12 @@ fn copy_stored(
         // These bytes would pass the limit: write none of them.
         return Err(out.too_large());
     }
-    out.ensure(out.pos + n);
-    for _ in 0..buffered {
-        out.buf[out.pos] = bits.take(8).unwrap_or(0) as u8;
-        out.pos += 1;
+    let mut held = [0u8; 8];
+    for byte in &mut held[..buffered] {
+        *byte = bits.take(8).unwrap_or(0) as u8;
     }
-    out.buf[out.pos..out.pos + direct].copy_from_slice(&input.data[input.pos..input.pos + direct]);
-    out.pos += direct;
+    out.append(&held[..buffered]);
+    out.append(&input.data[input.pos..input.pos + direct]);
     input.pos += direct;
     remaining -= n as u16;
     Ok(remaining)
