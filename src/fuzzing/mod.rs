@@ -26,6 +26,7 @@
 //! hub_ops:                         [history: u8] ([op: u8] [argument bytes]?)*
 //! storage_recovery:                [mode: u8] [limits: u8] [mode-specific bytes ...]
 //! token:                           the bytes themselves (as a token, and as claims to sign)
+//! inflate:                         [config: u8] [split seed: u8] [messages ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -40,7 +41,8 @@
 //! driver in `driver.rs`), `session.rs` (`session`: the HTTP/1.1 session with an
 //! application's answers), `pair.rs` (`pair_roundtrip`), `hub.rs` (`hub_ops`),
 //! `storage.rs` (`storage_recovery`, on the writer and fold models in
-//! `storage::model`) and `token.rs` (`token`: the access tokens of `auth::token`). This
+//! `storage::model`), `token.rs` (`token`: the access tokens of `auth::token`) and
+//! `inflate.rs` (`inflate`: the permessage-deflate decoder of `deflate::inflate`). This
 //! file holds what they share: the input reader, a PRNG, split schedules, and
 //! [`TARGETS`].
 
@@ -48,6 +50,7 @@ mod connection;
 mod driver;
 mod http;
 mod hub;
+mod inflate;
 mod pair;
 #[cfg(test)]
 mod seeds;
@@ -59,6 +62,7 @@ mod ws;
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
 pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
+pub use inflate::{Reference, ReferenceDecoder, inflate, inflate_against};
 pub use pair::pair_roundtrip;
 pub use session::session;
 pub use storage::storage_recovery;
@@ -193,4 +197,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("session", session),
     ("storage_recovery", storage_recovery),
     ("token", token),
+    ("inflate", inflate),
 ];

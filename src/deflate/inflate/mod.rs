@@ -39,8 +39,8 @@
 //! size minus what it already has). The check is made while inflating, after every
 //! literal or match: a small input that would inflate to gigabytes stops with
 //! [`InflateError::TooLarge`] after at most `limit` + 258 bytes of output, and the
-//! output buffer is never grown past `limit` + [`MAX_MATCH`] + 8 bytes beyond its
-//! length at the call.
+//! output buffer is never grown past `limit` + 266 bytes (a longest match and a word)
+//! beyond its length at the call.
 //!
 //! # Memory
 //!
@@ -73,8 +73,6 @@ mod window;
 
 pub use error::{CodeKind, InflateError};
 
-#[cfg(doc)]
-use crate::deflate::tables::MAX_MATCH;
 use crate::deflate::tables::{CODE_LENGTH_ORDER, END_OF_BLOCK};
 
 use decode::{Bits, Input, Output, Reach, Stop};
@@ -315,6 +313,12 @@ impl Inflater {
         self.keep_context
     }
 
+    /// Whether the current message's DEFLATE stream has ended with a final block.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn stream_ended(&self) -> bool {
+        matches!(self.state, State::StreamEnded { .. })
+    }
+
     /// Heap memory held now: the kept window, and a scratch while one is lent.
     pub fn heap_bytes(&self) -> usize {
         self.window.heap_bytes() + self.scratch.as_ref().map_or(0, |_| InflateScratch::BYTES)
@@ -509,12 +513,9 @@ impl Inflater {
                     };
                     let tables = &mut *scratch.tables;
                     let total = counts.litlen + u16::from(counts.distance);
-                    match read_code_lengths(tables, read, total, bits, input)? {
-                        Some(read) => {
-                            self.state = State::CodeLengths { last, counts, read };
-                            return Ok(());
-                        }
-                        None => {}
+                    if let Some(read) = read_code_lengths(tables, read, total, bits, input)? {
+                        self.state = State::CodeLengths { last, counts, read };
+                        return Ok(());
                     }
                     let litlen_count = usize::from(counts.litlen);
                     // RFC 1951 §3.2.5: without a code for 256 the block cannot end.
