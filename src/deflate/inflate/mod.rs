@@ -670,11 +670,12 @@ fn read_code_lengths(
             17 => (3, 3),
             _ => (7, 11),
         };
-        if n + extra > bits.count {
-            return Ok(Some(read));
-        }
+        // Refused as soon as the code is read, before its extra bits (as zlib does).
         if symbol == 16 && read == 0 {
             return Err(InflateError::RepeatWithoutPrevious);
+        }
+        if n + extra > bits.count {
+            return Ok(Some(read));
         }
         let repeat = base + ((bits.buf >> n) & ((1 << extra) - 1)) as u16;
         if read + repeat > total {
