@@ -28,6 +28,7 @@
 //! token:                           the bytes themselves (as a token, and as claims to sign)
 //! extensions:                      [config: u8] [Sec-WebSocket-Extensions value ...]
 //! deflate_roundtrip:               [config: u8] [shape: u8] [data ...]
+//! inflate:                         [config: u8] [split seed: u8] [messages ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -44,8 +45,9 @@
 //! `storage.rs` (`storage_recovery`, on the writer and fold models in
 //! `storage::model`), `token.rs` (`token`: the access tokens of `auth::token`),
 //! `extensions.rs` (`extensions`: the §9.1 extension grammar and permessage-deflate
-//! negotiation) and `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder,
-//! `deflate::compress`). This file holds what they share: the input reader, a PRNG,
+//! negotiation), `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder,
+//! `deflate::compress`) and `inflate.rs` (`inflate`: the decoder of
+//! `deflate::inflate`). This file holds what they share: the input reader, a PRNG,
 //! split schedules, and [`TARGETS`].
 
 mod compress;
@@ -54,6 +56,7 @@ mod driver;
 mod extensions;
 mod http;
 mod hub;
+mod inflate;
 mod pair;
 #[cfg(test)]
 mod seeds;
@@ -67,6 +70,7 @@ pub use connection::{server_pipeline, ws_client_connection, ws_connection};
 pub use extensions::extensions;
 pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
+pub use inflate::{Reference, ReferenceDecoder, inflate, inflate_against};
 pub use pair::pair_roundtrip;
 pub use session::session;
 pub use storage::storage_recovery;
@@ -203,4 +207,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("token", token),
     ("extensions", extensions),
     ("deflate_roundtrip", deflate_roundtrip),
+    ("inflate", inflate),
 ];

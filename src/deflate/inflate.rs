@@ -1,1 +1,0 @@
-//! DEFLATE decompression (RFC 1951): not yet written.
