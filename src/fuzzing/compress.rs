@@ -107,10 +107,10 @@ pub fn deflate_roundtrip_against(data: &[u8], reference: Option<ReferenceInflate
             .unwrap_or_else(|e| panic!("message {i} does not inflate: {e}"));
         assert!(inflated == *message, "message {i} inflates to other bytes");
         assert!(
-            checker.max_distance() <= w.window_size(),
+            checker.max_distance() <= w.size(),
             "a distance of {} in a window of {}",
             checker.max_distance(),
-            w.window_size()
+            w.size()
         );
     }
     if let Some(reference) = reference {

@@ -38,6 +38,7 @@
 
 use std::fmt;
 
+pub use crate::deflate::WindowBits;
 use crate::ws::extension::{Extension, ExtensionError, Param, Value, split_list};
 
 /// The extension's registered name (RFC 7692 §7), compared exactly.
@@ -45,64 +46,20 @@ pub const EXTENSION_NAME: &str = "permessage-deflate";
 
 // ===== WindowBits =====
 
-/// The base-2 logarithm of an LZ77 window, 8..=15 (RFC 7692 §7.1.2): a compressor uses
-/// no distance above `2^bits`, and the decompressor at the other end keeps that much of
-/// what it decoded.
-///
-/// 8 is a valid value and is honoured exactly: zlib raises a deflate window of 8 to 9
-/// (so zlib-based servers answer `server_max_window_bits=8` with a 9-bit stream, or
-/// with `=9`), but our own codec can keep to 256 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WindowBits(u8);
-
-impl WindowBits {
-    /// The smallest window, 256 bytes.
-    pub const MIN: WindowBits = WindowBits(8);
-    /// The largest window, 32 KiB: what a decompressor must expect when nothing limits
-    /// the peer (§7.1.2.1: "Absence of this parameter ... indicates that the client can
-    /// receive messages compressed using an LZ77 sliding window of up to 32,768 bytes").
-    pub const MAX: WindowBits = WindowBits(15);
-
-    /// `bits` as a window, if it is in 8..=15.
-    pub const fn new(bits: u8) -> Option<WindowBits> {
-        if bits >= Self::MIN.0 && bits <= Self::MAX.0 {
-            Some(WindowBits(bits))
-        } else {
-            None
-        }
+/// Parses a window-bits value (an unescaped parameter value). RFC 7692 §7.1.2.1: "a
+/// decimal integer value without leading zeroes between 8 to 15, inclusive", so
+/// exactly `8`, `9`, `10` … `15`; not `08`, `7`, `16` or `+9`.
+fn parse_window_bits(value: impl IntoIterator<Item = u8>) -> Option<WindowBits> {
+    let mut digits = [0u8; 2];
+    let mut len = 0;
+    for b in value {
+        *digits.get_mut(len)? = b;
+        len += 1;
     }
-
-    /// The logarithm, 8..=15.
-    pub const fn get(self) -> u8 {
-        self.0
-    }
-
-    /// The window's size in bytes, `2^bits`.
-    pub const fn size(self) -> usize {
-        1 << self.0
-    }
-
-    /// Parses a window-bits value (an unescaped parameter value). RFC 7692 §7.1.2.1: "a
-    /// decimal integer value without leading zeroes between 8 to 15, inclusive", so
-    /// exactly `8`, `9`, `10` … `15`; not `08`, `7`, `16` or `+9`.
-    fn parse(value: impl IntoIterator<Item = u8>) -> Option<WindowBits> {
-        let mut digits = [0u8; 2];
-        let mut len = 0;
-        for b in value {
-            *digits.get_mut(len)? = b;
-            len += 1;
-        }
-        match digits[..len] {
-            [d @ b'8'..=b'9'] => Some(WindowBits(d - b'0')),
-            [b'1', d @ b'0'..=b'5'] => Some(WindowBits(10 + d - b'0')),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for WindowBits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+    match digits[..len] {
+        [d @ b'8'..=b'9'] => WindowBits::new(d - b'0'),
+        [b'1', d @ b'0'..=b'5'] => WindowBits::new(10 + d - b'0'),
+        _ => None,
     }
 }
 
@@ -215,7 +172,7 @@ impl Written {
             }
             // §7.1.2.1, §7.1.2.2: a window-bits value, unescaped (§9.1 allows `="10"`).
             let bits = |v: Value<'_>| {
-                WindowBits::parse(v.unescaped()).ok_or(ParamError::InvalidWindowBits(param))
+                parse_window_bits(v.unescaped()).ok_or(ParamError::InvalidWindowBits(param))
             };
             use DeflateParam::*;
             match (param, value) {
@@ -842,14 +799,14 @@ mod tests {
     fn window_bits_are_8_to_15_without_leading_zeros() {
         for n in 8..=15u8 {
             let written = n.to_string();
-            assert_eq!(WindowBits::parse(written.bytes()), Some(bits(n)));
+            assert_eq!(parse_window_bits(written.bytes()), Some(bits(n)));
             assert_eq!(bits(n).to_string(), written);
             assert_eq!(bits(n).size(), 1 << n);
         }
         for bad in [
             "", "0", "7", "08", "010", "16", "99", "100", "+9", "-9", " 9", "abc", "1O",
         ] {
-            assert_eq!(WindowBits::parse(bad.bytes()), None, "{bad:?}");
+            assert_eq!(parse_window_bits(bad.bytes()), None, "{bad:?}");
         }
         assert_eq!(WindowBits::new(7), None);
         assert_eq!(WindowBits::new(16), None);

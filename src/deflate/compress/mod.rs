@@ -94,58 +94,7 @@ pub enum Level {
     Best,
 }
 
-/// The LZ77 window as a power of two, 2^8..=2^15 bytes: permessage-deflate's
-/// `server_max_window_bits` (RFC 7692 §7.1.2.1). No match reaches farther back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WindowBits(u8);
-
-impl WindowBits {
-    /// The smallest window RFC 7692 allows: 256 bytes.
-    pub const MIN: WindowBits = WindowBits(8);
-    /// DEFLATE's own window (RFC 1951 §3.2.5): 32 KiB, the default.
-    pub const MAX: WindowBits = WindowBits(15);
-
-    /// `bits` if it is in 8..=15 (RFC 7692 §7.1.2.1).
-    pub const fn new(bits: u8) -> Result<WindowBits, WindowBitsError> {
-        if bits >= 8 && bits <= 15 {
-            Ok(WindowBits(bits))
-        } else {
-            Err(WindowBitsError(bits))
-        }
-    }
-
-    /// The exponent, 8..=15.
-    pub const fn get(self) -> u8 {
-        self.0
-    }
-
-    /// The window in bytes, 256..=32768: the farthest a match may reach back.
-    pub const fn window_size(self) -> usize {
-        1 << self.0
-    }
-}
-
-impl Default for WindowBits {
-    fn default() -> Self {
-        WindowBits::MAX
-    }
-}
-
-/// A window-bits value outside 8..=15.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowBitsError(pub u8);
-
-impl fmt::Display for WindowBitsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "window bits {} is outside 8..=15 (RFC 7692 §7.1.2.1)",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for WindowBitsError {}
+pub use crate::deflate::WindowBits;
 
 /// A permessage-deflate compressor for one direction of one connection (or for one
 /// broadcast, compressed once for many subscribers, without context takeover).
@@ -276,7 +225,7 @@ impl Compressor {
             return;
         }
         let hint = if self.keep_context { None } else { size_hint };
-        let window = self.window_bits.window_size();
+        let window = self.window_bits.size();
         let bits = &self.bits;
         let scratch = self.scratch.get_or_insert_with(|| {
             debug_assert!(bits.is_empty(), "a stream starts on a byte boundary");

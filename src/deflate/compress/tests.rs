@@ -52,7 +52,7 @@ fn assert_inflates_to(
             .unwrap_or_else(|e| panic!("{e}, {what}"));
         assert!(data == *message, "message {i} differs, {what}");
         assert!(
-            checker.max_distance() <= w.window_size(),
+            checker.max_distance() <= w.size(),
             "distance {} beyond the window, {what}",
             checker.max_distance()
         );
@@ -202,7 +202,7 @@ fn the_corpus_round_trips_at_every_level_and_window_without_takeover() {
                     .expect("whole blocks, sync flush");
                 assert!(back == *data, "{name}, {level:?}, {w:?}");
                 assert!(
-                    checker.max_distance() <= w.window_size(),
+                    checker.max_distance() <= w.size(),
                     "{name}, {level:?}, {w:?}"
                 );
             }
@@ -267,7 +267,7 @@ fn mebibytes_round_trip(len: usize, windows: &[WindowBits]) {
 fn data_of_period_two_to_the_w_reaches_exactly_the_window_and_one_more_does_not() {
     for level in LEVELS {
         for w in every_window() {
-            let size = w.window_size();
+            let size = w.size();
             // Period 2^w: every repeat is exactly as far back as allowed.
             let exact = periodic(size, 3 * size + 100);
             let mut c = Compressor::new(level, w, false);
@@ -298,7 +298,7 @@ fn matches_into_earlier_messages_stay_within_the_window() {
     // a little and plus a little.
     for level in LEVELS {
         for w in every_window() {
-            let size = w.window_size();
+            let size = w.size();
             let unit = XorShift(3).bytes(size / 4);
             let near = XorShift(4).bytes(size - size / 4);
             let far = XorShift(5).bytes(size - size / 4 + 1);
@@ -495,17 +495,6 @@ fn positions_rebase_before_they_wrap() {
 }
 
 #[test]
-fn window_bits_outside_8_to_15_are_refused() {
-    assert_eq!(WindowBits::new(7), Err(WindowBitsError(7)));
-    assert_eq!(WindowBits::new(16), Err(WindowBitsError(16)));
-    assert_eq!(WindowBits::new(8).map(WindowBits::window_size), Ok(256));
-    assert_eq!(
-        WindowBitsError(16).to_string(),
-        "window bits 16 is outside 8..=15 (RFC 7692 §7.1.2.1)"
-    );
-}
-
-#[test]
 fn the_default_level_is_close_to_miniz_level_6_and_fast_to_level_1() {
     let data = [text(200_000), (0..300).flat_map(chat_json).collect()].concat();
     for (level, miniz_level, slack) in [(Level::Fast, 1, 1.05), (Level::Default, 6, 1.03)] {
@@ -528,7 +517,7 @@ fn with_takeover_the_memory_per_window_is_as_documented() {
     // the window and token buffers (at most twice what they hold).
     for level in LEVELS {
         for w in every_window() {
-            let size = w.window_size();
+            let size = w.size();
             let mut c = Compressor::new(level, w, true);
             c.compress_message(&chat_json(1), &mut Vec::new());
             let small = c.heap_bytes();

@@ -73,6 +73,8 @@ mod window;
 
 pub use error::{CodeKind, InflateError};
 
+pub use crate::deflate::WindowBits;
+
 use crate::deflate::tables::{CODE_LENGTH_ORDER, END_OF_BLOCK};
 
 use decode::{Bits, Input, Output, Reach, Stop};
@@ -84,44 +86,6 @@ use window::Window;
 
 /// The tail RFC 7692 §7.2.2 appends to every message before inflating it.
 const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
-
-/// The base-2 logarithm of an LZ77 window: 8..=15 (RFC 7692 §7.1.2.1,
-/// `server_max_window_bits` / `client_max_window_bits`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WindowBits(u8);
-
-impl WindowBits {
-    /// The smallest window permessage-deflate allows, 256 bytes.
-    pub const MIN: WindowBits = WindowBits(8);
-    /// The largest, and DEFLATE's own limit: 32 KiB (RFC 1951 §3.2.5).
-    pub const MAX: WindowBits = WindowBits(15);
-
-    /// `Some` for 8..=15, the values RFC 7692 §7.1.2 allows.
-    pub const fn new(bits: u8) -> Option<WindowBits> {
-        if bits >= Self::MIN.0 && bits <= Self::MAX.0 {
-            Some(WindowBits(bits))
-        } else {
-            None
-        }
-    }
-
-    /// The number of bits.
-    pub const fn get(self) -> u8 {
-        self.0
-    }
-
-    /// The window in bytes, 2^bits: the farthest a back-reference may reach.
-    pub const fn size(self) -> usize {
-        1 << self.0
-    }
-}
-
-impl Default for WindowBits {
-    /// 15, what both sides use when no `*_max_window_bits` was negotiated.
-    fn default() -> Self {
-        Self::MAX
-    }
-}
 
 /// The Huffman tables of a dynamic block, lent to an [`Inflater`] for the length of a
 /// message by an [`InflateScratchPool`].
