@@ -523,7 +523,7 @@ fn http_cases(b: &mut Bench) {
             let head = parser.head(req).unwrap();
             let up = validate_upgrade(&head).unwrap();
             out.clear();
-            write_accept_response(&mut out, up.key, None);
+            write_accept_response(&mut out, up.key, None, None);
             black_box(&mut out);
         },
     );

@@ -6,6 +6,7 @@
 //! this configuration it needs ([`HeadLimits`], [`WsLimits`]) so it can be tested and
 //! fuzzed alone.
 
+use crate::ws::compression::Compression;
 use std::time::Duration;
 
 use crate::http::origin::{AllowedOrigins, Cors};
@@ -76,6 +77,12 @@ pub struct Config {
     /// After the server sends a Close frame, time allowed for the peer's Close before the
     /// TCP connection is dropped anyway (RFC 6455 §7.1.1). Default 5 s.
     pub close_timeout: Duration,
+    /// permessage-deflate (RFC 7692): which client offers to accept, and how our messages
+    /// are compressed. Default [`Compression::off`]: offers go unanswered and every frame
+    /// is as it is today. [`Compression::memory_light`] suits a hub (no window kept
+    /// between messages, in either direction), [`Compression::full`] a server with few,
+    /// chatty connections or a conformance test. See [`ws::compression`](crate::ws::compression).
+    pub permessage_deflate: Compression,
     /// The web pages, besides the server's own, that may open a WebSocket, make requests
     /// that change state (`POST`) and read the answers (CORS). Default
     /// [`AllowedOrigins::SameOrigin`]: a request whose `Origin` names another site is
@@ -146,6 +153,7 @@ impl Default for Config {
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
+            permessage_deflate: Compression::off(),
             allowed_origins: AllowedOrigins::SameOrigin,
             cors: Cors::default(),
             write_buffer_high_water: 1 << 20,
@@ -263,6 +271,7 @@ impl Config {
             idle_timeout: self.idle_timeout,
             allowed_origins: self.allowed_origins.clone(),
             cors: self.cors.clone(),
+            deflate: self.permessage_deflate.negotiation.clone(),
         }
     }
 

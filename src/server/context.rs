@@ -14,6 +14,7 @@ use crate::error::SendError;
 use crate::http::{Body, Response};
 use crate::message::{Message, MessagePart};
 use crate::ws::close::CloseCode;
+use crate::ws::compression::CodecPools;
 use crate::ws::connection::WsConnection;
 use crate::ws::frame::{self, FrameHeader, OpCode};
 
@@ -106,7 +107,9 @@ impl Context<'_> {
     /// [`Handler::on_drained`](crate::Handler::on_drained) follows once it has read.
     pub fn send(&mut self, conn: ConnId, message: &Message<'_>) -> Result<(), SendError> {
         let room = FrameHeader::MAX_LEN + message.len();
-        self.send_with(conn, room, |ws, out| ws.send(message, out))
+        self.send_with(conn, room, |ws, out, pools| {
+            ws.send_pooled(message, out, pools)
+        })
     }
 
     /// Queues a message to one WebSocket, taking it by value: a payload the message owns
@@ -116,6 +119,10 @@ impl Context<'_> {
     /// `writev`. Smaller or borrowed payloads are copied as by [`send`](Self::send). On
     /// error the message is dropped (call `send` to keep it).
     pub fn send_message(&mut self, conn: ConnId, message: Message<'_>) -> Result<(), SendError> {
+        if self.core.ws_compresses(conn, message.len()) {
+            // Compressed, it is copied anyway (into its compressed form).
+            return self.send(conn, &message);
+        }
         let (is_text, mut payload) = match message {
             Message::Text(Cow::Owned(text)) if text.len() >= MOVE_THRESHOLD => {
                 (true, text.into_bytes())
@@ -124,7 +131,7 @@ impl Context<'_> {
             borrowed_or_small => return self.send(conn, &borrowed_or_small),
         };
         let room = FrameHeader::MAX_LEN;
-        self.send_with(conn, room, |ws, out| {
+        self.send_with(conn, room, |ws, out, _| {
             ws.send_header(is_text, &mut payload, out)
         })?;
         self.core.queue_owned(conn, payload);
@@ -157,7 +164,9 @@ impl Context<'_> {
     /// with [`SendError::Busy`].
     pub fn send_part(&mut self, conn: ConnId, part: &MessagePart<'_>) -> Result<(), SendError> {
         let room = FrameHeader::MAX_LEN + part.data.len();
-        self.send_with(conn, room, |ws, out| ws.send_part(part, out))
+        self.send_with(conn, room, |ws, out, pools| {
+            ws.send_part_pooled(part, out, pools)
+        })
     }
 
     /// The checks every data send shares — the connection exists, is an open WebSocket,
@@ -168,10 +177,14 @@ impl Context<'_> {
         &mut self,
         conn: ConnId,
         room: usize,
-        write: impl FnOnce(&mut WsConnection, &mut Vec<u8>) -> Result<(), crate::ws::SendError>,
+        write: impl FnOnce(
+            &mut WsConnection,
+            &mut Vec<u8>,
+            &mut CodecPools,
+        ) -> Result<(), crate::ws::SendError>,
     ) -> Result<(), SendError> {
-        let (ws, out) = self.core.ws_sendable(conn, room)?;
-        write(ws, out).map_err(SendError::from)
+        let (ws, out, pools) = self.core.ws_sendable(conn, room)?;
+        write(ws, out, pools).map_err(SendError::from)
     }
 
     /// Queues a text message.

@@ -35,6 +35,7 @@ use crate::http::StatusCode;
 use crate::log::{Level, Log};
 use crate::session::{Event, ExchangeError, OwnAnswer, Phase, Session, SessionConfig};
 use crate::trace::{self, Direction, WireTrace};
+use crate::ws::compression::CodecPools;
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
 use crate::ws::frame::FrameHeader;
 
@@ -71,6 +72,8 @@ pub(crate) struct Core {
     closed: Vec<ConnId>,
     out_pool: BufferPool,
     read_pool: ReadPool,
+    /// Compression scratch, lent to one connection's message at a time.
+    codec_pools: CodecPools,
     /// Set when graceful shutdown begins: the instant it must be over.
     shutdown_deadline: Option<Instant>,
     /// When the handler asked to be woken ([`Context::wake_at`]).
@@ -174,6 +177,7 @@ impl Core {
             closed: Vec::new(),
             out_pool: BufferPool::default(),
             read_pool: ReadPool::new(config.read_buffer_size),
+            codec_pools: CodecPools::default(),
             shutdown_deadline: None,
             handler_wake: None,
             shutdown_started: false,
@@ -570,15 +574,18 @@ impl Core {
                         let accepted =
                             session.accept_upgrade(exchange, &upgrade, protocol.as_deref(), out);
                         debug_assert!(accepted.is_ok(), "the upgrade was waiting");
+                        let agreement = accepted.ok().flatten();
                         self.stats.count_response(StatusCode::SWITCHING_PROTOCOLS);
                         if let Some(book) = &mut self.access {
                             book.upgraded(id);
                         }
                         // The hand-over: from here on the bytes are frames.
-                        conn.protocol = Protocol::WebSocket(Box::new(WsConnection::server(
-                            self.ws_limits,
-                            self.now,
-                        )));
+                        let mut ws = WsConnection::server(self.ws_limits, self.now);
+                        if let Some(agreement) = &agreement {
+                            let options = self.config.permessage_deflate.options;
+                            ws = ws.with_deflate(agreement, options);
+                        }
+                        conn.protocol = Protocol::WebSocket(Box::new(ws));
                         mark_dirty(&mut self.dirty, &mut conn.flags, id);
                         self.trace_note(id, "upgraded to WebSocket");
                         handler.on_open(&mut Context { core: self }, id);
@@ -631,7 +638,8 @@ impl Core {
             };
             let out = conn.output.writer(&mut self.out_pool);
             let before = out.len();
-            let (consumed, event) = ws.handle_input(&mut data[pos..], out, self.now);
+            let (consumed, event) =
+                ws.handle_input_pooled(&mut data[pos..], out, self.now, &mut self.codec_pools);
             let wrote = out.len() != before;
             pos += consumed;
             if wrote {
@@ -1132,6 +1140,9 @@ impl Core {
         self.trace_note(id, "removed (TCP closed)");
         conn.output.release(&mut self.out_pool);
         conn.input.release(&mut self.read_pool);
+        if let Protocol::WebSocket(ws) = &mut conn.protocol {
+            ws.release_codecs(&mut self.codec_pools);
+        }
         Some(conn)
     }
 
@@ -1230,10 +1241,19 @@ impl Core {
         &mut self,
         id: ConnId,
         room: usize,
-    ) -> Result<(&mut WsConnection, &mut Vec<u8>), SendError> {
+    ) -> Result<(&mut WsConnection, &mut Vec<u8>, &mut CodecPools), SendError> {
         let (ws, output, flags) = open_websocket(&mut self.conns, id, &self.config)?;
         mark_dirty(&mut self.dirty, flags, id);
-        Ok((ws, output.writer_with_room(&mut self.out_pool, room)))
+        let out = output.writer_with_room(&mut self.out_pool, room);
+        Ok((ws, out, &mut self.codec_pools))
+    }
+
+    /// Would a message of `len` bytes to `id` go out compressed (permessage-deflate)?
+    pub(crate) fn ws_compresses(&self, id: ConnId, len: usize) -> bool {
+        match self.conns.get(id).map(|conn| &conn.protocol) {
+            Some(Protocol::WebSocket(ws)) => ws.compresses(len),
+            _ => false,
+        }
     }
 
     /// Queues a single-frame message to `id`'s WebSocket whose payload is shared, not

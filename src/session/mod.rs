@@ -79,6 +79,7 @@ use crate::http::origin::{self, AllowedOrigins, Cors, OriginCheck};
 use crate::http::{HeadParser, Request, RequestHead, Response, StatusCode, Version};
 use crate::status::Status;
 use crate::ws::handshake::{self, UpgradeRequest};
+use crate::ws::permessage_deflate::{self, Agreement, DeflateConfig};
 
 /// What a [`Session`] enforces: the slice of [`Config`](crate::Config) that concerns
 /// HTTP. One value is shared by every session of a server.
@@ -96,6 +97,9 @@ pub struct SessionConfig {
     pub allowed_origins: AllowedOrigins,
     /// See [`Config::cors`](crate::Config::cors).
     pub cors: Cors,
+    /// See [`Config::permessage_deflate`](crate::Config::permessage_deflate): which
+    /// offer of compression the `101` accepts.
+    pub deflate: DeflateConfig,
 }
 
 impl Default for SessionConfig {
@@ -755,21 +759,29 @@ impl Session {
 
     /// Accepts the upgrade of `exchange`: appends the `101 Switching Protocols` (RFC 6455
     /// §4.2.2 item 5), with `protocol` if the client offered it — a protocol it did not
-    /// offer is left out, since the client would have to fail the connection (§4.1). The
-    /// bytes after the handshake are then the WebSocket's.
+    /// offer is left out, since the client would have to fail the connection (§4.1) —
+    /// and the permessage-deflate offer it accepts, if any ([`SessionConfig::deflate`];
+    /// RFC 7692 §5). The bytes after the handshake are then the WebSocket's, compressed
+    /// as the returned agreement says.
     pub fn accept_upgrade(
         &mut self,
         exchange: u32,
         upgrade: &PendingUpgrade,
         protocol: Option<&str>,
         out: &mut Vec<u8>,
-    ) -> Result<(), ExchangeError> {
+    ) -> Result<Option<Agreement>, ExchangeError> {
         self.upgrading(exchange)?;
         let request = upgrade.request();
         let protocol = protocol.filter(|p| request.offers_protocol(p));
-        handshake::write_accept_response(out, request.key, protocol);
+        // The list's grammar was checked with the rest of the handshake (an error there
+        // was a 400), so only "no acceptable offer" is left.
+        let offers = request.head().list("Sec-WebSocket-Extensions");
+        let agreement = permessage_deflate::negotiate(offers, &self.config.deflate)
+            .ok()
+            .flatten();
+        handshake::write_accept_response(out, request.key, protocol, agreement.as_ref());
         self.state = State::Upgraded;
-        Ok(())
+        Ok(agreement)
     }
 
     /// Refuses the upgrade of `exchange` with `response`; the connection then closes.

@@ -14,9 +14,23 @@
 //! byte, even in the middle of a frame that is still arriving.
 
 use crate::config::WsLimits;
+use crate::deflate::inflate::{InflateError, InflateScratchPool, Inflater};
 use crate::ws::error::ProtocolError;
-use crate::ws::frame::{FrameHeader, OpCode};
+use crate::ws::frame::{FrameHeader, OpCode, RSV1};
 use crate::ws::utf8::Utf8Validator;
+
+/// What a compressed message's payload goes through on its way into the message
+/// (permessage-deflate, RFC 7692 §7.2.2): the connection's decompressor, the scratch it
+/// borrows, and the limit the *inflated* size is held to while inflating.
+#[derive(Debug)]
+pub struct Inflation<'a> {
+    /// The connection's decompressor (its window, under context takeover).
+    pub inflater: &'a mut Inflater,
+    /// Where it borrows its tables.
+    pub pool: &'a mut InflateScratchPool,
+    /// `max_message_size`: counted on the inflated bytes.
+    pub max_message_size: u64,
+}
 
 /// Kind of data message (the opcode of its first frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +71,9 @@ enum State {
         fragments: u32,
         /// FIN of the frame currently being received.
         final_frame: bool,
+        /// Its first frame had RSV1 (permessage-deflate): the payload is DEFLATE data,
+        /// inflated into `data` as it arrives.
+        compressed: bool,
         utf8: Utf8Validator,
     },
 }
@@ -162,7 +179,12 @@ impl Assembler {
                 } else {
                     MessageKind::Binary
                 };
-                check_message_size(header.payload_len, limits)?;
+                // A compressed message's limit applies to what it inflates to, checked
+                // while inflating; its frames' lengths are held to max_frame_size.
+                let compressed = header.rsv & RSV1 != 0;
+                if !compressed {
+                    check_message_size(header.payload_len, limits)?;
+                }
                 let reserve = reserve_for(header);
                 self.state = State::Receiving {
                     kind,
@@ -172,6 +194,7 @@ impl Assembler {
                     started: false,
                     fragments: 1,
                     final_frame: header.fin,
+                    compressed,
                     utf8: Utf8Validator::new(),
                 };
                 Ok(())
@@ -188,6 +211,7 @@ impl Assembler {
                     streamed,
                     fragments,
                     final_frame,
+                    compressed,
                     ..
                 },
                 _continuation,
@@ -197,7 +221,9 @@ impl Assembler {
                         max: limits.max_fragments,
                     });
                 }
-                check_message_size(*len + header.payload_len, limits)?;
+                if !*compressed {
+                    check_message_size(*len + header.payload_len, limits)?;
+                }
                 *fragments += 1;
                 *final_frame = header.fin;
                 if !*streamed {
@@ -209,9 +235,44 @@ impl Assembler {
     }
 
     /// Appends a piece of (already unmasked) payload of the current frame. For text, the
-    /// piece is validated at once: invalid UTF-8 fails here, not at the end.
-    pub fn payload(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
+    /// piece is validated at once: invalid UTF-8 fails here, not at the end. A
+    /// compressed message's piece is inflated first, through `inflation` (which must be
+    /// given for one: the connection negotiated permessage-deflate, or RSV1 would have
+    /// failed it), and what it inflates to is validated.
+    pub fn payload(
+        &mut self,
+        piece: &[u8],
+        inflation: Option<Inflation<'_>>,
+    ) -> Result<(), ProtocolError> {
         match &mut self.state {
+            State::Receiving {
+                kind,
+                data,
+                len,
+                utf8,
+                compressed: true,
+                ..
+            } => {
+                let Some(inflation) = inflation else {
+                    debug_assert!(false, "a compressed message without a decompressor");
+                    return Err(ProtocolError::ReservedBits { rsv: RSV1 });
+                };
+                let before = data.len();
+                let limit = inflation.max_message_size.saturating_sub(before as u64);
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                let inflated = inflation
+                    .inflater
+                    .inflate(piece, data, limit, inflation.pool);
+                accept_inflated(
+                    *kind,
+                    data,
+                    before,
+                    len,
+                    utf8,
+                    inflated,
+                    inflation.max_message_size,
+                )
+            }
             State::Receiving {
                 kind,
                 data,
@@ -240,7 +301,12 @@ impl Assembler {
     }
 
     /// The current frame's payload is complete. Returns the message if that frame had FIN.
-    pub fn end_frame(&mut self) -> Result<Option<Assembled>, ProtocolError> {
+    /// A compressed message ends its DEFLATE data there (the `00 00 ff ff` tail of RFC 7692
+    /// §7.2.2), through `inflation` as for [`payload`](Self::payload).
+    pub fn end_frame(
+        &mut self,
+        inflation: Option<Inflation<'_>>,
+    ) -> Result<Option<Assembled>, ProtocolError> {
         let done = matches!(
             self.state,
             State::Receiving {
@@ -250,6 +316,35 @@ impl Assembler {
         );
         if !done {
             return Ok(None);
+        }
+        if let State::Receiving {
+            kind,
+            data,
+            len,
+            utf8,
+            compressed: true,
+            ..
+        } = &mut self.state
+        {
+            let Some(inflation) = inflation else {
+                debug_assert!(false, "a compressed message without a decompressor");
+                return Err(ProtocolError::ReservedBits { rsv: RSV1 });
+            };
+            let before = data.len();
+            let limit = inflation.max_message_size.saturating_sub(before as u64);
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            let finished = inflation
+                .inflater
+                .finish_message(data, limit, inflation.pool);
+            accept_inflated(
+                *kind,
+                data,
+                before,
+                len,
+                utf8,
+                finished,
+                inflation.max_message_size,
+            )?;
         }
         match std::mem::take(&mut self.state) {
             State::Receiving {
@@ -275,6 +370,39 @@ impl Assembler {
     pub fn clear(&mut self) {
         self.state = State::Idle;
     }
+}
+
+/// Takes what one call to the decompressor appended to `data` (from `before` on): its
+/// error, if it failed, as the connection's failure — over the limit is 1009 like any
+/// message too big, anything else malformed compressed data (1007) — and otherwise the
+/// new bytes counted and, for text, validated.
+fn accept_inflated(
+    kind: MessageKind,
+    data: &[u8],
+    before: usize,
+    len: &mut u64,
+    utf8: &mut Utf8Validator,
+    inflated: Result<(), InflateError>,
+    max_message_size: u64,
+) -> Result<(), ProtocolError> {
+    match inflated {
+        Ok(()) => {}
+        Err(InflateError::TooLarge { .. }) => {
+            return Err(ProtocolError::MessageTooLarge {
+                len: data.len() as u64,
+                max: max_message_size,
+            });
+        }
+        Err(e) => return Err(ProtocolError::BadCompressedData(e)),
+    }
+    if kind == MessageKind::Text {
+        // RFC 6455 §8.1, on the inflated text (RFC 7692 §6: the extension transforms
+        // the payload; UTF-8 is a property of the message it yields).
+        utf8.feed(&data[before..])
+            .map_err(|_| ProtocolError::InvalidUtf8)?;
+    }
+    *len = data.len() as u64;
+    Ok(())
 }
 
 fn check_message_size(len: u64, limits: &WsLimits) -> Result<(), ProtocolError> {
@@ -308,8 +436,8 @@ mod tests {
         data: &[u8],
     ) -> Result<Option<Assembled>, ProtocolError> {
         a.begin_frame(&header(fin, op, data.len() as u64), &WsLimits::default())?;
-        a.payload(data)?;
-        a.end_frame()
+        a.payload(data, None)?;
+        a.end_frame(None)
     }
 
     #[test]
@@ -370,8 +498,8 @@ mod tests {
         let mut a = Assembler::new();
         a.begin_frame(&header(true, OpCode::Text, 10), &WsLimits::default())
             .unwrap();
-        a.payload(b"ok").unwrap();
-        assert_eq!(a.payload(&[0xC0]), Err(ProtocolError::InvalidUtf8));
+        a.payload(b"ok", None).unwrap();
+        assert_eq!(a.payload(&[0xC0], None), Err(ProtocolError::InvalidUtf8));
     }
 
     #[test]
@@ -402,8 +530,8 @@ mod tests {
         let mut a = Assembler::new();
         a.begin_frame(&header(false, OpCode::Binary, 6), &limits)
             .unwrap();
-        a.payload(&[0; 6]).unwrap();
-        a.end_frame().unwrap();
+        a.payload(&[0; 6], None).unwrap();
+        a.end_frame(None).unwrap();
         assert_eq!(
             a.begin_frame(&header(true, OpCode::Continuation, 5), &limits),
             Err(ProtocolError::MessageTooLarge { len: 11, max: 10 })
@@ -419,11 +547,11 @@ mod tests {
         let mut a = Assembler::new();
         a.begin_frame(&header(false, OpCode::Binary, 0), &limits)
             .unwrap();
-        a.end_frame().unwrap();
+        a.end_frame(None).unwrap();
         for _ in 0..2 {
             a.begin_frame(&header(false, OpCode::Continuation, 0), &limits)
                 .unwrap();
-            a.end_frame().unwrap();
+            a.end_frame(None).unwrap();
         }
         assert_eq!(
             a.begin_frame(&header(true, OpCode::Continuation, 0), &limits),

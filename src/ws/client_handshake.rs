@@ -281,7 +281,7 @@ mod tests {
             ["chat", "superchat"]
         );
         let mut answer = Vec::new();
-        write_accept_response(&mut answer, upgrade.key, Some("superchat"));
+        write_accept_response(&mut answer, upgrade.key, Some("superchat"), None);
         answer.extend_from_slice(b"\x81\x00"); // a frame right behind the head
         let Status::Complete((len, accepted)) = hs.handle_response(&answer).unwrap() else {
             panic!("complete response")

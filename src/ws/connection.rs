@@ -39,11 +39,13 @@ use crate::config::WsLimits;
 use crate::error::UsageError;
 use crate::message::{Message, MessagePart};
 use crate::status::Status;
-use crate::ws::assemble::{Assembled, Assembler, MessageKind};
+use crate::ws::assemble::{Assembled, Assembler, Inflation, MessageKind};
 use crate::ws::close::{self, CloseCode};
+use crate::ws::compression::{CodecPools, CompressOptions, PerMessageDeflate};
 use crate::ws::error::{ProtocolError, SendError};
-use crate::ws::frame::{self, FrameHeader, OpCode, Role};
+use crate::ws::frame::{self, FrameHeader, OpCode, RSV1, Role};
 use crate::ws::mask::apply_mask;
+use crate::ws::permessage_deflate::Agreement;
 
 /// Something the application should know about.
 #[derive(Debug, PartialEq, Eq)]
@@ -161,6 +163,8 @@ pub struct WsConnection {
     /// We are sending a message in parts ([`send_part`](Self::send_part)) and have not sent
     /// its last part: no other data frame may go out until then (§5.4).
     sending_parts: bool,
+    /// permessage-deflate, when the handshake agreed on it (RFC 7692).
+    deflate: Option<Box<PerMessageDeflate>>,
 }
 
 /// What one parsing step found; ranges index the slice the step was given.
@@ -211,6 +215,33 @@ impl WsConnection {
             limits,
             mask_keys: None,
             sending_parts: false,
+            deflate: None,
+        }
+    }
+
+    /// This connection speaks permessage-deflate as `agreement` says (RFC 7692): RSV1
+    /// marks compressed messages both ways, and ours are compressed as `options` say.
+    pub fn with_deflate(mut self, agreement: &Agreement, options: CompressOptions) -> Self {
+        self.deflate = Some(Box::new(PerMessageDeflate::new(agreement, options)));
+        self
+    }
+
+    /// The permessage-deflate state, for tests that look at what it holds.
+    #[cfg(test)]
+    pub(crate) fn deflate_state(&self) -> Option<&PerMessageDeflate> {
+        self.deflate.as_deref()
+    }
+
+    /// Whether permessage-deflate was agreed for this connection.
+    pub fn has_deflate(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Gives the compression scratch this connection holds back to `pools` (it is over,
+    /// or being dropped); nothing else changes.
+    pub fn release_codecs(&mut self, pools: &mut CodecPools) {
+        if let Some(deflate) = &mut self.deflate {
+            deflate.release(pools);
         }
     }
 
@@ -258,6 +289,19 @@ impl WsConnection {
         out: &mut Vec<u8>,
         now: Instant,
     ) -> (usize, Option<WsEvent<'i>>) {
+        self.handle_input_pooled(input, out, now, &mut CodecPools::default())
+    }
+
+    /// [`handle_input`](Self::handle_input), with compressed messages inflated using
+    /// scratch from `pools` (a server's, shared by its connections) rather than scratch
+    /// of their own.
+    pub fn handle_input_pooled<'i>(
+        &mut self,
+        input: &'i mut [u8],
+        out: &mut Vec<u8>,
+        now: Instant,
+        pools: &mut CodecPools,
+    ) -> (usize, Option<WsEvent<'i>>) {
         if !input.is_empty() {
             // Any byte from the peer proves it is alive (keepalive, §5.5.2 is only a means).
             self.last_rx = now;
@@ -265,7 +309,7 @@ impl WsConnection {
         }
         let mut pos = 0;
         let found = loop {
-            match self.step(&mut input[pos..], out) {
+            match self.step(&mut input[pos..], out, pools) {
                 Step::NeedMore => break None,
                 Step::Progress(n) => pos += n,
                 Step::Event(n, event) => {
@@ -377,8 +421,19 @@ impl WsConnection {
     // ===== commands =====
 
     /// Queues a data message in `out` as a single frame (masked in the client role,
-    /// never in the server role: RFC 6455 §5.1).
+    /// never in the server role: RFC 6455 §5.1) — compressed, if permessage-deflate was
+    /// agreed and the message is long enough.
     pub fn send(&mut self, message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        self.send_pooled(message, out, &mut CodecPools::default())
+    }
+
+    /// [`send`](Self::send), compressing with scratch from `pools`.
+    pub fn send_pooled(
+        &mut self,
+        message: &Message<'_>,
+        out: &mut Vec<u8>,
+        pools: &mut CodecPools,
+    ) -> Result<(), SendError> {
         if self.state != State::Open {
             // RFC 6455 §5.5.1: after sending a Close, no more data frames.
             return Err(SendError::NotOpen);
@@ -392,8 +447,25 @@ impl WsConnection {
         } else {
             OpCode::Binary
         };
-        self.write_frame(out, opcode, message.as_bytes());
+        let payload = message.as_bytes();
+        match self.deflate.as_deref_mut() {
+            Some(deflate) if payload.len() >= deflate.min_size => {
+                // RFC 7692 §7.2.1: the whole message compressed, RSV1 on its frame.
+                produced_frame(&mut self.mask_keys, out, true, RSV1, opcode, |out| {
+                    deflate
+                        .compressor
+                        .compress_message_pooled(&mut pools.compress, payload, out);
+                });
+            }
+            _ => self.write_frame(out, opcode, payload),
+        }
         Ok(())
+    }
+
+    /// Would a message of `len` bytes go out compressed ([`send`](Self::send))? Then it
+    /// cannot be sent by reference ([`send_header`](Self::send_header)).
+    pub fn compresses(&self, len: usize) -> bool {
+        self.deflate.as_ref().is_some_and(|d| len >= d.min_size)
     }
 
     /// Queues the header of a single-frame message whose payload the caller sends right
@@ -508,6 +580,19 @@ impl WsConnection {
         part: &MessagePart<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
+        self.send_part_pooled(part, out, &mut CodecPools::default())
+    }
+
+    /// [`send_part`](Self::send_part), compressing with scratch from `pools`. With
+    /// permessage-deflate a message sent in parts is compressed as one stream (RFC 7692
+    /// §7.2.1): each part's frame carries what the compressor has produced so far, RSV1
+    /// on the first, and the last ends the stream with its sync flush.
+    pub fn send_part_pooled(
+        &mut self,
+        part: &MessagePart<'_>,
+        out: &mut Vec<u8>,
+        pools: &mut CodecPools,
+    ) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::NotOpen);
         }
@@ -523,7 +608,20 @@ impl WsConnection {
             (true, false) => OpCode::Binary,
             (false, _) => OpCode::Continuation,
         };
-        self.write_frame_fin(out, part.last, opcode, part.data);
+        match self.deflate.as_deref_mut() {
+            Some(deflate) if part.first || deflate.compressing_parts => {
+                deflate.compressing_parts = !part.last;
+                let rsv = if part.first { RSV1 } else { 0 };
+                produced_frame(&mut self.mask_keys, out, part.last, rsv, opcode, |out| {
+                    let compressor = &mut deflate.compressor;
+                    compressor.write_pooled(&mut pools.compress, part.data, out);
+                    if part.last {
+                        compressor.finish_message_pooled(&mut pools.compress, out);
+                    }
+                });
+            }
+            _ => self.write_frame_fin(out, part.last, opcode, part.data),
+        }
         self.sending_parts = !part.last;
         Ok(())
     }
@@ -591,7 +689,7 @@ impl WsConnection {
     // ===== internals =====
 
     /// One parsing step over `buf` (the unconsumed input).
-    fn step(&mut self, buf: &mut [u8], out: &mut Vec<u8>) -> Step {
+    fn step(&mut self, buf: &mut [u8], out: &mut Vec<u8>, pools: &mut CodecPools) -> Step {
         if self.state == State::Closed {
             return Step::NeedMore;
         }
@@ -610,7 +708,8 @@ impl WsConnection {
                 if let Some(key) = mask {
                     apply_mask(piece, key, offset as usize);
                 }
-                if let Err(e) = self.assembler.payload(piece) {
+                let inflation = inflation_of(&mut self.deflate, pools, &self.limits);
+                if let Err(e) = self.assembler.payload(piece, inflation) {
                     return self.fail_step(e, out);
                 }
                 let streamed = self.assembler.is_streamed();
@@ -639,7 +738,7 @@ impl WsConnection {
                     let last = self.assembler.in_final_frame();
                     let first = self.assembler.take_first_piece();
                     // The end of the message checks that text did not stop mid code point.
-                    if let Err(e) = self.assembler.end_frame() {
+                    if let Err(e) = self.assembler.end_frame(None) {
                         return self.fail_step(e, out);
                     }
                     if n == 0 && !last && !first {
@@ -653,7 +752,8 @@ impl WsConnection {
                     };
                     return Step::Event(n, part);
                 }
-                match self.assembler.end_frame() {
+                let inflation = inflation_of(&mut self.deflate, pools, &self.limits);
+                match self.assembler.end_frame(inflation) {
                     Ok(Some(message)) => Step::Event(n, RawEvent::Assembled(message)),
                     Ok(None) => Step::Progress(n),
                     Err(e) => self.fail_step(e, out),
@@ -663,12 +763,18 @@ impl WsConnection {
     }
 
     fn step_header(&mut self, buf: &mut [u8], out: &mut Vec<u8>) -> Step {
-        let (header, header_len) =
-            match FrameHeader::parse(buf, self.role, self.limits.max_frame_size) {
-                Ok(Status::Complete(parsed)) => parsed,
-                Ok(Status::Partial) => return Step::NeedMore,
-                Err(e) => return self.fail_step(e, out),
-            };
+        // RFC 7692 §6: with permessage-deflate, RSV1 marks a compressed message.
+        let parse = if self.deflate.is_some() {
+            FrameHeader::parse_compressed
+        } else {
+            FrameHeader::parse
+        };
+        let (header, header_len) = match parse(buf, self.role, self.limits.max_frame_size) {
+            Ok(Status::Complete(parsed)) => parsed,
+            Ok(Status::Partial) => return Step::NeedMore,
+            Err(e) => return self.fail_step(e, out),
+        };
+        let compressed = header.rsv & RSV1 != 0;
         // `parse` checked payload_len <= max_frame_size, which fits in memory.
         let len = header.payload_len as usize;
 
@@ -686,10 +792,11 @@ impl WsConnection {
         }
 
         // Fast path: a complete, unfragmented message inside this buffer is unmasked in
-        // place and lent to the application — no copy, no allocation.
+        // place and lent to the application — no copy, no allocation. (A compressed one
+        // is inflated into a buffer of its own, through the assembler.)
         let whole_message =
             header.fin && header.opcode != OpCode::Continuation && !self.assembler.in_message();
-        if whole_message && buf.len() >= header_len + len {
+        if whole_message && !compressed && buf.len() >= header_len + len {
             let body = header_len..header_len + len;
             if let Some(key) = header.mask {
                 apply_mask(&mut buf[body.clone()], key, 0);
@@ -704,7 +811,10 @@ impl WsConnection {
 
         // Otherwise stream the payload through the assembler — into the message's buffer,
         // or, for a large message when streaming is on, straight to the application.
+        // A compressed message is never streamed: what a piece inflates to is not
+        // bounded by the piece, so it is assembled, under max_message_size.
         let stream = whole_message_start(&header, &self.assembler)
+            && !compressed
             && header.payload_len >= self.limits.stream_over;
         let begun = if stream {
             self.assembler.begin_streamed(&header, &self.limits)
@@ -821,6 +931,61 @@ impl WsConnection {
         self.read = ReadState::Header;
         self.assembler.clear();
     }
+}
+
+/// Appends one frame whose payload `produce` writes straight into `out` — compressed
+/// data, whose length is known only once it is written — and then its header in front
+/// of it: room for the longest header is left, and the payload moved up to close what the
+/// real header did not use (a copy of compressed bytes, cheaper than compressing into a
+/// buffer of its own and copying all of it). Masked with a fresh key in the client role.
+fn produced_frame(
+    mask_keys: &mut Option<Box<StdRng>>,
+    out: &mut Vec<u8>,
+    fin: bool,
+    rsv: u8,
+    opcode: OpCode,
+    produce: impl FnOnce(&mut Vec<u8>),
+) {
+    let mask = mask_keys.as_mut().map(|rng| rng.next_u32().to_ne_bytes());
+    let room = if mask.is_some() {
+        FrameHeader::MAX_LEN
+    } else {
+        FrameHeader::MAX_LEN - 4
+    };
+    let start = out.len();
+    out.resize(start + room, 0);
+    produce(out);
+    let payload_len = out.len() - start - room;
+    let header = FrameHeader {
+        fin,
+        rsv,
+        opcode,
+        mask,
+        payload_len: payload_len as u64,
+    };
+    let mut head = [0u8; FrameHeader::MAX_LEN];
+    let head_len = header.encode_into(&mut head);
+    out.copy_within(start + room.., start + head_len);
+    out.truncate(start + head_len + payload_len);
+    out[start..start + head_len].copy_from_slice(&head[..head_len]);
+    if let Some(key) = mask {
+        // RFC 6455 §5.3: the (compressed) payload is what is masked.
+        apply_mask(&mut out[start + head_len..], key, 0);
+    }
+}
+
+/// What a compressed message's payload passes through (when the connection has
+/// permessage-deflate; the assembler asks for it only for compressed messages).
+fn inflation_of<'a>(
+    deflate: &'a mut Option<Box<PerMessageDeflate>>,
+    pools: &'a mut CodecPools,
+    limits: &WsLimits,
+) -> Option<Inflation<'a>> {
+    deflate.as_mut().map(|deflate| Inflation {
+        inflater: &mut deflate.inflater,
+        pool: &mut pools.inflate,
+        max_message_size: limits.max_message_size,
+    })
 }
 
 /// Does this data frame start a new message?

@@ -124,6 +124,11 @@ pub enum ProtocolError {
     ExpectedContinuation,
     /// RFC 6455 §8.1: a text message is not valid UTF-8 (status code 1007, §7.4.1).
     InvalidUtf8,
+    /// A compressed message (permessage-deflate, RFC 7692) is not valid DEFLATE data, or
+    /// reaches further back than the agreed window: its payload cannot be read, which
+    /// RFC 6455 §7.4.1 answers with 1007 ("data within a message that was not
+    /// consistent with the type of the message").
+    BadCompressedData(crate::deflate::inflate::InflateError),
     /// RFC 6455 §5.5.1: a Close payload, if present, starts with a 2-byte status
     /// code, so a 1-byte payload is malformed.
     InvalidClosePayload,
@@ -157,9 +162,9 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. }
             | ProtocolError::MessageTooLarge { .. }
             | ProtocolError::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::BadCompressedData(_) => CloseCode::INVALID_PAYLOAD,
         }
     }
 }
@@ -206,6 +211,7 @@ impl fmt::Display for ProtocolError {
                 f.write_str("new data frame while a fragmented message is in progress")
             }
             ProtocolError::InvalidUtf8 => f.write_str("invalid utf-8 in a text message"),
+            ProtocolError::BadCompressedData(e) => write!(f, "bad compressed data: {e}"),
             ProtocolError::InvalidClosePayload => {
                 f.write_str("close payload of 1 byte (a status code needs 2)")
             }

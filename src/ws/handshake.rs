@@ -20,6 +20,7 @@ use crate::http::response::Response;
 use crate::http::status_code::StatusCode;
 use crate::http::token::is_token;
 use crate::ws::extension::Extension;
+use crate::ws::permessage_deflate::Agreement;
 
 /// The GUID appended to the client's key before hashing (RFC 6455 §1.3, §4.2.2 item 5.4).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -275,13 +276,18 @@ pub fn accept_key(key: &[u8]) -> String {
 ///
 /// `protocol` must be one the client offered (the caller checks with
 /// [`UpgradeRequest::offers_protocol`]): §4.1 says the client fails the connection
-/// otherwise.
+/// otherwise. `deflate` is the permessage-deflate offer accepted, if any (RFC 7692 §5).
 ///
 /// # Panics
 ///
 /// If `protocol` is not a token (RFC 6455 §4.1 item 10, RFC 9110 §5.6.2): writing it
 /// would corrupt the response, and no client can have offered it.
-pub fn write_accept_response(out: &mut Vec<u8>, key: &str, protocol: Option<&str>) {
+pub fn write_accept_response(
+    out: &mut Vec<u8>,
+    key: &str,
+    protocol: Option<&str>,
+    deflate: Option<&Agreement>,
+) {
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\n\
           Upgrade: websocket\r\n\
@@ -297,6 +303,12 @@ pub fn write_accept_response(out: &mut Vec<u8>, key: &str, protocol: Option<&str
         );
         out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
         out.extend_from_slice(protocol.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(agreement) = deflate {
+        // RFC 7692 §5: the accepted offer, with the parameters the answer must carry.
+        out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+        agreement.write_response(out);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
@@ -327,7 +339,7 @@ Sec-WebSocket-Protocol: chat v1, a/b, x\"y, good.v2\r\n\r\n";
         // Accepting what was offered can therefore never panic.
         let mut out = Vec::new();
         for p in upgrade.protocols() {
-            write_accept_response(&mut out, upgrade.key, Some(p));
+            write_accept_response(&mut out, upgrade.key, Some(p), None);
         }
     }
 }
@@ -563,7 +575,7 @@ mod tests {
     #[test]
     fn accept_response_has_the_rfc_headers() {
         let mut out = Vec::new();
-        write_accept_response(&mut out, "dGhlIHNhbXBsZSBub25jZQ==", Some("chat"));
+        write_accept_response(&mut out, "dGhlIHNhbXBsZSBub25jZQ==", Some("chat"), None);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 101 Switching Protocols\r\n\
@@ -573,7 +585,7 @@ mod tests {
              Sec-WebSocket-Protocol: chat\r\n\r\n"
         );
         let mut out = Vec::new();
-        write_accept_response(&mut out, "dGhlIHNhbXBsZSBub25jZQ==", None);
+        write_accept_response(&mut out, "dGhlIHNhbXBsZSBub25jZQ==", None, None);
         assert!(
             !String::from_utf8(out)
                 .unwrap()
@@ -584,7 +596,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "not a token")]
     fn accept_response_refuses_a_subprotocol_that_would_inject_a_header() {
-        write_accept_response(&mut Vec::new(), "k", Some("chat\r\nSet-Cookie: x"));
+        write_accept_response(&mut Vec::new(), "k", Some("chat\r\nSet-Cookie: x"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod assemble;
 pub mod client_handshake;
 pub mod close;
+pub mod compression;
 pub mod connection;
 pub mod error;
 pub mod extension;

@@ -9,6 +9,7 @@ use pushwire::http::origin::AllowedOrigins;
 use pushwire::hub::{HubConfig, Storage};
 use pushwire::log::AccessLog;
 use pushwire::storage::disk::{Fsync, LogOptions};
+use pushwire::ws::compression::Compression;
 
 use super::Command;
 use super::error::{CliError, ErrorKind, Usage, err};
@@ -257,6 +258,9 @@ pub(super) fn echo_defaults() -> Config {
     c.max_connections = ECHO_MAX_CONNECTIONS;
     // Large messages are echoed piece by piece as they arrive, never buffered whole.
     c.stream_messages_over = Some(ECHO_STREAM_OVER);
+    // The conformance target accepts every permessage-deflate offer as made, small
+    // windows and context takeover included (Autobahn's 12.x and 13.x).
+    c.permessage_deflate = Compression::full();
     c
 }
 
@@ -269,6 +273,9 @@ pub(super) fn serve_defaults() -> Config {
     c.access_log = AccessLog::Text;
     c.max_message_size = HubConfig::default().max_message as u64;
     c.max_frame_size = c.max_frame_size.min(c.max_message_size);
+    // Browsers offer permessage-deflate on every WebSocket; a hub takes the memory-light
+    // choice (nothing kept between messages, the same bytes for every subscriber).
+    c.permessage_deflate = Compression::memory_light();
     c
 }
 
