@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run Autobahn|Testsuite (fuzzingclient, cases 1-11; no permessage-deflate) against
-# `pushwire echo` and apply a strict gate.
+# Run Autobahn|Testsuite (fuzzingclient, every case: 1-11 and the permessage-deflate
+# cases 12-13) against `pushwire echo` and apply a strict gate.
 #
 #   scripts/autobahn.sh                 build, start the server, run, summarize, gate
 #   scripts/autobahn.sh --check OUTDIR  only summarize + gate an existing report
@@ -9,7 +9,7 @@
 #   - NON-STRICT = 0, FAILED = 0, UNIMPLEMENTED = 0 (and no behavior other than OK and
 #     INFORMATIONAL), per summarize.py's last line and per index.json;
 #   - every case's behaviorClose is OK or INFORMATIONAL;
-#   - with the default CASES and exclusions, all 301 cases ran.
+#   - with the default CASES and exclusions, all 517 cases ran.
 # The server must also still be running after the suite. Exit 0 on pass, 1 otherwise.
 #
 # Env:
@@ -17,7 +17,7 @@
 #   OUTDIR           report directory, default /tmp/pushwire-autobahn
 #   PUSHWIRE_BIN     server binary to use; when set, nothing is built
 #   PUSHWIRE_ECHO_ARGS  extra options for `pushwire echo` (split on whitespace)
-#   EXPECT_TOTAL     expected number of cases (default 301 with the default CASES and
+#   EXPECT_TOTAL     expected number of cases (default 517 with the default CASES and
 #                    AUTOBAHN_EXCLUDE; otherwise not checked)
 #   SKIP_SETUP=1     do not run scripts/autobahn/setup.sh (the venv is already set up)
 #   AUTOBAHN_TIMEOUT seconds before wstest is killed, default 900
@@ -62,7 +62,7 @@ line, index_path, agent, expect = sys.argv[1:]
 problems = []
 
 # 1. summarize.py's last line, e.g.
-#    autobahn: 298 OK, 0 NON-STRICT, 0 FAILED, 0 UNIMPLEMENTED, 3 INFORMATIONAL of 301
+#    autobahn: 514 OK, 0 NON-STRICT, 0 FAILED, 0 UNIMPLEMENTED, 3 INFORMATIONAL of 517
 #    (summarize.py appends "N <OTHER>" parts for any behavior outside the usual five)
 m = re.fullmatch(r"autobahn: (?P<parts>.+) of (?P<total>\d+)", line.strip())
 parts = [re.fullmatch(r"(\d+) ([A-Z][A-Z _-]*)", p) for p in m.group("parts").split(", ")] if m else [None]
@@ -126,7 +126,7 @@ fi
 CASES="${CASES:-*}"
 EXPECT="${EXPECT_TOTAL:-}"
 if [ -z "$EXPECT" ] && [ "$CASES" = "*" ] && [ -z "${AUTOBAHN_EXCLUDE:-}" ]; then
-  EXPECT=301 # all cases minus 12.* and 13.* (permessage-deflate)
+  EXPECT=517 # every case: 1.*-11.* and the permessage-deflate ones, 12.* and 13.*
 fi
 
 # --- the server --------------------------------------------------------------------------

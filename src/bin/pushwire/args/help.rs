@@ -134,6 +134,17 @@ Options:
                                 and per WebSocket session ended (time, peer, method,
                                 target with ?token= redacted, status, bytes, seconds)
                                 [default: text]
+      --deflate light|full|off  permessage-deflate (RFC 7692), which every browser offers:
+                                light keeps no window between messages either way (a
+                                published message compresses the same for everyone);
+                                full takes context takeover where the client allows
+                                (better ratio, up to ~300 KiB per connection) [default: light]
+      --deflate-level fast|default|best
+                                How hard our messages are compressed [default: fast]
+      --deflate-min-size BYTES  Messages shorter than this are sent uncompressed
+                                [default: 32]
+      --deflate-window BITS     Largest LZ77 window, 8..15 (2^BITS bytes), ours and the
+                                one asked of clients that allow it [default: 15]
       --trace                   Print every HTTP head and frame crossing the wire to
                                 stderr, each line stamped with the time of day (UTC):
                                 direction, connection id, FIN, RSV, opcode, mask key,
@@ -226,6 +237,14 @@ Options:
                                 [default: same origin only]
       --log text|json|off       Access log on stdout: a line per HTTP request answered
                                 and per WebSocket session ended [default: off]
+      --deflate light|full|off  permessage-deflate (RFC 7692): full accepts every offer as
+                                made (context takeover, any window 8..15); light keeps no
+                                window between messages [default: full]
+      --deflate-level fast|default|best
+                                How hard echoes are compressed [default: fast]
+      --deflate-min-size BYTES  Messages shorter than this are echoed uncompressed
+                                [default: 0]
+      --deflate-window BITS     Largest LZ77 window, 8..15 (2^BITS bytes) [default: 15]
       --trace                   Print every HTTP head and frame crossing the wire to
                                 stderr, each line stamped with the time of day (UTC):
                                 direction, connection id, FIN, RSV, opcode, mask key,

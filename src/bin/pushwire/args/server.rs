@@ -5,11 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use pushwire::Config;
+use pushwire::deflate::WindowBits;
+use pushwire::deflate::compress::Level;
 use pushwire::http::origin::AllowedOrigins;
 use pushwire::hub::{HubConfig, Storage};
 use pushwire::log::AccessLog;
 use pushwire::storage::disk::{Fsync, LogOptions};
 use pushwire::ws::compression::Compression;
+use pushwire::ws::permessage_deflate::DeflateConfig;
 
 use super::Command;
 use super::error::{CliError, ErrorKind, Usage, err};
@@ -57,6 +60,10 @@ pub(super) enum ServerOpt {
     AllowOrigin,
     SecretFile,
     Log,
+    Deflate,
+    DeflateLevel,
+    DeflateMinSize,
+    DeflateWindow,
     Trace,
 }
 
@@ -78,6 +85,9 @@ const EXPECT_FILE: &str = "a file, e.g. /etc/pushwire/secret";
 const EXPECT_FSYNC: &str = "always, batch or never";
 const EXPECT_ORIGIN: &str = "a non-empty origin, e.g. https://example.com";
 const EXPECT_LOG: &str = "text, json or off";
+const EXPECT_DEFLATE: &str = "light, full or off";
+const EXPECT_DEFLATE_LEVEL: &str = "fast, default or best";
+const EXPECT_WINDOW_BITS: &str = "an integer from 8 to 15";
 
 const OPT_ADDR: OptSpec<ServerOpt> = OptSpec {
     name: "--addr",
@@ -199,6 +209,26 @@ const OPT_LOG: OptSpec<ServerOpt> = OptSpec {
     opt: ServerOpt::Log,
     expected: Some(EXPECT_LOG),
 };
+const OPT_DEFLATE: OptSpec<ServerOpt> = OptSpec {
+    name: "--deflate",
+    opt: ServerOpt::Deflate,
+    expected: Some(EXPECT_DEFLATE),
+};
+const OPT_DEFLATE_LEVEL: OptSpec<ServerOpt> = OptSpec {
+    name: "--deflate-level",
+    opt: ServerOpt::DeflateLevel,
+    expected: Some(EXPECT_DEFLATE_LEVEL),
+};
+const OPT_DEFLATE_MIN_SIZE: OptSpec<ServerOpt> = OptSpec {
+    name: "--deflate-min-size",
+    opt: ServerOpt::DeflateMinSize,
+    expected: Some(EXPECT_BYTES),
+};
+const OPT_DEFLATE_WINDOW: OptSpec<ServerOpt> = OptSpec {
+    name: "--deflate-window",
+    opt: ServerOpt::DeflateWindow,
+    expected: Some(EXPECT_WINDOW_BITS),
+};
 const OPT_TRACE: OptSpec<ServerOpt> = OptSpec {
     name: "--trace",
     opt: ServerOpt::Trace,
@@ -229,6 +259,10 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_ALLOW_ORIGIN,
     OPT_SECRET_FILE,
     OPT_LOG,
+    OPT_DEFLATE,
+    OPT_DEFLATE_LEVEL,
+    OPT_DEFLATE_MIN_SIZE,
+    OPT_DEFLATE_WINDOW,
     OPT_TRACE,
 ];
 
@@ -246,8 +280,40 @@ pub(super) const ECHO_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_WRITE_BUFFER,
     OPT_ALLOW_ORIGIN,
     OPT_LOG,
+    OPT_DEFLATE,
+    OPT_DEFLATE_LEVEL,
+    OPT_DEFLATE_MIN_SIZE,
+    OPT_DEFLATE_WINDOW,
     OPT_TRACE,
 ];
+
+/// The `--deflate*` options as given, applied together once all are read.
+#[derive(Debug, Default)]
+struct DeflateOptions {
+    mode: Option<DeflateConfig>,
+    level: Option<Level>,
+    min_size: Option<usize>,
+    window: Option<WindowBits>,
+}
+
+impl DeflateOptions {
+    fn apply(self, compression: &mut Compression) {
+        if let Some(mode) = self.mode {
+            compression.negotiation = mode;
+        }
+        if let Some(level) = self.level {
+            compression.options.level = level;
+        }
+        if let Some(min_size) = self.min_size {
+            compression.options.min_size = min_size;
+        }
+        if let Some(window) = self.window {
+            // Our compressor's window, and the one we ask clients to keep to.
+            compression.negotiation.max_server_window_bits = window;
+            compression.negotiation.client_window_bits = window;
+        }
+    }
+}
 
 /// The configuration `pushwire echo` starts from.
 pub(super) fn echo_defaults() -> Config {
@@ -259,8 +325,11 @@ pub(super) fn echo_defaults() -> Config {
     // Large messages are echoed piece by piece as they arrive, never buffered whole.
     c.stream_messages_over = Some(ECHO_STREAM_OVER);
     // The conformance target accepts every permessage-deflate offer as made, small
-    // windows and context takeover included (Autobahn's 12.x and 13.x).
+    // windows and context takeover included (Autobahn's 12.x and 13.x), and compresses
+    // at the fast level: an echo benchmark measures the server, and Autobahn's 12.x
+    // send megabytes of text.
     c.permessage_deflate = Compression::full();
+    c.permessage_deflate.options.level = Level::Fast;
     c
 }
 
@@ -401,6 +470,7 @@ impl ServerCommand {
         let mut max_poll_given: Option<String> = None;
         let mut origins: Vec<String> = Vec::new();
         let mut secret_file: Option<PathBuf> = None;
+        let mut deflate = DeflateOptions::default();
 
         while let Some(arg) = next_arg(&mut args, usage, self.specs)? {
             let (spec, value) = match arg {
@@ -509,9 +579,43 @@ impl ServerCommand {
                     secret_file = Some(PathBuf::from(value));
                 }
                 ServerOpt::Log => config.access_log = AccessLog::parse(&value).ok_or_else(bad)?,
+                ServerOpt::Deflate => {
+                    deflate.mode = Some(match value.as_str() {
+                        "light" => Compression::memory_light().negotiation,
+                        "full" => Compression::full().negotiation,
+                        "off" => Compression::off().negotiation,
+                        _ => return Err(bad()),
+                    })
+                }
+                ServerOpt::DeflateLevel => {
+                    deflate.level = Some(match value.as_str() {
+                        "fast" => Level::Fast,
+                        "default" => Level::Default,
+                        "best" => Level::Best,
+                        _ => return Err(bad()),
+                    })
+                }
+                ServerOpt::DeflateMinSize => {
+                    deflate.min_size = Some(
+                        parse_bytes(&value)
+                            .and_then(|n| usize::try_from(n).ok())
+                            .ok_or_else(bad)?,
+                    )
+                }
+                ServerOpt::DeflateWindow => {
+                    deflate.window = Some(
+                        parse_int(&value)
+                            .and_then(WindowBits::new)
+                            .ok_or_else(bad)?,
+                    )
+                }
                 ServerOpt::Trace => config.trace = true,
             }
         }
+
+        // The --deflate options in any order: the mode picks what is negotiated, the rest
+        // tune it.
+        deflate.apply(&mut config.permessage_deflate);
 
         // Lowering only --max-message must not trip "frame above message": the frame limit
         // follows it down unless it was given explicitly. Likewise the default long-poll
@@ -1282,6 +1386,61 @@ mod tests {
                 .starts_with("error: invalid value 'yes' for '--log': expected text, json or off"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn permessage_deflate_is_light_for_serve_and_full_for_echo_and_the_options_tune_it() {
+        let light = serve(&[]).1.permessage_deflate;
+        assert_eq!(light.negotiation, Compression::memory_light().negotiation);
+        assert_eq!(
+            (light.options.level, light.options.min_size),
+            (Level::Fast, 32)
+        );
+        let full = echo(&[]).1.permessage_deflate;
+        assert_eq!(full.negotiation, Compression::full().negotiation);
+        assert_eq!(
+            (full.options.level, full.options.min_size),
+            (Level::Fast, 0)
+        );
+
+        // In any order: the mode picks what is negotiated, the rest tune it.
+        let tuned = serve(&[
+            "--deflate-level",
+            "best",
+            "--deflate",
+            "full",
+            "--deflate-min-size=1K",
+            "--deflate-window",
+            "9",
+        ])
+        .1
+        .permessage_deflate;
+        assert!(!tuned.negotiation.server_no_context_takeover);
+        assert_eq!(tuned.options.level, Level::Best);
+        assert_eq!(tuned.options.min_size, 1024);
+        assert_eq!(tuned.negotiation.max_server_window_bits.get(), 9);
+        assert!(
+            !echo(&["--deflate", "off"])
+                .1
+                .permessage_deflate
+                .negotiation
+                .enabled
+        );
+
+        for (option, value) in [
+            ("--deflate", "on"),
+            ("--deflate-level", "9"),
+            ("--deflate-window", "16"),
+            ("--deflate-window", "7"),
+            ("--deflate-min-size", "small"),
+        ] {
+            let e = serve_err(&[option, value]);
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("error: invalid value '{value}' for '{option}'")),
+                "{e}"
+            );
+        }
     }
 
     #[test]
