@@ -29,6 +29,7 @@
 //! extensions:                      [config: u8] [Sec-WebSocket-Extensions value ...]
 //! deflate_roundtrip:               [config: u8] [shape: u8] [data ...]
 //! inflate:                         [config: u8] [split seed: u8] [messages ...]
+//! ws_deflate:                      [agreement: u8] [level: u8] [mode: u8] [bytes ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -46,11 +47,13 @@
 //! `storage::model`), `token.rs` (`token`: the access tokens of `auth::token`),
 //! `extensions.rs` (`extensions`: the §9.1 extension grammar and permessage-deflate
 //! negotiation), `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder,
-//! `deflate::compress`) and `inflate.rs` (`inflate`: the decoder of
-//! `deflate::inflate`). This file holds what they share: the input reader, a PRNG,
+//! `deflate::compress`), `inflate.rs` (`inflate`: the decoder of
+//! `deflate::inflate`) and `compressed.rs` (`ws_deflate`: connections that negotiated
+//! permessage-deflate). This file holds what they share: the input reader, a PRNG,
 //! split schedules, and [`TARGETS`].
 
 mod compress;
+mod compressed;
 mod connection;
 mod driver;
 mod extensions;
@@ -66,6 +69,7 @@ mod token;
 mod ws;
 
 pub use compress::{ReferenceInflate, deflate_roundtrip, deflate_roundtrip_against};
+pub use compressed::ws_deflate;
 pub use connection::{server_pipeline, ws_client_connection, ws_connection};
 pub use extensions::extensions;
 pub use http::{body_decoder, http_head};
@@ -208,4 +212,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("extensions", extensions),
     ("deflate_roundtrip", deflate_roundtrip),
     ("inflate", inflate),
+    ("ws_deflate", ws_deflate),
 ];
