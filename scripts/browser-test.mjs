@@ -88,6 +88,28 @@ async function main() {
     log(`${u.name} joined via ${u.transport}: "${await statusText(u)}"`);
   }
 
+  // Chromium offers permessage-deflate on every WebSocket; `pushwire serve` accepts it,
+  // memory-light (RFC 7692: no context takeover either way). A message sent over such a
+  // socket comes back through the hub.
+  const negotiated = await users[0].page.evaluate(async (url) => {
+    const ws = new WebSocket(url);
+    const opened = await new Promise((resolve) => {
+      ws.onopen = () => resolve(true);
+      ws.onerror = () => resolve(false);
+    });
+    if (!opened) return { error: 'did not open' };
+    const text = 'compressed? '.repeat(20);
+    const back = new Promise((resolve) => { ws.onmessage = (e) => resolve(String(e.data)); });
+    ws.send(text);
+    const echoed = await Promise.race([back, new Promise((r) => setTimeout(() => r(null), 5000))]);
+    ws.close();
+    return { extensions: ws.extensions, echoed: echoed !== null && echoed.includes(text.trim()) };
+  }, BASE.replace(/^http/, 'ws') + `/channels/${channel}-deflate`);
+  const wantExt = 'permessage-deflate; server_no_context_takeover; client_no_context_takeover';
+  if (negotiated.extensions !== wantExt) failures.push(`WebSocket extensions "${negotiated.extensions}", want "${wantExt}" (${JSON.stringify(negotiated)})`);
+  else if (!negotiated.echoed) failures.push(`a message over a compressed WebSocket did not come back: ${JSON.stringify(negotiated)}`);
+  else log(`permessage-deflate negotiated: ${negotiated.extensions}`);
+
   // Each user sends one message through the page (alice over the WebSocket, bob by POST).
   for (const u of users) {
     await u.page.getByTestId('message-input').fill(u.text);

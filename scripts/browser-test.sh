@@ -47,7 +47,9 @@ cargo build --release
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 LOG="$ARTIFACTS/server.log"
 PIDFILE="$ARTIFACTS/server.pid"
-target/release/pushwire serve --addr "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+# --trace: the log shows every frame's RSV bits, so the test can see that Chromium and
+# the server compressed their messages (permessage-deflate, RSV1 on the first frame).
+target/release/pushwire serve --addr "127.0.0.1:$PORT" --trace >"$LOG" 2>&1 &
 SERVER_PID=$!
 echo "$SERVER_PID" >"$PIDFILE"
 cleanup() {
@@ -68,7 +70,7 @@ set -euo pipefail
 old="\$(cat "$PIDFILE")"
 kill "\$old" 2>/dev/null || true
 while kill -0 "\$old" 2>/dev/null; do sleep 0.05; done
-"$PWD/target/release/pushwire" serve --addr "127.0.0.1:$PORT" >>"$LOG" 2>&1 &
+"$PWD/target/release/pushwire" serve --addr "127.0.0.1:$PORT" --trace >>"$LOG" 2>&1 &
 echo "\$!" >"$PIDFILE"
 for _ in \$(seq 1 100); do
   curl -fsS --max-time 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && exit 0
@@ -104,6 +106,15 @@ if [ "$rc" != 0 ]; then
   tail -n 50 "$LOG"
   exit "$rc"
 fi
+# permessage-deflate on the wire: a compressed text message each way (RSV1 = RSV=100).
+for direction in '<-' '->'; do
+  if ! grep -qF -- "$direction] frame FIN=1 RSV=100 opcode=0x1" "$LOG"; then
+    say "no compressed text frame ($direction) in the trace: permessage-deflate was not used"
+    grep -F -- "frame FIN" "$LOG" | head -n 20
+    exit 1
+  fi
+done
+say "permessage-deflate: compressed text frames both ways in the trace"
 
 # --- another origin: a page served from a second port, against a server that allows
 # that origin and one that does not (scripts/browser-cors.mjs) ---
