@@ -16,6 +16,7 @@
 //! uncompressed ([`CompressOptions::min_size`]), and so do payloads shared with other
 //! connections.
 
+use crate::deflate::WindowBits;
 use crate::deflate::compress::{CompressScratchPool, Compressor, Level};
 use crate::deflate::inflate::{InflateScratchPool, Inflater};
 use crate::ws::permessage_deflate::{Agreement, DeflateConfig};
@@ -106,6 +107,12 @@ impl Default for CompressOptions {
     }
 }
 
+/// The smallest window zlib's raw deflate uses, whatever it is asked for.
+const ZLIB_SMALLEST_WINDOW: WindowBits = match WindowBits::new(9) {
+    Some(bits) => bits,
+    None => WindowBits::MAX,
+};
+
 /// One connection's permessage-deflate state, boxed behind the connection so that a
 /// connection that did not negotiate it pays one pointer.
 #[derive(Debug)]
@@ -124,8 +131,12 @@ impl PerMessageDeflate {
     pub(crate) fn new(agreement: &Agreement, options: CompressOptions) -> Self {
         let inbound = agreement.decompressor;
         let outbound = agreement.compressor;
+        // zlib cannot compress with a window of 2^8: asked for 8, it uses 9 and says
+        // nothing (RFC 7692 §7.1.2.2 peers built on it do). Reading up to 512 bytes back
+        // costs 256 bytes more and refuses no such peer; our own compressor keeps to 8.
+        let read_window = inbound.window_bits.max(ZLIB_SMALLEST_WINDOW);
         PerMessageDeflate {
-            inflater: Inflater::new(inbound.window_bits, inbound.context_takeover),
+            inflater: Inflater::new(read_window, inbound.context_takeover),
             compressor: Compressor::new(
                 options.level,
                 outbound.window_bits,

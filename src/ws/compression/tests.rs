@@ -10,7 +10,7 @@ use crate::message::{Message, MessagePart};
 use crate::status::Status;
 use crate::ws::connection::{CloseKind, WsConnection, WsEvent};
 use crate::ws::frame::{self, FrameHeader, OpCode, RSV1, Role};
-use crate::ws::permessage_deflate::{self, DeflateConfig, DeflateOffer};
+use crate::ws::permessage_deflate::{self, DeflateConfig, DeflateOffer, WindowBits};
 
 /// What a server with `config` and a browser-like client agree on, from each side.
 fn agreements(config: &DeflateConfig) -> (Agreement, Agreement) {
@@ -340,4 +340,44 @@ fn without_context_takeover_nothing_is_held_between_messages() {
     let deflate = server.deflate_state().expect("negotiated");
     assert_eq!(deflate.inflater.heap_bytes(), 0);
     assert_eq!(deflate.compressor.heap_bytes(), 0);
+}
+
+#[test]
+fn a_peer_asked_for_a_256_byte_window_may_reach_512_back_as_zlib_does() {
+    // The client offers client_max_window_bits and we ask for 8; a zlib-based client
+    // compresses with 9 all the same.
+    let offer = DeflateOffer {
+        client_max_window_bits: permessage_deflate::ClientWindowOffer::Supported,
+        ..DeflateOffer::browser()
+    };
+    let mut config = DeflateConfig::full();
+    config.client_window_bits = WindowBits::MIN;
+    let offered = permessage_deflate::client_offer(&offer);
+    let agreement = permessage_deflate::negotiate([offered.as_bytes()], &config)
+        .unwrap()
+        .unwrap();
+    assert_eq!(agreement.decompressor.window_bits, WindowBits::MIN);
+    let mut server = WsConnection::server(WsLimits::default(), Instant::now())
+        .with_deflate(&agreement, CompressOptions::default());
+
+    // 300 distinct bytes, then the same again: the second half is a match 300 back.
+    let half: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+    let message = [half.as_slice(), half.as_slice()].concat();
+    let nine = WindowBits::new(9).unwrap();
+    let mut compressed = Vec::new();
+    crate::deflate::compress::Compressor::new(Level::Default, nine, false)
+        .compress_message(&message, &mut compressed);
+    let mut frame = Vec::new();
+    frame::write_frame(
+        &mut frame,
+        true,
+        OpCode::Binary,
+        &compressed,
+        Some([5, 6, 7, 8]),
+    );
+    frame[0] |= RSV1 << 4;
+    assert_eq!(
+        deliver(&mut server, &frame, &mut Vec::new()),
+        [Delivered::Message(false, message)]
+    );
 }
