@@ -253,25 +253,10 @@ impl Assembler {
                 compressed: true,
                 ..
             } => {
-                let Some(inflation) = inflation else {
-                    debug_assert!(false, "a compressed message without a decompressor");
-                    return Err(ProtocolError::ReservedBits { rsv: RSV1 });
-                };
-                let before = data.len();
-                let limit = inflation.max_message_size.saturating_sub(before as u64);
-                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-                let inflated = inflation
-                    .inflater
-                    .inflate(piece, data, limit, inflation.pool);
-                accept_inflated(
-                    *kind,
-                    data,
-                    before,
-                    len,
-                    utf8,
-                    inflated,
-                    inflation.max_message_size,
-                )
+                let inflation = required(inflation)?;
+                inflation.run(*kind, data, len, utf8, |inflater, out, limit, pool| {
+                    inflater.inflate(piece, out, limit, pool)
+                })
             }
             State::Receiving {
                 kind,
@@ -326,25 +311,10 @@ impl Assembler {
             ..
         } = &mut self.state
         {
-            let Some(inflation) = inflation else {
-                debug_assert!(false, "a compressed message without a decompressor");
-                return Err(ProtocolError::ReservedBits { rsv: RSV1 });
-            };
-            let before = data.len();
-            let limit = inflation.max_message_size.saturating_sub(before as u64);
-            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            let finished = inflation
-                .inflater
-                .finish_message(data, limit, inflation.pool);
-            accept_inflated(
-                *kind,
-                data,
-                before,
-                len,
-                utf8,
-                finished,
-                inflation.max_message_size,
-            )?;
+            let inflation = required(inflation)?;
+            inflation.run(*kind, data, len, utf8, |inflater, out, limit, pool| {
+                inflater.finish_message(out, limit, pool)
+            })?;
         }
         match std::mem::take(&mut self.state) {
             State::Receiving {
@@ -372,37 +342,56 @@ impl Assembler {
     }
 }
 
-/// Takes what one call to the decompressor appended to `data` (from `before` on): its
-/// error, if it failed, as the connection's failure — over the limit is 1009 like any
-/// message too big, anything else malformed compressed data (1007) — and otherwise the
-/// new bytes counted and, for text, validated.
-fn accept_inflated(
-    kind: MessageKind,
-    data: &[u8],
-    before: usize,
-    len: &mut u64,
-    utf8: &mut Utf8Validator,
-    inflated: Result<(), InflateError>,
-    max_message_size: u64,
-) -> Result<(), ProtocolError> {
-    match inflated {
-        Ok(()) => {}
-        Err(InflateError::TooLarge { .. }) => {
-            return Err(ProtocolError::MessageTooLarge {
-                len: data.len() as u64,
-                max: max_message_size,
-            });
+/// The decompressor a compressed message needs. It is always there: RSV1 fails a
+/// connection that did not negotiate permessage-deflate before a message can begin.
+fn required(inflation: Option<Inflation<'_>>) -> Result<Inflation<'_>, ProtocolError> {
+    inflation.ok_or_else(|| {
+        debug_assert!(false, "a compressed message without a decompressor");
+        ProtocolError::ReservedBits { rsv: RSV1 }
+    })
+}
+
+impl Inflation<'_> {
+    /// One call to the decompressor (`step`: more payload, or the message's end), given
+    /// how much more the message may inflate to; then what it appended to `data` taken:
+    /// over the limit is 1009 like any message too big, any other failure malformed
+    /// compressed data (1007), and otherwise the new bytes are counted and, for text,
+    /// validated.
+    fn run(
+        self,
+        kind: MessageKind,
+        data: &mut Vec<u8>,
+        len: &mut u64,
+        utf8: &mut Utf8Validator,
+        step: impl FnOnce(
+            &mut Inflater,
+            &mut Vec<u8>,
+            usize,
+            &mut InflateScratchPool,
+        ) -> Result<(), InflateError>,
+    ) -> Result<(), ProtocolError> {
+        let before = data.len();
+        let limit = self.max_message_size.saturating_sub(before as u64);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        match step(self.inflater, data, limit, self.pool) {
+            Ok(()) => {}
+            Err(InflateError::TooLarge { .. }) => {
+                return Err(ProtocolError::MessageTooLarge {
+                    len: data.len() as u64,
+                    max: self.max_message_size,
+                });
+            }
+            Err(e) => return Err(ProtocolError::BadCompressedData(e)),
         }
-        Err(e) => return Err(ProtocolError::BadCompressedData(e)),
+        if kind == MessageKind::Text {
+            // RFC 6455 §8.1, on the inflated text (RFC 7692 §6: the extension transforms
+            // the payload; UTF-8 is a property of the message it yields).
+            utf8.feed(&data[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        *len = data.len() as u64;
+        Ok(())
     }
-    if kind == MessageKind::Text {
-        // RFC 6455 §8.1, on the inflated text (RFC 7692 §6: the extension transforms
-        // the payload; UTF-8 is a property of the message it yields).
-        utf8.feed(&data[before..])
-            .map_err(|_| ProtocolError::InvalidUtf8)?;
-    }
-    *len = data.len() as u64;
-    Ok(())
 }
 
 fn check_message_size(len: u64, limits: &WsLimits) -> Result<(), ProtocolError> {

@@ -381,3 +381,17 @@ fn a_peer_asked_for_a_256_byte_window_may_reach_512_back_as_zlib_does() {
         [Delivered::Message(false, message)]
     );
 }
+
+#[test]
+fn what_a_connection_pays_for_compression_is_its_boxed_state() {
+    // The README's figure for an idle connection that agreed on permessage-deflate
+    // without context takeover: this box, with no window and no tables in it.
+    let size = std::mem::size_of::<PerMessageDeflate>();
+    assert!(size <= 128, "PerMessageDeflate is {size} bytes");
+    let (server, _) = pair_with(&DeflateConfig::memory_light(), CompressOptions::default());
+    let state = server.deflate_state().expect("negotiated");
+    assert_eq!(
+        state.inflater.heap_bytes() + state.compressor.heap_bytes(),
+        0
+    );
+}
