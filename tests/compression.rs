@@ -4,6 +4,7 @@
 mod support;
 
 use pushwire::Config;
+use pushwire::pair::ServerPair;
 use pushwire::ws::compression::Compression;
 use support::*;
 
@@ -15,18 +16,21 @@ fn with(compression: Compression) -> Config {
     c
 }
 
+/// Connects and sends an upgrade request with Chromium's offer; the response.
+fn offer<H: pushwire::Handler>(pair: &mut ServerPair<H>) -> (Client, HttpResponse) {
+    let mut client = Client::connect(pair);
+    client.send(pair, upgrade_request("/", &[CHROMIUM_OFFER]).as_bytes());
+    let response = client.response(pair);
+    (client, response)
+}
+
 /// RFC 7692 §7.2.3.1: "Hello", compressed.
 const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
 
 #[test]
 fn an_offer_is_not_answered_by_default() {
     let (mut pair, _events) = memory_server(config(), Echo);
-    let mut client = Client::connect(&mut pair);
-    client.send(
-        &mut pair,
-        upgrade_request("/", &[CHROMIUM_OFFER]).as_bytes(),
-    );
-    let response = client.response(&mut pair);
+    let (_client, response) = offer(&mut pair);
     assert_eq!(response.status, 101);
     assert_eq!(response.header("Sec-WebSocket-Extensions"), None);
 }
@@ -34,12 +38,7 @@ fn an_offer_is_not_answered_by_default() {
 #[test]
 fn the_full_configuration_accepts_a_browser_offer_as_made() {
     let (mut pair, _events) = memory_server(with(Compression::full()), Echo);
-    let mut client = Client::connect(&mut pair);
-    client.send(
-        &mut pair,
-        upgrade_request("/", &[CHROMIUM_OFFER]).as_bytes(),
-    );
-    let response = client.response(&mut pair);
+    let (_client, response) = offer(&mut pair);
     assert_eq!(response.status, 101);
     assert_eq!(
         response.header("Sec-WebSocket-Extensions"),
@@ -50,12 +49,7 @@ fn the_full_configuration_accepts_a_browser_offer_as_made() {
 #[test]
 fn the_memory_light_configuration_answers_no_context_takeover_both_ways() {
     let (mut pair, _events) = memory_server(with(Compression::memory_light()), Echo);
-    let mut client = Client::connect(&mut pair);
-    client.send(
-        &mut pair,
-        upgrade_request("/", &[CHROMIUM_OFFER]).as_bytes(),
-    );
-    let response = client.response(&mut pair);
+    let (_client, response) = offer(&mut pair);
     assert_eq!(response.status, 101);
     assert_eq!(
         response.header("Sec-WebSocket-Extensions"),
@@ -66,12 +60,8 @@ fn the_memory_light_configuration_answers_no_context_takeover_both_ways() {
 #[test]
 fn a_compressed_hello_is_echoed_compressed_and_a_plain_one_plain() {
     let (mut pair, _events) = memory_server(with(Compression::full()), Echo);
-    let mut client = Client::connect(&mut pair);
-    client.send(
-        &mut pair,
-        upgrade_request("/", &[CHROMIUM_OFFER]).as_bytes(),
-    );
-    assert_eq!(client.response(&mut pair).status, 101);
+    let (mut client, response) = offer(&mut pair);
+    assert_eq!(response.status, 101);
 
     // RSV1 (0x40 in the first byte) marks the compressed message (RFC 7692 §6).
     client.send(&mut pair, &frame_with(true, 0b100, 0x1, &HELLO, Some(MASK)));
@@ -92,12 +82,8 @@ fn a_compressed_hello_is_echoed_compressed_and_a_plain_one_plain() {
 #[test]
 fn rsv1_on_a_continuation_frame_fails_the_connection_with_1002() {
     let (mut pair, _events) = memory_server(with(Compression::full()), Echo);
-    let mut client = Client::connect(&mut pair);
-    client.send(
-        &mut pair,
-        upgrade_request("/", &[CHROMIUM_OFFER]).as_bytes(),
-    );
-    assert_eq!(client.response(&mut pair).status, 101);
+    let (mut client, response) = offer(&mut pair);
+    assert_eq!(response.status, 101);
     client.send(
         &mut pair,
         &frame_with(false, 0b100, 0x1, &HELLO[..3], Some(MASK)),
