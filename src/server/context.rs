@@ -119,16 +119,13 @@ impl Context<'_> {
     /// `writev`. Smaller or borrowed payloads are copied as by [`send`](Self::send). On
     /// error the message is dropped (call `send` to keep it).
     pub fn send_message(&mut self, conn: ConnId, message: Message<'_>) -> Result<(), SendError> {
-        if self.core.ws_compresses(conn, message.len()) {
-            // Compressed, it is copied anyway (into its compressed form).
-            return self.send(conn, &message);
-        }
+        // Only a large owned payload is worth a look at the connection: compressed, it
+        // is copied anyway (into its compressed form).
+        let movable = |len: usize| len >= MOVE_THRESHOLD && !self.core.ws_compresses(conn, len);
         let (is_text, mut payload) = match message {
-            Message::Text(Cow::Owned(text)) if text.len() >= MOVE_THRESHOLD => {
-                (true, text.into_bytes())
-            }
-            Message::Binary(Cow::Owned(data)) if data.len() >= MOVE_THRESHOLD => (false, data),
-            borrowed_or_small => return self.send(conn, &borrowed_or_small),
+            Message::Text(Cow::Owned(text)) if movable(text.len()) => (true, text.into_bytes()),
+            Message::Binary(Cow::Owned(data)) if movable(data.len()) => (false, data),
+            borrowed_small_or_compressed => return self.send(conn, &borrowed_small_or_compressed),
         };
         let room = FrameHeader::MAX_LEN;
         self.send_with(conn, room, |ws, out, _| {

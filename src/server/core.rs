@@ -620,16 +620,17 @@ impl Core {
                 stop = Stop::Budget;
                 break;
             }
-            if stop_to_flush && pos > 0 && self.pending(id) >= FLUSH_EARLY {
+            let Some(conn) = self.conns.get_mut(id) else {
+                return Stop::Done;
+            };
+            let pending = conn.output.pending();
+            if stop_to_flush && pos > 0 && pending >= FLUSH_EARLY {
                 // Bulk output leaves between messages, not after the whole read: the
                 // buffer holds one large frame, not four, and never grows.
                 stop = Stop::Flush;
                 break;
             }
-            let Some(conn) = self.conns.get_mut(id) else {
-                return Stop::Done;
-            };
-            if conn.output.pending() >= high_water {
+            if pending >= high_water {
                 conn.flags.paused = true;
                 break;
             }

@@ -232,11 +232,6 @@ impl WsConnection {
         self.deflate.as_deref()
     }
 
-    /// Whether permessage-deflate was agreed for this connection.
-    pub fn has_deflate(&self) -> bool {
-        self.deflate.is_some()
-    }
-
     /// Gives the compression scratch this connection holds back to `pools` (it is over,
     /// or being dropped); nothing else changes.
     pub fn release_codecs(&mut self, pools: &mut CodecPools) {
