@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::core::HubStats;
 use crate::server::{ConnectionCounts, Stats};
+use crate::ws::compression::CompressionStats;
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -44,6 +45,8 @@ pub struct Snapshot<'a> {
     pub server: &'a Stats,
     /// Its connections now.
     pub connections: ConnectionCounts,
+    /// What it compressed (permessage-deflate).
+    pub compression: CompressionStats,
     /// The hub's counters and waiters.
     pub hub: HubStats,
     /// The hub server's deliveries and refusals.
@@ -113,6 +116,29 @@ pub fn render(s: &Snapshot<'_>, out: &mut String) {
         "Bytes written to connections.",
         server.bytes_written,
     );
+
+    let compression = &s.compression;
+    w.counter(
+        "pushwire_websocket_compressed_messages_total",
+        "WebSocket messages compressed (permessage-deflate); a broadcast compressed once \
+         for many subscribers counts once.",
+        compression.messages,
+    );
+    w.family(
+        "pushwire_websocket_compressed_bytes_total",
+        "counter",
+        "Bytes of the compressed WebSocket messages, before and after compression.",
+    );
+    for (stage, n) in [
+        ("before", compression.bytes_in),
+        ("after", compression.bytes_out),
+    ] {
+        w.sample(
+            "pushwire_websocket_compressed_bytes_total",
+            &[("stage", stage)],
+            n,
+        );
+    }
 
     w.family(
         "pushwire_http_responses_total",
@@ -315,6 +341,11 @@ mod tests {
                 http_parked: 3,
                 websocket_open: 1,
                 ..ConnectionCounts::default()
+            },
+            compression: CompressionStats {
+                messages: 3,
+                bytes_in: 3000,
+                bytes_out: 900,
             },
             hub: HubStats {
                 published: 7,

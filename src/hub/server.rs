@@ -35,6 +35,7 @@ use crate::server::Handle;
 use crate::server::{ConnId, Context, Handler, RequestId, Upgrade};
 use crate::storage::disk::StorageError;
 use crate::ws::close::CloseCode;
+use crate::ws::compression::SharedMessage;
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
 
@@ -164,6 +165,7 @@ impl HubServer {
         let snapshot = metrics::Snapshot {
             server: ctx.stats(),
             connections: ctx.connection_counts(),
+            compression: ctx.compression_stats(),
             hub: self.hub.stats(),
             delivery: self.delivery,
             channels: self.hub.channel_count(),
@@ -276,9 +278,11 @@ impl HubServer {
             self.delivery.longpoll += ctx.respond_all(&fanout.polls, &response) as u64;
         }
         let subscribers: Vec<ConnId> = self.hub.subscribers(channel).copied().collect();
+        // One frame, shared by every subscriber's output (not copied into each), and
+        // compressed once for all that compress it alike (permessage-deflate).
+        let mut frame = SharedMessage::text(Arc::clone(&fanout.frame));
         for conn in subscribers {
-            // One frame, shared by every subscriber's output (not copied into each).
-            match ctx.send_shared_text(conn, &fanout.frame) {
+            match ctx.send_shared(conn, &mut frame) {
                 Ok(()) => self.delivery.websocket += 1,
                 Err(SendError::Full) => {
                     // Backpressure: stop sending to it, remember what it has; `on_drained`

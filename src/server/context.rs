@@ -7,16 +7,15 @@ use std::time::{Instant, SystemTime};
 use super::conn::Protocol;
 use super::core::{Core, exchange_error};
 use super::ids::{ConnId, RequestId};
-use super::output::SHARE_MIN;
 use super::stats::{ConnectionCounts, Stats};
 use crate::config::Config;
 use crate::error::SendError;
 use crate::http::{Body, Response};
 use crate::message::{Message, MessagePart};
 use crate::ws::close::CloseCode;
-use crate::ws::compression::CodecPools;
+use crate::ws::compression::{CodecPools, CompressionStats, SharedMessage};
 use crate::ws::connection::WsConnection;
-use crate::ws::frame::{self, FrameHeader, OpCode};
+use crate::ws::frame::FrameHeader;
 
 /// Owned payloads at least this large are queued without copying
 /// ([`Context::send_message`]).
@@ -135,24 +134,33 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// Queues a text message whose payload is shared with other connections (one
-    /// message fanned out to many subscribers): from 1 KiB up it is queued by reference,
-    /// not copied, so a payload sent to a thousand connections exists once; it is freed
-    /// when the last of them has written it. Errors as [`send`](Self::send).
+    /// Queues a message shared with other connections — one message fanned out to many
+    /// subscribers. Pass the same [`SharedMessage`] to each: from 1 KiB up its payload
+    /// is queued by reference, not copied, so a payload sent to a thousand connections
+    /// exists once (it is freed when the last of them has written it); and on
+    /// connections that compress (permessage-deflate without context takeover, as
+    /// [`Compression::memory_light`](crate::ws::compression::Compression::memory_light)
+    /// agrees) it is compressed once for all of them that agreed the same window, the
+    /// first time one of them needs it. A connection with context takeover compresses
+    /// it itself. Errors as [`send`](Self::send).
+    pub fn send_shared(
+        &mut self,
+        conn: ConnId,
+        message: &mut SharedMessage,
+    ) -> Result<(), SendError> {
+        self.core.ws_send_shared(conn, message)
+    }
+
+    /// [`send_shared`](Self::send_shared) for one text message alone: the payload is
+    /// shared, but a compressed form is made for this connection only. Keep a
+    /// [`SharedMessage`] for a fan-out.
     pub fn send_shared_text(&mut self, conn: ConnId, text: &Arc<str>) -> Result<(), SendError> {
-        if text.len() < SHARE_MIN {
-            return self.send(conn, &Message::text(&**text));
-        }
-        self.core
-            .ws_send_shared(conn, true, Arc::<[u8]>::from(Arc::clone(text)))
+        self.send_shared(conn, &mut SharedMessage::text(Arc::clone(text)))
     }
 
     /// [`send_shared_text`](Self::send_shared_text) for a binary message.
     pub fn send_shared_binary(&mut self, conn: ConnId, data: &Arc<[u8]>) -> Result<(), SendError> {
-        if data.len() < SHARE_MIN {
-            return self.send(conn, &Message::binary(&**data));
-        }
-        self.core.ws_send_shared(conn, false, Arc::clone(data))
+        self.send_shared(conn, &mut SharedMessage::binary(Arc::clone(data)))
     }
 
     /// Queues one part of a message sent in pieces — typically forwarding the
@@ -219,22 +227,21 @@ impl Context<'_> {
         }
     }
 
-    /// Sends `message` to every open WebSocket. The frame is encoded once and copied to
-    /// each connection. Connections whose write buffer is full are skipped. Returns how
-    /// many connections it was queued for.
+    /// Sends `message` to every open WebSocket, encoded once: the same frame is copied
+    /// (or, from 1 KiB up, shared) into each connection's output, and compressed once
+    /// for all the connections that compress with the same parameters (see
+    /// [`send_shared`](Self::send_shared)). Connections whose write buffer is full, or
+    /// that are in the middle of a message sent in parts, are skipped. Returns how many
+    /// connections it was queued for.
     pub fn broadcast(&mut self, message: &Message<'_>) -> usize {
-        let opcode = if message.is_text() {
-            OpCode::Text
-        } else {
-            OpCode::Binary
-        };
-        let mut encoded = self.core.out_pool().take();
-        frame::write_frame(&mut encoded, true, opcode, message.as_bytes(), None);
-        let delivered = self
-            .core
-            .broadcast_targets(|_, out| out.extend_from_slice(&encoded));
-        self.core.out_pool().give(encoded);
-        delivered
+        self.core
+            .broadcast(&mut SharedMessage::from_message(message))
+    }
+
+    /// What the server has compressed so far (permessage-deflate): messages, bytes
+    /// before and after. A broadcast compressed once counts once.
+    pub fn compression_stats(&self) -> CompressionStats {
+        self.core.compression_stats()
     }
 
     // ===== HTTP =====

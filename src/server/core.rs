@@ -35,7 +35,7 @@ use crate::http::StatusCode;
 use crate::log::{Level, Log};
 use crate::session::{Event, ExchangeError, OwnAnswer, Phase, Session, SessionConfig};
 use crate::trace::{self, Direction, WireTrace};
-use crate::ws::compression::CodecPools;
+use crate::ws::compression::{CodecPools, CompressionStats, SharedFrame, SharedMessage};
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
 use crate::ws::frame::FrameHeader;
 
@@ -126,7 +126,40 @@ fn refuse_if_full(
     Ok(())
 }
 
-/// The server's answer to a refused exchange command.
+/// Queues `message` after `output` for `ws` ([`WsConnection::send_shared`]): a large
+/// payload by reference, a small one copied (a segment costs more than a short copy), or
+/// the connection's own encoding of it when it cannot share.
+fn queue_shared_message(
+    ws: &mut WsConnection,
+    output: &mut OutputBuffer,
+    message: &mut SharedMessage,
+    out_pool: &mut BufferPool,
+    codec_pools: &mut CodecPools,
+) -> Result<(), SendError> {
+    let mut head = [0u8; FrameHeader::MAX_LEN];
+    match ws.send_shared(message, &mut head, codec_pools)? {
+        SharedFrame::Shared { head_len, payload } if payload.len() >= SHARE_MIN => {
+            output.queue_shared(&head[..head_len], payload);
+        }
+        SharedFrame::Shared { head_len, payload } => {
+            let out = output.writer_with_room(out_pool, head_len + payload.len());
+            out.extend_from_slice(&head[..head_len]);
+            out.extend_from_slice(&payload);
+        }
+        SharedFrame::Own => {
+            // Compressed, its size is not known beforehand (see `ws_sendable`).
+            let room = if ws.compresses(message.len()) {
+                0
+            } else {
+                FrameHeader::MAX_LEN + message.len()
+            };
+            let out = output.writer_with_room(out_pool, room);
+            ws.send_pooled(&message.as_message(), out, codec_pools)?;
+        }
+    }
+    Ok(())
+}
+
 /// The checks every WebSocket data send makes, in this order, with one look-up: `Gone`
 /// for no such connection, `NotOpen` unless it is an open WebSocket, then `Full` at its
 /// high-water mark (and `on_drained` is owed). Takes the table alone, so the caller
@@ -232,6 +265,11 @@ impl Core {
     /// What the server has counted.
     pub(crate) fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// What the server has compressed (permessage-deflate).
+    pub(crate) fn compression_stats(&self) -> CompressionStats {
+        self.codec_pools.stats()
     }
 
     /// The connections now, by transport and state: a walk over the table.
@@ -1237,13 +1275,16 @@ impl Core {
     /// `id`'s WebSocket and its output buffer, for a data send, after the checks of
     /// [`open_websocket`]. `room` is how many bytes the send will append (0 if unknown):
     /// a large frame gets a buffer of its size at once
-    /// ([`OutputBuffer::writer_with_room`]).
+    /// ([`OutputBuffer::writer_with_room`]) — unless it is compressed, when its size is
+    /// not known beforehand and the buffer grows as it needs (a 1 MiB message that
+    /// compresses to 10 KB should not hold 1 MiB of buffer).
     pub(crate) fn ws_sendable(
         &mut self,
         id: ConnId,
         room: usize,
     ) -> Result<(&mut WsConnection, &mut Vec<u8>, &mut CodecPools), SendError> {
         let (ws, output, flags) = open_websocket(&mut self.conns, id, &self.config)?;
+        let room = if ws.compresses(room) { 0 } else { room };
         mark_dirty(&mut self.dirty, flags, id);
         let out = output.writer_with_room(&mut self.out_pool, room);
         Ok((ws, out, &mut self.codec_pools))
@@ -1257,21 +1298,27 @@ impl Core {
         }
     }
 
-    /// Queues a single-frame message to `id`'s WebSocket whose payload is shared, not
-    /// copied (see [`Context::send_shared_text`]): the checks of every data send, then the
-    /// header inline and the payload by reference.
+    /// Queues a message shared with other connections to `id`'s WebSocket (see
+    /// [`Context::send_shared`]): the checks of every data send, then the header inline
+    /// and the payload — the message or its compressed form, made once for every
+    /// connection with the same parameters — by reference when it is large.
     pub(crate) fn ws_send_shared(
         &mut self,
         id: ConnId,
-        is_text: bool,
-        payload: Arc<[u8]>,
+        message: &mut SharedMessage,
     ) -> Result<(), SendError> {
         let (ws, output, flags) = open_websocket(&mut self.conns, id, &self.config)?;
-        let mut head = [0u8; FrameHeader::MAX_LEN];
-        let len = ws.shared_header(is_text, payload.len(), &mut head)?;
-        mark_dirty(&mut self.dirty, flags, id);
-        output.queue_shared(&head[..len], payload);
-        Ok(())
+        let frame = queue_shared_message(
+            ws,
+            output,
+            message,
+            &mut self.out_pool,
+            &mut self.codec_pools,
+        );
+        if frame.is_ok() {
+            mark_dirty(&mut self.dirty, flags, id);
+        }
+        frame
     }
 
     /// Appends a body made of shared pieces after what `id` has queued: pieces under
@@ -1299,11 +1346,9 @@ impl Core {
         }
     }
 
-    /// Every WebSocket that can take a broadcast now, with its output buffer.
-    pub(crate) fn broadcast_targets(
-        &mut self,
-        mut each: impl FnMut(&mut WsConnection, &mut Vec<u8>),
-    ) -> usize {
+    /// Queues `message` to every WebSocket that can take it now (see
+    /// [`Context::broadcast`]); returns how many.
+    pub(crate) fn broadcast(&mut self, message: &mut SharedMessage) -> usize {
         let high_water = self.config.write_buffer_high_water;
         let mut delivered = 0;
         for (id, conn) in self.conns.iter_mut() {
@@ -1315,9 +1360,17 @@ impl Core {
             if !ws.is_open() || ws.is_sending_parts() || conn.output.pending() >= high_water {
                 continue;
             }
-            each(ws, conn.output.writer(&mut self.out_pool));
-            delivered += 1;
-            mark_dirty(&mut self.dirty, &mut conn.flags, id);
+            let queued = queue_shared_message(
+                ws,
+                &mut conn.output,
+                message,
+                &mut self.out_pool,
+                &mut self.codec_pools,
+            );
+            if queued.is_ok() {
+                delivered += 1;
+                mark_dirty(&mut self.dirty, &mut conn.flags, id);
+            }
         }
         delivered
     }

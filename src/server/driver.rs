@@ -292,6 +292,12 @@ impl Server {
         self.core.stats()
     }
 
+    /// What the server has compressed (permessage-deflate); a handler reads the same
+    /// through [`Context::compression_stats`](crate::Context::compression_stats).
+    pub fn compression_stats(&self) -> crate::ws::compression::CompressionStats {
+        self.core.compression_stats()
+    }
+
     /// The connections now, by transport and state (a walk over all of them).
     pub fn connection_counts(&self) -> ConnectionCounts {
         self.core.connection_counts()

@@ -145,7 +145,9 @@ impl Handle {
             })
     }
 
-    /// Sends a message to every open WebSocket (encoded once). Connections whose write
+    /// Sends a message to every open WebSocket (encoded once, and compressed once for
+    /// the connections that compress alike; see
+    /// [`Context::broadcast`](crate::Context::broadcast)). Connections whose write
     /// buffer is at its high-water mark are skipped.
     pub fn broadcast(
         &self,

@@ -30,6 +30,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
@@ -41,7 +42,9 @@ use crate::message::{Message, MessagePart};
 use crate::status::Status;
 use crate::ws::assemble::{Assembled, Assembler, Inflation, MessageKind};
 use crate::ws::close::{self, CloseCode};
-use crate::ws::compression::{CodecPools, CompressOptions, PerMessageDeflate};
+use crate::ws::compression::{
+    CodecPools, CompressOptions, PerMessageDeflate, SharedFrame, SharedMessage,
+};
 use crate::ws::error::{ProtocolError, SendError};
 use crate::ws::frame::{self, FrameHeader, OpCode, RSV1, Role};
 use crate::ws::mask::apply_mask;
@@ -447,9 +450,11 @@ impl WsConnection {
             Some(deflate) if payload.len() >= deflate.min_size => {
                 // RFC 7692 §7.2.1: the whole message compressed, RSV1 on its frame.
                 produced_frame(&mut self.mask_keys, out, true, RSV1, opcode, |out| {
+                    let before = out.len();
                     deflate
                         .compressor
                         .compress_message_pooled(&mut pools.compress, payload, out);
+                    pools.stats.count(payload.len(), out.len() - before);
                 });
             }
             _ => self.write_frame(out, opcode, payload),
@@ -488,16 +493,48 @@ impl WsConnection {
     /// connections (sent after it without copying): written into `head`, its length
     /// returned. Server role only: a client's payload is masked (RFC 6455 §5.3), so it
     /// can never be shared.
-    pub(crate) fn shared_header(
+    /// How `message`, shared with other connections, goes to this one
+    /// ([`shared`](crate::ws::compression::shared)): its header is written into `head`,
+    /// and the payload to follow it is returned — the message itself, or its compressed
+    /// form for this connection's level and window, made now if no connection asked for
+    /// it before. [`SharedFrame::Own`] when this connection must encode the message
+    /// itself: a client (every frame is masked with its own key, RFC 6455 §5.3), or a
+    /// compressor with context takeover (its output depends on what this connection
+    /// sent before, RFC 7692 §7.2.1).
+    pub fn send_shared(
         &mut self,
-        is_text: bool,
-        payload_len: usize,
+        message: &mut SharedMessage,
         head: &mut [u8; FrameHeader::MAX_LEN],
-    ) -> Result<usize, SendError> {
-        debug_assert!(self.mask_keys.is_none(), "a client masks every payload");
-        Ok(self
-            .whole_message_header(is_text, payload_len, None)?
-            .encode_into(head))
+        pools: &mut CodecPools,
+    ) -> Result<SharedFrame, SendError> {
+        // The checks of every send, before anything is compressed.
+        self.whole_message_header(message.is_text(), message.len(), None)?;
+        if self.mask_keys.is_some() {
+            return Ok(SharedFrame::Own);
+        }
+        let compressed = match self.deflate.as_deref() {
+            Some(deflate) if message.len() >= deflate.min_size => {
+                let compressor = &deflate.compressor;
+                if compressor.keeps_context() {
+                    return Ok(SharedFrame::Own);
+                }
+                message
+                    .compressed(compressor.level(), compressor.window_bits(), pools)
+                    .cloned()
+            }
+            _ => None,
+        };
+        let (rsv, payload) = match compressed {
+            // RFC 7692 §6: RSV1 on the message's (only) frame says it is compressed.
+            Some(compressed) => (RSV1, compressed),
+            None => (0, Arc::clone(message.payload())),
+        };
+        let mut header = self.whole_message_header(message.is_text(), payload.len(), None)?;
+        header.rsv = rsv;
+        Ok(SharedFrame::Shared {
+            head_len: header.encode_into(head),
+            payload,
+        })
     }
 
     /// The header of a message sent as one frame whose payload is written apart from it:
@@ -608,11 +645,14 @@ impl WsConnection {
                 deflate.compressing_parts = !part.last;
                 let rsv = if part.first { RSV1 } else { 0 };
                 produced_frame(&mut self.mask_keys, out, part.last, rsv, opcode, |out| {
+                    let before = out.len();
                     let compressor = &mut deflate.compressor;
                     compressor.write_pooled(&mut pools.compress, part.data, out);
                     if part.last {
                         compressor.finish_message_pooled(&mut pools.compress, out);
                     }
+                    let produced = out.len() - before;
+                    pools.stats.count_part(part.data.len(), produced, part.last);
                 });
             }
             _ => self.write_frame_fin(out, part.last, opcode, part.data),

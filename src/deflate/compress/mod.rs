@@ -211,6 +211,12 @@ impl Compressor {
         self.window_bits
     }
 
+    /// Whether it keeps its window from one message to the next (context takeover):
+    /// without it, a message's compressed form depends on the message alone.
+    pub fn keeps_context(&self) -> bool {
+        self.keep_context
+    }
+
     /// Feeds `part` to the scratch of the message under way, taking one (and starting a
     /// stream in it) when the compressor holds none. `size_hint`: the whole message's
     /// length, if known (the tables of a stream that ends with it are sized to it).

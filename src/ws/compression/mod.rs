@@ -13,13 +13,19 @@
 //! flush, and its `00 00 ff ff` tail removed (§7.2.1) — then framed; the receiver
 //! reassembles the frames' payloads, appends the tail and inflates (§7.2.2). A message
 //! with RSV1 clear is sent as it is, on the same connection: short messages go out
-//! uncompressed ([`CompressOptions::min_size`]), and so do payloads shared with other
-//! connections.
+//! uncompressed ([`CompressOptions::min_size`]).
+//!
+//! A message sent to many connections is compressed once for all of them that agreed
+//! the same parameters without context takeover ([`SharedMessage`], in [`shared`]).
 
 use crate::deflate::WindowBits;
 use crate::deflate::compress::{CompressScratchPool, Compressor, Level};
 use crate::deflate::inflate::{InflateScratchPool, Inflater};
 use crate::ws::permessage_deflate::{Agreement, DeflateConfig};
+
+pub mod shared;
+
+pub use shared::{SharedFrame, SharedMessage};
 
 /// What an endpoint does about permessage-deflate: which offers it accepts (what is
 /// negotiated) and how it compresses what it sends (what is not).
@@ -70,11 +76,20 @@ impl Compression {
 /// The scratch memory compressors and decompressors borrow for one message at a time:
 /// Huffman tables, hash chains. A server keeps one set for all its connections (they
 /// run on one thread), so a connection without context takeover holds nothing between
-/// messages and a busy one does not allocate per message.
+/// messages and a busy one does not allocate per message. Every message compressed with
+/// them is counted too ([`CompressionStats`]).
 #[derive(Default)]
 pub struct CodecPools {
     pub(crate) inflate: InflateScratchPool,
     pub(crate) compress: CompressScratchPool,
+    pub(crate) stats: CompressionStats,
+}
+
+impl CodecPools {
+    /// What was compressed with these pools so far.
+    pub fn stats(&self) -> CompressionStats {
+        self.stats
+    }
 }
 
 impl std::fmt::Debug for CodecPools {
@@ -82,7 +97,37 @@ impl std::fmt::Debug for CodecPools {
         f.debug_struct("CodecPools")
             .field("inflate_spares", &self.inflate.len())
             .field("compress_spares", &self.compress.spares())
+            .field("stats", &self.stats)
             .finish()
+    }
+}
+
+/// The messages an endpoint compressed (permessage-deflate), and their sizes before and
+/// after: `bytes_out / bytes_in` is the compression ratio on the wire. A message shared
+/// by a broadcast ([`SharedMessage`]) counts once, however many connections it went to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompressionStats {
+    /// Messages compressed.
+    pub messages: u64,
+    /// Their bytes before compression.
+    pub bytes_in: u64,
+    /// Their bytes after (without the 4 bytes of each sync flush's tail, which are not
+    /// sent; RFC 7692 §7.2.1).
+    pub bytes_out: u64,
+}
+
+impl CompressionStats {
+    /// One whole message compressed.
+    pub(crate) fn count(&mut self, bytes_in: usize, bytes_out: usize) {
+        self.count_part(bytes_in, bytes_out, true);
+    }
+
+    /// One part of a message compressed as it is sent; `last` ends the message.
+    pub(crate) fn count_part(&mut self, bytes_in: usize, bytes_out: usize, last: bool) {
+        self.messages += u64::from(last);
+        self.bytes_in += bytes_in as u64;
+        self.bytes_out += bytes_out as u64;
     }
 }
 

@@ -395,3 +395,127 @@ fn what_a_connection_pays_for_compression_is_its_boxed_state() {
         0
     );
 }
+
+/// `message` sent with [`WsConnection::send_shared`] as a driver does it: the header,
+/// then the payload it returns (or the connection's own encoding).
+fn send_shared(
+    conn: &mut WsConnection,
+    message: &mut SharedMessage,
+    pools: &mut CodecPools,
+) -> (Vec<u8>, Option<std::sync::Arc<[u8]>>) {
+    let mut head = [0u8; FrameHeader::MAX_LEN];
+    let mut wire = Vec::new();
+    match conn.send_shared(message, &mut head, pools).expect("open") {
+        SharedFrame::Shared { head_len, payload } => {
+            wire.extend_from_slice(&head[..head_len]);
+            wire.extend_from_slice(&payload);
+            (wire, Some(payload))
+        }
+        SharedFrame::Own => {
+            conn.send_pooled(&message.as_message(), &mut wire, pools)
+                .expect("open");
+            (wire, None)
+        }
+    }
+}
+
+#[test]
+fn a_broadcast_is_compressed_once_for_every_connection_without_context_takeover() {
+    let mut pools = CodecPools::default();
+    let options = Compression::memory_light().options;
+    let mut message = SharedMessage::text(chat(1).repeat(4).into());
+    let mut first: Option<std::sync::Arc<[u8]>> = None;
+    for _ in 0..50 {
+        let (mut server, mut client) = pair_with(&DeflateConfig::memory_light(), options);
+        let (wire, payload) = send_shared(&mut server, &mut message, &mut pools);
+        let payload = payload.expect("shared, not encoded by the connection");
+        // The very same bytes for every subscriber, not an equal copy.
+        let first = first.get_or_insert_with(|| payload.clone());
+        assert!(std::sync::Arc::ptr_eq(first, &payload));
+        assert_eq!(frames(&wire, Role::Server)[0].0, RSV1);
+        assert_eq!(
+            deliver(&mut client, &wire, &mut Vec::new()),
+            [text(&chat(1).repeat(4))]
+        );
+    }
+    assert_eq!(message.compressions(), 1);
+    assert_eq!(pools.stats().messages, 1);
+    assert!(first.unwrap().len() < chat(1).len() * 4 / 2);
+}
+
+#[test]
+fn a_connection_with_context_takeover_compresses_a_shared_message_itself() {
+    // Its compressed messages may refer back into what it sent before, which no other
+    // connection has: the shared form would be read against the wrong window.
+    let mut pools = CodecPools::default();
+    let (mut server, mut client) = pair_with(&DeflateConfig::full(), CompressOptions::default());
+    let mut message = SharedMessage::text(chat(2).into());
+    for _ in 0..3 {
+        let (wire, payload) = send_shared(&mut server, &mut message, &mut pools);
+        assert!(payload.is_none());
+        assert_eq!(frames(&wire, Role::Server)[0].0, RSV1);
+        assert_eq!(
+            deliver(&mut client, &wire, &mut Vec::new()),
+            [text(&chat(2))]
+        );
+    }
+    assert_eq!(message.compressions(), 0);
+    assert_eq!(pools.stats().messages, 3);
+}
+
+#[test]
+fn a_shared_message_goes_out_plain_where_compression_is_off_or_too_small() {
+    let mut pools = CodecPools::default();
+    let mut message = SharedMessage::text(chat(3).into());
+    let mut plain = WsConnection::server(WsLimits::default(), Instant::now());
+    let (wire, payload) = send_shared(&mut plain, &mut message, &mut pools);
+    assert!(std::sync::Arc::ptr_eq(&payload.unwrap(), message.payload()));
+    assert_eq!(frames(&wire, Role::Server)[0].0, 0);
+
+    let options = CompressOptions {
+        level: Level::Fast,
+        min_size: 1000,
+    };
+    let (mut server, _) = pair_with(&DeflateConfig::memory_light(), options);
+    let (wire, _) = send_shared(&mut server, &mut message, &mut pools);
+    assert_eq!(frames(&wire, Role::Server)[0].0, 0, "under min_size");
+    assert_eq!(message.compressions(), 0);
+}
+
+#[test]
+fn a_client_masks_a_shared_message_with_its_own_key() {
+    let mut pools = CodecPools::default();
+    let (mut server, mut client) =
+        pair_with(&DeflateConfig::memory_light(), CompressOptions::default());
+    let mut message = SharedMessage::binary(chat(4).into_bytes().into());
+    let (wire, payload) = send_shared(&mut client, &mut message, &mut pools);
+    assert!(payload.is_none());
+    assert_eq!(
+        deliver(&mut server, &wire, &mut Vec::new()),
+        [Delivered::Message(false, chat(4).into_bytes())]
+    );
+}
+
+#[test]
+fn a_shared_message_is_refused_between_the_parts_of_another() {
+    let mut pools = CodecPools::default();
+    let (mut server, _) = pair_with(&DeflateConfig::memory_light(), CompressOptions::default());
+    let part = MessagePart {
+        is_text: true,
+        first: true,
+        last: false,
+        data: b"half",
+    };
+    server.send_part(&part, &mut Vec::new()).unwrap();
+    let mut message = SharedMessage::text(chat(5).into());
+    let mut head = [0u8; FrameHeader::MAX_LEN];
+    assert_eq!(
+        server.send_shared(&mut message, &mut head, &mut pools),
+        Err(crate::ws::SendError::Busy)
+    );
+    assert_eq!(
+        message.compressions(),
+        0,
+        "nothing compressed for a refused send"
+    );
+}
