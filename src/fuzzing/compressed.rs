@@ -6,8 +6,9 @@ use std::time::Instant;
 use crate::config::WsLimits;
 use crate::deflate::compress::Level;
 use crate::message::Message;
-use crate::ws::compression::{CodecPools, CompressOptions};
+use crate::ws::compression::{CodecPools, CompressOptions, SharedFrame, SharedMessage};
 use crate::ws::connection::{WsConnection, WsEvent};
+use crate::ws::frame::FrameHeader;
 use crate::ws::permessage_deflate::{self, DeflateConfig, DeflateOffer, WindowBits};
 
 use super::{Reader, fnv1a, random_splits};
@@ -86,7 +87,8 @@ fn deliver(
 /// messages (a length byte, then that many bytes, repeated) that a compressing client
 /// sends — whole, or in parts when mode bit 1 is set — and the server must deliver
 /// exactly, in order, however the wire is split; and the server's compressed echoes of
-/// them must reach the client intact.
+/// them must reach the client intact (with mode bit 2, every other echo sent as a
+/// shared broadcast message).
 pub fn ws_deflate(data: &[u8]) {
     let mut r = Reader { data };
     let (server_agreement, client_agreement) = agreements(r.u8());
@@ -161,12 +163,31 @@ pub fn ws_deflate(data: &[u8]) {
     let expected: Vec<(bool, Vec<u8>)> = messages.iter().map(|m| (false, m.clone())).collect();
     assert!(delivered == expected, "messages changed on the way");
 
-    // And back: the server's compressed echoes, to the client.
+    // And back: the server's compressed echoes, to the client — with mode bit 2 every
+    // other one as a broadcast would send it (a shared message, compressed once for
+    // connections without context takeover), between messages of the connection's own.
     let mut echoes = Vec::new();
-    for (_, bytes) in &delivered {
-        server
-            .send_pooled(&Message::binary(bytes.as_slice()), &mut echoes, &mut pools)
-            .expect("open");
+    for (i, (_, bytes)) in delivered.iter().enumerate() {
+        if mode & 4 != 0 && i % 2 == 0 {
+            let mut shared = SharedMessage::binary(bytes.as_slice().into());
+            let mut head = [0u8; FrameHeader::MAX_LEN];
+            match server
+                .send_shared(&mut shared, &mut head, &mut pools)
+                .expect("open")
+            {
+                SharedFrame::Shared { head_len, payload } => {
+                    echoes.extend_from_slice(&head[..head_len]);
+                    echoes.extend_from_slice(&payload);
+                }
+                SharedFrame::Own => server
+                    .send_pooled(&shared.as_message(), &mut echoes, &mut pools)
+                    .expect("open"),
+            }
+        } else {
+            server
+                .send_pooled(&Message::binary(bytes.as_slice()), &mut echoes, &mut pools)
+                .expect("open");
+        }
     }
     let (back, closed) = deliver(&mut client, &echoes, &[echoes.len()], &mut pools);
     assert_eq!(closed, None);
