@@ -8,9 +8,8 @@
 //!
 //! The one extension a client can offer is permessage-deflate (RFC 7692), with
 //! [`ClientHandshake::offer_deflate`]: the request then carries the offer, and the
-//! server's answer is checked against it by
-//! [`validate_response`] (RFC 7692 §5,
-//! §7.1). What it agreed to is [`Accepted::deflate`], from the client's side, ready for
+//! server's answer is checked against it by [`validate_response`] (RFC 7692 §5, §7.1).
+//! What it agreed to is [`Accepted::deflate`], from the client's side, ready for
 //! [`WsConnection::with_deflate`](crate::ws::connection::WsConnection::with_deflate).
 
 use base64::Engine;
@@ -139,9 +138,8 @@ impl ClientHandshake {
 
     /// Offers permessage-deflate with `offer`'s parameters (RFC 7692 §5, §7.1): the
     /// request carries `Sec-WebSocket-Extensions: ` and [`client_offer`]'s value, and the
-    /// server's answer is accepted only as
-    /// [`validate_response`] allows
-    /// for this offer. One offer: a second call replaces the first.
+    /// server's answer is accepted only as [`validate_response`] allows for this offer.
+    /// One offer: a second call replaces the first.
     pub fn offer_deflate(mut self, offer: DeflateOffer) -> Self {
         self.deflate = Some(offer);
         self
