@@ -12,19 +12,41 @@
 //! client.close(pushwire::CloseCode::NORMAL, "done")?;
 //! # Ok::<(), pushwire::client::ClientError>(())
 //! ```
+//!
+//! permessage-deflate (RFC 7692) is opt-in: set [`ClientOptions::compression`] and the
+//! client offers it; if the server accepts, messages are compressed both ways and
+//! [`Client::deflate`] says what was agreed.
+//!
+//! ```no_run
+//! use pushwire::client::{Client, ClientCompression, ClientOptions};
+//!
+//! let options = ClientOptions {
+//!     compression: Some(ClientCompression::memory_light()),
+//!     ..ClientOptions::default()
+//! };
+//! let mut client = Client::connect_with("ws://127.0.0.1:9001/", options)?;
+//! if let Some(agreement) = client.deflate() {
+//!     println!("compressing, our window 2^{}", agreement.compressor.window_bits);
+//! }
+//! client.send_text(&"hello ".repeat(1000))?; // goes out compressed if agreed
+//! # Ok::<(), pushwire::client::ClientError>(())
+//! ```
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::config::WsLimits;
+use crate::deflate::compress::Level;
 use crate::message::Message;
 use crate::status::Status;
 use crate::trace::{Direction, WireTrace};
 use crate::ws::SendError;
 use crate::ws::client_handshake::{ClientHandshake, ClientHandshakeError};
 use crate::ws::close::CloseCode;
+use crate::ws::compression::{CodecPools, CompressOptions};
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
+use crate::ws::permessage_deflate::{Agreement, ClientWindowOffer, DeflateOffer};
 
 /// Why a client operation failed.
 #[derive(Debug)]
@@ -91,6 +113,63 @@ pub enum ClientEvent {
     Pong(Vec<u8>),
 }
 
+/// permessage-deflate from the client's side (RFC 7692): what the client offers, which
+/// is negotiated, and how it compresses what it sends, which is not (§7.2.1 leaves each
+/// sender free to compress a message or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCompression {
+    /// The offer the request makes (§5, §7.1). The server's answer is checked against
+    /// it; an answer it does not allow fails the handshake
+    /// ([`ClientHandshakeError::BadDeflateResponse`]).
+    pub offer: DeflateOffer,
+    /// How our messages are compressed once the server agrees.
+    pub options: CompressOptions,
+}
+
+impl ClientCompression {
+    /// What browsers offer (`permessage-deflate; client_max_window_bits`,
+    /// [`DeflateOffer::browser`]), and every message compressed at the default level:
+    /// the server picks the windows and whether they are kept between messages, so it
+    /// can accept with context takeover both ways for the best ratio, at 32 KiB of
+    /// window kept per direction on each side.
+    pub const fn browser() -> ClientCompression {
+        ClientCompression {
+            offer: DeflateOffer::browser(),
+            options: CompressOptions {
+                level: Level::Default,
+                min_size: 0,
+            },
+        }
+    }
+
+    /// `permessage-deflate; server_no_context_takeover; client_no_context_takeover`: no
+    /// window kept between messages in either direction (§7.1.1.1, §7.1.1.2), so an
+    /// idle connection holds no compression state on either side; the fast level, and
+    /// messages under 32 bytes left alone. A server that accepts must reset per message
+    /// (a server that will not may only decline).
+    pub const fn memory_light() -> ClientCompression {
+        ClientCompression {
+            offer: DeflateOffer {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: None,
+                client_max_window_bits: ClientWindowOffer::NotOffered,
+            },
+            options: CompressOptions {
+                level: Level::Fast,
+                min_size: 32,
+            },
+        }
+    }
+}
+
+impl Default for ClientCompression {
+    /// [`ClientCompression::browser`].
+    fn default() -> Self {
+        ClientCompression::browser()
+    }
+}
+
 /// Connection options.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -107,6 +186,10 @@ pub struct ClientOptions {
     pub trace: bool,
     /// Where trace lines go. Default [`Log::stderr`](crate::log::Log::stderr).
     pub log: crate::log::Log,
+    /// Offer permessage-deflate (RFC 7692) as this says. Default `None`: nothing is
+    /// offered and every message goes out as it is. When the server declines (answers
+    /// no extension) the connection runs uncompressed; see [`Client::deflate`].
+    pub compression: Option<ClientCompression>,
 }
 
 impl Default for ClientOptions {
@@ -121,6 +204,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             trace: false,
             log: crate::log::Log::default(),
+            compression: None,
         }
     }
 }
@@ -206,6 +290,11 @@ pub struct Client {
     filled: usize,
     out: Vec<u8>,
     protocol: Option<String>,
+    /// permessage-deflate as agreed, from our side.
+    deflate: Option<Agreement>,
+    /// Scratch the compressor and decompressor borrow per message, kept so that a
+    /// compressing client does not allocate it for every message.
+    pools: CodecPools,
     closed: Option<CloseEvent<'static>>,
     /// Both directions' traces and where their lines go, when tracing.
     trace: Option<Box<Trace>>,
@@ -239,6 +328,9 @@ impl Client {
         rand::fill(&mut nonce[..]);
         let protocols: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
         let mut hs = ClientHandshake::new(nonce, &protocols);
+        if let Some(compression) = &options.compression {
+            hs = hs.offer_deflate(compression.offer);
+        }
         let mut request = Vec::new();
         hs.write_request(
             &mut request,
@@ -286,13 +378,20 @@ impl Client {
         buf.copy_within(head_len..filled, 0);
         let mut seed = [0u8; 32];
         rand::fill(&mut seed[..]);
+        let mut ws = WsConnection::client(options.limits, Instant::now(), seed);
+        // The agreement is only ever `Some` when we offered, so compression is set.
+        if let (Some(agreement), Some(compression)) = (&accepted.deflate, &options.compression) {
+            ws = ws.with_deflate(agreement, compression.options);
+        }
         Ok(Client {
             stream,
-            ws: WsConnection::client(options.limits, Instant::now(), seed),
+            ws,
             buf,
             filled: filled - head_len,
             out: Vec::new(),
             protocol: accepted.protocol,
+            deflate: accepted.deflate,
+            pools: CodecPools::default(),
             closed: None,
             trace,
         })
@@ -303,14 +402,25 @@ impl Client {
         self.protocol.as_deref()
     }
 
+    /// The permessage-deflate parameters in effect (RFC 7692 §7.1), from the client's
+    /// side: `compressor` for what we send, `decompressor` for what the server sends.
+    /// `None` when we did not offer it ([`ClientOptions::compression`]) or the server
+    /// declined: the connection is uncompressed.
+    pub fn deflate(&self) -> Option<&Agreement> {
+        self.deflate.as_ref()
+    }
+
     /// The underlying socket (e.g. to set a read timeout).
     pub fn stream(&self) -> &TcpStream {
         &self.stream
     }
 
-    /// Sends a message.
+    /// Sends a message: masked (RFC 6455 §5.3), and compressed with RSV1 set when
+    /// permessage-deflate was agreed and the message is at least
+    /// [`CompressOptions::min_size`] long (RFC 7692 §6).
     pub fn send(&mut self, message: &Message<'_>) -> Result<(), ClientError> {
-        self.ws.send(message, &mut self.out)?;
+        self.ws
+            .send_pooled(message, &mut self.out, &mut self.pools)?;
         self.flush()
     }
 
@@ -346,9 +456,12 @@ impl Client {
             if let Some(closed) = &self.closed {
                 return Err(ClientError::Closed(closed.clone()));
             }
-            let (consumed, event) =
-                self.ws
-                    .handle_input(&mut self.buf[..self.filled], &mut self.out, Instant::now());
+            let (consumed, event) = self.ws.handle_input_pooled(
+                &mut self.buf[..self.filled],
+                &mut self.out,
+                Instant::now(),
+                &mut self.pools,
+            );
             let event = event.map(|e| match e {
                 WsEvent::Message(m) => Ok(ClientEvent::Message(m.into_owned())),
                 WsEvent::Part(p) => Ok(ClientEvent::Part {

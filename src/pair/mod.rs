@@ -7,6 +7,11 @@
 //!   drives, with your [`Handler`](crate::Handler) — and its clients, each a pair of byte
 //!   queues. Use it to test a handler: requests, keep-alive, long-polls on a virtual
 //!   clock, upgrades, WebSocket clients, backpressure from a client that stops reading.
+//!
+//! Either can compress: [`Pair::connect_with_deflate`] and
+//! [`ServerPair::ws_connect_with_deflate`] have the client offer permessage-deflate
+//! (RFC 7692) with a [`ClientCompression`](crate::client::ClientCompression), and the
+//! server answer as its configuration says.
 
 mod server;
 mod ws;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::ws::OwnedEvent;
+use crate::client::ClientCompression;
 use crate::config::{Config, ConfigError};
 use crate::message::Message;
 use crate::server::core::Core;
@@ -19,6 +20,7 @@ use crate::status::Status;
 use crate::ws::client_handshake::{ClientHandshake, ClientHandshakeError};
 use crate::ws::close::CloseCode;
 use crate::ws::connection::WsConnection;
+use crate::ws::permessage_deflate::Agreement;
 
 /// Turns one [`ServerPair::run`] takes at most before it gives up on reaching quiet
 /// (a handler that keeps sending to itself forever, say).
@@ -133,6 +135,10 @@ struct WsClient {
     events: Vec<OwnedEvent>,
     refused: Option<ClientHandshakeError>,
     protocol: Option<String>,
+    /// What the client offers of permessage-deflate and how it compresses, if anything.
+    compression: Option<ClientCompression>,
+    /// permessage-deflate as agreed, from the client's side.
+    deflate: Option<Agreement>,
 }
 
 impl Transport for Wires {
@@ -365,6 +371,31 @@ impl<H: Handler> ServerPair<H> {
         protocols: &[&str],
         origin: Option<&str>,
     ) -> Result<Peer, ClientHandshakeError> {
+        self.ws_open(path, protocols, origin, None)
+    }
+
+    /// [`ws_connect`](Self::ws_connect), offering permessage-deflate as `compression`
+    /// says (RFC 7692 §5). When the server's
+    /// [`Config::permessage_deflate`](crate::Config::permessage_deflate) accepts, the
+    /// client compresses what it sends (RSV1, masked) and inflates what it receives;
+    /// [`ws_deflate`](Self::ws_deflate) shows the agreement. An answer the client must
+    /// refuse is the handshake's error
+    /// ([`ClientHandshakeError::BadDeflateResponse`]).
+    pub fn ws_connect_with_deflate(
+        &mut self,
+        path: &str,
+        compression: ClientCompression,
+    ) -> Result<Peer, ClientHandshakeError> {
+        self.ws_open(path, &[], None, Some(compression))
+    }
+
+    fn ws_open(
+        &mut self,
+        path: &str,
+        protocols: &[&str],
+        origin: Option<&str>,
+        compression: Option<ClientCompression>,
+    ) -> Result<Peer, ClientHandshakeError> {
         let peer = self.connect();
         let mut seed = [0u8; 32];
         for (i, b) in seed.iter_mut().enumerate() {
@@ -372,7 +403,10 @@ impl<H: Handler> ServerPair<H> {
         }
         let mut nonce = [0u8; 16];
         nonce.copy_from_slice(&seed[..16]);
-        let handshake = ClientHandshake::new(nonce, protocols);
+        let mut handshake = ClientHandshake::new(nonce, protocols);
+        if let Some(compression) = &compression {
+            handshake = handshake.offer_deflate(compression.offer);
+        }
         let mut request = Vec::new();
         handshake.write_request(&mut request, "pair.test", path, origin);
         self.wires.peers[peer.0].ws = Some(Box::new(WsClient {
@@ -383,6 +417,8 @@ impl<H: Handler> ServerPair<H> {
             events: Vec::new(),
             refused: None,
             protocol: None,
+            compression,
+            deflate: None,
         }));
         self.send(peer, &request);
         let client = self.wires.peers[peer.0].ws.as_mut().expect("set above");
@@ -396,6 +432,12 @@ impl<H: Handler> ServerPair<H> {
     /// The subprotocol the server selected for `peer`'s WebSocket.
     pub fn ws_protocol(&self, peer: Peer) -> Option<&str> {
         self.wires.peers[peer.0].ws.as_ref()?.protocol.as_deref()
+    }
+
+    /// permessage-deflate as `peer`'s WebSocket agreed it, from the client's side
+    /// (`compressor`: client to server); `None` when not offered or declined.
+    pub fn ws_deflate(&self, peer: Peer) -> Option<&Agreement> {
+        self.wires.peers[peer.0].ws.as_ref()?.deflate.as_ref()
     }
 
     /// `peer`'s WebSocket sends `message`; the server runs until quiet.
@@ -528,8 +570,14 @@ impl<H: Handler> ServerPair<H> {
                         client.pending.drain(..len);
                         client.protocol = accepted.protocol;
                         client.handshake = None;
-                        client.ws =
-                            Some(WsConnection::client(Default::default(), now, client.seed));
+                        let mut ws = WsConnection::client(Default::default(), now, client.seed);
+                        if let (Some(agreement), Some(compression)) =
+                            (&accepted.deflate, &client.compression)
+                        {
+                            ws = ws.with_deflate(agreement, compression.options);
+                        }
+                        client.deflate = accepted.deflate;
+                        client.ws = Some(ws);
                     }
                     Err(e) => {
                         client.refused = Some(e);

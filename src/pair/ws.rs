@@ -18,17 +18,24 @@
 //! pair.drive();
 //! assert!(pair.client.is_closed() && pair.server.is_closed());
 //! ```
+//!
+//! [`Pair::connect_with_deflate`] negotiates permessage-deflate (RFC 7692) in that
+//! handshake, so both ends compress.
 
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
+use crate::client::ClientCompression;
 use crate::config::WsLimits;
 use crate::message::Message;
 use crate::session::{Event, Session, SessionConfig};
+use crate::status::Status;
 use crate::ws::client_handshake::ClientHandshake;
 use crate::ws::close::CloseCode;
+use crate::ws::compression::Compression;
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
+use crate::ws::permessage_deflate::Agreement;
 
 /// An event with its borrowed parts copied, so it can be kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +88,9 @@ pub struct Pair {
     to_client: Wire,
     server_events: Vec<OwnedEvent>,
     client_events: Vec<OwnedEvent>,
+    /// permessage-deflate as each end agreed it, from its own side.
+    client_deflate: Option<Agreement>,
+    server_deflate: Option<Agreement>,
 }
 
 impl Pair {
@@ -90,38 +100,97 @@ impl Pair {
     /// # Panics
     /// If the handshake fails (it cannot, unless the handshake code is broken).
     pub fn connect(limits: WsLimits, seed: [u8; 32]) -> Pair {
+        Self::handshake(limits, seed, &Compression::off(), None)
+    }
+
+    /// [`connect`](Self::connect), with the client offering permessage-deflate as
+    /// `client` says and the server answering as `server` says (RFC 7692 §5): when they
+    /// agree, both connections compress (RSV1 on the first frame of a compressed
+    /// message, §6) with the agreed parameters, each from its own side
+    /// ([`client_deflate`](Self::client_deflate), [`server_deflate`](Self::server_deflate)).
+    /// When the server declines (compression off), both run uncompressed.
+    ///
+    /// # Panics
+    /// If the handshake fails (our server's answer to our client's offer is always one
+    /// the client accepts, unless the negotiation code is broken).
+    pub fn connect_with_deflate(
+        limits: WsLimits,
+        seed: [u8; 32],
+        server: &Compression,
+        client: ClientCompression,
+    ) -> Pair {
+        Self::handshake(limits, seed, server, Some(client))
+    }
+
+    fn handshake(
+        limits: WsLimits,
+        seed: [u8; 32],
+        server: &Compression,
+        client: Option<ClientCompression>,
+    ) -> Pair {
         let now = Instant::now();
         let mut nonce = [0u8; 16];
         nonce.copy_from_slice(&seed[..16]);
         let mut hs = ClientHandshake::new(nonce, &[]);
+        if let Some(client) = &client {
+            hs = hs.offer_deflate(client.offer);
+        }
         let mut request = Vec::new();
         hs.write_request(&mut request, "pair.test", "/", None);
 
         // The server's side of the handshake is a real session's.
-        let mut session = Session::new(Arc::new(SessionConfig::default()), now);
+        let config = SessionConfig {
+            deflate: server.negotiation.clone(),
+            ..SessionConfig::default()
+        };
+        let mut session = Session::new(Arc::new(config), now);
         let mut response = Vec::new();
         let (used, event) = session.handle_input(&request, &mut response, now);
         assert_eq!(used, request.len(), "the session reads the whole request");
         let Some(Event::Upgrade { exchange, upgrade }) = event else {
             panic!("the session sees an upgrade: {event:?}");
         };
-        session
+        let server_deflate = session
             .accept_upgrade(exchange, &upgrade, None, &mut response)
             .expect("the upgrade is waiting");
         let accepted = hs
             .handle_response(&response)
             .expect("client accepts the 101");
-        assert!(accepted.is_complete());
+        let Status::Complete((_, accepted)) = accepted else {
+            panic!("the 101 is complete");
+        };
+        let client_deflate = accepted.deflate;
 
+        let mut client_ws = WsConnection::client(limits, now, seed);
+        if let (Some(agreement), Some(client)) = (&client_deflate, &client) {
+            client_ws = client_ws.with_deflate(agreement, client.options);
+        }
+        let mut server_ws = WsConnection::server(limits, now);
+        if let Some(agreement) = &server_deflate {
+            server_ws = server_ws.with_deflate(agreement, server.options);
+        }
         Pair {
-            client: WsConnection::client(limits, now, seed),
-            server: WsConnection::server(limits, now),
+            client: client_ws,
+            server: server_ws,
             now,
             to_server: Wire::default(),
             to_client: Wire::default(),
             server_events: Vec::new(),
             client_events: Vec::new(),
+            client_deflate,
+            server_deflate,
         }
+    }
+
+    /// permessage-deflate as the client agreed it (its compressor: client to server),
+    /// or `None` when it was not offered or was declined.
+    pub fn client_deflate(&self) -> Option<&Agreement> {
+        self.client_deflate.as_ref()
+    }
+
+    /// permessage-deflate as the server agreed it (its compressor: server to client).
+    pub fn server_deflate(&self) -> Option<&Agreement> {
+        self.server_deflate.as_ref()
     }
 
     // ===== commands =====

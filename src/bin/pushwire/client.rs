@@ -1,26 +1,31 @@
 //! `pushwire client URL`: a small websocat on the library's blocking [`Client`]. Lines of
 //! standard input become text messages; received messages are printed on stdout.
+//! With `--deflate` it offers permessage-deflate (RFC 7692) without context takeover.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use pushwire::client::{Client, ClientError, ClientEvent, ClientOptions};
+use pushwire::client::{Client, ClientCompression, ClientError, ClientEvent, ClientOptions};
 use pushwire::{CloseCode, Message};
 
 /// Connects, then relays between the terminal and the server until the connection
-/// closes: exit status 0 after a normal close (1000 or 1001), 1 otherwise.
+/// closes: exit status 0 after a normal close (1000 or 1001), 1 otherwise. `deflate`
+/// offers permessage-deflate's memory-light form,
+/// `server_no_context_takeover; client_no_context_takeover` (RFC 7692 §7.1.1).
 pub(crate) fn run(
     url: &str,
     protocols: Vec<String>,
     origin: Option<String>,
     trace: bool,
+    deflate: bool,
 ) -> ExitCode {
     let options = ClientOptions {
         protocols,
         origin,
         trace,
+        compression: deflate.then(ClientCompression::memory_light),
         ..ClientOptions::default()
     };
     let mut client = match Client::connect_with(url, options) {
@@ -34,6 +39,18 @@ pub(crate) fn run(
         eprintln!("pushwire client: connected, subprotocol {p}");
     } else {
         eprintln!("pushwire client: connected");
+    }
+    match client.deflate() {
+        Some(agreement) => {
+            let mut answer = Vec::new();
+            agreement.response().write(&mut answer);
+            eprintln!(
+                "pushwire client: compressing: {}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+        None if deflate => eprintln!("pushwire client: the server declined permessage-deflate"),
+        None => {}
     }
 
     // Standard input is read on its own thread; the socket is polled with a short timeout.

@@ -37,7 +37,8 @@ fn main() -> ExitCode {
             protocols,
             origin,
             trace,
-        }) => client::run(&url, protocols, origin, trace),
+            deflate,
+        }) => client::run(&url, protocols, origin, trace, deflate),
         Ok(Command::Load { config }) => load::run_and_print(&config),
         Ok(Command::Token {
             secret_file,

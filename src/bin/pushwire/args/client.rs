@@ -15,6 +15,7 @@ pub(super) enum ClientOpt {
     Protocol,
     Origin,
     Trace,
+    Deflate,
 }
 
 const EXPECT_PROTOCOL: &str = "a subprotocol name that is an HTTP token (letters, digits and \
@@ -41,6 +42,11 @@ pub(super) const CLIENT_OPTIONS: &[OptSpec<ClientOpt>] = &[
         opt: ClientOpt::Trace,
         expected: None,
     },
+    OptSpec {
+        name: "--deflate",
+        opt: ClientOpt::Deflate,
+        expected: None,
+    },
 ];
 
 /// The options and URL after `pushwire client`.
@@ -49,6 +55,7 @@ pub(super) fn parse_client(mut args: impl Iterator<Item = String>) -> Result<Com
     let mut protocols: Vec<String> = Vec::new();
     let mut origin: Option<String> = None;
     let mut trace = false;
+    let mut deflate = false;
 
     while let Some(arg) = next_arg(&mut args, Usage::Client, CLIENT_OPTIONS)? {
         let (spec, value) = match arg {
@@ -87,6 +94,7 @@ pub(super) fn parse_client(mut args: impl Iterator<Item = String>) -> Result<Com
                 origin = Some(value);
             }
             ClientOpt::Trace => trace = true,
+            ClientOpt::Deflate => deflate = true,
         }
     }
 
@@ -104,6 +112,7 @@ pub(super) fn parse_client(mut args: impl Iterator<Item = String>) -> Result<Com
         protocols,
         origin,
         trace,
+        deflate,
     })
 }
 
@@ -192,6 +201,22 @@ mod tests {
             client(&["--origin", "null", "ws://h/"]).2.as_deref(),
             Some("null")
         );
+    }
+
+    #[test]
+    fn client_deflate_is_off_unless_asked_for() {
+        let deflate = |args: &[&str]| match run(&[&["client"], args].concat()) {
+            Ok(Command::Client { deflate, .. }) => deflate,
+            other => panic!("{args:?}: expected Client, got {other:?}"),
+        };
+        assert!(!deflate(&["ws://h/"]));
+        assert!(deflate(&["--deflate", "ws://h/"]));
+        assert!(deflate(&["ws://h/", "--trace", "--deflate"]));
+        // A flag: no value, and it does not take the next argument as one.
+        let e = client_err(&["--deflate=full", "ws://h/"]);
+        assert!(matches!(e.kind, ErrorKind::UnexpectedValue { .. }), "{e}");
+        let e = client_err(&["--deflate", "ws://a/", "extra"]);
+        assert!(matches!(&e.kind, ErrorKind::UnexpectedArgument { arg } if arg == "extra"));
     }
 
     #[test]

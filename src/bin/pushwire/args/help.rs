@@ -300,6 +300,11 @@ Options:
                          (time of day in UTC, direction, connection id, FIN, RSV,
                          opcode, mask key, length encoding, payload preview, close codes
                          by name)
+      --deflate          Offer permessage-deflate (RFC 7692) without context takeover,
+                         'permessage-deflate; server_no_context_takeover;
+                         client_no_context_takeover': if the server accepts, messages of
+                         32 bytes or more are compressed both ways and neither side keeps
+                         a window between messages [default: not offered]
   -h, --help             Print help
   -V, --version          Print version
 
@@ -309,6 +314,7 @@ Examples:
   pushwire client ws://127.0.0.1:9001/
   echo hello | pushwire client ws://127.0.0.1:9001/
   pushwire client --protocol chat --origin https://example.com ws://localhost:8080/chat
+  pushwire client --deflate --trace ws://127.0.0.1:9001/
 "
     .to_string()
 }
@@ -630,6 +636,9 @@ mod tests {
             "echo hello | pushwire client ws://127.0.0.1:9001/\n",
             "mask key",
             "--opt=VALUE",
+            "--deflate ",
+            "server_no_context_takeover;",
+            "client_no_context_takeover'",
         ] {
             assert!(text.contains(word), "client help lacks {word:?}");
         }

@@ -72,12 +72,14 @@ pub(crate) enum Command {
     ///
     /// `url` has been checked with [`WsUrl::parse`](pushwire::client::WsUrl::parse) (its
     /// scheme is lowercased, so it is `ws://...`); every protocol is an HTTP token, given
-    /// once; `origin` is non-empty visible ASCII.
+    /// once; `origin` is non-empty visible ASCII. `deflate`: offer permessage-deflate
+    /// with no context takeover either way.
     Client {
         url: String,
         protocols: Vec<String>,
         origin: Option<String>,
         trace: bool,
+        deflate: bool,
     },
     /// `pushwire load URL`: a load generator; `config.url` has been checked (its scheme
     /// lowercased) and suits `config.mode`, and `config.progress` is set.
@@ -212,6 +214,7 @@ mod testing {
                 protocols,
                 origin,
                 trace,
+                ..
             }) => (url, protocols, origin, trace),
             other => panic!("{args:?}: expected Client, got {other:?}"),
         }
