@@ -566,7 +566,10 @@ impl WsConnection {
 
     /// Queues a data message split into frames of at most `fragment_size` payload bytes
     /// (RFC 6455 §5.4: the first frame carries the opcode, the rest are continuations, the
-    /// last has FIN). An empty message is one empty frame.
+    /// last has FIN). An empty message is one empty frame. The frames go out uncompressed
+    /// (RSV1 clear) even when permessage-deflate was agreed — RFC 7692 §6 leaves that
+    /// choice to the sender, message by message; [`send_part`](Self::send_part)
+    /// compresses.
     ///
     /// # Panics
     /// If `fragment_size` is 0.
