@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pushwire::http::Request;
@@ -1435,4 +1436,55 @@ fn whitespace_before_a_colon_is_400_and_closes() {
         assert_error_then_close(&mut pair, &mut client, &response, 400);
         assert_no_request(&events);
     }
+}
+
+/// Streams the same shared bytes to every `GET /shared` (as a hub streams one event to
+/// every subscriber): a large piece, a small one, the large one again, then ends.
+struct SharedStreamer {
+    big: Arc<[u8]>,
+    small: Arc<[u8]>,
+}
+
+impl Handler for SharedStreamer {
+    fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, _request: Request) {
+        let head = Response::new(StatusCode::OK).header("Content-Type", "text/event-stream");
+        ctx.start_stream(id, &head).expect("the request is waiting");
+        for piece in [&self.big, &self.small, &self.big] {
+            ctx.stream_shared(id, piece).expect("room");
+        }
+        ctx.end_stream(id).expect("streaming");
+    }
+}
+
+fn letters(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+fn shared_streamer() -> SharedStreamer {
+    SharedStreamer {
+        big: Arc::from(letters(5000)),
+        small: Arc::from(&b"data: small\n\n"[..]),
+    }
+}
+
+#[test]
+fn shared_stream_pieces_arrive_in_order_chunked_for_http11_and_plain_for_http10() {
+    let expected: Vec<u8> = [letters(5000), b"data: small\n\n".to_vec(), letters(5000)].concat();
+    let (mut pair, _events) = memory_server(config(), shared_streamer());
+    let mut client = Client::connect(&mut pair);
+    client.send(&mut pair, b"GET /shared HTTP/1.1\r\nHost: x\r\n\r\n");
+    let raw = client.text(&mut pair).into_bytes();
+    let (head, body, rest) = split_chunked(&raw);
+    assert_eq!(head.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(body, expected);
+    assert!(rest.is_empty());
+
+    let (mut pair, _events) = memory_server(config(), shared_streamer());
+    let mut client = Client::connect(&mut pair);
+    client.send(&mut pair, b"GET /shared HTTP/1.0\r\n\r\n");
+    let raw = client.text(&mut pair).into_bytes();
+    let (head, len) = parse_response_head(&raw).expect("a response head");
+    assert_eq!(head.header("Transfer-Encoding"), None);
+    assert_eq!(&raw[len..], expected);
+    assert!(client.server_finished(&pair));
 }

@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 use super::conn::Protocol;
 use super::core::{Core, exchange_error};
 use super::ids::{ConnId, RequestId};
+use super::output::SHARE_MIN;
 use super::stats::{ConnectionCounts, Stats};
 use crate::config::Config;
 use crate::error::SendError;
@@ -359,6 +360,17 @@ impl Context<'_> {
         session
             .stream_chunk(request.exchange(), data, out)
             .map_err(exchange_error)
+    }
+
+    /// [`stream`](Self::stream) for bytes shared among many streamed answers (one
+    /// Server-Sent Event for every subscriber): from 1 KiB up they are queued by
+    /// reference, not copied — only the chunk's framing is written per connection.
+    /// Errors as `stream`.
+    pub fn stream_shared(&mut self, request: RequestId, data: &Arc<[u8]>) -> Result<(), SendError> {
+        if data.len() < SHARE_MIN || data.is_empty() {
+            return self.stream(request, data);
+        }
+        self.core.http_stream_shared(request, data)
     }
 
     /// Ends the streamed answer of `request`; the connection then reads its next request,

@@ -33,7 +33,9 @@ use crate::config::{Config, ConfigError, WsLimits};
 use crate::error::SendError;
 use crate::http::StatusCode;
 use crate::log::{Level, Log};
-use crate::session::{Event, ExchangeError, OwnAnswer, Phase, Session, SessionConfig};
+use crate::session::{
+    CHUNK_HEAD_MAX, Event, ExchangeError, OwnAnswer, Phase, Session, SessionConfig,
+};
 use crate::trace::{self, Direction, WireTrace};
 use crate::ws::compression::{CodecPools, CompressionStats, SharedFrame, SharedMessage};
 use crate::ws::connection::{CloseEvent, WsConnection, WsEvent};
@@ -1319,6 +1321,36 @@ impl Core {
             mark_dirty(&mut self.dirty, flags, id);
         }
         frame
+    }
+
+    /// Appends `data` to the streamed answer of `request` by reference (see
+    /// [`Context::stream_shared`]): the chunk header inline, the bytes shared, the
+    /// chunk's CRLF after them.
+    pub(crate) fn http_stream_shared(
+        &mut self,
+        request: RequestId,
+        data: &Arc<[u8]>,
+    ) -> Result<(), SendError> {
+        let high_water = self.config.write_buffer_high_water;
+        let id = request.conn();
+        let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
+        refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
+        let Protocol::Http(session) = &mut conn.protocol else {
+            return Err(SendError::Gone);
+        };
+        let mut head = [0u8; CHUNK_HEAD_MAX];
+        let framing = session
+            .stream_chunk_head(request.exchange(), data.len(), &mut head)
+            .map_err(exchange_error)?;
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
+        conn.output
+            .queue_shared(&head[..framing.len], Arc::clone(data));
+        if !framing.trailer.is_empty() {
+            conn.output
+                .writer(&mut self.out_pool)
+                .extend_from_slice(framing.trailer);
+        }
+        Ok(())
     }
 
     /// Appends a body made of shared pieces after what `id` has queued: pieces under

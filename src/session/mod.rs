@@ -740,6 +740,39 @@ impl Session {
         Ok(())
     }
 
+    /// The framing of `len` bytes of `exchange`'s streamed answer, for a caller that
+    /// queues the bytes themselves apart from the output buffer (one event shared by many
+    /// streams): the chunk header goes in `head`, and the returned [`ChunkHead`] says how
+    /// much of it to send before the bytes and what to send after them. An unchunked
+    /// (HTTP/1.0) stream has neither. `len` must not be 0 (an empty chunk would end the
+    /// body, RFC 9112 §7.1).
+    pub fn stream_chunk_head(
+        &mut self,
+        exchange: u32,
+        len: usize,
+        head: &mut [u8; CHUNK_HEAD_MAX],
+    ) -> Result<ChunkHead, ExchangeError> {
+        debug_assert!(len > 0, "an empty chunk ends a chunked body");
+        let (_, chunked) = self.streaming(exchange)?;
+        if !chunked {
+            return Ok(ChunkHead {
+                len: 0,
+                trailer: b"",
+            });
+        }
+        // RFC 9112 §7.1: chunk-size CRLF, the data, CRLF.
+        let (digits, start) = hex_digits(len as u64);
+        let digits = &digits[start..];
+        let n = digits.len();
+        assert!(n + 2 <= CHUNK_HEAD_MAX, "a chunk of {len} bytes");
+        head[..n].copy_from_slice(digits);
+        head[n..n + 2].copy_from_slice(b"\r\n");
+        Ok(ChunkHead {
+            len: n + 2,
+            trailer: b"\r\n",
+        })
+    }
+
     /// Ends the streamed answer of `exchange`: the last chunk (`0` CRLF CRLF, RFC 9112
     /// §7.1) when chunked, after which the connection reads the next request or closes;
     /// an unchunked stream ends by closing.
@@ -1139,10 +1172,28 @@ fn close_unless_said(response: &Response) -> Option<&'static str> {
 }
 
 /// `n` in lowercase hexadecimal, as a chunk size (RFC 9112 §7.1: `chunk-size = 1*HEXDIG`).
+/// The longest chunk header [`Session::stream_chunk_head`] writes: 12 hex digits (a
+/// chunk under 2^48 bytes) and CRLF.
+pub const CHUNK_HEAD_MAX: usize = 14;
+
+/// How a chunk of a streamed answer is framed (see [`Session::stream_chunk_head`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkHead {
+    /// The header's bytes at the start of the caller's buffer, sent before the data.
+    pub len: usize,
+    /// What follows the data: CRLF when chunked, nothing otherwise.
+    pub trailer: &'static [u8],
+}
+
 fn write_hex(out: &mut Vec<u8>, n: u64) {
+    let (digits, start) = hex_digits(n);
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// `n` in lowercase hex without leading zeros: the digits are `digits[start..]`.
+fn hex_digits(mut n: u64) -> ([u8; 16], usize) {
     let mut digits = [0u8; 16];
     let mut start = digits.len();
-    let mut n = n;
     loop {
         start -= 1;
         digits[start] = b"0123456789abcdef"[(n & 0xf) as usize];
@@ -1151,5 +1202,5 @@ fn write_hex(out: &mut Vec<u8>, n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[start..]);
+    (digits, start)
 }
