@@ -275,6 +275,34 @@ fn a_shared_event_is_what_write_event_writes() {
     }
 }
 
+#[test]
+fn the_first_line_break_is_found_at_every_offset_of_blocks_words_and_tail() {
+    let naive = |bytes: &[u8]| bytes.iter().position(|&b| b == b'\r' || b == b'\n');
+    for len in 0..100 {
+        // Bytes that differ from CR and LF in one bit, or only in the top bit.
+        let filler: Vec<u8> = (0..len)
+            .map(|i| [b'x', 0x0B, 0x0C, 0x8A, 0x8D, 0x00, 0xFF, 0x09][i % 8])
+            .collect();
+        assert_eq!(find_line_break(&filler), None, "len {len}");
+        for at in 0..len {
+            for byte in [b'\r', b'\n'] {
+                let mut bytes = filler.clone();
+                bytes[at] = byte;
+                if at + 5 < len {
+                    bytes[at + 5] = b'\n';
+                }
+                assert_eq!(find_line_break(&bytes), Some(at), "len {len} at {at}");
+                assert_eq!(find_line_break(&bytes), naive(&bytes));
+            }
+        }
+    }
+    for byte in 0..=255u8 {
+        let word = u64::from_le_bytes([b'a', byte, b'b', b'c', b'd', b'e', b'f', b'g']);
+        assert_eq!(has_byte(word, b'\n'), byte == b'\n', "{byte:#x}");
+        assert_eq!(has_byte(word, b'\r'), byte == b'\r', "{byte:#x}");
+    }
+}
+
 // ===== the cursor =====
 
 #[test]
@@ -457,6 +485,26 @@ fn a_bom_is_dropped_at_the_very_start_only() {
     }
     // A BOM in data, after the start, is kept.
     assert_eq!(parse(b"data:\xEF\xBB\xBF\n\n"), [message("\u{FEFF}", "")]);
+}
+
+#[test]
+fn the_start_of_a_bom_is_held_until_it_is_decided_then_counts_as_line_bytes() {
+    let mut parser = EventStreamParser::new(4);
+    let mut events = Vec::new();
+    // Undecided: no line yet, even past a limit of 0 or 1.
+    parser.push(b"\xEF", &mut events).unwrap();
+    parser.push(b"\xBB", &mut events).unwrap();
+    assert_eq!(parser.buffered(), 0);
+    // Not a BOM after all: its bytes begin the first line.
+    parser.push(b"x", &mut events).unwrap();
+    assert_eq!(parser.buffered(), 3);
+    assert_eq!(
+        parser.push(b"yz", &mut events),
+        Err(EventStreamError::LineTooLong { limit: 4 })
+    );
+    let mut parser = EventStreamParser::new(0);
+    assert_eq!(parser.push(b"\xEF\xBB", &mut events), Ok(()));
+    assert_eq!(parser.push(b"\xBF\n", &mut events), Ok(()));
 }
 
 // ===== the parser: line ends =====
