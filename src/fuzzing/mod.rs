@@ -30,6 +30,7 @@
 //! deflate_roundtrip:               [config: u8] [shape: u8] [data ...]
 //! inflate:                         [config: u8] [split seed: u8] [messages ...]
 //! ws_deflate:                      [agreement: u8] [level: u8] [mode: u8] [bytes ...]
+//! sse:                             [mode: u8] ([limit: u8] when mode is odd) [bytes ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -48,8 +49,9 @@
 //! `extensions.rs` (`extensions`: the §9.1 extension grammar and permessage-deflate
 //! negotiation), `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder,
 //! `deflate::compress`), `inflate.rs` (`inflate`: the decoder of
-//! `deflate::inflate`) and `compressed.rs` (`ws_deflate`: connections that negotiated
-//! permessage-deflate). This file holds what they share: the input reader, a PRNG,
+//! `deflate::inflate`), `compressed.rs` (`ws_deflate`: connections that negotiated
+//! permessage-deflate) and `sse.rs` (`sse`: the Server-Sent Events encoder and parser of
+//! `hub::sse`). This file holds what they share: the input reader, a PRNG,
 //! split schedules, and [`TARGETS`].
 
 mod compress;
@@ -64,6 +66,7 @@ mod pair;
 #[cfg(test)]
 mod seeds;
 mod session;
+mod sse;
 mod storage;
 mod token;
 mod ws;
@@ -77,6 +80,7 @@ pub use hub::hub_ops;
 pub use inflate::{Reference, ReferenceDecoder, inflate, inflate_against};
 pub use pair::pair_roundtrip;
 pub use session::session;
+pub use sse::sse;
 pub use storage::storage_recovery;
 pub use token::token;
 pub use ws::{close_payload, frame_header, mask, utf8};
@@ -213,4 +217,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("deflate_roundtrip", deflate_roundtrip),
     ("inflate", inflate),
     ("ws_deflate", ws_deflate),
+    ("sse", sse),
 ];

@@ -21,6 +21,9 @@
 //!   escaped by hand, and a strict reader for it; [`config`]: the bounds.
 //! - [`metrics`]: `GET /metrics`, the server's and the hub's counters in the Prometheus
 //!   text format.
+//! - [`sse`]: the Server-Sent Events wire format (`text/event-stream`): the encoder of
+//!   the hub's events, the `E:N` cursor of `id:` and `Last-Event-ID`, and a browser's
+//!   parser.
 //!
 //! Every message is encoded once, when it is published: its frame `{"id":N,"data":"..."}`
 //! is the one copy kept, WebSocket subscribers are sent that text by reference
@@ -45,6 +48,7 @@ pub mod json;
 pub mod metrics;
 pub mod query;
 pub mod server;
+pub mod sse;
 
 pub use channel::{Batch, Channel, Message, Position};
 pub use config::{HubConfig, Storage};
