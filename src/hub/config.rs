@@ -47,6 +47,13 @@ pub struct HubConfig {
     pub default_poll_timeout: Duration,
     /// The longest a long-poll is held, whatever `timeout=` asks. Default 120 s.
     pub max_poll_timeout: Duration,
+    /// A Server-Sent Events stream that has sent nothing for this long gets a comment
+    /// line (`: keepalive`), so that proxies and load balancers that close idle
+    /// connections keep it open. Default 15 s.
+    pub sse_heartbeat: Duration,
+    /// The reconnection delay a Server-Sent Events stream asks browsers for (its
+    /// `retry:` field, WHATWG HTML §9.2.6). Default 3 s.
+    pub sse_retry: Duration,
     /// Where the streams live: in memory (lost when the process ends; a restart begins
     /// new epochs), or in a durable log on disk. Default: memory.
     pub storage: Storage,
@@ -78,6 +85,8 @@ impl Default for HubConfig {
             max_batch_bytes: 1 << 20,
             default_poll_timeout: Duration::from_secs(30),
             max_poll_timeout: Duration::from_secs(120),
+            sse_heartbeat: Duration::from_secs(15),
+            sse_retry: Duration::from_secs(3),
             storage: Storage::Memory,
         }
     }
@@ -120,6 +129,9 @@ impl HubConfig {
         }
         if self.channel_ttl.is_zero() {
             return fail("channel_ttl", "must be above zero");
+        }
+        if self.sse_heartbeat.is_zero() {
+            return fail("sse_heartbeat", "must be above zero");
         }
         Ok(())
     }

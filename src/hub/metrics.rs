@@ -31,6 +31,8 @@ pub struct DeliveryStats {
     /// Messages sent to WebSocket subscribers (one frame each: as published, or in a
     /// replay).
     pub websocket: u64,
+    /// Messages sent to Server-Sent Events subscribers (one event each).
+    pub sse: u64,
     /// Messages sent in answers to long-polls and polls (a `200` with N messages counts
     /// N; a `HEAD` answer has none).
     pub longpoll: u64,
@@ -219,6 +221,7 @@ pub fn render(s: &Snapshot<'_>, out: &mut String) {
     );
     for (transport, n) in [
         ("websocket", s.delivery.websocket),
+        ("sse", s.delivery.sse),
         ("longpoll", s.delivery.longpoll),
     ] {
         w.sample(
@@ -357,6 +360,7 @@ mod tests {
             },
             delivery: DeliveryStats {
                 websocket: 7,
+                sse: 2,
                 longpoll: 4,
                 refused: 1,
             },

@@ -44,6 +44,7 @@ pub mod config;
 pub mod core;
 pub mod engine;
 pub mod epoch;
+mod event_streams;
 pub mod json;
 pub mod metrics;
 pub mod query;

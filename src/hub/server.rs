@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use super::access::{self, AccessRequest, Authorizer, Denied, Right};
 use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
+use super::event_streams::{EventStream, EventStreams};
 use super::metrics::{self, DeliveryStats};
+use super::sse;
 use super::{
     Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
     channel_name, message_text,
@@ -69,6 +71,8 @@ pub struct HubServer {
     comma: Arc<[u8]>,
     /// Messages delivered and publishes refused, for `/metrics`.
     delivery: DeliveryStats,
+    /// Server-Sent Events subscribers (`Accept: text/event-stream`).
+    event_streams: EventStreams,
 }
 
 impl HubServer {
@@ -110,6 +114,7 @@ impl HubServer {
             read_only: HashSet::new(),
             comma: Arc::from(&b","[..]),
             delivery: DeliveryStats::default(),
+            event_streams: EventStreams::default(),
         }
     }
 
@@ -235,7 +240,7 @@ impl HubServer {
             let _ = ctx.respond(request, json_response(StatusCode::CREATED, body));
         }
         self.deliver(ctx, channel, &fanout);
-        self.arm_expiry(ctx);
+        self.arm_wake(ctx);
     }
 
     /// The log's writer reported: commit what it stored, in order; refuse what it could
@@ -279,10 +284,24 @@ impl HubServer {
         }
         let subscribers: Vec<ConnId> = self.hub.subscribers(channel).copied().collect();
         // One frame, shared by every subscriber's output (not copied into each), and
-        // compressed once for all that compress it alike (permessage-deflate).
+        // compressed once for all that compress it alike (permessage-deflate); one event
+        // for every Server-Sent Events subscriber, made when the first needs it.
         let mut frame = SharedMessage::text(Arc::clone(&fanout.frame));
+        let mut event: Option<Arc<[u8]>> = None;
+        let now = ctx.now();
         for conn in subscribers {
-            match ctx.send_shared(conn, &mut frame) {
+            let stream = self.event_streams.sent(&conn, now);
+            let sent = match stream {
+                Some(request) => {
+                    let event = event.get_or_insert_with(|| {
+                        sse::message_event(fanout.epoch, fanout.id, &fanout.frame)
+                    });
+                    ctx.stream_shared(request, event)
+                }
+                None => ctx.send_shared(conn, &mut frame),
+            };
+            match sent {
+                Ok(()) if stream.is_some() => self.delivery.sse += 1,
                 Ok(()) => self.delivery.websocket += 1,
                 Err(SendError::Full) => {
                     // Backpressure: stop sending to it, remember what it has; `on_drained`
@@ -297,28 +316,140 @@ impl HubServer {
     }
 
     /// Sends a replay (the `{"missed":K}` notice, then retained frames) to a subscriber,
-    /// pausing it again if its buffer fills.
+    /// pausing it again if its buffer fills: as WebSocket frames, or as events on a
+    /// Server-Sent Events stream.
     fn send_replay(&mut self, ctx: &mut Context<'_>, conn: ConnId, channel: &str, replay: Replay) {
+        let stream = self.event_streams.sent(&conn, ctx.now());
+        let epoch = self.hub.get(channel).map(|c| c.epoch());
         if let Some(missed) = replay.missed_frame() {
-            let _ = ctx.send(conn, &Message::text(missed));
+            let _ = match stream {
+                Some(request) => {
+                    let mut event = Vec::with_capacity(missed.len() + 24);
+                    write_named_event(&mut event, "missed", None, &missed);
+                    ctx.stream(request, &event)
+                }
+                None => ctx.send(conn, &Message::text(missed)),
+            };
         }
         for (i, frame) in replay.frames.iter().enumerate() {
-            if let Err(e) = ctx.send_shared_text(conn, frame) {
+            let id = replay.first_id + i as u64;
+            let sent = match (stream, epoch) {
+                (Some(request), Some(epoch)) => {
+                    ctx.stream_shared(request, &sse::message_event(epoch, id, frame))
+                }
+                (Some(_), None) => Err(SendError::Gone),
+                (None, _) => ctx.send_shared_text(conn, frame),
+            };
+            if let Err(e) = sent {
                 if e == SendError::Full {
-                    self.hub
-                        .pause(channel, &conn, replay.first_id + i as u64 - 1);
+                    self.hub.pause(channel, &conn, id - 1);
                 } else {
                     self.hub.unsubscribe(channel, &conn, ctx.now());
                 }
                 return;
             }
-            self.delivery.websocket += 1;
+            if stream.is_some() {
+                self.delivery.sse += 1;
+            } else {
+                self.delivery.websocket += 1;
+            }
         }
     }
 
-    /// Makes sure the loop wakes us when the next idle channel is due to expire.
-    fn arm_expiry(&self, ctx: &mut Context<'_>) {
-        if let Some(at) = self.hub.next_expiry() {
+    /// Answers `GET /channels/{name}` with `Accept: text/event-stream`: subscribes the
+    /// connection and streams the channel as Server-Sent Events (WHATWG HTML §9.2): the
+    /// `retry:` field, a first event that says where the reader stands (`subscribed`, or
+    /// `reset` when its cursor was from another stream), the replay, then one event per
+    /// message. Every message event's `id:` is `E:N`, so a browser that reconnects sends
+    /// it back as `Last-Event-ID` and resumes exactly where it was.
+    fn open_event_stream(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: RequestId,
+        name: String,
+        request: &Request,
+        params: &PollParams,
+    ) {
+        // WHATWG HTML §9.2.4: a reconnecting browser names the last event it got. Ours
+        // are `E:N`; anything else (another server's, or none) starts afresh.
+        let resumed = request
+            .header_str("last-event-id")
+            .and_then(sse::EventId::parse);
+        let cursor = match resumed {
+            Some(at) => Cursor {
+                since: Some(at.id),
+                epoch: Some(at.epoch),
+            },
+            None => params.cursor(),
+        };
+        let conn = id.conn();
+        if self.hub.get(&name).is_none() && self.hub.channel_count() >= self.config().max_channels {
+            return respond_hub_error(ctx, id, HubError::TooManyChannels);
+        }
+        let head = Response::new(StatusCode::OK)
+            .header("Content-Type", "text/event-stream")
+            .header("Cache-Control", "no-store")
+            // nginx buffers proxied answers unless told not to; an event must not wait.
+            .header("X-Accel-Buffering", "no");
+        if request.method() == "HEAD" {
+            // The head a GET would get (RFC 9110 §9.3.2), and no stream.
+            let _ = ctx.start_stream(id, &head);
+            return;
+        }
+        let subscription = match self.hub.subscribe(&name, conn, cursor, ctx.now()) {
+            Ok(subscription) => subscription,
+            Err(e) => return respond_hub_error(ctx, id, e),
+        };
+        if ctx.start_stream(id, &head).is_err() {
+            self.hub.unsubscribe(&name, &conn, ctx.now());
+            return;
+        }
+        let config = self.config();
+        let (retry, heartbeat) = (config.sse_retry, config.sse_heartbeat);
+        let mut first = Vec::with_capacity(96);
+        sse::write_retry(&mut first, retry.as_millis() as u64);
+        let kind = if subscription.reset {
+            "reset"
+        } else {
+            "subscribed"
+        };
+        let at = sse::EventId::new(subscription.epoch, subscription.next).text();
+        write_named_event(
+            &mut first,
+            kind,
+            Some(at.as_str()),
+            &subscription.first_frame(),
+        );
+        let _ = ctx.stream(id, &first);
+        self.event_streams.open(
+            EventStream {
+                request: id,
+                channel: name.clone(),
+                last_sent: ctx.now(),
+            },
+            heartbeat,
+        );
+        self.send_replay(ctx, conn, &name, subscription.replay);
+        self.arm_wake(ctx);
+    }
+
+    /// The keepalive comment for every Server-Sent Events stream that has been quiet
+    /// (see [`EventStreams`]).
+    fn keep_streams_alive(&mut self, ctx: &mut Context<'_>) {
+        let heartbeat = self.config().sse_heartbeat;
+        for request in self.event_streams.keepalive_due(ctx.now(), heartbeat) {
+            let mut comment = Vec::with_capacity(16);
+            sse::write_comment(&mut comment, "keepalive");
+            // A full buffer has bytes on their way already: the stream is not idle.
+            let _ = ctx.stream(request, &comment);
+        }
+    }
+
+    /// Makes sure the loop wakes us when the next idle channel is due to expire, or the
+    /// Server-Sent Events keepalive is due, whichever comes first.
+    fn arm_wake(&self, ctx: &mut Context<'_>) {
+        let due = [self.hub.next_expiry(), self.event_streams.next_tick()];
+        if let Some(at) = due.into_iter().flatten().min() {
             ctx.wake_at(at);
         }
     }
@@ -360,6 +491,9 @@ impl HubServer {
                     Ok(p) => p,
                     Err(e) => return respond_hub_error(ctx, id, e),
                 };
+                if wants_event_stream(&request) {
+                    return self.open_event_stream(ctx, id, name, &request, &params);
+                }
                 let limit = params
                     .limit
                     .unwrap_or(config.poll_limit)
@@ -403,6 +537,13 @@ impl HubServer {
                 let _ = ctx.respond(id, response);
             }
         }
+    }
+}
+
+impl HubServer {
+    /// The channel of the Server-Sent Events stream on `conn`, if it is one.
+    fn event_streams_channel(&mut self, conn: &ConnId) -> Option<String> {
+        self.event_streams.get_mut(conn).map(|s| s.channel.clone())
     }
 }
 
@@ -496,12 +637,14 @@ impl Handler for HubServer {
         self.read_only.remove(&conn);
         if let Some(name) = self.channel_of.remove(&conn) {
             self.hub.unsubscribe(&name, &conn, ctx.now());
-            self.arm_expiry(ctx);
+            self.arm_wake(ctx);
         }
     }
 
     fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let Some(name) = self.channel_of.get(&conn).cloned() else {
+        let channel = self.channel_of.get(&conn).cloned();
+        let streamed = || self.event_streams_channel(&conn);
+        let Some(name) = channel.or_else(streamed) else {
             return;
         };
         if let Some(replay) = self.hub.resume(&name, &conn) {
@@ -513,7 +656,8 @@ impl Handler for HubServer {
         for dropped in self.hub.expire(ctx.now()) {
             self.engine.dropped(&dropped.name, dropped.epoch);
         }
-        self.arm_expiry(ctx);
+        self.keep_streams_alive(ctx);
+        self.arm_wake(ctx);
     }
 
     fn on_notify(&mut self, ctx: &mut Context<'_>, token: u64) {
@@ -564,14 +708,18 @@ impl Handler for HubServer {
             && self.hub.unpark(&name, &id, ctx.now())
         {
             let _ = ctx.respond(id, no_content());
-            self.arm_expiry(ctx);
+            self.arm_wake(ctx);
         }
     }
 
     fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         if let Some(name) = self.poll_channel.remove(&id) {
             self.hub.unpark(&name, &id, ctx.now());
-            self.arm_expiry(ctx);
+            self.arm_wake(ctx);
+        }
+        if let Some(stream) = self.event_streams.close(id) {
+            self.hub.unsubscribe(&stream.channel, &id.conn(), ctx.now());
+            self.arm_wake(ctx);
         }
     }
 }
@@ -604,4 +752,26 @@ fn error_page(status: StatusCode, detail: &str) -> Response {
 
 fn respond_error(ctx: &mut Context<'_>, id: RequestId, status: StatusCode, detail: &str) {
     let _ = ctx.respond(id, error_page(status, detail));
+}
+
+/// Does the request ask for Server-Sent Events (`Accept: text/event-stream`, as every
+/// `EventSource` sends)? Media types compare case-insensitively (RFC 9110 §8.3.1);
+/// parameters and other types in the list do not matter.
+fn wants_event_stream(request: &Request) -> bool {
+    request.header_str("accept").is_some_and(|accept| {
+        accept.split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or("").trim();
+            media.eq_ignore_ascii_case("text/event-stream")
+        })
+    })
+}
+
+/// A named event (`event: kind`) with an optional `id:`: the hub's kinds and ids hold
+/// no line break, so writing cannot fail.
+fn write_named_event(out: &mut Vec<u8>, kind: &str, id: Option<&str>, data: &str) {
+    let written = sse::write_event(out, Some(kind), id, data);
+    debug_assert!(
+        written.is_ok(),
+        "the hub's event names and ids are one line"
+    );
 }

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
             config,
             hub,
             secret_file,
-        }) => server::serve(addr, config, hub, secret_file.as_deref()),
+        }) => server::serve(addr, config, *hub, secret_file.as_deref()),
         Ok(Command::Echo { addr, config }) => server::echo(addr, config),
         Ok(Command::Client {
             url,

@@ -73,6 +73,7 @@ pub(crate) fn serve(
     println!("pushwire serve: open http://{local}/ in a browser (demo chat)");
     println!("  publish:   curl -d 'hello' http://{local}/channels/lobby");
     println!("  long-poll: curl 'http://{local}/channels/lobby?since=0&timeout=30'");
+    println!("  events:    curl -N -H 'Accept: text/event-stream' http://{local}/channels/lobby");
     println!("  subscribe: pushwire client ws://{local}/channels/lobby");
     println!("  metrics:   curl http://{local}/metrics");
     println!("  messages:  {storage}");

@@ -85,6 +85,10 @@ Options:
                                 refused with 507 (WebSocket: close 1013) [default: {retained}]
       --channel-ttl SECS        Drop a channel with no subscriber and no new message for
                                 this long; it comes back with a new epoch [default: {ttl}]
+      --sse-heartbeat SECS      A Server-Sent Events stream quiet for this long gets a
+                                keepalive comment [default: {heartbeat}]
+      --sse-retry SECS          The reconnection delay SSE streams ask browsers for (their
+                                retry: field) [default: {retry}]
       --data-dir DIR            Keep every channel's stream in a crash-safe log in DIR:
                                 recovered on start, ids and epochs continue
                                 [default: in memory]
@@ -165,6 +169,7 @@ Examples:
   pushwire serve --addr 0.0.0.0:8080 --history 100
   curl -d 'hello' http://127.0.0.1:8080/channels/lobby
   curl 'http://127.0.0.1:8080/channels/lobby?since=0&timeout=10'
+  curl -N -H 'Accept: text/event-stream' 'http://127.0.0.1:8080/channels/lobby?since=0'
   pushwire client 'ws://127.0.0.1:8080/channels/lobby?since=0'
 ",
         history = hub.history,
@@ -172,6 +177,8 @@ Examples:
         max_channels = hub.max_channels,
         retained = fmt_bytes(hub.max_retained_bytes as u64),
         ttl = fmt_secs(hub.channel_ttl),
+        heartbeat = fmt_secs(hub.sse_heartbeat),
+        retry = fmt_secs(hub.sse_retry),
         poll_limit = hub.poll_limit,
         max_poll_limit = hub.max_poll_limit,
         poll = fmt_secs(hub.default_poll_timeout),

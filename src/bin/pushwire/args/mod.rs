@@ -55,8 +55,8 @@ pub(crate) enum Command {
         /// Server configuration, already validated.
         config: Config,
         /// Hub configuration: `history` is at least 1, and `default_poll_timeout` is at
-        /// most `max_poll_timeout`.
-        hub: HubConfig,
+        /// most `max_poll_timeout`. Boxed: the largest variant by far otherwise.
+        hub: Box<HubConfig>,
         /// `--secret-file`: access tokens signed with the secret in this file are
         /// required (read when the server starts).
         secret_file: Option<std::path::PathBuf>,
@@ -242,7 +242,7 @@ mod testing {
         match run(&all) {
             Ok(Command::Serve {
                 addr, config, hub, ..
-            }) => (addr, config, hub),
+            }) => (addr, config, *hub),
             other => panic!("{args:?}: expected Serve, got {other:?}"),
         }
     }
@@ -343,7 +343,7 @@ mod tests {
             panic!("expected Serve");
         };
         assert_eq!(addr, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
-        assert_eq!(hub, HubConfig::default());
+        assert_eq!(*hub, HubConfig::default());
         let lib = Config::default();
         assert_eq!(config.max_body_bytes, lib.max_body_bytes);
         assert_eq!(config.max_message_size, hub.max_message as u64);
@@ -360,7 +360,7 @@ mod tests {
         assert!(!config.trace);
         // `pushwire serve` is the same thing
         let (addr2, config2, hub2) = serve(&[]);
-        assert_eq!((addr2, hub2), (addr, hub));
+        assert_eq!((addr2, hub2), (addr, *hub));
         assert_eq!(format!("{config2:?}"), format!("{config:?}"));
     }
 

@@ -42,6 +42,8 @@ pub(super) enum ServerOpt {
     MaxChannels,
     MaxRetained,
     ChannelTtl,
+    SseHeartbeat,
+    SseRetry,
     DataDir,
     Fsync,
     PollTimeout,
@@ -117,6 +119,16 @@ const OPT_MAX_RETAINED: OptSpec<ServerOpt> = OptSpec {
 const OPT_CHANNEL_TTL: OptSpec<ServerOpt> = OptSpec {
     name: "--channel-ttl",
     opt: ServerOpt::ChannelTtl,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_SSE_HEARTBEAT: OptSpec<ServerOpt> = OptSpec {
+    name: "--sse-heartbeat",
+    opt: ServerOpt::SseHeartbeat,
+    expected: Some(EXPECT_SECS),
+};
+const OPT_SSE_RETRY: OptSpec<ServerOpt> = OptSpec {
+    name: "--sse-retry",
+    opt: ServerOpt::SseRetry,
     expected: Some(EXPECT_SECS),
 };
 const OPT_DATA_DIR: OptSpec<ServerOpt> = OptSpec {
@@ -242,6 +254,8 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_MAX_CHANNELS,
     OPT_MAX_RETAINED,
     OPT_CHANNEL_TTL,
+    OPT_SSE_HEARTBEAT,
+    OPT_SSE_RETRY,
     OPT_DATA_DIR,
     OPT_FSYNC,
     OPT_POLL_TIMEOUT,
@@ -419,7 +433,7 @@ pub(super) fn parse_serve_env(
     server.parse(args, |addr, config, hub, secret_file| Command::Serve {
         addr,
         config,
-        hub,
+        hub: Box::new(hub),
         secret_file,
     })
 }
@@ -507,6 +521,10 @@ impl ServerCommand {
                         .ok_or_else(bad)?
                 }
                 ServerOpt::ChannelTtl => hub.channel_ttl = parse_secs(&value).ok_or_else(bad)?,
+                ServerOpt::SseHeartbeat => {
+                    hub.sse_heartbeat = parse_secs(&value).ok_or_else(bad)?;
+                }
+                ServerOpt::SseRetry => hub.sse_retry = parse_secs(&value).ok_or_else(bad)?,
                 ServerOpt::DataDir => {
                     if value.is_empty() {
                         return Err(bad());
@@ -730,6 +748,7 @@ fn option_for_field(field: &'static str) -> &'static str {
         "max_channels" => "--max-channels",
         "max_retained_bytes" => "--max-retained",
         "channel_ttl" => "--channel-ttl",
+        "sse_heartbeat" => "--sse-heartbeat",
         "max_poll_timeout" => "--max-poll-timeout",
         // A field the command line does not set: name the field itself.
         other => other,
