@@ -20,8 +20,15 @@
 //! [`parse_published`], [`parse_subscribed`] and [`parse_missed`] — for clients of the hub (the load
 //! generator), the tests and the fuzz targets. The reader is strict JSON for these shapes
 //! and shares no code with the writer, so each checks the other.
+//!
+//! JSON the hub did not write — JSON payloads, `pushwire.v1` commands — is read by
+//! [`strict`]: the whole RFC 8259 grammar, bounded ([`validate`], [`Members`]).
 
 use std::fmt::Write;
+
+pub mod strict;
+
+pub use strict::{MAX_PAYLOAD_DEPTH, Members, RawValue, ValueKind, validate};
 
 use crate::hub::epoch::Epoch;
 
