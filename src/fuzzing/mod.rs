@@ -30,6 +30,8 @@
 //! deflate_roundtrip:               [config: u8] [shape: u8] [data ...]
 //! inflate:                         [config: u8] [split seed: u8] [messages ...]
 //! ws_deflate:                      [agreement: u8] [level: u8] [mode: u8] [bytes ...]
+//! json:                            the bytes themselves (a JSON text)
+//! mux_command:                     [config: u8] [command text ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -48,8 +50,9 @@
 //! `extensions.rs` (`extensions`: the §9.1 extension grammar and permessage-deflate
 //! negotiation), `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder,
 //! `deflate::compress`), `inflate.rs` (`inflate`: the decoder of
-//! `deflate::inflate`) and `compressed.rs` (`ws_deflate`: connections that negotiated
-//! permessage-deflate). This file holds what they share: the input reader, a PRNG,
+//! `deflate::inflate`), `compressed.rs` (`ws_deflate`: connections that negotiated
+//! permessage-deflate) and `json.rs` (`json`: the strict JSON reader against serde_json;
+//! `mux_command`: the `pushwire.v1` commands). This file holds what they share: the input reader, a PRNG,
 //! split schedules, and [`TARGETS`].
 
 mod compress;
@@ -60,6 +63,7 @@ mod extensions;
 mod http;
 mod hub;
 mod inflate;
+mod json;
 mod pair;
 #[cfg(test)]
 mod seeds;
@@ -75,6 +79,7 @@ pub use extensions::extensions;
 pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
 pub use inflate::{Reference, ReferenceDecoder, inflate, inflate_against};
+pub use json::{JsonReference, REFERENCE_DEPTH, json, json_against, mux_command};
 pub use pair::pair_roundtrip;
 pub use session::session;
 pub use storage::storage_recovery;
@@ -213,4 +218,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("deflate_roundtrip", deflate_roundtrip),
     ("inflate", inflate),
     ("ws_deflate", ws_deflate),
+    ("json", json),
+    ("mux_command", mux_command),
 ];
