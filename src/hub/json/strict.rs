@@ -194,7 +194,13 @@ impl<'a> Members<'a> {
         if self.scanner.peek() != Some(b'"') {
             return self.scanner.fail("a string key");
         }
-        let key = self.raw_value(0)?;
+        let start = self.scanner.at;
+        let escaped = self.scanner.string()?;
+        let key = RawValue {
+            kind: ValueKind::String,
+            text: &self.text[start..self.scanner.at],
+            escaped,
+        };
         self.scanner.skip_whitespace();
         if !self.scanner.eat(b':') {
             return self.scanner.fail("':'");
@@ -504,10 +510,11 @@ impl<'a> Scanner<'a> {
             }
             self.at += 8;
         }
-        while let Some(0x20..=0x7F) = self.peek() {
-            if matches!(self.peek(), Some(b'"' | b'\\')) {
-                break;
-            }
+        while let Some(&b) = self.text.get(self.at)
+            && (0x20..0x80).contains(&b)
+            && b != b'"'
+            && b != b'\\'
+        {
             self.at += 1;
         }
     }
