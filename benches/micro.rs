@@ -1,5 +1,6 @@
 //! Microbenchmarks for the hot paths: frame headers, unmasking, UTF-8 validation, HTTP
-//! head parsing, the handshake, and the whole WebSocket read path.
+//! head parsing, the handshake, the whole WebSocket read path, and the strict JSON reader
+//! (JSON payloads, `pushwire.v1` commands).
 //!
 //! A tiny hand-written harness (no dev-dependency, stable Rust), run by `cargo bench`:
 //!
@@ -30,6 +31,8 @@ use pushwire::Message;
 use pushwire::Status;
 use pushwire::config::{HeadLimits, WsLimits};
 use pushwire::http::request::HeadParser;
+use pushwire::hub::json::{MAX_PAYLOAD_DEPTH, validate};
+use pushwire::hub::mux::{Command, CommandLimits};
 use pushwire::ws::connection::{WsConnection, WsEvent};
 use pushwire::ws::frame::{self, FrameHeader, OpCode, Role};
 use pushwire::ws::handshake::{accept_key, validate_upgrade, write_accept_response};
@@ -600,6 +603,86 @@ fn read_all(
     (messages, bytes)
 }
 
+// ===== JSON =====
+
+/// JSON payloads of about `len` bytes: an array of chat-message objects (strings of
+/// `text`'s kind, numbers, literals), the shape a JSON publish usually has.
+fn json_document(len: usize, text: fn(usize) -> Vec<u8>) -> Vec<u8> {
+    let body = String::from_utf8(text(80))
+        .expect("UTF-8")
+        .replace(['"', '\\', '\n'], " ");
+    let mut out = String::from("[");
+    let mut i = 0u64;
+    while out.len() < len {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            r#"{{"id":{i},"user":"user-{i}","at":1700000000.{i},"text":"{body}","tags":["a","b"],"read":false,"reply":null}}"#
+        ));
+        i += 1;
+    }
+    out.push(']');
+    out.into_bytes()
+}
+
+fn json_cases(b: &mut Bench) {
+    b.section("strict JSON (hub::json::validate), vs serde_json::Value and std's UTF-8 check");
+    let numbers: Vec<u8> = {
+        let items: Vec<String> = (0..8000u64)
+            .map(|i| format!("{}.{}e-{}", i * 7919, i % 97, i % 9))
+            .collect();
+        format!("[{}]", items.join(",")).into_bytes()
+    };
+    let inputs = [
+        ("ascii-1KiB", json_document(1 << 10, ascii_text)),
+        ("ascii-64KiB", json_document(64 << 10, ascii_text)),
+        ("mixed-64KiB", json_document(64 << 10, mixed_text)),
+        ("numbers-64KiB", numbers),
+    ];
+    for (label, doc) in &inputs {
+        assert!(validate(doc, MAX_PAYLOAD_DEPTH).is_ok(), "{label}");
+        assert!(serde_json::from_slice::<serde_json::Value>(doc).is_ok());
+        let work = Work::Bytes(doc.len() as u64);
+        let serde_name = format!("json/serde_json-value/{label}");
+        let utf8_name = format!("json/std-utf8/{label}");
+        b.run(&serde_name, work, &[], || {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(doc)).is_ok());
+        });
+        b.run(&utf8_name, work, &[], || {
+            black_box(std::str::from_utf8(black_box(doc)).is_ok());
+        });
+        b.run(
+            &format!("json/validate/{label}"),
+            work,
+            &[("serde_json", &serde_name), ("utf8", &utf8_name)],
+            || {
+                black_box(validate(black_box(doc), MAX_PAYLOAD_DEPTH).is_ok());
+            },
+        );
+    }
+    let limits = CommandLimits::new(1 << 20, 64 << 10);
+    let publish = br#"{"type":"publish","channel":"room-42","data":"hello everyone, the meeting moved to 3pm","ref":1234}"#;
+    let json_publish = br#"{"type":"publish","channel":"room-42","data":{"text":"hello","at":1700000000,"tags":["a","b"]},"ref":"c-1234"}"#;
+    let subscribe =
+        br#"{"type":"subscribe","channel":"room-42","since":1234,"epoch":"ASNFZ4mrze8"}"#;
+    for (label, text) in [
+        ("publish-text", &publish[..]),
+        ("publish-json", &json_publish[..]),
+        ("subscribe", &subscribe[..]),
+    ] {
+        assert!(Command::parse(text, &limits).is_ok());
+        b.run(
+            &format!("mux/parse/{label}"),
+            Work::Ops(1, "cmd"),
+            &[],
+            || {
+                black_box(Command::parse(black_box(text), &limits).is_ok());
+            },
+        );
+    }
+}
+
 fn main() {
     let mut b = Bench::from_args();
     println!(
@@ -611,6 +694,7 @@ fn main() {
     utf8_cases(&mut b);
     http_cases(&mut b);
     ws_cases(&mut b);
+    json_cases(&mut b);
     if b.ran == 0 {
         eprintln!("no case matches {:?}", b.filters);
         std::process::exit(1);

@@ -31,6 +31,8 @@
 //! inflate:                         [config: u8] [split seed: u8] [messages ...]
 //! ws_deflate:                      [agreement: u8] [level: u8] [mode: u8] [bytes ...]
 //! sse:                             [mode: u8] ([limit: u8] when mode is odd) [bytes ...]
+//! json:                            the bytes themselves (a JSON text)
+//! mux_command:                     [config: u8] [command text ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -50,8 +52,9 @@
 //! negotiation), `compress.rs` (`deflate_roundtrip`: the DEFLATE encoder,
 //! `deflate::compress`), `inflate.rs` (`inflate`: the decoder of
 //! `deflate::inflate`), `compressed.rs` (`ws_deflate`: connections that negotiated
-//! permessage-deflate) and `sse.rs` (`sse`: the Server-Sent Events encoder and parser of
-//! `hub::sse`). This file holds what they share: the input reader, a PRNG,
+//! permessage-deflate), `sse.rs` (`sse`: the Server-Sent Events encoder and parser of
+//! `hub::sse`) and `json.rs` (`json`: the strict JSON reader against serde_json;
+//! `mux_command`: the `pushwire.v1` commands). This file holds what they share: the input reader, a PRNG,
 //! split schedules, and [`TARGETS`].
 
 mod compress;
@@ -62,6 +65,7 @@ mod extensions;
 mod http;
 mod hub;
 mod inflate;
+mod json;
 mod pair;
 #[cfg(test)]
 mod seeds;
@@ -78,6 +82,7 @@ pub use extensions::extensions;
 pub use http::{body_decoder, http_head};
 pub use hub::hub_ops;
 pub use inflate::{Reference, ReferenceDecoder, inflate, inflate_against};
+pub use json::{JsonReference, REFERENCE_DEPTH, json, json_against, mux_command};
 pub use pair::pair_roundtrip;
 pub use session::session;
 pub use sse::sse;
@@ -218,4 +223,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("inflate", inflate),
     ("ws_deflate", ws_deflate),
     ("sse", sse),
+    ("json", json),
+    ("mux_command", mux_command),
 ];

@@ -10,6 +10,7 @@
 //! ```text
 //! {"id":N,"epoch":"E"}                              published
 //! {"id":N,"data":"..."}                             message_frame (one message)
+//! {"id":N,"data":<JSON value>}                      message_frame_json (a JSON payload)
 //! {"epoch":"E"[,"reset":true],"next":C}             subscribed_frame (a WebSocket's first)
 //! {"missed":K}                                      missed_frame
 //! {"epoch":"E"[,"reset":true],"messages":[{"id":..,"data":".."},...],"next":M[,"missed":K]}
@@ -20,8 +21,15 @@
 //! [`parse_published`], [`parse_subscribed`] and [`parse_missed`] — for clients of the hub (the load
 //! generator), the tests and the fuzz targets. The reader is strict JSON for these shapes
 //! and shares no code with the writer, so each checks the other.
+//!
+//! JSON the hub did not write — JSON payloads, `pushwire.v1` commands — is read by
+//! [`strict`]: the whole RFC 8259 grammar, bounded ([`validate`], [`Members`]).
 
 use std::fmt::Write;
+
+pub mod strict;
+
+pub use strict::{MAX_PAYLOAD_DEPTH, Members, RawValue, ValueKind, validate};
 
 use crate::hub::epoch::Epoch;
 
@@ -133,6 +141,19 @@ pub fn write_message(out: &mut String, id: u64, data: &str) {
 pub fn message_frame(id: u64, data: &str) -> String {
     let mut out = String::with_capacity(data.len() + 32);
     write_message(&mut out, id, data);
+    out
+}
+
+/// One message whose data is a JSON payload (issue 12 §4): `{"id":N,"data":<value>}`,
+/// the value's text as it was published (already valid JSON: [`validate`]d), not
+/// escaped into a string.
+pub fn message_frame_json(id: u64, value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 32);
+    out.push_str("{\"id\":");
+    write_u64(&mut out, id);
+    out.push_str(",\"data\":");
+    out.push_str(value);
+    out.push('}');
     out
 }
 
@@ -738,6 +759,10 @@ mod tests {
             r#"{"id":7,"data":"hi \"you\""}"#
         );
         assert_eq!(missed_frame(3), r#"{"missed":3}"#);
+        assert_eq!(
+            message_frame_json(8, "{\"a\": [1, null]}"),
+            r#"{"id":8,"data":{"a": [1, null]}}"#
+        );
         assert_eq!(published(1, epoch()), r#"{"id":1,"epoch":"ASNFZ4mrze8"}"#);
         assert_eq!(
             published(u64::MAX, epoch()),

@@ -19,6 +19,7 @@
 //!   or the durable log ([`crate::storage`]).
 //! - [`query`]: channel names and the query string; [`json`]: the JSON the hub writes,
 //!   escaped by hand, and a strict reader for it; [`config`]: the bounds.
+//! - [`mux`]: `pushwire.v1`, many channels over one WebSocket: its commands and frames.
 //! - [`metrics`]: `GET /metrics`, the server's and the hub's counters in the Prometheus
 //!   text format.
 //! - [`sse`]: the Server-Sent Events wire format (`text/event-stream`): the encoder of
@@ -47,6 +48,7 @@ pub mod epoch;
 mod event_streams;
 pub mod json;
 pub mod metrics;
+pub mod mux;
 pub mod query;
 pub mod server;
 pub mod sse;
