@@ -310,6 +310,9 @@ impl HubServer {
                 }
                 Err(_) => {
                     self.hub.unsubscribe(channel, &conn, ctx.now());
+                    if let Some(request) = stream {
+                        self.event_streams.close(request);
+                    }
                 }
             }
         }
@@ -345,6 +348,9 @@ impl HubServer {
                     self.hub.pause(channel, &conn, id - 1);
                 } else {
                     self.hub.unsubscribe(channel, &conn, ctx.now());
+                    if let Some(request) = stream {
+                        self.event_streams.close(request);
+                    }
                 }
                 return;
             }
@@ -431,6 +437,11 @@ impl HubServer {
         );
         self.send_replay(ctx, conn, &name, subscription.replay);
         self.arm_wake(ctx);
+    }
+
+    /// The channel of the Server-Sent Events stream on `conn`, if it is one.
+    fn event_streams_channel(&mut self, conn: &ConnId) -> Option<String> {
+        self.event_streams.get_mut(conn).map(|s| s.channel.clone())
     }
 
     /// The keepalive comment for every Server-Sent Events stream that has been quiet
@@ -537,13 +548,6 @@ impl HubServer {
                 let _ = ctx.respond(id, response);
             }
         }
-    }
-}
-
-impl HubServer {
-    /// The channel of the Server-Sent Events stream on `conn`, if it is one.
-    fn event_streams_channel(&mut self, conn: &ConnId) -> Option<String> {
-        self.event_streams.get_mut(conn).map(|s| s.channel.clone())
     }
 }
 
