@@ -7,7 +7,8 @@
 # Installs what it needs (Debian's chromium, playwright-core from scripts/browser/'s lock
 # file), builds the release binary, starts the server, runs scripts/browser-test.mjs and
 # exits with its status; then scripts/browser-cors.mjs, from a page of a second origin
-# against a server that allows it and one that does not. Screenshots go to
+# against a server that allows it and one that does not; then scripts/browser-sse.mjs,
+# Chromium's EventSource across a server restart. Screenshots go to
 # ${ARTIFACTS:-/tmp/pushwire-artifacts}.
 #
 # BROWSER_TEST_URL=http://127.0.0.1:PORT skips the build and the server and tests that one.
@@ -153,5 +154,13 @@ node scripts/browser-cors.mjs "http://127.0.0.1:$PAGE_PORT/" "http://127.0.0.1:$
   "http://127.0.0.1:$REFUSING_PORT" || rc=$?
 if [ "$rc" != 0 ]; then
   say "cross-origin browser test failed (exit $rc); server logs in $ARTIFACTS"
+  exit "$rc"
+fi
+
+# --- Server-Sent Events: Chromium's EventSource across a server restart (the script
+# starts its own server with a data directory, and stops it by PID) ---
+node scripts/browser-sse.mjs "$PWD/target/release/pushwire" || rc=$?
+if [ "$rc" != 0 ]; then
+  say "EventSource browser test failed (exit $rc)"
 fi
 exit "$rc"
