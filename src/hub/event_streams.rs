@@ -1,70 +1,72 @@
-//! The hub's Server-Sent Events subscribers: which streamed answer is whose, on which
-//! channel, and when each last sent something — for the keepalive comment that keeps
-//! proxies from closing an idle stream.
+//! The hub's Server-Sent Events subscribers: which streamed answer is whose, and whether
+//! each has sent anything lately — for the keepalive comment that keeps proxies from
+//! closing an idle stream. (The channel each follows is kept with the WebSocket
+//! subscribers' in the hub server, by connection.)
 //!
 //! Sans-IO like the rest of the hub: time comes in as `now`. The keepalive runs on one
 //! tick for all streams rather than a timer each: every `heartbeat / 2` the streams that
-//! have been quiet for at least `heartbeat / 2` get a comment. A stream that sent at `t`
-//! is then looked at by a tick no later than `t + heartbeat`, so no stream is quiet for
-//! longer than `heartbeat`, and a tick costs one pass over the streams (10,000 streams:
-//! a few microseconds' work every 7.5 s with the default 15 s).
+//! sent nothing since the tick before get a comment. A stream that sent at `t` is looked
+//! at by the first tick after `t` and, if it stayed quiet, commented by the second — no
+//! later than `t + heartbeat`. A tick costs one pass over the streams (10,000 streams:
+//! a few microseconds every 7.5 s with the default 15 s), and a stream costs 16 bytes
+//! here: no clock reading is kept per stream, only the number of the tick it last sent in.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::server::{ConnId, RequestId};
 
-/// One subscriber's stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EventStream {
-    /// The streamed answer its events go to.
-    pub(crate) request: RequestId,
-    /// The channel it follows.
-    pub(crate) channel: String,
-    /// When anything was last queued on it.
-    pub(crate) last_sent: Instant,
+/// One stream: its answer's exchange on the connection, and the tick it last sent in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stream {
+    exchange: u32,
+    sent_in: u32,
 }
 
 /// Every open stream, by connection (a connection streams one answer at a time).
 #[derive(Debug, Default)]
 pub(crate) struct EventStreams {
-    streams: HashMap<ConnId, EventStream>,
+    streams: HashMap<ConnId, Stream>,
+    /// Ticks done so far (wrapping: only equality with a stream's `sent_in` matters).
+    ticks: u32,
     /// The next keepalive tick; `None` while there are no streams.
     next_tick: Option<Instant>,
 }
 
 impl EventStreams {
-    /// A stream begins; the first tick is scheduled if it is the only one.
-    pub(crate) fn open(&mut self, stream: EventStream, heartbeat: Duration) {
+    /// The stream of `request` begins at `now` (it has just sent its first event); the
+    /// first tick is scheduled if it is the only one.
+    pub(crate) fn open(&mut self, request: RequestId, now: Instant, heartbeat: Duration) {
         if self.next_tick.is_none() {
-            self.next_tick = Some(stream.last_sent + heartbeat / 2);
+            self.next_tick = Some(now + heartbeat / 2);
         }
-        self.streams.insert(stream.request.conn(), stream);
+        let stream = Stream {
+            exchange: request.exchange(),
+            sent_in: self.ticks,
+        };
+        self.streams.insert(request.conn(), stream);
     }
 
-    /// The stream on `conn`, if it is one.
-    pub(crate) fn get_mut(&mut self, conn: &ConnId) -> Option<&mut EventStream> {
-        self.streams.get_mut(conn)
-    }
-
-    /// The stream of `conn`, if it is one, noted as having sent at `now`.
-    pub(crate) fn sent(&mut self, conn: &ConnId, now: Instant) -> Option<RequestId> {
+    /// The streamed answer on `conn`, if it is one, noted as having sent now.
+    pub(crate) fn sent(&mut self, conn: &ConnId) -> Option<RequestId> {
         let stream = self.streams.get_mut(conn)?;
-        stream.last_sent = now;
-        Some(stream.request)
+        stream.sent_in = self.ticks;
+        Some(RequestId::new(*conn, stream.exchange))
     }
 
-    /// Forgets the stream of `request` (it ended, or its client left).
-    pub(crate) fn close(&mut self, request: RequestId) -> Option<EventStream> {
+    /// Forgets the stream of `request` (it ended, or its client left); `false` if
+    /// `request` was no stream.
+    pub(crate) fn close(&mut self, request: RequestId) -> bool {
         let conn = request.conn();
-        if self.streams.get(&conn)?.request != request {
-            return None;
+        match self.streams.get(&conn) {
+            Some(stream) if stream.exchange == request.exchange() => {}
+            _ => return false,
         }
-        let stream = self.streams.remove(&conn);
+        self.streams.remove(&conn);
         if self.streams.is_empty() {
             self.next_tick = None;
         }
-        stream
+        true
     }
 
     /// When the keepalive must run next.
@@ -72,22 +74,31 @@ impl EventStreams {
         self.next_tick
     }
 
-    /// If the tick is due, the streams quiet for at least `heartbeat / 2`, each noted
-    /// as sending now (the caller sends them the comment), and the next tick scheduled.
+    /// If the tick is due: the streams that sent nothing since the tick before, each
+    /// noted as sending now (the caller sends them the comment), and the next tick
+    /// scheduled `heartbeat / 2` on.
     pub(crate) fn keepalive_due(&mut self, now: Instant, heartbeat: Duration) -> Vec<RequestId> {
-        match self.next_tick {
-            Some(at) if at <= now => {}
+        let at = match self.next_tick {
+            Some(at) if at <= now => at,
             _ => return Vec::new(),
-        }
-        let half = heartbeat / 2;
+        };
+        let previous = self.ticks;
+        self.ticks = self.ticks.wrapping_add(1);
         let mut due = Vec::new();
-        for stream in self.streams.values_mut() {
-            if now.saturating_duration_since(stream.last_sent) >= half {
-                stream.last_sent = now;
-                due.push(stream.request);
+        for (conn, stream) in &mut self.streams {
+            if stream.sent_in != previous {
+                stream.sent_in = self.ticks;
+                due.push(RequestId::new(*conn, stream.exchange));
             }
         }
-        self.next_tick = Some(now + half);
+        // On the tick's own cadence, so that a loop that wakes a little late does not
+        // stretch every period; from now if it woke later than a whole period.
+        let half = heartbeat / 2;
+        self.next_tick = Some(if at + half > now {
+            at + half
+        } else {
+            now + half
+        });
         due
     }
 
@@ -104,40 +115,43 @@ mod tests {
 
     const HEARTBEAT: Duration = Duration::from_secs(15);
 
-    fn stream(slot: u32, at: Instant) -> EventStream {
-        EventStream {
-            request: RequestId::new(ConnId::new(slot, 1), 1),
-            channel: "news".into(),
-            last_sent: at,
-        }
+    fn request(slot: u32) -> RequestId {
+        RequestId::new(ConnId::new(slot, 1), 1)
     }
 
     #[test]
     fn no_stream_is_quiet_for_longer_than_the_heartbeat() {
         let start = Instant::now();
         let mut streams = EventStreams::default();
-        streams.open(stream(1, start), HEARTBEAT);
-        streams.open(stream(2, start), HEARTBEAT);
-        let busy = ConnId::new(2, 1);
+        let (quiet, busy) = (request(1), request(2));
+        streams.open(quiet, start, HEARTBEAT);
+        streams.open(busy, start, HEARTBEAT);
         let mut last = [start, start];
         // One stream sends every 4 s, the other never: follow the ticks for 2 minutes.
+        let mut next_send = start + Duration::from_secs(4);
         let mut now = start;
         while now < start + Duration::from_secs(120) {
-            let next_send = now + Duration::from_secs(4) - Duration::from_nanos(1);
             let tick = streams.next_tick().expect("streams are open");
-            now = tick.min(next_send);
-            if now == next_send {
-                streams.sent(&busy, now);
+            if next_send < tick {
+                now = next_send;
+                streams.sent(&busy.conn());
                 last[1] = now;
-                now += Duration::from_nanos(1);
+                next_send += Duration::from_secs(4);
                 continue;
             }
-            for request in streams.keepalive_due(now, HEARTBEAT) {
-                let i = if request.conn() == busy { 1 } else { 0 };
+            now = tick;
+            for r in streams.keepalive_due(now, HEARTBEAT) {
+                let i = usize::from(r == busy);
                 assert!(now - last[i] <= HEARTBEAT, "quiet for {:?}", now - last[i]);
                 last[i] = now;
             }
-            assert!(now - last[0] <= HEARTBEAT);
+            for (i, at) in last.iter().enumerate() {
+                assert!(
+                    now - *at <= HEARTBEAT,
+                    "stream {i} quiet for {:?}",
+                    now - *at
+                );
+            }
         }
     }
 
@@ -145,20 +159,22 @@ mod tests {
     fn a_tick_before_its_time_does_nothing_and_the_last_stream_stops_the_ticks() {
         let start = Instant::now();
         let mut streams = EventStreams::default();
-        let s = stream(1, start);
-        let request = s.request;
-        streams.open(s, HEARTBEAT);
+        let r = request(1);
+        streams.open(r, start, HEARTBEAT);
         assert_eq!(streams.next_tick(), Some(start + HEARTBEAT / 2));
         assert!(
             streams
                 .keepalive_due(start + Duration::from_secs(1), HEARTBEAT)
                 .is_empty()
         );
-        assert_eq!(
-            streams.keepalive_due(start + HEARTBEAT / 2, HEARTBEAT),
-            [request]
+        // It sent when it opened: the first tick leaves it alone, the second comments.
+        assert!(
+            streams
+                .keepalive_due(start + HEARTBEAT / 2, HEARTBEAT)
+                .is_empty()
         );
-        assert!(streams.close(request).is_some());
+        assert_eq!(streams.keepalive_due(start + HEARTBEAT, HEARTBEAT), [r]);
+        assert!(streams.close(r));
         assert_eq!(streams.next_tick(), None);
         assert_eq!(streams.len(), 0);
     }
@@ -167,9 +183,10 @@ mod tests {
     fn closing_another_request_of_the_same_connection_keeps_the_stream() {
         let start = Instant::now();
         let mut streams = EventStreams::default();
-        streams.open(stream(1, start), HEARTBEAT);
+        streams.open(request(1), start, HEARTBEAT);
         let other = RequestId::new(ConnId::new(1, 1), 2);
-        assert!(streams.close(other).is_none());
+        assert!(!streams.close(other));
         assert_eq!(streams.len(), 1);
+        assert_eq!(streams.sent(&ConnId::new(1, 1)), Some(request(1)));
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::access::{self, AccessRequest, Authorizer, Denied, Right};
 use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
-use super::event_streams::{EventStream, EventStreams};
+use super::event_streams::EventStreams;
 use super::metrics::{self, DeliveryStats};
 use super::sse;
 use super::{
@@ -58,7 +58,8 @@ pub struct HubServer {
     /// The channel of every parked long-poll (to unpark it at its timeout or when its
     /// client leaves).
     poll_channel: HashMap<RequestId, String>,
-    /// The channel of every subscriber (to let go of it when its connection ends).
+    /// The channel of every subscriber, WebSocket or Server-Sent Events (to let go of it
+    /// when its connection ends).
     channel_of: HashMap<ConnId, String>,
     /// Accepted upgrades waiting for `on_open`: the channel, the cursor, and whether the
     /// subscriber may publish over its socket.
@@ -288,9 +289,8 @@ impl HubServer {
         // for every Server-Sent Events subscriber, made when the first needs it.
         let mut frame = SharedMessage::text(Arc::clone(&fanout.frame));
         let mut event: Option<Arc<[u8]>> = None;
-        let now = ctx.now();
         for conn in subscribers {
-            let stream = self.event_streams.sent(&conn, now);
+            let stream = self.event_streams.sent(&conn);
             let sent = match stream {
                 Some(request) => {
                     let event = event.get_or_insert_with(|| {
@@ -312,6 +312,7 @@ impl HubServer {
                     self.hub.unsubscribe(channel, &conn, ctx.now());
                     if let Some(request) = stream {
                         self.event_streams.close(request);
+                        self.channel_of.remove(&conn);
                     }
                 }
             }
@@ -322,7 +323,7 @@ impl HubServer {
     /// pausing it again if its buffer fills: as WebSocket frames, or as events on a
     /// Server-Sent Events stream.
     fn send_replay(&mut self, ctx: &mut Context<'_>, conn: ConnId, channel: &str, replay: Replay) {
-        let stream = self.event_streams.sent(&conn, ctx.now());
+        let stream = self.event_streams.sent(&conn);
         let epoch = self.hub.get(channel).map(|c| c.epoch());
         if let Some(missed) = replay.missed_frame() {
             let _ = match stream {
@@ -350,6 +351,7 @@ impl HubServer {
                     self.hub.unsubscribe(channel, &conn, ctx.now());
                     if let Some(request) = stream {
                         self.event_streams.close(request);
+                        self.channel_of.remove(&conn);
                     }
                 }
                 return;
@@ -427,21 +429,10 @@ impl HubServer {
             &subscription.first_frame(),
         );
         let _ = ctx.stream(id, &first);
-        self.event_streams.open(
-            EventStream {
-                request: id,
-                channel: name.clone(),
-                last_sent: ctx.now(),
-            },
-            heartbeat,
-        );
+        self.event_streams.open(id, ctx.now(), heartbeat);
+        self.channel_of.insert(conn, name.clone());
         self.send_replay(ctx, conn, &name, subscription.replay);
         self.arm_wake(ctx);
-    }
-
-    /// The channel of the Server-Sent Events stream on `conn`, if it is one.
-    fn event_streams_channel(&mut self, conn: &ConnId) -> Option<String> {
-        self.event_streams.get_mut(conn).map(|s| s.channel.clone())
     }
 
     /// The keepalive comment for every Server-Sent Events stream that has been quiet
@@ -646,9 +637,7 @@ impl Handler for HubServer {
     }
 
     fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let channel = self.channel_of.get(&conn).cloned();
-        let streamed = || self.event_streams_channel(&conn);
-        let Some(name) = channel.or_else(streamed) else {
+        let Some(name) = self.channel_of.get(&conn).cloned() else {
             return;
         };
         if let Some(replay) = self.hub.resume(&name, &conn) {
@@ -721,8 +710,10 @@ impl Handler for HubServer {
             self.hub.unpark(&name, &id, ctx.now());
             self.arm_wake(ctx);
         }
-        if let Some(stream) = self.event_streams.close(id) {
-            self.hub.unsubscribe(&stream.channel, &id.conn(), ctx.now());
+        if self.event_streams.close(id)
+            && let Some(name) = self.channel_of.remove(&id.conn())
+        {
+            self.hub.unsubscribe(&name, &id.conn(), ctx.now());
             self.arm_wake(ctx);
         }
     }
