@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::access::{self, AccessRequest, Authorizer, Denied, Right};
 use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
-use super::event_streams::EventStreams;
+use super::event_streams::Keepalive;
 use super::metrics::{self, DeliveryStats};
 use super::sse;
 use super::{
@@ -72,8 +72,8 @@ pub struct HubServer {
     comma: Arc<[u8]>,
     /// Messages delivered and publishes refused, for `/metrics`.
     delivery: DeliveryStats,
-    /// Server-Sent Events subscribers (`Accept: text/event-stream`).
-    event_streams: EventStreams,
+    /// When the Server-Sent Events streams get their keepalive comment.
+    keepalive: Keepalive,
 }
 
 impl HubServer {
@@ -115,7 +115,7 @@ impl HubServer {
             read_only: HashSet::new(),
             comma: Arc::from(&b","[..]),
             delivery: DeliveryStats::default(),
-            event_streams: EventStreams::default(),
+            keepalive: Keepalive::default(),
         }
     }
 
@@ -290,7 +290,7 @@ impl HubServer {
         let mut frame = SharedMessage::text(Arc::clone(&fanout.frame));
         let mut event: Option<Arc<[u8]>> = None;
         for conn in subscribers {
-            let stream = self.event_streams.sent(&conn);
+            let stream = ctx.streamed_request(conn);
             let sent = match stream {
                 Some(request) => {
                     let event = event.get_or_insert_with(|| {
@@ -310,8 +310,8 @@ impl HubServer {
                 }
                 Err(_) => {
                     self.hub.unsubscribe(channel, &conn, ctx.now());
-                    if let Some(request) = stream {
-                        self.event_streams.close(request);
+                    if stream.is_some() {
+                        self.keepalive.close();
                         self.channel_of.remove(&conn);
                     }
                 }
@@ -323,7 +323,7 @@ impl HubServer {
     /// pausing it again if its buffer fills: as WebSocket frames, or as events on a
     /// Server-Sent Events stream.
     fn send_replay(&mut self, ctx: &mut Context<'_>, conn: ConnId, channel: &str, replay: Replay) {
-        let stream = self.event_streams.sent(&conn);
+        let stream = ctx.streamed_request(conn);
         let epoch = self.hub.get(channel).map(|c| c.epoch());
         if let Some(missed) = replay.missed_frame() {
             let _ = match stream {
@@ -349,8 +349,8 @@ impl HubServer {
                     self.hub.pause(channel, &conn, id - 1);
                 } else {
                     self.hub.unsubscribe(channel, &conn, ctx.now());
-                    if let Some(request) = stream {
-                        self.event_streams.close(request);
+                    if stream.is_some() {
+                        self.keepalive.close();
                         self.channel_of.remove(&conn);
                     }
                 }
@@ -429,28 +429,33 @@ impl HubServer {
             &subscription.first_frame(),
         );
         let _ = ctx.stream(id, &first);
-        self.event_streams.open(id, ctx.now(), heartbeat);
+        self.keepalive.open(ctx.now(), heartbeat);
         self.channel_of.insert(conn, name.clone());
         self.send_replay(ctx, conn, &name, subscription.replay);
         self.arm_wake(ctx);
     }
 
-    /// The keepalive comment for every Server-Sent Events stream that has been quiet
-    /// (see [`EventStreams`]).
+    /// The keepalive comment for every Server-Sent Events stream, when its tick is due
+    /// (see [`Keepalive`]).
     fn keep_streams_alive(&mut self, ctx: &mut Context<'_>) {
         let heartbeat = self.config().sse_heartbeat;
-        for request in self.event_streams.keepalive_due(ctx.now(), heartbeat) {
-            let mut comment = Vec::with_capacity(16);
-            sse::write_comment(&mut comment, "keepalive");
-            // A full buffer has bytes on their way already: the stream is not idle.
-            let _ = ctx.stream(request, &comment);
+        if !self.keepalive.due(ctx.now(), heartbeat) {
+            return;
+        }
+        let mut comment = Vec::with_capacity(16);
+        sse::write_comment(&mut comment, "keepalive");
+        for conn in self.channel_of.keys() {
+            if let Some(request) = ctx.streamed_request(*conn) {
+                // A full buffer has bytes on their way already: the stream is not idle.
+                let _ = ctx.stream(request, &comment);
+            }
         }
     }
 
     /// Makes sure the loop wakes us when the next idle channel is due to expire, or the
     /// Server-Sent Events keepalive is due, whichever comes first.
     fn arm_wake(&self, ctx: &mut Context<'_>) {
-        let due = [self.hub.next_expiry(), self.event_streams.next_tick()];
+        let due = [self.hub.next_expiry(), self.keepalive.next_tick()];
         if let Some(at) = due.into_iter().flatten().min() {
             ctx.wake_at(at);
         }
@@ -708,14 +713,16 @@ impl Handler for HubServer {
     fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         if let Some(name) = self.poll_channel.remove(&id) {
             self.hub.unpark(&name, &id, ctx.now());
-            self.arm_wake(ctx);
-        }
-        if self.event_streams.close(id)
-            && let Some(name) = self.channel_of.remove(&id.conn())
-        {
+        } else if let Some(name) = self.channel_of.remove(&id.conn()) {
+            // Not a parked poll, so a Server-Sent Events stream: the only other request
+            // the hub leaves unanswered (its connection is kept with the WebSocket
+            // subscribers', by connection).
+            self.keepalive.close();
             self.hub.unsubscribe(&name, &id.conn(), ctx.now());
-            self.arm_wake(ctx);
+        } else {
+            return;
         }
+        self.arm_wake(ctx);
     }
 }
 

@@ -373,6 +373,13 @@ impl Context<'_> {
         self.core.http_stream_shared(request, data)
     }
 
+    /// The request whose answer `conn` is streaming now ([`start_stream`](Self::start_stream)
+    /// until it ends), if any: lets a handler that keeps its subscribers by connection
+    /// tell a streamed one from a WebSocket without a table of its own.
+    pub fn streamed_request(&self, conn: ConnId) -> Option<RequestId> {
+        self.core.streamed_request(conn)
+    }
+
     /// Ends the streamed answer of `request`; the connection then reads its next request,
     /// or closes (HTTP/1.0).
     pub fn end_stream(&mut self, request: RequestId) -> Result<(), SendError> {

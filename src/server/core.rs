@@ -1323,6 +1323,14 @@ impl Core {
         frame
     }
 
+    /// The request `id` is streaming the answer of, if any.
+    pub(crate) fn streamed_request(&self, id: ConnId) -> Option<RequestId> {
+        match &self.conns.get(id)?.protocol {
+            Protocol::Http(session) => Some(RequestId::new(id, session.streaming_exchange()?)),
+            _ => None,
+        }
+    }
+
     /// Appends `data` to the streamed answer of `request` by reference (see
     /// [`Context::stream_shared`]): the chunk header inline, the bytes shared, the
     /// chunk's CRLF after them.

@@ -352,6 +352,15 @@ impl Session {
         matches!(self.state, State::Idle { .. })
     }
 
+    /// The exchange whose answer is being streamed, if one is
+    /// ([`start_stream`](Self::start_stream) … [`end_stream`](Self::end_stream)).
+    pub fn streaming_exchange(&self) -> Option<u32> {
+        match &self.state {
+            State::Streaming { exchange, .. } => Some(exchange.id),
+            _ => None,
+        }
+    }
+
     /// Where the session is.
     pub fn phase(&self) -> Phase {
         match self.state {
