@@ -114,6 +114,22 @@ fn payload_text(frame: &Frame) -> String {
     String::from_utf8(bytes).expect("text")
 }
 
+/// A WebSocket subscriber of the hub's channel `room` that offered `offer` and had
+/// permessage-deflate accepted.
+fn subscribe_compressing<H: pushwire::Handler>(pair: &mut ServerPair<H>, offer: &str) -> Client {
+    let mut client = Client::connect(pair);
+    client.send(pair, upgrade_request("/channels/room", &[offer]).as_bytes());
+    let response = client.response(pair);
+    assert_eq!(response.status, 101);
+    assert!(
+        response
+            .header("Sec-WebSocket-Extensions")
+            .is_some_and(|e| e.starts_with("permessage-deflate")),
+        "{response:?}"
+    );
+    client
+}
+
 #[test]
 fn a_hub_message_is_compressed_once_for_every_subscriber_and_sent_as_the_same_bytes() {
     use pushwire::hub::{HubConfig, HubServer};
@@ -122,19 +138,7 @@ fn a_hub_message_is_compressed_once_for_every_subscriber_and_sent_as_the_same_by
         HubServer::new(HubConfig::default()),
     );
     let mut subscribers: Vec<Client> = (0..20)
-        .map(|_| {
-            let mut client = Client::connect(&mut pair);
-            let request = upgrade_request("/channels/room", &[CHROMIUM_OFFER]);
-            client.send(&mut pair, request.as_bytes());
-            let response = client.response(&mut pair);
-            assert_eq!(response.status, 101);
-            assert!(
-                response
-                    .header("Sec-WebSocket-Extensions")
-                    .is_some_and(|e| e.starts_with("permessage-deflate"))
-            );
-            client
-        })
+        .map(|_| subscribe_compressing(&mut pair, CHROMIUM_OFFER))
         .collect();
     let hello = "hello everyone, hello again: a chat message long enough to compress. ";
     let body = hello.repeat(20); // 1.4 KB: shared by reference, not copied
@@ -190,13 +194,7 @@ fn a_broadcast_to_subscribers_with_different_windows_is_compressed_once_per_wind
     ];
     let mut subscribers: Vec<Client> = offers
         .iter()
-        .map(|offer| {
-            let mut client = Client::connect(&mut pair);
-            let request = upgrade_request("/channels/room", &[offer]);
-            client.send(&mut pair, request.as_bytes());
-            assert_eq!(client.response(&mut pair).status, 101);
-            client
-        })
+        .map(|offer| subscribe_compressing(&mut pair, offer))
         .collect();
     // Repetitions 600 bytes apart: a window of 2^9 cannot reach them, 2^15 can.
     let line: String = (0..600)

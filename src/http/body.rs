@@ -238,8 +238,9 @@ fn content_length(head: &RequestHead<'_>) -> Result<u64, BodyError> {
     value.ok_or(BodyError::BadContentLength)
 }
 
-/// `1*DIGIT` as a `u64`; `None` for anything else, including overflow.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
+/// `1*DIGIT` as a `u64`; `None` for anything else, including overflow. Shared by every
+/// decimal field the server reads (`Content-Length`, `since=`, SSE's `retry:`).
+pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use crate::http::body::parse_decimal;
 use crate::http::token::hex_value;
 use crate::hub::HubError;
 use crate::hub::core::Cursor;
@@ -132,7 +133,7 @@ impl PollParams {
                         return Err(HubError::DuplicateParameter("since"));
                     }
                     let value = percent_decode(value).ok_or(HubError::BadSince)?;
-                    since = Some(parse_u64(&value).ok_or(HubError::BadSince)?);
+                    since = Some(parse_decimal(&value).ok_or(HubError::BadSince)?);
                 }
                 b"epoch" => {
                     if epoch.is_some() {
@@ -148,7 +149,7 @@ impl PollParams {
                     }
                     let value = percent_decode(value).ok_or(HubError::BadLimit)?;
                     let digits_only = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
-                    let k = match parse_u64(&value) {
+                    let k = match parse_decimal(&value) {
                         Some(k) => usize::try_from(k).unwrap_or(usize::MAX),
                         None if digits_only => usize::MAX, // past u64: "as many as allowed"
                         None => return Err(HubError::BadLimit),
@@ -175,20 +176,6 @@ impl PollParams {
             timeout: timeout.unwrap_or(default_timeout).min(max_timeout),
         })
     }
-}
-
-/// `1*DIGIT` as a `u64`; `None` for anything else, including overflow.
-fn parse_u64(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 /// Seconds as `1*DIGIT [ "." 1*DIGIT ]`. The whole part saturates (it is clamped to the

@@ -35,6 +35,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::http::body::parse_decimal;
 use crate::hub::epoch::{EPOCH_LEN, Epoch};
 
 // ===== the encoder =====
@@ -771,7 +772,7 @@ impl EventStreamParser {
             RETRY => {
                 // Digits only, and at least one (an empty value interprets as no integer);
                 // a value past u64 is ignored as well.
-                if let Some(ms) = parse_digits(value) {
+                if let Some(ms) = parse_decimal(value) {
                     self.reconnection_time = Some(ms);
                 }
             }
@@ -821,21 +822,6 @@ fn decoded(bytes: &[u8]) -> Arc<str> {
         Ok(text) => Arc::from(text),
         Err(_) => Arc::from(String::from_utf8_lossy(bytes).as_ref()),
     }
-}
-
-/// `1*DIGIT` as a `u64` (leading zeros allowed, as §9.2.6 reads "an integer in base
-/// ten"); `None` for anything else, including overflow.
-fn parse_digits(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 #[cfg(test)]
