@@ -15,6 +15,7 @@
 //! | `GET /healthz` | `200` `ok` |
 //! | `GET /metrics` | the server's and the hub's counters in the Prometheus text format ([`super::metrics`]) |
 //! | `GET /` | the demo chat page |
+//! | `GET /pushwire.js` | the browser client ([`CLIENT_SCRIPT`]) |
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -48,6 +49,11 @@ pub const SUBPROTOCOL: &str = "pushwire";
 
 /// The demo page: HTML, CSS and JavaScript in one file, embedded in the binary.
 pub const DEMO_PAGE: &str = include_str!("demo.html");
+
+/// `pushwire.js`, the browser client (WebSocket, falling back to Server-Sent Events and
+/// then to long-polling; one cursor per channel across them all), served as it is written:
+/// no build step, so what a page runs is what the repository holds.
+pub const CLIENT_SCRIPT: &str = include_str!("pushwire.js");
 
 /// The hub as a [`Handler`].
 #[derive(Debug)]
@@ -668,7 +674,7 @@ impl Handler for HubServer {
         let path = request.path();
         let readable = matches!(request.method(), "GET" | "HEAD");
         match path {
-            "/" | "/healthz" | "/metrics" if !readable => {
+            "/" | "/pushwire.js" | "/healthz" | "/metrics" if !readable => {
                 let response = error_page(StatusCode::METHOD_NOT_ALLOWED, "use GET")
                     .header("Allow", "GET, HEAD");
                 let _ = ctx.respond(id, response);
@@ -678,6 +684,13 @@ impl Handler for HubServer {
                     .header("Content-Type", "text/html; charset=utf-8")
                     .header("Cache-Control", "no-cache")
                     .body(Body::Static(DEMO_PAGE.as_bytes()));
+                let _ = ctx.respond(id, response);
+            }
+            "/pushwire.js" => {
+                let response = Response::new(StatusCode::OK)
+                    .header("Content-Type", "text/javascript; charset=utf-8")
+                    .header("Cache-Control", "no-cache")
+                    .body(Body::Static(CLIENT_SCRIPT.as_bytes()));
                 let _ = ctx.respond(id, response);
             }
             "/healthz" => {
