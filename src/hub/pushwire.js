@@ -228,8 +228,10 @@
     channelsChanged(change) {
       if (this.closed) return;
       if (!this.started) {
+        // On the next turn, so that a page subscribing to several channels at once
+        // opens one connection with all of them.
         this.started = true;
-        this.connect(0);
+        Promise.resolve().then(() => { if (!this.closed) this.connect(0); });
         return;
       }
       if (this.current) this.current.channelsChanged(change);
@@ -290,10 +292,14 @@
       t.stop(new PushwireError(`${t.name} closed before the publish was acknowledged (${reason})`, { unknownOutcome: true }));
       if (this.closed) return;
       if (t === this.probe) {
-        // The better transport is still not usable: stay, and look again later.
+        // That one is still not usable: the next better one, or stay and look again later.
         this.probe = null;
-        this.probeDelay = Math.min(this.probeDelay * 2, this.options.maxProbeInterval);
-        this.scheduleProbe();
+        if (t.probeRung + 1 < this.rung) {
+          this.startProbe(t.probeRung + 1);
+        } else {
+          this.probeDelay = Math.min(this.probeDelay * 2, this.options.maxProbeInterval);
+          this.scheduleProbe();
+        }
         return;
       }
       if (t !== this.current) return;
@@ -319,19 +325,22 @@
       this.timers.retry = setTimeout(() => this.connect(rung), retryIn);
     }
 
-    /** While on a fallback, try the best transport again after probeDelay. */
+    /**
+     * While on a fallback, try the better transports again after probeDelay: the best
+     * first, then each next better one at once if it fails, up to the live one.
+     */
     scheduleProbe() {
       clearTimeout(this.timers.probe);
       if (this.rung === 0 || this.closed) return;
-      this.timers.probe = setTimeout(() => {
-        if (this.closed || this.probe || !this.current || !this.current.isOpen || this.rung === 0) return;
-        // The best first; a probe of each better rung in turn would be slower to explain
-        // and rarely differ (what blocks WebSocket usually lets SSE through, or not).
-        const t = this.makeTransport(this.options.transports[0]);
-        t.isProbe = true;
-        this.probe = t;
-        this.startTransport(t);
-      }, jitter(this.probeDelay));
+      this.timers.probe = setTimeout(() => this.startProbe(0), jitter(this.probeDelay));
+    }
+
+    startProbe(rung) {
+      if (this.closed || this.probe || !this.current || !this.current.isOpen || rung >= this.rung) return;
+      const t = this.makeTransport(this.options.transports[rung]);
+      t.probeRung = rung;
+      this.probe = t;
+      this.startTransport(t);
     }
 
     stopAll() {
