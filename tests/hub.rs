@@ -535,7 +535,10 @@ fn pushwire_js_is_served_as_javascript_revalidated_each_time() {
     assert_eq!(response.header("Cache-Control"), Some("no-cache"));
     let script = String::from_utf8(response.body).expect("UTF-8 script");
     assert!(script.starts_with("/*\n * pushwire.js"), "{script:.200}");
-    assert!(script.contains("global.Pushwire = Pushwire;"), "the global is defined");
+    assert!(
+        script.contains("global.Pushwire = Pushwire;"),
+        "the global is defined"
+    );
     assert_eq!(script, pushwire::hub::server::CLIENT_SCRIPT);
     let response = post(&mut pair, "/pushwire.js", b"");
     assert_hub_error(&response, 405);
