@@ -9,6 +9,9 @@
 //! | `POST /channels/{name}` | [`message_text`], then [`Hub::publish`] (or [`Hub::prepare`], stored, [`Hub::commit`]) | `201`, [`Fanout::published_body`]; then every [`Fanout::polls`] gets [`Fanout::poll_body`] and every [`Hub::subscribers`] gets [`Fanout::frame`] |
 //! | `GET /channels/{name}?since&epoch&limit&timeout` | [`query::PollParams::parse`], then [`Hub::poll`] | `200` at once (messages, or a reset), `204` at once (`timeout=0`, `HEAD`), or parked until a publish or [`Hub::unpark`] at the timeout (`204`) |
 //! | WebSocket `GET /channels/{name}?since&epoch` | [`Hub::subscribe`] | the [`Subscription`]'s first frame and replay, then one frame per publish |
+//! | `GET /channels/{name}` as Server-Sent Events, `GET /events?channel=…` | [`Hub::subscribe`] per channel | the first event(s) and replay, then one event per publish ([`sse`]) |
+//! | WebSocket `GET /ws` (`pushwire.v1`) | [`mux::Command::parse`], then [`Hub::subscribe`], [`Hub::unsubscribe`] or a publish per command | an answer per command ([`mux`]), then one frame per publish on each channel |
+//! | `GET /poll?channel=…` | [`query::MultiParams::parse`], then [`Hub::poll_within`] per channel | as a one-channel poll, for all the channels at once |
 //!
 //! - [`epoch`]: why ids need a stream epoch, and its text form.
 //! - [`channel`]: one channel's stream ([`Channel`]): its epoch and its history, bounded

@@ -12,7 +12,7 @@
 //! | `GET /channels/{name}?since=N&epoch=E&limit=K&timeout=S` | `200` batch, or parked until a publish, or `204` after `S` s |
 //! | `HEAD /channels/{name}?...` | the `GET`'s status and headers at once, never parked |
 //! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}` (when `since` or `epoch` is given), the replay, then one frame per message |
-//! | `GET /ws` + WebSocket upgrade offering `pushwire.v1` | many channels on one socket, by command ([`mux`](super::mux)): `subscribe`, `unsubscribe`, `publish` (answered by `ack`) |
+//! | `GET /ws` + WebSocket upgrade offering `pushwire.v1` | many channels on one socket, by command ([`mux`]): `subscribe`, `unsubscribe`, `publish` (answered by `ack`) |
 //! | `GET /events?channel=a&since=N&epoch=E&channel=b` | Server-Sent Events of several channels, each event naming its channel |
 //! | `GET /poll?channel=a&since=N&epoch=E&channel=b&timeout=S` | one long-poll on several channels: `{"channels":[...]}` as soon as any has news, `204` after `S` s |
 //! | `GET /healthz` | `200` `ok` |
