@@ -397,11 +397,19 @@
       }
     }
 
-    /** A long-poll answer says the channel stands at `next` (all its messages handled). */
+    /**
+     * A long-poll answer says the channel stands at `next` (all its messages handled).
+     * Every /poll answer lists every channel, so a "from now on" subscription (`since:
+     * null`) has its cursor from the first one. A channel whose stream has not begun is
+     * listed without an epoch, at 0: reading from 0 then misses nothing.
+     */
     advance(t, channel, next) {
       if (t !== this.current || typeof next !== "number") return;
       const ch = this.channels.get(channel);
-      if (!ch || t.epochs.get(channel) !== ch.epoch) return;
+      if (!ch) return;
+      const epoch = t.epochs.get(channel);
+      const unbegun = epoch === undefined && ch.epoch === null;
+      if (!unbegun && epoch !== ch.epoch) return;
       if (ch.last === null || next > ch.last) ch.last = next;
     }
 

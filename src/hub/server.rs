@@ -14,7 +14,7 @@
 //! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}` (when `since` or `epoch` is given), the replay, then one frame per message |
 //! | `GET /ws` + WebSocket upgrade offering `pushwire.v1` | many channels on one socket, by command ([`mux`]): `subscribe`, `unsubscribe`, `publish` (answered by `ack`) |
 //! | `GET /events?channel=a&since=N&epoch=E&channel=b` | Server-Sent Events of several channels, each event naming its channel |
-//! | `GET /poll?channel=a&since=N&epoch=E&channel=b&timeout=S` | one long-poll on several channels: `{"channels":[...]}` as soon as any has news, `204` after `S` s |
+//! | `GET /poll?channel=a&since=N&epoch=E&channel=b&timeout=S` | one long-poll on several channels: `{"channels":[...]}` as soon as any has news, or after `S` s with every channel's cursor |
 //! | `GET /healthz` | `200` `ok` |
 //! | `GET /metrics` | the server's and the hub's counters in the Prometheus text format ([`super::metrics`]) |
 //! | `GET /` | the demo chat page |
@@ -902,10 +902,8 @@ impl Handler for HubServer {
 
     fn on_park_timeout(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         // Nothing arrived within the poll's timeout.
-        if self.unpark(ctx, id) {
-            let _ = ctx.respond(id, no_content());
-            self.arm_wake(ctx);
-        }
+        self.poll_timed_out(ctx, id);
+        self.arm_wake(ctx);
     }
 
     fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, id: RequestId) {
