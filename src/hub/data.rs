@@ -56,13 +56,19 @@ impl Data {
     /// assert_eq!(Data::json(" [1, 2]\n".into()), Ok(Data::Json("[1, 2]".into())));
     /// assert!(matches!(Data::json("[1,]".into()), Err(HubError::NotJson(_))));
     /// ```
-    pub fn json(mut text: String) -> Result<Data, HubError> {
+    pub fn json(text: String) -> Result<Data, HubError> {
         json::validate(text.as_bytes(), MAX_PAYLOAD_DEPTH).map_err(HubError::NotJson)?;
+        Ok(Data::valid_json(text))
+    }
+
+    /// A JSON text already validated, as its value: the whitespace around it cut off in
+    /// place, in the same allocation.
+    fn valid_json(mut text: String) -> Data {
         let end = text.trim_end_matches(is_json_whitespace).len();
         text.truncate(end);
         let start = text.len() - text.trim_start_matches(is_json_whitespace).len();
         text.drain(..start);
-        Ok(Data::Json(text))
+        Data::Json(text)
     }
 
     /// A `POST`'s body as the message it publishes: a JSON payload when `content_type`'s
@@ -86,7 +92,7 @@ impl Data {
             // reported as what it is not: JSON.
             json::validate(&body, MAX_PAYLOAD_DEPTH).map_err(HubError::NotJson)?;
             let text = String::from_utf8(body).map_err(|_| HubError::NotUtf8)?;
-            Data::json(text)
+            Ok(Data::valid_json(text))
         } else {
             crate::hub::message_text(body).map(Data::Text)
         }
