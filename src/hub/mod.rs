@@ -9,6 +9,9 @@
 //! | `POST /channels/{name}` | [`Data::from_body`] (text, or JSON with `Content-Type: application/json`), then [`Hub::publish`] (or [`Hub::prepare`], stored, [`Hub::commit`]) | `201`, [`Fanout::published_body`]; then every [`Fanout::polls`] gets [`Fanout::poll_body`] and every [`Hub::subscribers`] gets [`Fanout::frame`] |
 //! | `GET /channels/{name}?since&epoch&limit&timeout` | [`query::PollParams::parse`], then [`Hub::poll`] | `200` at once (messages, or a reset), `204` at once (`timeout=0`, `HEAD`), or parked until a publish or [`Hub::unpark`] at the timeout (`204`) |
 //! | WebSocket `GET /channels/{name}?since&epoch` | [`Hub::subscribe`] | the [`Subscription`]'s first frame and replay, then one frame per publish |
+//! | `GET /channels/{name}` as Server-Sent Events, `GET /events?channel=…` | [`Hub::subscribe`] per channel | the first event(s) and replay, then one event per publish ([`sse`]) |
+//! | WebSocket `GET /ws` (`pushwire.v1`) | [`mux::Command::parse`], then [`Hub::subscribe`], [`Hub::unsubscribe`] or a publish per command | an answer per command ([`mux`]), then one frame per publish on each channel |
+//! | `GET /poll?channel=…` | [`query::MultiParams::parse`], then [`Hub::poll_within`] per channel | as a one-channel poll, for all the channels at once |
 //!
 //! - [`epoch`]: why ids need a stream epoch, and its text form.
 //! - [`data`]: a message's data as published: text, or a JSON payload delivered as
@@ -92,6 +95,14 @@ pub enum HubError {
     /// A parameter the hub reads appears twice in the query (400): we refuse to guess
     /// which one was meant.
     DuplicateParameter(&'static str),
+    /// A multi-channel request (`/poll`, `/events`) names no `channel=` (400).
+    NoChannel,
+    /// A `since`, `epoch` or `limit` before the first `channel=` of a multi-channel
+    /// request (400): it belongs to no channel.
+    UngroupedParameter(&'static str),
+    /// One connection or request would follow more than
+    /// [`HubConfig::max_subscriptions`] channels (429).
+    TooManySubscriptions,
     /// A published body is not valid UTF-8 (400): messages are text.
     NotUtf8,
     /// A body sent as `application/json` is not one JSON text (RFC 8259, strict, nested
@@ -119,12 +130,15 @@ impl HubError {
             HubError::MessageTooLarge => StatusCode::CONTENT_TOO_LARGE,
             HubError::TooManyChannels | HubError::StorageFailed => StatusCode::SERVICE_UNAVAILABLE,
             HubError::MemoryFull => StatusCode::INSUFFICIENT_STORAGE,
+            HubError::TooManySubscriptions => StatusCode::TOO_MANY_REQUESTS,
             HubError::BadChannelName
             | HubError::BadSince
             | HubError::BadTimeout
             | HubError::BadEpoch
             | HubError::BadLimit
             | HubError::DuplicateParameter(_)
+            | HubError::NoChannel
+            | HubError::UngroupedParameter(_)
             | HubError::NotUtf8
             | HubError::NotJson(_) => StatusCode::BAD_REQUEST,
         }
@@ -161,6 +175,13 @@ impl fmt::Display for HubError {
             }
             HubError::BadLimit => f.write_str("limit must be a positive integer"),
             HubError::DuplicateParameter(name) => write!(f, "{name} given more than once"),
+            HubError::NoChannel => f.write_str("name the channels: channel=NAME, once for each"),
+            HubError::UngroupedParameter(name) => {
+                write!(f, "{name} must follow the channel= it belongs to")
+            }
+            HubError::TooManySubscriptions => f.write_str(
+                "too many subscriptions: more channels than the hub's max subscriptions limit",
+            ),
             HubError::NotUtf8 => f.write_str("message body must be valid utf-8"),
             HubError::NotJson(e) => write!(
                 f,
@@ -224,9 +245,13 @@ mod tests {
             HubError::TooManyChannels,
             HubError::MemoryFull,
             HubError::StorageFailed,
+            HubError::NoChannel,
+            HubError::UngroupedParameter("since"),
+            HubError::TooManySubscriptions,
         ] {
             let expected = match err {
                 HubError::NotChannelPath => 404,
+                HubError::TooManySubscriptions => 429,
                 HubError::MessageTooLarge => 413,
                 HubError::TooManyChannels | HubError::StorageFailed => 503,
                 HubError::MemoryFull => 507,

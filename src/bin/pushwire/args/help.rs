@@ -90,6 +90,8 @@ Options:
                                 keepalive comment [default: {heartbeat}]
       --sse-retry SECS          The reconnection delay SSE streams ask browsers for (their
                                 retry: field) [default: {retry}]
+      --max-subscriptions N     Most channels one /ws connection, /events stream or /poll
+                                request follows; past it: 429 [default: {subscriptions}]
       --data-dir DIR            Keep every channel's stream in a crash-safe log in DIR:
                                 recovered on start, ids and epochs continue
                                 [default: in memory]
@@ -171,6 +173,8 @@ Examples:
   curl -d 'hello' http://127.0.0.1:8080/channels/lobby
   curl 'http://127.0.0.1:8080/channels/lobby?since=0&timeout=10'
   curl -N -H 'Accept: text/event-stream' 'http://127.0.0.1:8080/channels/lobby?since=0'
+  curl -N 'http://127.0.0.1:8080/events?channel=lobby&since=0&channel=news'
+  curl 'http://127.0.0.1:8080/poll?channel=lobby&since=0&channel=news&timeout=10'
   pushwire client 'ws://127.0.0.1:8080/channels/lobby?since=0'
 ",
         history = hub.history,
@@ -180,6 +184,7 @@ Examples:
         ttl = fmt_secs(hub.channel_ttl),
         heartbeat = fmt_secs(hub.sse_heartbeat),
         retry = fmt_secs(hub.sse_retry),
+        subscriptions = hub.max_subscriptions,
         poll_limit = hub.poll_limit,
         max_poll_limit = hub.max_poll_limit,
         poll = fmt_secs(hub.default_poll_timeout),
