@@ -2,7 +2,8 @@
 //! application/json` whose body is JSON is delivered as that value — `"data":{...}`, the
 //! body's bytes as published — over long-poll, WebSocket and Server-Sent Events alike
 //! (the last read with the WHATWG parser, as a browser's `EventSource` reads it); any
-//! other content type stays text; a body that is not JSON is `400` and publishes
+//! other content type stays text; a `pushwire.v1` publish whose `data` is not a string
+//! is a JSON payload too; a body that is not JSON is `400` and publishes
 //! nothing; `max_message` counts the JSON's bytes; the application publishes JSON with
 //! `HubServer::publish_json`; and a durable hub keeps JSON as JSON across a restart.
 //!
@@ -194,6 +195,32 @@ fn a_json_payload_with_line_breaks_reaches_an_event_source_as_the_same_value() {
         replayed,
         format!(r#"{{"id":1,"data":{value}}}"#),
         "WebSocket: verbatim"
+    );
+}
+
+#[test]
+fn a_pushwire_v1_publish_whose_data_is_not_a_string_is_a_json_payload() {
+    let mut pair = hub();
+    let mut socket = Client::upgrade(&mut pair, "/channels/v1");
+    let mut mux = Client::connect(&mut pair);
+    let offer = ["Sec-WebSocket-Protocol: pushwire.v1"];
+    mux.send(&mut pair, upgrade_request("/ws", &offer).as_bytes());
+    assert_eq!(mux.response(&mut pair).status, 101);
+    let command = r#"{"type":"publish","channel":"v1","data":{"a": [1, "é"]}}"#;
+    mux.send(&mut pair, &client_frame(true, OP_TEXT, command.as_bytes()));
+    let ack = json(&mux.frame(&mut pair).payload);
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let frame = String::from_utf8(socket.frame(&mut pair).payload).unwrap();
+    assert_eq!(
+        frame, r#"{"id":1,"data":{"a": [1, "é"]}}"#,
+        "the value as sent"
+    );
+    let command = r#"{"type":"publish","channel":"v1","data":"{\"a\":1}"}"#;
+    mux.send(&mut pair, &client_frame(true, OP_TEXT, command.as_bytes()));
+    let frame = String::from_utf8(socket.frame(&mut pair).payload).unwrap();
+    assert_eq!(
+        frame, r#"{"id":2,"data":"{\"a\":1}"}"#,
+        "a string stays text"
     );
 }
 
