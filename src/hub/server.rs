@@ -30,8 +30,8 @@ use super::event_streams::Keepalive;
 use super::metrics::{self, DeliveryStats};
 use super::query::{ChannelCursor, MultiParams};
 use super::{
-    Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
-    channel_name, message_text, mux, sse,
+    Cursor, Data, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
+    channel_name, mux, sse,
 };
 use crate::error::SendError;
 use crate::http::{Body, Request, RequestHead, Response, StatusCode};
@@ -234,7 +234,20 @@ impl HubServer {
         channel: &str,
         text: &str,
     ) -> Result<u64, HubError> {
-        self.submit(ctx, channel, text.to_string(), Origin::Local)
+        self.submit(ctx, channel, Data::Text(text.to_string()), Origin::Local)
+    }
+
+    /// Publishes the JSON text `json` on `channel` as a JSON payload: delivered as its
+    /// value (`"data":{...}`), not as a string. As [`HubServer::publish`], and refused
+    /// with [`HubError::NotJson`] unless `json` is one JSON text (see [`Data::json`]).
+    pub fn publish_json(
+        &mut self,
+        ctx: &mut Context<'_>,
+        channel: &str,
+        json: &str,
+    ) -> Result<u64, HubError> {
+        let data = Data::json(json.to_string())?;
+        self.submit(ctx, channel, data, Origin::Local)
     }
 
     /// A publish from anyone: prepared, handed to the engine, and committed now or when
@@ -243,17 +256,17 @@ impl HubServer {
         &mut self,
         ctx: &mut Context<'_>,
         channel: &str,
-        text: String,
+        data: Data,
         origin: Origin,
     ) -> Result<u64, HubError> {
         let prepared = self
             .hub
-            .prepare(channel, &text, ctx.now())
+            .prepare(channel, &data, ctx.now())
             .inspect_err(|_| {
                 self.delivery.refused += 1;
             })?;
         let id = prepared.id;
-        match self.engine.submit(channel, prepared, text, origin) {
+        match self.engine.submit(channel, prepared, data, origin) {
             Ok(Some(prepared)) => self.committed(ctx, channel, prepared, origin),
             Ok(None) => {}
             Err(prepared) => {
@@ -626,12 +639,14 @@ impl HubServer {
         }
         match request.method() {
             "POST" => {
-                let text = match message_text(request.take_body()) {
-                    Ok(text) => text,
+                // Text, or a JSON payload with `Content-Type: application/json`.
+                let body = request.take_body();
+                let data = match Data::from_body(body, request.header_str("content-type")) {
+                    Ok(data) => data,
                     Err(e) => return respond_hub_error(ctx, id, e),
                 };
                 // Answered `201` when committed: now in memory, once stored with a log.
-                if let Err(e) = self.submit(ctx, &name, text, Origin::Http(id)) {
+                if let Err(e) = self.submit(ctx, &name, data, Origin::Http(id)) {
                     respond_hub_error(ctx, id, e);
                 }
             }
@@ -798,7 +813,8 @@ impl Handler for HubServer {
         };
         match message.as_text() {
             Some(text) => {
-                if let Err(e) = self.submit(ctx, &name, text.to_string(), Origin::WebSocket(conn)) {
+                let data = Data::Text(text.to_string());
+                if let Err(e) = self.submit(ctx, &name, data, Origin::WebSocket(conn)) {
                     // The publisher learns why its message was not kept: 1009 for one too
                     // big, 1013 while the hub is full (it may reconnect and try again).
                     let _ = ctx.close(conn, e.close_code(), &e.to_string());

@@ -57,6 +57,7 @@ Usage: pushwire serve [OPTIONS]
 
 HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
   POST /channels/NAME             publish the body (UTF-8 text); 201 {{\"id\":N,\"epoch\":\"E\"}}
+                                  (Content-Type: application/json: a JSON value, sent as it is)
   GET  /channels/NAME?since=N&epoch=E&limit=K&timeout=S
                                   long-poll; 200 {{\"epoch\":\"E\",\"messages\":[...],\"next\":M}}
                                   or 204
@@ -534,6 +535,7 @@ mod tests {
             "head and body",
             "POST /channels/NAME             publish the body (UTF-8 text); \
              201 {\"id\":N,\"epoch\":\"E\"}",
+            "(Content-Type: application/json: a JSON value, sent as it is)",
             "GET  /channels/NAME?since=N&epoch=E&limit=K&timeout=S",
             "long-poll; 200 {\"epoch\":\"E\",\"messages\":[...],\"next\":M}",
             "subscribe: {\"epoch\":\"E\",\"next\":C} first, then each",
