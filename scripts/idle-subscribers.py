@@ -11,6 +11,9 @@ reports (RSS after - RSS before) / CONNS:
     websocket   GET /channels/idle with an upgrade (no compression offered)
     sse         GET /channels/idle with Accept: text/event-stream
     longpoll    GET /channels/idle?timeout=120 held (a parked poll)
+    ws-mux      GET /ws with pushwire.v1, then {"type":"subscribe","channel":"idle"}
+    events      GET /events?channel=idle (Server-Sent Events of several channels)
+    poll-multi  GET /poll?channel=idle&timeout=120 held
 
 Standard library only; every socket stays on 127.0.0.1; bounded in count and time.
 """
@@ -53,14 +56,28 @@ def settle(pid, quiet=0.5, limit=10.0):
 
 
 def request_for(transport, i):
-    if transport == "websocket":
+    if transport in ("websocket", "ws-mux"):
         key = base64.b64encode(os.urandom(16)).decode()
-        return ("GET /channels/idle HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode()
+        path, protocol = "/channels/idle", ""
+        if transport == "ws-mux":
+            path, protocol = "/ws", "Sec-WebSocket-Protocol: pushwire.v1\r\n"
+        return ("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n%s"
+                "Sec-WebSocket-Version: 13\r\n\r\n" % (path, key, protocol)).encode()
     if transport == "sse":
         return b"GET /channels/idle HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    if transport == "events":
+        return b"GET /events?channel=idle HTTP/1.1\r\nHost: x\r\n\r\n"
+    if transport == "poll-multi":
+        return b"GET /poll?channel=idle&timeout=120 HTTP/1.1\r\nHost: x\r\n\r\n"
     return b"GET /channels/idle?timeout=120 HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def client_text_frame(text):
+    """A masked text frame (RFC 6455 §5.3), with an all-zero key: the payload as is."""
+    payload = text.encode()
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload), 0, 0, 0, 0]) + payload
 
 
 def open_all(port, transport, n, deadline):
@@ -110,12 +127,20 @@ def measure(binary, transport, n):
         socks, sel = open_all(port, transport, n, deadline)
         while drain(sel, 0.2):
             pass
+        if transport == "ws-mux":
+            subscribe = client_text_frame('{"type":"subscribe","channel":"idle"}')
+            for s in socks:
+                s.setblocking(True)
+                s.sendall(subscribe)
+                s.setblocking(False)
+            while drain(sel, 0.2):
+                pass
         # One message to every subscriber (long-polls are answered by it, then poll again).
         publish(port, "one message for everyone")
         end = time.time() + 2
         while time.time() < end and drain(sel, 0.1):
             pass
-        if transport == "longpoll":
+        if transport in ("longpoll", "poll-multi"):
             for s in socks:
                 s.setblocking(True)
                 s.sendall(request_for(transport, 0))

@@ -340,6 +340,15 @@ impl HeadParser {
         };
     }
 
+    /// Forgets the head and gives back the header storage too: for a connection that
+    /// will read no head for a long while (one streaming an answer, such as a
+    /// Server-Sent Events subscriber), the capacity kept for the next head would be memory
+    /// held for nothing, on every such connection.
+    pub fn release(&mut self) {
+        self.reset();
+        self.fields = Vec::new();
+    }
+
     /// Parses as much of the head in `buf` as it has not examined yet.
     ///
     /// Contract: `buf` holds the same bytes as on the previous call, possibly with more
@@ -1067,6 +1076,20 @@ mod tests {
         parser.reset();
         assert_eq!(parser.fields.capacity(), capacity);
         assert!(parser.head(VALID[1]).is_none());
+    }
+
+    #[test]
+    fn release_gives_the_header_capacity_back_and_parses_again() {
+        let mut parser = HeadParser::new();
+        assert!(parser.parse(VALID[1], &LIMITS).is_ok());
+        assert!(parser.fields.capacity() >= 5);
+        parser.release();
+        assert_eq!(parser.fields.capacity(), 0);
+        assert!(parser.head(VALID[1]).is_none());
+        assert_eq!(
+            parser.parse(VALID[1], &LIMITS),
+            Ok(Status::Complete(VALID[1].len()))
+        );
     }
 
     #[test]

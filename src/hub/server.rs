@@ -494,7 +494,7 @@ impl HubServer {
         let _ = ctx.stream(id, &first);
         self.keepalive.open(ctx.now(), self.config().sse_heartbeat);
         let follower = Follower::Stream {
-            channel: name.clone(),
+            channel: name.as_str().into(),
             request: id,
         };
         self.followers.insert(conn, follower);
@@ -544,7 +544,11 @@ impl HubServer {
                 }
             }
         }
-        let channels: Box<[String]> = params.channels.into_iter().map(|g| g.name).collect();
+        let channels: Box<[Box<str>]> = params
+            .channels
+            .into_iter()
+            .map(|g| g.name.into_boxed_str())
+            .collect();
         if ctx.start_stream(id, &Self::event_stream_head()).is_err() {
             for name in &channels {
                 self.hub.unsubscribe(name, &conn, ctx.now());
@@ -787,7 +791,7 @@ impl Handler for HubServer {
             let _ = ctx.send(conn, &Message::text(subscription.first_frame()));
         }
         let follower = Follower::Socket {
-            channel: name.clone(),
+            channel: name.as_str().into(),
             may_publish,
         };
         self.followers.insert(conn, follower);

@@ -722,6 +722,8 @@ impl Session {
             exchange: ex,
             chunked,
         };
+        // A stream may last the connection's life: no head is read until it ends.
+        self.parser.release();
         Ok(())
     }
 

@@ -80,7 +80,7 @@ impl HubServer {
             Ok(Command::Unsubscribe { channel, .. }) => {
                 self.hub.unsubscribe(&channel, &conn, ctx.now());
                 if let Some(Follower::Multiplexed(state)) = self.followers.get_mut(&conn) {
-                    state.channels.retain(|c| *c != *channel);
+                    state.channels.retain(|c| **c != *channel);
                 }
                 self.arm_wake(ctx);
                 self.answer(ctx, conn, mux::unsubscribed(&channel));
@@ -111,7 +111,7 @@ impl HubServer {
             let frame = refuse(denied.status(), denied.reason());
             return self.answer(ctx, conn, frame);
         }
-        let again = state.channels.iter().any(|c| c == channel);
+        let again = state.channels.iter().any(|c| &**c == channel);
         if !again && state.channels.len() >= self.config().max_subscriptions {
             let e = HubError::TooManySubscriptions;
             let frame = refuse(e.status(), &e.to_string());
@@ -126,7 +126,7 @@ impl HubServer {
             }
         };
         if !again && let Some(Follower::Multiplexed(state)) = self.followers.get_mut(&conn) {
-            state.channels.push(channel.to_string());
+            state.channels.push(channel.into());
         }
         let first = mux::subscribed(
             channel,
