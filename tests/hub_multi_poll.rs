@@ -8,50 +8,32 @@ mod support;
 
 use std::time::Duration;
 
-use pushwire::hub::{HubConfig, HubServer};
-use pushwire::pair::ServerPair;
+use pushwire::hub::HubConfig;
 use serde_json::{Value, json};
 use support::*;
-
-type Pair = ServerPair<Recording<HubServer>>;
-
-fn hub_with(h: HubConfig) -> Pair {
-    memory_server(config(), HubServer::new(h)).0
-}
-
-fn hub() -> Pair {
-    hub_with(HubConfig::default())
-}
 
 fn body(response: &HttpResponse) -> Value {
     serde_json::from_slice(&response.body)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", response.body_text()))
 }
 
-fn publish(pair: &mut Pair, channel: &str, data: &str) -> String {
-    let response =
-        Client::connect(pair).post(pair, &format!("/channels/{channel}"), data.as_bytes());
-    assert_eq!(response.status, 201, "{response:?}");
-    body(&response)["epoch"].as_str().unwrap().to_string()
-}
-
-fn send_poll(pair: &mut Pair, target: &str) -> Client {
+fn send_poll(pair: &mut HubPair, target: &str) -> Client {
     let mut client = Client::connect(pair);
     let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
     client.send(pair, request.as_bytes());
     client
 }
 
-fn parked(pair: &Pair) -> usize {
+fn parked(pair: &HubPair) -> usize {
     pair.handler().inner().hub().stats().parked
 }
 
 #[test]
 fn a_channel_with_news_answers_at_once_listing_every_channel_in_order() {
     let mut pair = hub();
-    let epoch_a = publish(&mut pair, "a", "a1");
-    publish(&mut pair, "a", "a2");
-    let epoch_b = publish(&mut pair, "b", "b1");
+    let epoch_a = publish_epoch(&mut pair, "a", "a1");
+    publish_epoch(&mut pair, "a", "a2");
+    let epoch_b = publish_epoch(&mut pair, "b", "b1");
     let target = "/poll?channel=b&since=1&channel=a&since=1&channel=new";
     let response = send_poll(&mut pair, target).response(&mut pair);
     assert_eq!(response.status, 200);
@@ -71,11 +53,11 @@ fn a_channel_with_news_answers_at_once_listing_every_channel_in_order() {
 #[test]
 fn a_poll_with_no_news_waits_on_every_channel_and_the_first_publish_answers_it_whole() {
     let mut pair = hub();
-    let epoch_a = publish(&mut pair, "a", "a1");
+    let epoch_a = publish_epoch(&mut pair, "a", "a1");
     let mut client = send_poll(&mut pair, "/poll?channel=a&since=1&channel=b&timeout=30");
     assert!(client.try_response(&mut pair).is_none());
     assert_eq!(parked(&pair), 2, "parked on both channels");
-    let epoch_b = publish(&mut pair, "b", "b1");
+    let epoch_b = publish_epoch(&mut pair, "b", "b1");
     let response = client.response(&mut pair);
     assert_eq!(
         body(&response),
@@ -86,7 +68,7 @@ fn a_poll_with_no_news_waits_on_every_channel_and_the_first_publish_answers_it_w
     );
     // Answered once, and no longer waiting anywhere: the next publish reaches no one.
     assert_eq!(parked(&pair), 0);
-    publish(&mut pair, "a", "a2");
+    publish_epoch(&mut pair, "a", "a2");
     client.nothing(&mut pair);
     // The connection is ready for the next poll, from the cursors it was given.
     client.send(
@@ -101,10 +83,10 @@ fn a_poll_with_no_news_waits_on_every_channel_and_the_first_publish_answers_it_w
 #[test]
 fn a_parked_poll_without_since_gets_what_was_published_after_it_parked() {
     let mut pair = hub();
-    publish(&mut pair, "a", "old");
+    publish_epoch(&mut pair, "a", "old");
     let mut client = send_poll(&mut pair, "/poll?channel=a&channel=b");
     assert!(client.try_response(&mut pair).is_none());
-    publish(&mut pair, "a", "new");
+    publish_epoch(&mut pair, "a", "new");
     let answer = body(&client.response(&mut pair));
     assert_eq!(
         answer["channels"][0]["messages"],
@@ -116,7 +98,7 @@ fn a_parked_poll_without_since_gets_what_was_published_after_it_parked() {
 #[test]
 fn with_no_news_by_the_timeout_or_at_once_the_answer_is_every_channels_cursor() {
     let mut pair = hub();
-    let epoch_a = publish(&mut pair, "a", "a1");
+    let epoch_a = publish_epoch(&mut pair, "a", "a1");
     let mut client = send_poll(&mut pair, "/poll?channel=a&channel=b&timeout=2");
     pair.advance(Duration::from_millis(1999));
     assert!(client.try_response(&mut pair).is_none());
@@ -134,7 +116,7 @@ fn with_no_news_by_the_timeout_or_at_once_the_answer_is_every_channels_cursor() 
     );
     assert_eq!(parked(&pair), 0);
     assert_eq!(pair.handler().inner().hub().channel_count(), 1);
-    publish(&mut pair, "a", "a2");
+    publish_epoch(&mut pair, "a", "a2");
     let target = format!("/poll?channel=a&since=1&epoch={epoch_a}&channel=b&since=0&timeout=0");
     let answer = body(&send_poll(&mut pair, &target).response(&mut pair));
     assert_eq!(
@@ -157,9 +139,9 @@ fn with_no_news_by_the_timeout_or_at_once_the_answer_is_every_channels_cursor() 
 #[test]
 fn a_cursor_from_another_stream_is_reset_in_its_own_entry() {
     let mut other = hub();
-    let old = publish(&mut other, "a", "x");
+    let old = publish_epoch(&mut other, "a", "x");
     let mut pair = hub();
-    let epoch = publish(&mut pair, "a", "first");
+    let epoch = publish_epoch(&mut pair, "a", "first");
     let target = format!("/poll?channel=a&since=5&epoch={old}&channel=b");
     let answer = body(&send_poll(&mut pair, &target).response(&mut pair));
     assert_eq!(
@@ -213,8 +195,8 @@ fn an_answer_of_many_channels_shares_one_byte_budget_and_next_says_where_to_go_o
     let mut pair = hub_with(h);
     let text = "x".repeat(1000);
     for _ in 0..6 {
-        publish(&mut pair, "a", &text);
-        publish(&mut pair, "b", &text);
+        publish_epoch(&mut pair, "a", &text);
+        publish_epoch(&mut pair, "b", &text);
     }
     let mut seen = [0u64; 2];
     let mut rounds = 0;

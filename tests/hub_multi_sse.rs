@@ -8,33 +8,8 @@ mod support;
 
 use pushwire::hub::sse::Event;
 use pushwire::hub::{HubConfig, HubServer};
-use pushwire::pair::ServerPair;
 use serde_json::{Value, json};
 use support::*;
-
-type Pair = ServerPair<Recording<HubServer>>;
-
-fn hub_with(h: HubConfig) -> Pair {
-    memory_server(config(), HubServer::new(h)).0
-}
-
-fn hub() -> Pair {
-    hub_with(HubConfig::default())
-}
-
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
-}
-
-fn publish(pair: &mut Pair, channel: &str, data: &str) -> String {
-    let response =
-        Client::connect(pair).post(pair, &format!("/channels/{channel}"), data.as_bytes());
-    assert_eq!(response.status, 201, "{response:?}");
-    parse(&response.body_text())["epoch"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// Every event's data, as JSON; all are unnamed (`message`) events without ids.
 fn data(events: &[Event]) -> Vec<Value> {
@@ -42,7 +17,7 @@ fn data(events: &[Event]) -> Vec<Value> {
         assert_eq!(event.event_type(), "message", "{event:?}");
         assert_eq!(event.last_event_id(), "", "{event:?}");
     }
-    events.iter().map(|e| parse(e.data())).collect()
+    events.iter().map(|e| parse_json(e.data())).collect()
 }
 
 fn messages(frames: &[Value]) -> Vec<(String, u64)> {
@@ -61,9 +36,9 @@ fn messages(frames: &[Value]) -> Vec<(String, u64)> {
 #[test]
 fn one_stream_carries_several_channels_each_event_naming_its_channel() {
     let mut pair = hub();
-    let epoch_a = publish(&mut pair, "a", "a1");
-    publish(&mut pair, "a", "a2");
-    let epoch_b = publish(&mut pair, "b", "b1");
+    let epoch_a = publish_epoch(&mut pair, "a", "a1");
+    publish_epoch(&mut pair, "a", "a2");
+    let epoch_b = publish_epoch(&mut pair, "b", "b1");
     let mut source = Source::open(&mut pair, "/events?channel=a&since=1&channel=b", "");
     let first = data(&source.events(&mut pair));
     let head = source.head();
@@ -80,9 +55,9 @@ fn one_stream_carries_several_channels_each_event_naming_its_channel() {
             json!({"type":"message","channel":"a","id":2,"data":"a2"}),
         ]
     );
-    publish(&mut pair, "b", "b2\nsecond line");
-    publish(&mut pair, "c", "not followed");
-    publish(&mut pair, "a", "a3");
+    publish_epoch(&mut pair, "b", "b2\nsecond line");
+    publish_epoch(&mut pair, "c", "not followed");
+    publish_epoch(&mut pair, "a", "a3");
     let live = data(&source.events(&mut pair));
     assert_eq!(messages(&live), [("b".into(), 2), ("a".into(), 3)]);
     assert_eq!(live[0]["data"], "b2\nsecond line");
@@ -92,15 +67,15 @@ fn one_stream_carries_several_channels_each_event_naming_its_channel() {
 fn a_reconnect_with_the_cursors_in_the_query_misses_nothing_and_repeats_nothing() {
     let mut pair = hub();
     for i in 1..=3 {
-        publish(&mut pair, "a", &format!("a{i}"));
-        publish(&mut pair, "b", &format!("b{i}"));
+        publish_epoch(&mut pair, "a", &format!("a{i}"));
+        publish_epoch(&mut pair, "b", &format!("b{i}"));
     }
     let mut source = Source::open(&mut pair, "/events?channel=a&since=0&channel=b&since=0", "");
     let got = messages(&data(&source.events(&mut pair)));
     assert_eq!(got.len(), 6);
     source.client.finish(&mut pair);
-    publish(&mut pair, "a", "a4");
-    publish(&mut pair, "b", "b4");
+    publish_epoch(&mut pair, "a", "a4");
+    publish_epoch(&mut pair, "b", "b4");
     // The client kept the last id of each channel, and asks from there.
     let mut again = Source::open(&mut pair, "/events?channel=b&since=3&channel=a&since=3", "");
     let got = messages(&data(&again.events(&mut pair)));
@@ -110,13 +85,13 @@ fn a_reconnect_with_the_cursors_in_the_query_misses_nothing_and_repeats_nothing(
 #[test]
 fn a_reset_and_a_gap_are_announced_per_channel() {
     let mut other = hub();
-    let old = publish(&mut other, "a", "x");
+    let old = publish_epoch(&mut other, "a", "x");
     let mut h = HubConfig::default();
     h.history = 2;
     let mut pair = hub_with(h);
     for i in 1..=5 {
-        publish(&mut pair, "a", &i.to_string());
-        publish(&mut pair, "b", &i.to_string());
+        publish_epoch(&mut pair, "a", &i.to_string());
+        publish_epoch(&mut pair, "b", &i.to_string());
     }
     let target = format!("/events?channel=a&since=9&epoch={old}&channel=b&since=1");
     let mut source = Source::open(&mut pair, &target, "");
@@ -167,7 +142,7 @@ fn a_stream_whose_client_left_lets_go_of_every_channel() {
     source.events(&mut pair);
     assert_eq!(pair.handler().inner().hub().stats().active_subscribers, 3);
     source.client.finish(&mut pair);
-    publish(&mut pair, "a", "after");
+    publish_epoch(&mut pair, "a", "after");
     assert_eq!(pair.handler().inner().hub().stats().active_subscribers, 0);
 }
 
@@ -181,8 +156,8 @@ fn a_reader_that_stops_reading_is_resumed_on_every_channel_without_loss_or_dupli
     pair.set_read_limit(source.client.peer, Some(0));
     let text = "y".repeat(400);
     for _ in 0..80 {
-        publish(&mut pair, "a", &text);
-        publish(&mut pair, "b", &text);
+        publish_epoch(&mut pair, "a", &text);
+        publish_epoch(&mut pair, "b", &text);
     }
     assert_eq!(pair.handler().inner().hub().stats().paused_subscribers, 2);
     pair.set_read_limit(source.client.peer, None);

@@ -11,30 +11,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use pushwire::auth::token::{Claims, Pattern, Secret, mint};
 use pushwire::hub::access::TokenAuthorizer;
 use pushwire::hub::{HubConfig, HubServer};
-use pushwire::pair::ServerPair;
 use serde_json::{Value, json};
 use support::*;
-
-type Pair = ServerPair<Recording<HubServer>>;
-
-fn hub_with(h: HubConfig) -> Pair {
-    memory_server(config(), HubServer::new(h)).0
-}
-
-fn hub() -> Pair {
-    hub_with(HubConfig::default())
-}
-
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
-}
-
-fn publish(pair: &mut Pair, channel: &str, data: &str) -> Value {
-    let response =
-        Client::connect(pair).post(pair, &format!("/channels/{channel}"), data.as_bytes());
-    assert_eq!(response.status, 201, "{response:?}");
-    serde_json::from_slice(&response.body).unwrap()
-}
 
 /// A `pushwire.v1` client.
 struct Mux {
@@ -42,11 +20,11 @@ struct Mux {
 }
 
 impl Mux {
-    fn connect(pair: &mut Pair) -> Mux {
+    fn connect(pair: &mut HubPair) -> Mux {
         Mux::connect_with(pair, &[])
     }
 
-    fn connect_with(pair: &mut Pair, extra: &[&str]) -> Mux {
+    fn connect_with(pair: &mut HubPair, extra: &[&str]) -> Mux {
         let mut client = Client::connect(pair);
         let mut fields = vec!["Sec-WebSocket-Protocol: pushwire.v1"];
         fields.extend_from_slice(extra);
@@ -60,27 +38,27 @@ impl Mux {
         Mux { client }
     }
 
-    fn send(&mut self, pair: &mut Pair, command: &Value) {
+    fn send(&mut self, pair: &mut HubPair, command: &Value) {
         self.send_text(pair, &command.to_string());
     }
 
-    fn send_text(&mut self, pair: &mut Pair, text: &str) {
+    fn send_text(&mut self, pair: &mut HubPair, text: &str) {
         self.client
             .send(pair, &client_frame(true, OP_TEXT, text.as_bytes()));
     }
 
     /// Every frame that arrived since the last call, as JSON.
-    fn frames(&mut self, pair: &mut Pair) -> Vec<Value> {
+    fn frames(&mut self, pair: &mut HubPair) -> Vec<Value> {
         let mut out = Vec::new();
         while let Some(frame) = self.client.try_frame(pair) {
             assert_eq!(frame.opcode, OP_TEXT, "{frame:?}");
-            out.push(parse(std::str::from_utf8(&frame.payload).unwrap()));
+            out.push(parse_json(std::str::from_utf8(&frame.payload).unwrap()));
         }
         out
     }
 
     /// Sends `command` and returns the frames it brought.
-    fn ask(&mut self, pair: &mut Pair, command: Value) -> Vec<Value> {
+    fn ask(&mut self, pair: &mut HubPair, command: Value) -> Vec<Value> {
         self.send(pair, &command);
         self.frames(pair)
     }
@@ -192,11 +170,14 @@ fn a_publish_is_acked_with_its_id_and_reaches_every_transport() {
     );
     let frame = socket.frame(&mut pair);
     assert_eq!(
-        parse(std::str::from_utf8(&frame.payload).unwrap()),
+        parse_json(std::str::from_utf8(&frame.payload).unwrap()),
         json!({"id":1,"data":"hello"})
     );
     let polled = poll.response(&mut pair);
-    assert_eq!(parse(&polled.body_text())["messages"][0]["data"], "hello");
+    assert_eq!(
+        parse_json(&polled.body_text())["messages"][0]["data"],
+        "hello"
+    );
     // A string ref is echoed as it was; no ref, no ref in the ack.
     let answer = publisher.ask(
         &mut pair,
@@ -418,7 +399,7 @@ fn a_reader_that_stops_reading_is_paused_per_channel_and_resumed_without_loss_or
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const NOW: u64 = 1_796_083_200;
 
-fn guarded() -> Pair {
+fn guarded() -> HubPair {
     let secret = Secret::new(SECRET).unwrap();
     let server = HubServer::new(HubConfig::default()).with_authorizer(TokenAuthorizer::new(secret));
     let mut pair = memory_server(config(), server).0;

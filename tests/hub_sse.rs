@@ -10,37 +10,14 @@ use std::time::Duration;
 
 use pushwire::hub::sse::{Event, EventStreamParser};
 use pushwire::hub::{HubConfig, HubServer};
-use pushwire::pair::ServerPair;
-use serde_json::Value;
 use support::*;
-
-type Pair = ServerPair<Recording<HubServer>>;
-
-fn hub_with(h: HubConfig) -> Pair {
-    memory_server(config(), HubServer::new(h)).0
-}
-
-fn hub() -> Pair {
-    hub_with(HubConfig::default())
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
-}
-
-fn publish(pair: &mut Pair, channel: &str, data: &str) -> Value {
-    let response =
-        Client::connect(pair).post(pair, &format!("/channels/{channel}"), data.as_bytes());
-    assert_eq!(response.status, 201, "{response:?}");
-    serde_json::from_slice(&response.body).unwrap()
-}
 
 /// The ids of message events (their JSON data's `id`).
 fn message_ids(events: &[Event]) -> Vec<u64> {
     events
         .iter()
         .filter(|e| e.event_type() == "message")
-        .map(|e| json(e.data())["id"].as_u64().unwrap())
+        .map(|e| parse_json(e.data())["id"].as_u64().unwrap())
         .collect()
 }
 
@@ -64,15 +41,15 @@ fn an_event_source_gets_the_head_a_first_event_and_one_event_per_message() {
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].event_type(), "subscribed");
     assert_eq!(first[0].last_event_id(), format!("{epoch}:1"));
-    assert_eq!(json(first[0].data())["next"], 1);
+    assert_eq!(parse_json(first[0].data())["next"], 1);
 
     publish(&mut pair, "news", "line one\nline two");
     publish(&mut pair, "news", "third");
     let events = source.events(&mut pair);
     assert_eq!(message_ids(&events), [2, 3]);
     assert_eq!(events[0].last_event_id(), format!("{epoch}:2"));
-    assert_eq!(json(events[0].data())["data"], "line one\nline two");
-    assert_eq!(json(events[1].data())["data"], "third");
+    assert_eq!(parse_json(events[0].data())["data"], "line one\nline two");
+    assert_eq!(parse_json(events[1].data())["data"], "third");
 }
 
 #[test]
@@ -129,7 +106,7 @@ fn a_cursor_from_another_stream_is_reset_with_a_named_event_and_the_history_from
     let mut source = Source::open(&mut pair, "/channels/room", &header);
     let events = source.events(&mut pair);
     assert_eq!(events[0].event_type(), "reset");
-    let reset = json(events[0].data());
+    let reset = parse_json(events[0].data());
     assert_eq!(reset["reset"], true);
     assert_eq!(reset["next"], 0);
     let epoch = reset["epoch"].as_str().unwrap();
@@ -168,7 +145,7 @@ fn messages_evicted_before_a_reader_got_them_are_announced_as_missed() {
     let events = source.events(&mut pair);
     let kinds: Vec<&str> = events.iter().map(Event::event_type).collect();
     assert_eq!(kinds, ["subscribed", "missed", "message", "message"]);
-    assert_eq!(json(events[1].data())["missed"], 2);
+    assert_eq!(parse_json(events[1].data())["missed"], 2);
     assert_eq!(message_ids(&events), [4, 5]);
 }
 
@@ -254,7 +231,7 @@ fn a_reader_that_stops_reading_is_paused_and_resumed_without_loss_or_duplicate()
     let missed: u64 = events
         .iter()
         .filter(|e| e.event_type() == "missed")
-        .map(|e| json(e.data())["missed"].as_u64().unwrap())
+        .map(|e| parse_json(e.data())["missed"].as_u64().unwrap())
         .sum();
     // Every id once, in order; whatever the history no longer had is counted.
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");

@@ -509,20 +509,9 @@ impl HubServer {
     /// event has an `id:`: one `Last-Event-ID` could not hold every channel's cursor, so
     /// the client keeps them and reconnects with them in the query.
     fn open_multi_stream(&mut self, ctx: &mut Context<'_>, id: RequestId, request: &Request) {
-        let config = self.config();
-        let params = match MultiParams::parse(
-            request.query(),
-            Duration::ZERO,
-            Duration::ZERO,
-            config.max_subscriptions,
-        ) {
-            Ok(params) => params,
-            Err(e) => return respond_hub_error(ctx, id, e),
-        };
-        if let Err(denied) = self.authorize_all(ctx, &request.head(), &params.channels) {
-            let _ = ctx.respond(id, denied.response());
+        let Some(params) = self.multi_channel_request(ctx, id, request) else {
             return;
-        }
+        };
         if request.method() == "HEAD" {
             let _ = ctx.start_stream(id, &Self::event_stream_head());
             return;
@@ -577,6 +566,37 @@ impl HubServer {
             self.send_replay(ctx, conn, name, subscription.replay);
         }
         self.arm_wake(ctx);
+    }
+
+    /// The query of `/events` or `/poll`, if it is valid and the request may subscribe to
+    /// every channel it names; otherwise the request is answered (`400`, `429`, `401`,
+    /// `403`) and `None` returned.
+    fn multi_channel_request(
+        &self,
+        ctx: &mut Context<'_>,
+        id: RequestId,
+        request: &Request,
+    ) -> Option<MultiParams> {
+        let config = self.config();
+        let params = match MultiParams::parse(
+            request.query(),
+            config.default_poll_timeout,
+            config.max_poll_timeout,
+            config.max_subscriptions,
+        ) {
+            Ok(params) => params,
+            Err(e) => {
+                respond_hub_error(ctx, id, e);
+                return None;
+            }
+        };
+        match self.authorize_all(ctx, &request.head(), &params.channels) {
+            Ok(()) => Some(params),
+            Err(denied) => {
+                let _ = ctx.respond(id, denied.response());
+                None
+            }
+        }
     }
 
     /// May this request subscribe to every one of `channels`? The first refusal answers.

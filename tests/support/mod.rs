@@ -4,6 +4,7 @@
 //!   built by hand, server frames and HTTP responses parsed from bytes;
 //! - [`memory`]: clients of an in-memory [`ServerPair`](pushwire::pair::ServerPair), for
 //!   protocol behaviour on a virtual clock;
+//! - [`hub`]: the hub in memory, and publishing to it;
 //! - [`event_source`]: a browser's `EventSource` of an in-memory server;
 //! - [`net`]: a real server on a thread, raw TCP and tungstenite clients, for what only
 //!   the mio driver does.
@@ -11,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod event_source;
+pub mod hub;
 pub mod memory;
 pub mod net;
 
@@ -27,6 +29,8 @@ use pushwire::{
 
 #[allow(unused_imports)]
 pub use event_source::*;
+#[allow(unused_imports)]
+pub use hub::*;
 #[allow(unused_imports)]
 pub use memory::*;
 #[allow(unused_imports)]

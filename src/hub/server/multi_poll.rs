@@ -30,7 +30,7 @@ use std::time::Duration;
 use super::{HubServer, json_response, no_content, respond_hub_error};
 use crate::http::{Body, Request, StatusCode};
 use crate::hub::json::{self, BatchMeta};
-use crate::hub::query::{ChannelCursor, MultiParams};
+use crate::hub::query::ChannelCursor;
 use crate::hub::{Cursor, Fanout, PollOutcome};
 use crate::server::{Context, RequestId};
 
@@ -72,20 +72,9 @@ impl HubServer {
         id: RequestId,
         request: &Request,
     ) {
-        let config = self.config();
-        let params = match MultiParams::parse(
-            request.query(),
-            config.default_poll_timeout,
-            config.max_poll_timeout,
-            config.max_subscriptions,
-        ) {
-            Ok(params) => params,
-            Err(e) => return respond_hub_error(ctx, id, e),
-        };
-        if let Err(denied) = self.authorize_all(ctx, &request.head(), &params.channels) {
-            let _ = ctx.respond(id, denied.response());
+        let Some(params) = self.multi_channel_request(ctx, id, request) else {
             return;
-        }
+        };
         let new_channels = params
             .channels
             .iter()
