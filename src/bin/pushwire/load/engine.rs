@@ -11,12 +11,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::error::{ConnError, LoadError, SetupError, body_text};
+use super::event_stream::EventStreamReader;
 use super::wire::{
     EchoEvent, EchoVerifier, HttpReader, HttpResponse, MessageReader, Pattern, WsMessage,
     message_body, parse_body,
 };
 use super::{ErrorLog, Histogram, LoadConfig, Mode, Report, Round, Target, Transport};
 use pushwire::hub::json::{parse_batch, parse_message, parse_published, parse_subscribed};
+use pushwire::hub::sse::{Event, EventId};
 use pushwire::status::Status;
 use pushwire::ws::client_handshake::ClientHandshake;
 use pushwire::ws::frame::{OpCode, write_frame};
@@ -40,8 +42,12 @@ const REPARK: Duration = Duration::from_secs(10);
 const ROUND: Duration = Duration::from_secs(10);
 /// `timeout=` of long-polls (seconds): the server holds them this long before a 204.
 const POLL_TIMEOUT: u32 = 30;
-/// Largest subscriber message accepted.
+/// Largest subscriber message accepted (a WebSocket message, or an event stream's line
+/// or event).
 const MAX_FRAME_MESSAGE: usize = 1 << 20;
+/// Most content bytes one event stream may carry over a run (a fan-out round is one
+/// event per stream, plus a keepalive comment every 15 s).
+const MAX_EVENT_STREAM: usize = 1 << 30;
 /// Size of the shared read buffer.
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -83,6 +89,7 @@ enum Proto {
     },
     Echo(EchoConn),
     Subscriber(Subscriber),
+    Streamer(Streamer),
     Poller(Poller),
     Publisher(Publisher),
 }
@@ -96,6 +103,15 @@ struct EchoConn {
 
 struct Subscriber {
     reader: MessageReader,
+    /// Fan-out rounds received.
+    rounds: u32,
+}
+
+/// A Server-Sent Events subscriber: one `GET` whose answer is the channel's stream.
+struct Streamer {
+    reader: EventStreamReader,
+    /// The events of the last read, handed out (kept for its allocation).
+    events: Vec<Event>,
     /// Fan-out rounds received.
     rounds: u32,
 }
@@ -471,6 +487,10 @@ impl<'c> Engine<'c> {
                 p.outstanding = true;
                 p.written = false;
             }
+            Proto::Streamer(_) => {
+                let since = self.base_id.unwrap_or(0);
+                write_stream_request(&mut conn.out, &self.target, since, self.epoch.as_deref());
+            }
             Proto::Publisher(p) => {
                 write_setup_poll(&mut conn.out, &self.target, 0);
                 p.pending.push_back(Pending::Setup);
@@ -527,6 +547,7 @@ impl<'c> Engine<'c> {
             }
             Proto::Echo(e) => self.on_echo_bytes(e, out, *closing, data),
             Proto::Subscriber(s) => self.on_subscriber_bytes(s, out, *closing, data),
+            Proto::Streamer(s) => self.on_stream_bytes(s, opening, data),
             Proto::Poller(p) => {
                 let mut pos = 0;
                 while pos < data.len() {
@@ -1174,6 +1195,93 @@ impl<'c> Engine<'c> {
         }
     }
 
+    /// Bytes on an event stream: every event they complete is taken (those before a
+    /// broken part of the stream too), then the stream's error, if any, ends it.
+    fn on_stream_bytes(
+        &mut self,
+        s: &mut Streamer,
+        opening: &mut bool,
+        data: &[u8],
+    ) -> Result<bool, ConnError> {
+        let mut events = std::mem::take(&mut s.events);
+        let read = s.reader.feed(data, &mut events);
+        let now = self.now_ns();
+        for event in events.drain(..) {
+            self.on_stream_event(s, opening, event, now);
+        }
+        s.events = events;
+        read.map_err(ConnError::Stream)?;
+        Ok(true)
+    }
+
+    /// One event of a subscriber's stream (docs/transports-design.md §1). Its `id` field
+    /// (`E:N`, the cursor a reconnect sends back) must name the same stream and message
+    /// as its data.
+    fn on_stream_event(&mut self, s: &mut Streamer, opening: &mut bool, event: Event, now: u64) {
+        match event.event_type() {
+            "subscribed" => {
+                match parse_subscribed(event.data().as_bytes()) {
+                    Ok(first) => {
+                        if !same_cursor(event.last_event_id(), &first.epoch, first.next) {
+                            self.mismatch(format!(
+                                "a stream's subscribed event has id {:?} for next {} of {}",
+                                event.last_event_id(),
+                                first.next,
+                                first.epoch
+                            ));
+                        }
+                        if first.next != self.base_id.unwrap_or(0) {
+                            self.mismatch(format!(
+                                "a stream subscribed at {}, the channel's last id was {}",
+                                first.next,
+                                self.base_id.unwrap_or(0)
+                            ));
+                        }
+                        self.same_epoch(first.epoch, "a stream's subscribed event");
+                    }
+                    Err(e) => self.mismatch(format!("a stream's subscribed event: {e}")),
+                }
+                // Subscribed (the hub has it, as a WebSocket subscriber after its 101).
+                if *opening {
+                    *opening = false;
+                    self.opening -= 1;
+                    self.opened += 1;
+                }
+            }
+            "message" => {
+                let (id, text) = match parse_message(event.data().as_bytes()) {
+                    Ok(m) => m,
+                    Err(e) => return self.mismatch(format!("a stream's message event: {e}")),
+                };
+                let epoch = self.epoch.clone().unwrap_or_default();
+                if !same_cursor(event.last_event_id(), &epoch, id) {
+                    self.mismatch(format!(
+                        "message {id} arrived with event id {:?} (the stream is {epoch})",
+                        event.last_event_id()
+                    ));
+                }
+                match parse_body(&text, self.cfg.size) {
+                    Ok((t, seq)) => {
+                        let want = self.base_id.unwrap_or(0) + 1 + seq;
+                        if id != want {
+                            self.mismatch(format!("message {seq} arrived with id {id}"));
+                        }
+                        let mut got = u64::from(s.rounds);
+                        let bytes = event.data().len() as u64;
+                        self.fanout_receipt(&mut got, seq, now.saturating_sub(t), bytes, now);
+                        s.rounds = got as u32;
+                    }
+                    Err(e) => self.mismatch(format!("a stream's message: {e}")),
+                }
+            }
+            "reset" => self.mismatch("a stream was reset"),
+            "missed" => self
+                .errors
+                .add("an event stream reports missed messages", 1),
+            other => self.mismatch(format!("a stream sent an event of type {other:?}")),
+        }
+    }
+
     /// Writes the next long-poll of every waiter that has none outstanding.
     fn repark(&mut self, n: usize) {
         for id in 0..n {
@@ -1211,6 +1319,13 @@ impl<'c> Engine<'c> {
                     buf: Vec::new(),
                     echo: false,
                 }
+            }),
+            Transport::Sse => self.connect_all(n, |_| {
+                Proto::Streamer(Streamer {
+                    reader: EventStreamReader::new(MAX_FRAME_MESSAGE, MAX_EVENT_STREAM),
+                    events: Vec::new(),
+                    rounds: 0,
+                })
             }),
         }
         let mut quiet_since = Instant::now();
@@ -1280,6 +1395,7 @@ impl<'c> Engine<'c> {
                 let behind = self.conns[id].as_ref().is_some_and(|c| match &c.proto {
                     Proto::Poller(p) => p.next_seq <= u64::from(index),
                     Proto::Subscriber(s) => s.rounds <= index,
+                    Proto::Streamer(s) => s.rounds <= index,
                     _ => true,
                 });
                 if behind && let Some(conn) = self.conns[id].take() {
@@ -1371,6 +1487,26 @@ fn write_setup_poll(out: &mut Vec<u8>, target: &Target, since: u64) {
         "GET {}?since={since}&timeout=0&limit=1000 HTTP/1.1\r\nHost: {}\r\n\r\n",
         target.channel_path, target.host
     );
+}
+
+/// An event stream's request: what a browser's `EventSource` sends, with the cursor of
+/// the setup so that the stream starts exactly after the history the run found.
+fn write_stream_request(out: &mut Vec<u8>, target: &Target, since: u64, epoch: Option<&str>) {
+    let _ = write!(out, "GET {}?since={since}", target.channel_path);
+    if let Some(epoch) = epoch {
+        let _ = write!(out, "&epoch={epoch}");
+    }
+    let _ = write!(
+        out,
+        " HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
+        target.host
+    );
+}
+
+/// Does an event's id field (`E:N`) name stream `epoch` and message `id`? Read with the
+/// hub's own strict reader: the one spelling a reconnect would send back.
+fn same_cursor(event_id: &str, epoch: &str, id: u64) -> bool {
+    EventId::parse(event_id).is_some_and(|at| at.epoch.text().as_str() == epoch && at.id == id)
 }
 
 fn write_poll(out: &mut Vec<u8>, target: &Target, since: u64, epoch: Option<&str>) {

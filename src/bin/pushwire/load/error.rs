@@ -12,6 +12,7 @@ use pushwire::hub::json::JsonError;
 use pushwire::ws::client_handshake::ClientHandshakeError;
 
 use super::Mode;
+use super::event_stream::StreamError;
 use super::wire::{FrameError, ResponseError};
 
 /// Why a run could not start (problems during a run are counted in the report).
@@ -215,6 +216,8 @@ pub(super) enum ConnError {
     Frames(FrameError),
     /// The server's HTTP responses cannot be read.
     Response(ResponseError),
+    /// A subscriber's event stream cannot be read, or was refused or ended.
+    Stream(StreamError),
     /// The server sent a Close we had not asked for; its payload.
     WebSocketClosed(Vec<u8>),
     /// A long-poll was answered with a status other than 200 or 204.
@@ -250,6 +253,7 @@ impl fmt::Display for ConnError {
             ConnError::Handshake(e) => write!(f, "handshake: {e}"),
             ConnError::Frames(e) => write!(f, "{e}"),
             ConnError::Response(e) => write!(f, "{e}"),
+            ConnError::Stream(e) => write!(f, "{e}"),
             ConnError::WebSocketClosed(payload) => write!(
                 f,
                 "the server closed the WebSocket: {}",

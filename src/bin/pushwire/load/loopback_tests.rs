@@ -177,13 +177,18 @@ fn longpoll_delivers_every_message_to_every_poller() {
 }
 
 #[test]
-fn fanout_over_longpoll_and_websocket() {
+fn fanout_over_longpoll_websocket_and_event_streams() {
     let server = TestServer::start(HubServer::new(HubConfig::default()));
-    for (scheme, transport) in [("http", Transport::LongPoll), ("ws", Transport::Ws)] {
+    for (scheme, transport) in [
+        ("http", Transport::LongPoll),
+        ("ws", Transport::Ws),
+        ("http", Transport::Sse),
+    ] {
         let url = format!("{scheme}://{}/channels/load-fan", server.addr);
         let mut config = brief(url, Mode::Fanout);
         config.rounds = 2;
         config.conns = 20;
+        config.transport = Some(transport);
         let report = run(&config);
         assert_clean(&report);
         assert_eq!(report.transport, Some(transport));

@@ -17,10 +17,11 @@
 //!   monotonic clock, which the receivers share: latency is receipt time minus `T`.
 //!   Every poller must see every sequence number once, in order; a gap, a repeat, or a
 //!   `"missed"` is an error.
-//! - **fanout**: `conns` waiters on one channel — parked long-polls, or WebSocket
-//!   subscribers ([`Transport`]) — then ONE publish, and per waiter the time from the
-//!   publish's last byte leaving us until its response (or frame) has been received in
-//!   full. Repeated `rounds` times, re-parking between rounds. A parked long-poll gives no
+//! - **fanout**: `conns` waiters on one channel — parked long-polls, WebSocket
+//!   subscribers, or Server-Sent Events streams ([`Transport`]) — then ONE publish, and per
+//!   waiter the time from the publish until its response (frame, event) has been received
+//!   in full. Repeated `rounds` times, re-parking between rounds. A subscriber is ready at
+//!   its 101 (WebSocket) or its `event: subscribed` (SSE); a parked long-poll gives no
 //!   signal, so each round waits a settle time of 1 s after the last request was written.
 //!
 //! The channel should be one nobody else publishes to: messages are checked against the
@@ -60,6 +61,7 @@ use pushwire::client::WsUrl;
 
 mod engine;
 mod error;
+mod event_stream;
 mod hist;
 #[cfg(test)]
 mod loopback_tests;
@@ -97,14 +99,17 @@ pub(crate) enum Transport {
     LongPoll,
     /// WebSocket subscribers.
     Ws,
+    /// Server-Sent Events subscribers: `GET` with `Accept: text/event-stream`.
+    Sse,
 }
 
 impl Transport {
-    /// `longpoll`, `ws`.
+    /// `longpoll`, `ws`, `sse`.
     fn name(self) -> &'static str {
         match self {
             Transport::LongPoll => "longpoll",
             Transport::Ws => "ws",
+            Transport::Sse => "sse",
         }
     }
 }
