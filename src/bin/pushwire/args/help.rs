@@ -333,7 +333,8 @@ pub(super) fn load_help() -> String {
 Generate load against a pushwire server (or any WebSocket echo server), on one thread and
 one event loop, with a progress line on stderr once a second and a summary on stdout: a
 readable block, then one line 'LOAD mode=... conns=... size=... depth=... msgs=...
-msgs_per_s=... mb_per_s=... p50_us=... p99_us=... max_us=... errors=... mismatches=...'.
+msgs_per_s=... mb_per_s=... p50_us=... p99_us=... max_us=... errors=... mismatches=...
+connect_ms=...'.
 
 Modes:
   echo      CONNS WebSocket connections each keep DEPTH messages of SIZE bytes in flight;

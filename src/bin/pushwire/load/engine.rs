@@ -177,6 +177,8 @@ struct Engine<'c> {
     /// Connections opening now, and opened so far.
     opening: usize,
     opened: usize,
+    /// How long [`Engine::connect_all`] took.
+    connect_time: Duration,
     /// Index of the publisher connection (longpoll, fanout).
     publisher: usize,
     /// The channel's last id before the run, from the setup request.
@@ -241,6 +243,7 @@ impl<'c> Engine<'c> {
             rounds: Vec::new(),
             opening: 0,
             opened: 0,
+            connect_time: Duration::ZERO,
             publisher: cfg.conns,
             base_id: None,
             epoch: None,
@@ -280,6 +283,7 @@ impl<'c> Engine<'c> {
             transport: (self.cfg.mode == Mode::Fanout).then(|| self.cfg.fanout_transport()),
             conns: self.cfg.conns,
             connected: self.opened,
+            connect_time: self.connect_time,
             size: self.cfg.size,
             depth: if self.cfg.mode == Mode::Echo {
                 self.cfg.depth
@@ -753,7 +757,8 @@ impl<'c> Engine<'c> {
     /// [`CONNECT_PHASE`].
     fn connect_all(&mut self, n: usize, mut make: impl FnMut(&mut Self) -> Proto) {
         self.phase = "connect".into();
-        let deadline = Instant::now() + CONNECT_PHASE;
+        let started = Instant::now();
+        let deadline = started + CONNECT_PHASE;
         let mut next = 0;
         loop {
             while next < n && self.opening < self.cfg.connect_concurrency {
@@ -788,6 +793,7 @@ impl<'c> Engine<'c> {
             }
             self.turn(Duration::from_millis(10));
         }
+        self.connect_time = started.elapsed();
     }
 
     // ===== the publisher =====

@@ -202,6 +202,9 @@ struct Report {
     conns: usize,
     /// Connections that opened.
     connected: usize,
+    /// How long opening them took: from the first connect until the last one was open
+    /// (its 101, its `event: subscribed`, or its first long-poll written) or given up.
+    connect_time: Duration,
     /// Message size (see [`LoadConfig::size`]).
     size: usize,
     /// Depth (echo).
@@ -247,12 +250,12 @@ impl Report {
 
     /// The machine-readable line:
     /// `LOAD mode=... conns=... size=... depth=... msgs=... msgs_per_s=... mb_per_s=...
-    /// p50_us=... p99_us=... max_us=... errors=... mismatches=...`, then for fan-out
-    /// `transport=... rounds=...`.
+    /// p50_us=... p99_us=... max_us=... errors=... mismatches=... connect_ms=...`, then for
+    /// fan-out `transport=... rounds=...`.
     fn load_line(&self) -> String {
         let mut line = format!(
             "LOAD mode={} conns={} size={} depth={} msgs={} msgs_per_s={:.0} mb_per_s={:.3} \
-             p50_us={} p99_us={} max_us={} errors={} mismatches={}",
+             p50_us={} p99_us={} max_us={} errors={} mismatches={} connect_ms={}",
             self.mode.name(),
             self.conns,
             self.size,
@@ -265,6 +268,7 @@ impl Report {
             us(self.latency.max()),
             self.errors,
             self.mismatches,
+            self.connect_time.as_millis(),
         );
         if let Some(t) = self.transport {
             line.push_str(&format!(
@@ -284,8 +288,10 @@ impl Report {
             (mode, _) => mode.name().to_string(),
         };
         s.push_str(&format!(
-            "pushwire load: {what}, {} of {} connections opened\n",
-            self.connected, self.conns
+            "pushwire load: {what}, {} of {} connections opened in {}\n",
+            self.connected,
+            self.conns,
+            fmt_ns(self.connect_time.as_nanos() as u64)
         ));
         match self.mode {
             Mode::Echo => s.push_str(&format!(
@@ -605,6 +611,7 @@ mod tests {
             transport: None,
             conns: 4,
             connected: 4,
+            connect_time: Duration::from_millis(12),
             size: 20,
             depth: 2,
             msgs: 1000,
@@ -621,7 +628,7 @@ mod tests {
         assert_eq!(
             report.load_line(),
             "LOAD mode=echo conns=4 size=20 depth=2 msgs=1000 msgs_per_s=2000 mb_per_s=0.040 \
-             p50_us=40 p99_us=60 max_us=60 errors=0 mismatches=0"
+             p50_us=40 p99_us=60 max_us=60 errors=0 mismatches=0 connect_ms=12"
         );
         assert!(
             report
