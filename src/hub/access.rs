@@ -42,8 +42,10 @@ pub struct AccessRequest<'a> {
     /// ([`bearer_token`]); `None` if it carries none.
     pub token: Option<&'a str>,
     /// The request's head: its fields (cookies), target and version. For a WebSocket,
-    /// the upgrade request's.
-    pub head: &'a RequestHead<'a>,
+    /// the upgrade request's. `None` for a command over a multiplexed WebSocket (`/ws`,
+    /// `pushwire.v1`): the upgrade is long gone, and the command is judged by the token
+    /// the upgrade carried.
+    pub head: Option<&'a RequestHead<'a>>,
     /// The calendar time of the loop's turn ([`Context::wall_time`](crate::Context::wall_time)).
     pub now: SystemTime,
 }

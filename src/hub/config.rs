@@ -54,6 +54,11 @@ pub struct HubConfig {
     /// The reconnection delay a Server-Sent Events stream asks browsers for (its
     /// `retry:` field, WHATWG HTML §9.2.6). Default 3 s.
     pub sse_retry: Duration,
+    /// Channels one connection or request may follow at once over the multi-channel
+    /// endpoints (`/ws` with `pushwire.v1`, `/events`, `/poll`). Default 64. Past it: an
+    /// `error` frame with status 429 over `/ws`, `429` for `/events` and `/poll`. Each
+    /// subscription costs the hub a waiter entry, so this bounds what one client holds.
+    pub max_subscriptions: usize,
     /// Where the streams live: in memory (lost when the process ends; a restart begins
     /// new epochs), or in a durable log on disk. Default: memory.
     pub storage: Storage,
@@ -87,6 +92,7 @@ impl Default for HubConfig {
             max_poll_timeout: Duration::from_secs(120),
             sse_heartbeat: Duration::from_secs(15),
             sse_retry: Duration::from_secs(3),
+            max_subscriptions: 64,
             storage: Storage::Memory,
         }
     }
@@ -104,6 +110,9 @@ impl HubConfig {
         }
         if self.max_channels == 0 {
             return fail("max_channels", "must be at least 1");
+        }
+        if self.max_subscriptions == 0 {
+            return fail("max_subscriptions", "must be at least 1");
         }
         if self.poll_limit == 0 {
             return fail("poll_limit", "must be at least 1");

@@ -596,6 +596,21 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
         now: Instant,
     ) -> Result<PollOutcome, HubError> {
         let max_bytes = self.config.max_batch_bytes;
+        self.poll_within(name, cursor, limit, max_bytes, park_as, now)
+    }
+
+    /// [`poll`](Hub::poll) with an answer of at most `max_bytes` of messages (and, as
+    /// always, at least one): for a request on several channels, whose answers share one
+    /// budget.
+    pub fn poll_within(
+        &mut self,
+        name: &str,
+        cursor: Cursor,
+        limit: usize,
+        max_bytes: usize,
+        park_as: Option<P>,
+        now: Instant,
+    ) -> Result<PollOutcome, HubError> {
         match self.channels.get(name) {
             Some(entry) => {
                 let position = entry.log.position(cursor.since, cursor.epoch);

@@ -38,6 +38,10 @@ pub enum Origin {
     Http(RequestId),
     /// A WebSocket publisher, closed with the error's code if it fails.
     WebSocket(ConnId),
+    /// A `publish` command over a `pushwire.v1` connection, answered with an `ack` (or an
+    /// `error` frame): the connection, and the key under which the server keeps the
+    /// command's `ref`, if it had one.
+    Command(ConnId, Option<u64>),
     /// The application ([`HubServer::publish`](crate::hub::HubServer::publish)).
     Local,
 }

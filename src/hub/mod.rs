@@ -88,6 +88,14 @@ pub enum HubError {
     /// A parameter the hub reads appears twice in the query (400): we refuse to guess
     /// which one was meant.
     DuplicateParameter(&'static str),
+    /// A multi-channel request (`/poll`, `/events`) names no `channel=` (400).
+    NoChannel,
+    /// A `since`, `epoch` or `limit` before the first `channel=` of a multi-channel
+    /// request (400): it belongs to no channel.
+    UngroupedParameter(&'static str),
+    /// One connection or request would follow more than
+    /// [`HubConfig::max_subscriptions`] channels (429).
+    TooManySubscriptions,
     /// A published body is not valid UTF-8 (400): messages are text.
     NotUtf8,
     /// A message longer than [`HubConfig::max_message`] (413; close 1009 over WebSocket).
@@ -111,12 +119,15 @@ impl HubError {
             HubError::MessageTooLarge => StatusCode::CONTENT_TOO_LARGE,
             HubError::TooManyChannels | HubError::StorageFailed => StatusCode::SERVICE_UNAVAILABLE,
             HubError::MemoryFull => StatusCode::INSUFFICIENT_STORAGE,
+            HubError::TooManySubscriptions => StatusCode::TOO_MANY_REQUESTS,
             HubError::BadChannelName
             | HubError::BadSince
             | HubError::BadTimeout
             | HubError::BadEpoch
             | HubError::BadLimit
             | HubError::DuplicateParameter(_)
+            | HubError::NoChannel
+            | HubError::UngroupedParameter(_)
             | HubError::NotUtf8 => StatusCode::BAD_REQUEST,
         }
     }
@@ -151,6 +162,13 @@ impl fmt::Display for HubError {
             }
             HubError::BadLimit => f.write_str("limit must be a positive integer"),
             HubError::DuplicateParameter(name) => write!(f, "{name} given more than once"),
+            HubError::NoChannel => f.write_str("name the channels: channel=NAME, once for each"),
+            HubError::UngroupedParameter(name) => {
+                write!(f, "{name} must follow the channel= it belongs to")
+            }
+            HubError::TooManySubscriptions => f.write_str(
+                "too many subscriptions: more channels than the hub's max subscriptions limit",
+            ),
             HubError::NotUtf8 => f.write_str("message body must be valid utf-8"),
             HubError::MessageTooLarge => {
                 f.write_str("message too large: longer than the hub's max message size")
@@ -206,9 +224,13 @@ mod tests {
             HubError::TooManyChannels,
             HubError::MemoryFull,
             HubError::StorageFailed,
+            HubError::NoChannel,
+            HubError::UngroupedParameter("since"),
+            HubError::TooManySubscriptions,
         ] {
             let expected = match err {
                 HubError::NotChannelPath => 404,
+                HubError::TooManySubscriptions => 429,
                 HubError::MessageTooLarge => 413,
                 HubError::TooManyChannels | HubError::StorageFailed => 503,
                 HubError::MemoryFull => 507,

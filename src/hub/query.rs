@@ -115,66 +115,234 @@ impl PollParams {
         default_timeout: Duration,
         max_timeout: Duration,
     ) -> Result<PollParams, HubError> {
-        let mut since = None;
-        let mut epoch = None;
-        let mut limit = None;
-        let mut timeout = None;
-        for pair in query.unwrap_or("").split('&') {
-            if pair.is_empty() {
-                continue;
-            }
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let Some(name) = percent_decode(name) else {
-                continue;
-            };
-            match &*name {
-                b"since" => {
-                    if since.is_some() {
-                        return Err(HubError::DuplicateParameter("since"));
-                    }
-                    let value = percent_decode(value).ok_or(HubError::BadSince)?;
-                    since = Some(parse_decimal(&value).ok_or(HubError::BadSince)?);
-                }
-                b"epoch" => {
-                    if epoch.is_some() {
-                        return Err(HubError::DuplicateParameter("epoch"));
-                    }
-                    let value = percent_decode(value).ok_or(HubError::BadEpoch)?;
-                    let text = std::str::from_utf8(&value).map_err(|_| HubError::BadEpoch)?;
-                    epoch = Some(Epoch::parse(text).ok_or(HubError::BadEpoch)?);
-                }
-                b"limit" => {
-                    if limit.is_some() {
-                        return Err(HubError::DuplicateParameter("limit"));
-                    }
-                    let value = percent_decode(value).ok_or(HubError::BadLimit)?;
-                    let digits_only = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
-                    let k = match parse_decimal(&value) {
-                        Some(k) => usize::try_from(k).unwrap_or(usize::MAX),
-                        None if digits_only => usize::MAX, // past u64: "as many as allowed"
-                        None => return Err(HubError::BadLimit),
-                    };
-                    if k == 0 {
-                        return Err(HubError::BadLimit);
-                    }
-                    limit = Some(k);
-                }
-                b"timeout" => {
-                    if timeout.is_some() {
-                        return Err(HubError::DuplicateParameter("timeout"));
-                    }
-                    let value = percent_decode(value).ok_or(HubError::BadTimeout)?;
-                    timeout = Some(parse_seconds(&value).ok_or(HubError::BadTimeout)?);
-                }
-                _ => {}
+        let mut cursor = CursorFields::default();
+        let mut timeout = TimeoutField::default();
+        for (name, value) in pairs(query) {
+            if !cursor.read(&name, value)? {
+                timeout.read(&name, value)?;
             }
         }
         Ok(PollParams {
-            since,
-            epoch,
-            limit,
-            timeout: timeout.unwrap_or(default_timeout).min(max_timeout),
+            since: cursor.since,
+            epoch: cursor.epoch,
+            limit: cursor.limit,
+            timeout: timeout.or(default_timeout, max_timeout),
         })
+    }
+}
+
+/// One channel of a multi-channel request (`GET /poll`, `GET /events`): its name and
+/// where the client stands in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelCursor {
+    /// A valid channel name ([`is_valid_channel_name`]).
+    pub name: String,
+    /// `since` and `epoch` after this `channel=`.
+    pub cursor: Cursor,
+    /// `limit` after this `channel=` (long-poll only).
+    pub limit: Option<usize>,
+}
+
+/// The query of a request on several channels at once:
+/// `channel=a&since=5&epoch=E&channel=b&since=9&timeout=30`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiParams {
+    /// The channels, in the order the query names them.
+    pub channels: Vec<ChannelCursor>,
+    /// `timeout` (anywhere in the query), clamped as [`PollParams::parse`] does.
+    pub timeout: Duration,
+}
+
+impl MultiParams {
+    /// Reads a multi-channel query. Each `channel=NAME` starts a group, and the `since`,
+    /// `epoch` and `limit` after it (before the next `channel=`) belong to it, read as
+    /// [`PollParams::parse`] reads them; `timeout` is the request's and may stand
+    /// anywhere.
+    ///
+    /// - A name is taken as written, as in a path ([`channel_name`]): not
+    ///   percent-decoded, so one channel has one spelling; a bad one is
+    ///   [`HubError::BadChannelName`].
+    /// - No `channel=` at all: [`HubError::NoChannel`]; more than `max_channels`:
+    ///   [`HubError::TooManySubscriptions`] (checked as each group is read, so a query of
+    ///   ten thousand names is refused at the one past the limit).
+    /// - A channel named twice, or a group's parameter given twice:
+    ///   [`HubError::DuplicateParameter`]; a `since`, `epoch` or `limit` before the first
+    ///   `channel=`: [`HubError::UngroupedParameter`] (it belongs to no channel, and
+    ///   guessing which one was meant could skip messages).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pushwire::hub::query::MultiParams;
+    ///
+    /// let q = "channel=a&since=5&channel=b&timeout=10";
+    /// let p = MultiParams::parse(Some(q), Duration::from_secs(30), Duration::from_secs(120), 64)
+    ///     .unwrap();
+    /// assert_eq!(p.channels.len(), 2);
+    /// assert_eq!((p.channels[0].name.as_str(), p.channels[0].cursor.since), ("a", Some(5)));
+    /// assert_eq!((p.channels[1].name.as_str(), p.channels[1].cursor.since), ("b", None));
+    /// assert_eq!(p.timeout, Duration::from_secs(10));
+    /// ```
+    pub fn parse(
+        query: Option<&str>,
+        default_timeout: Duration,
+        max_timeout: Duration,
+        max_channels: usize,
+    ) -> Result<MultiParams, HubError> {
+        let mut channels: Vec<ChannelCursor> = Vec::new();
+        let mut group: Option<(String, CursorFields)> = None;
+        let mut timeout = TimeoutField::default();
+        for (name, value) in pairs(query) {
+            if &*name == b"channel" {
+                if !is_valid_channel_name(value) {
+                    return Err(HubError::BadChannelName);
+                }
+                let known = |n: &str| {
+                    channels.iter().any(|c| c.name == n)
+                        || group.as_ref().is_some_and(|(g, _)| g == n)
+                };
+                if known(value) {
+                    return Err(HubError::DuplicateParameter("channel"));
+                }
+                if channels.len() + usize::from(group.is_some()) >= max_channels {
+                    return Err(HubError::TooManySubscriptions);
+                }
+                if let Some((name, fields)) = group.take() {
+                    channels.push(fields.into_group(name));
+                }
+                group = Some((value.to_string(), CursorFields::default()));
+                continue;
+            }
+            if timeout.read(&name, value)? {
+                continue;
+            }
+            match &mut group {
+                Some((_, fields)) => {
+                    fields.read(&name, value)?;
+                }
+                None => {
+                    // Parse it anyway for its own error, then refuse it for where it is.
+                    if CursorFields::default().read(&name, value)? {
+                        return Err(HubError::UngroupedParameter(CursorFields::label(&name)));
+                    }
+                }
+            }
+        }
+        if let Some((name, fields)) = group.take() {
+            channels.push(fields.into_group(name));
+        }
+        if channels.is_empty() {
+            return Err(HubError::NoChannel);
+        }
+        Ok(MultiParams {
+            channels,
+            timeout: timeout.or(default_timeout, max_timeout),
+        })
+    }
+}
+
+/// The query's `name=value` pairs, names percent-decoded; empty pairs and names that are
+/// not valid percent-encoding (not ours) skipped.
+fn pairs(query: Option<&str>) -> impl Iterator<Item = (Cow<'_, [u8]>, &str)> {
+    query.unwrap_or("").split('&').filter_map(|pair| {
+        if pair.is_empty() {
+            return None;
+        }
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        Some((percent_decode(name)?, value))
+    })
+}
+
+/// `since`, `epoch` and `limit`, each at most once.
+#[derive(Debug, Default)]
+struct CursorFields {
+    since: Option<u64>,
+    epoch: Option<Epoch>,
+    limit: Option<usize>,
+}
+
+impl CursorFields {
+    /// The group of channel `name`.
+    fn into_group(self, name: String) -> ChannelCursor {
+        ChannelCursor {
+            name,
+            cursor: Cursor {
+                since: self.since,
+                epoch: self.epoch,
+            },
+            limit: self.limit,
+        }
+    }
+
+    /// The parameter's name as an error names it.
+    fn label(name: &[u8]) -> &'static str {
+        match name {
+            b"since" => "since",
+            b"epoch" => "epoch",
+            _ => "limit",
+        }
+    }
+
+    /// Reads the pair if it is one of ours: `Ok(true)`; `Ok(false)` for any other name.
+    fn read(&mut self, name: &[u8], value: &str) -> Result<bool, HubError> {
+        match name {
+            b"since" => {
+                if self.since.is_some() {
+                    return Err(HubError::DuplicateParameter("since"));
+                }
+                let value = percent_decode(value).ok_or(HubError::BadSince)?;
+                self.since = Some(parse_decimal(&value).ok_or(HubError::BadSince)?);
+            }
+            b"epoch" => {
+                if self.epoch.is_some() {
+                    return Err(HubError::DuplicateParameter("epoch"));
+                }
+                let value = percent_decode(value).ok_or(HubError::BadEpoch)?;
+                let text = std::str::from_utf8(&value).map_err(|_| HubError::BadEpoch)?;
+                self.epoch = Some(Epoch::parse(text).ok_or(HubError::BadEpoch)?);
+            }
+            b"limit" => {
+                if self.limit.is_some() {
+                    return Err(HubError::DuplicateParameter("limit"));
+                }
+                let value = percent_decode(value).ok_or(HubError::BadLimit)?;
+                let digits_only = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
+                let k = match parse_decimal(&value) {
+                    Some(k) => usize::try_from(k).unwrap_or(usize::MAX),
+                    None if digits_only => usize::MAX, // past u64: "as many as allowed"
+                    None => return Err(HubError::BadLimit),
+                };
+                if k == 0 {
+                    return Err(HubError::BadLimit);
+                }
+                self.limit = Some(k);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// `timeout`, at most once.
+#[derive(Debug, Default)]
+struct TimeoutField(Option<Duration>);
+
+impl TimeoutField {
+    /// Reads the pair if it is `timeout`: `Ok(true)`; `Ok(false)` for any other name.
+    fn read(&mut self, name: &[u8], value: &str) -> Result<bool, HubError> {
+        if name != b"timeout" {
+            return Ok(false);
+        }
+        if self.0.is_some() {
+            return Err(HubError::DuplicateParameter("timeout"));
+        }
+        let value = percent_decode(value).ok_or(HubError::BadTimeout)?;
+        self.0 = Some(parse_seconds(&value).ok_or(HubError::BadTimeout)?);
+        Ok(true)
+    }
+
+    /// The timeout given, or `default`, at most `max`.
+    fn or(&self, default: Duration, max: Duration) -> Duration {
+        self.0.unwrap_or(default).min(max)
     }
 }
 
@@ -473,5 +641,79 @@ mod tests {
         assert_eq!(percent_decode("%4").as_deref(), None);
         assert_eq!(percent_decode("%g0").as_deref(), None);
         assert!(matches!(percent_decode("plain"), Some(Cow::Borrowed(_))));
+    }
+
+    fn multi(query: &str) -> Result<MultiParams, HubError> {
+        MultiParams::parse(Some(query), DEFAULT, MAX, 3)
+    }
+
+    #[test]
+    fn each_channel_owns_the_cursor_that_follows_it() {
+        let epoch = "ASNFZ4mrze8";
+        let q = format!("channel=a&since=5&epoch={epoch}&limit=2&channel=b&timeout=0.5");
+        let p = multi(&q).unwrap();
+        assert_eq!(p.timeout, Duration::from_millis(500));
+        assert_eq!(p.channels.len(), 2);
+        let (a, b) = (&p.channels[0], &p.channels[1]);
+        assert_eq!(a.name, "a");
+        assert_eq!(a.cursor.since, Some(5));
+        assert_eq!(
+            a.cursor.epoch.map(|e| e.text().as_str().to_string()),
+            Some(epoch.into())
+        );
+        assert_eq!(a.limit, Some(2));
+        assert_eq!(
+            (b.name.as_str(), b.cursor, b.limit),
+            ("b", Cursor::default(), None)
+        );
+        // `timeout` may stand anywhere, also first; the default applies without it.
+        let p = multi("timeout=7&channel=x&since=1").unwrap();
+        assert_eq!(p.timeout, Duration::from_secs(7));
+        assert_eq!(multi("channel=x").unwrap().timeout, DEFAULT);
+    }
+
+    #[test]
+    fn a_multi_channel_query_without_channels_or_with_too_many_is_refused() {
+        assert_eq!(multi(""), Err(HubError::NoChannel));
+        assert_eq!(multi("timeout=3"), Err(HubError::NoChannel));
+        assert!(multi("channel=a&channel=b&channel=c").is_ok());
+        assert_eq!(
+            multi("channel=a&channel=b&channel=c&channel=d"),
+            Err(HubError::TooManySubscriptions)
+        );
+    }
+
+    #[test]
+    fn multi_channel_names_are_taken_as_written_and_once() {
+        assert_eq!(multi("channel=a%2Eb"), Err(HubError::BadChannelName));
+        assert_eq!(multi("channel="), Err(HubError::BadChannelName));
+        assert_eq!(multi("channel=a/b"), Err(HubError::BadChannelName));
+        assert_eq!(
+            multi("channel=a&since=1&channel=a"),
+            Err(HubError::DuplicateParameter("channel"))
+        );
+        assert_eq!(
+            multi("channel=a&since=1&since=2"),
+            Err(HubError::DuplicateParameter("since"))
+        );
+        // A repeated parameter in different groups is no repetition.
+        assert!(multi("channel=a&since=1&channel=b&since=2").is_ok());
+    }
+
+    #[test]
+    fn a_cursor_before_the_first_channel_belongs_to_none_and_is_refused() {
+        assert_eq!(
+            multi("since=4&channel=a"),
+            Err(HubError::UngroupedParameter("since"))
+        );
+        assert_eq!(
+            multi("limit=4&channel=a"),
+            Err(HubError::UngroupedParameter("limit"))
+        );
+        // Malformed, it is refused for what it is.
+        assert_eq!(multi("since=x&channel=a"), Err(HubError::BadSince));
+        assert_eq!(multi("channel=a&since=-1"), Err(HubError::BadSince));
+        // Unknown parameters are ignored wherever they are.
+        assert!(multi("_=1&channel=a&x=2").is_ok());
     }
 }

@@ -12,11 +12,14 @@
 //! | `GET /channels/{name}?since=N&epoch=E&limit=K&timeout=S` | `200` batch, or parked until a publish, or `204` after `S` s |
 //! | `HEAD /channels/{name}?...` | the `GET`'s status and headers at once, never parked |
 //! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}` (when `since` or `epoch` is given), the replay, then one frame per message |
+//! | `GET /ws` + WebSocket upgrade offering `pushwire.v1` | many channels on one socket, by command ([`mux`](super::mux)): `subscribe`, `unsubscribe`, `publish` (answered by `ack`) |
+//! | `GET /events?channel=a&since=N&epoch=E&channel=b` | Server-Sent Events of several channels, each event naming its channel |
+//! | `GET /poll?channel=a&since=N&epoch=E&channel=b&timeout=S` | one long-poll on several channels: `{"channels":[...]}` as soon as any has news, `204` after `S` s |
 //! | `GET /healthz` | `200` `ok` |
 //! | `GET /metrics` | the server's and the hub's counters in the Prometheus text format ([`super::metrics`]) |
 //! | `GET /` | the demo chat page |
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +27,10 @@ use super::access::{self, AccessRequest, Authorizer, Denied, Right};
 use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
 use super::event_streams::Keepalive;
 use super::metrics::{self, DeliveryStats};
-use super::sse;
+use super::query::{ChannelCursor, MultiParams};
 use super::{
     Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
-    channel_name, message_text,
+    channel_name, message_text, mux, sse,
 };
 use crate::error::SendError;
 use crate::http::{Body, Request, RequestHead, Response, StatusCode};
@@ -37,14 +40,23 @@ use crate::server::Handle;
 use crate::server::{ConnId, Context, Handler, RequestId, Upgrade};
 use crate::storage::disk::StorageError;
 use crate::ws::close::CloseCode;
-use crate::ws::compression::SharedMessage;
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
+
+mod followers;
+mod multi_poll;
+mod multiplexed;
+
+use followers::{Follower, Multiplexed, Rendered, write_named_event};
+use multi_poll::Parked;
 
 /// The WebSocket subprotocol of a channel subscription (`Sec-WebSocket-Protocol:
 /// pushwire`), selected when the client offers it: JSON text frames as the module docs
 /// describe. Offering it is optional for clients that offer no subprotocol at all.
 pub const SUBPROTOCOL: &str = "pushwire";
+
+/// Where a WebSocket speaking [`mux::SUBPROTOCOL`] (`pushwire.v1`) connects.
+pub const MULTIPLEXED_PATH: &str = "/ws";
 
 /// The demo page: HTML, CSS and JavaScript in one file, embedded in the binary.
 pub const DEMO_PAGE: &str = include_str!("demo.html");
@@ -55,19 +67,22 @@ pub struct HubServer {
     hub: Hub<RequestId, ConnId>,
     /// Where published messages wait before they are shown (see [`engine`](super::engine)).
     engine: Engine,
-    /// The channel of every parked long-poll (to unpark it at its timeout or when its
-    /// client leaves).
-    poll_channel: HashMap<RequestId, String>,
-    /// The channel of every subscriber, WebSocket or Server-Sent Events (to let go of it
-    /// when its connection ends).
-    channel_of: HashMap<ConnId, String>,
-    /// Accepted upgrades waiting for `on_open`: the channel, the cursor, and whether the
-    /// subscriber may publish over its socket.
-    opening: HashMap<ConnId, (String, Cursor, bool)>,
+    /// The channels of every parked long-poll (to unpark it at its timeout or when its
+    /// client leaves, and to answer a poll of several channels whole).
+    polls: HashMap<RequestId, Parked>,
+    /// Every connection that follows channels — WebSocket or Server-Sent Events, one
+    /// channel or several — and how (to render its deliveries, and to let go of its
+    /// channels when it ends).
+    followers: HashMap<ConnId, Follower>,
+    /// Accepted upgrades waiting for `on_open`.
+    opening: HashMap<ConnId, Opening>,
+    /// The `ref` of every `pushwire.v1` publish not yet committed, echoed in its `ack`
+    /// (kept here so that a publish's [`Origin`] stays a small copyable value).
+    references: HashMap<u64, mux::Ref<'static>>,
+    /// The key of the next entry of `references`.
+    next_reference: u64,
     /// Who may publish and subscribe; `None`: everyone ([`access`](super::access)).
     authorizer: Option<Box<dyn Authorizer>>,
-    /// Subscribers whose credentials do not allow publishing on their channel.
-    read_only: HashSet<ConnId>,
     /// `","`, shared by every poll answer sent as pieces.
     comma: Arc<[u8]>,
     /// Messages delivered and publishes refused, for `/metrics`.
@@ -108,11 +123,12 @@ impl HubServer {
         HubServer {
             hub,
             engine,
-            poll_channel: HashMap::new(),
-            channel_of: HashMap::new(),
+            polls: HashMap::new(),
+            followers: HashMap::new(),
             opening: HashMap::new(),
+            references: HashMap::new(),
+            next_reference: 0,
             authorizer: None,
-            read_only: HashSet::new(),
             comma: Arc::from(&b","[..]),
             delivery: DeliveryStats::default(),
             keepalive: Keepalive::default(),
@@ -136,14 +152,30 @@ impl HubServer {
         channel: &str,
         right: Right,
     ) -> Result<(), Denied> {
+        if self.authorizer.is_none() {
+            return Ok(());
+        }
+        let token = access::bearer_token(head, upgrade)?;
+        self.authorize_token(ctx, token.as_deref(), Some(head), channel, right)
+    }
+
+    /// May a client holding `token` (and sending `head`, if there is one) use `channel`
+    /// for `right`? Always, without an authorizer.
+    fn authorize_token(
+        &self,
+        ctx: &Context<'_>,
+        token: Option<&str>,
+        head: Option<&RequestHead<'_>>,
+        channel: &str,
+        right: Right,
+    ) -> Result<(), Denied> {
         let Some(authorizer) = &self.authorizer else {
             return Ok(());
         };
-        let token = access::bearer_token(head, upgrade)?;
         authorizer.authorize(&AccessRequest {
             channel,
             right,
-            token: token.as_deref(),
+            token,
             head,
             now: ctx.wall_time(),
         })
@@ -236,9 +268,17 @@ impl HubServer {
         origin: Origin,
     ) {
         let fanout = self.hub.commit(channel, prepared, ctx.now());
-        if let Origin::Http(request) = origin {
-            let body = Body::from(fanout.published_body());
-            let _ = ctx.respond(request, json_response(StatusCode::CREATED, body));
+        match origin {
+            Origin::Http(request) => {
+                let body = Body::from(fanout.published_body());
+                let _ = ctx.respond(request, json_response(StatusCode::CREATED, body));
+            }
+            Origin::Command(conn, reference) => {
+                let reference = self.take_reference(reference);
+                let ack = mux::ack(reference.as_ref(), channel, fanout.id, fanout.epoch);
+                self.answer(ctx, conn, ack);
+            }
+            Origin::WebSocket(_) | Origin::Local => {}
         }
         self.deliver(ctx, channel, &fanout);
         self.arm_wake(ctx);
@@ -265,6 +305,16 @@ impl HubServer {
                         Origin::WebSocket(conn) => {
                             let _ = ctx.close(conn, e.close_code(), &e.to_string());
                         }
+                        Origin::Command(conn, reference) => {
+                            let reference = self.take_reference(reference);
+                            let frame = mux::error(
+                                reference.as_ref(),
+                                Some(&w.name),
+                                e.status(),
+                                &e.to_string(),
+                            );
+                            self.answer(ctx, conn, frame);
+                        }
                         Origin::Local => {}
                     }
                 }
@@ -274,94 +324,95 @@ impl HubServer {
     }
 
     fn deliver(&mut self, ctx: &mut Context<'_>, channel: &str, fanout: &Fanout<RequestId>) {
-        if let Some(body) = &fanout.poll_body {
-            for request in &fanout.polls {
-                self.poll_channel.remove(request);
-            }
-            // The body was built once by the hub; the whole response is encoded once here
-            // and copied to every parked request.
-            let response = json_response(StatusCode::OK, Body::Shared(body.clone()));
-            self.delivery.longpoll += ctx.respond_all(&fanout.polls, &response) as u64;
-        }
+        self.answer_polls(ctx, fanout);
         let subscribers: Vec<ConnId> = self.hub.subscribers(channel).copied().collect();
-        // One frame, shared by every subscriber's output (not copied into each), and
-        // compressed once for all that compress it alike (permessage-deflate); one event
-        // for every Server-Sent Events subscriber, made when the first needs it.
-        let mut frame = SharedMessage::text(Arc::clone(&fanout.frame));
-        let mut event: Option<Arc<[u8]>> = None;
+        // The message in each shape its followers need, each made once (see `Rendered`).
+        let mut rendered = Rendered::new(channel, fanout.epoch, fanout.id, &fanout.frame);
         for conn in subscribers {
-            let stream = ctx.streamed_request(conn);
-            let sent = match stream {
-                Some(request) => {
-                    let event = event.get_or_insert_with(|| {
-                        sse::message_event(fanout.epoch, fanout.id, &fanout.frame)
-                    });
-                    ctx.stream_shared(request, event)
-                }
-                None => ctx.send_shared(conn, &mut frame),
+            let Some(follower) = self.followers.get(&conn) else {
+                continue;
+            };
+            let sent = if follower.holds_back() {
+                Err(SendError::Full)
+            } else {
+                rendered.send(ctx, conn, follower)
             };
             match sent {
-                Ok(()) if stream.is_some() => self.delivery.sse += 1,
+                Ok(()) if follower.stream().is_some() => self.delivery.sse += 1,
                 Ok(()) => self.delivery.websocket += 1,
                 Err(SendError::Full) => {
                     // Backpressure: stop sending to it, remember what it has; `on_drained`
                     // resumes it from there (or reports `missed` if history moved on).
                     self.hub.pause(channel, &conn, fanout.id - 1);
                 }
-                Err(_) => {
-                    self.hub.unsubscribe(channel, &conn, ctx.now());
-                    if stream.is_some() {
-                        self.keepalive.close();
-                        self.channel_of.remove(&conn);
-                    }
-                }
+                Err(_) => self.let_go(ctx, conn),
             }
         }
     }
 
-    /// Sends a replay (the `{"missed":K}` notice, then retained frames) to a subscriber,
-    /// pausing it again if its buffer fills: as WebSocket frames, or as events on a
-    /// Server-Sent Events stream.
+    /// Sends a replay (the `{"missed":K}` notice, then retained messages) to a follower
+    /// of `channel`, in its shape, pausing it again if its buffer fills.
     fn send_replay(&mut self, ctx: &mut Context<'_>, conn: ConnId, channel: &str, replay: Replay) {
-        let stream = ctx.streamed_request(conn);
-        let epoch = self.hub.get(channel).map(|c| c.epoch());
-        if let Some(missed) = replay.missed_frame() {
-            let _ = match stream {
-                Some(request) => {
-                    let mut event = Vec::with_capacity(missed.len() + 24);
-                    write_named_event(&mut event, "missed", None, &missed);
-                    ctx.stream(request, &event)
-                }
-                None => ctx.send(conn, &Message::text(missed)),
-            };
+        let Some(follower) = self.followers.get(&conn) else {
+            return;
+        };
+        let Some(epoch) = self.hub.get(channel).map(|c| c.epoch()) else {
+            return;
+        };
+        // What the follower had before this replay: where it resumes if it must wait.
+        let had = replay.first_id - replay.missed - 1;
+        if follower.holds_back() {
+            self.hub.pause(channel, &conn, had);
+            return;
         }
-        for (i, frame) in replay.frames.iter().enumerate() {
-            let id = replay.first_id + i as u64;
-            let sent = match (stream, epoch) {
-                (Some(request), Some(epoch)) => {
-                    ctx.stream_shared(request, &sse::message_event(epoch, id, frame))
+        let mut sent = Ok(());
+        if replay.missed > 0 {
+            sent = follower
+                .send_missed(ctx, conn, channel, replay.missed)
+                .map_err(|e| (e, had));
+        }
+        if sent.is_ok() {
+            for (i, frame) in replay.frames.iter().enumerate() {
+                let id = replay.first_id + i as u64;
+                if let Err(e) = follower.send_retained(ctx, conn, channel, epoch, id, frame) {
+                    sent = Err((e, id - 1));
+                    break;
                 }
-                (Some(_), None) => Err(SendError::Gone),
-                (None, _) => ctx.send_shared_text(conn, frame),
-            };
-            if let Err(e) = sent {
-                if e == SendError::Full {
-                    self.hub.pause(channel, &conn, id - 1);
-                } else {
-                    self.hub.unsubscribe(channel, &conn, ctx.now());
-                    if stream.is_some() {
-                        self.keepalive.close();
-                        self.channel_of.remove(&conn);
-                    }
-                }
-                return;
-            }
-            if stream.is_some() {
-                self.delivery.sse += 1;
-            } else {
-                self.delivery.websocket += 1;
             }
         }
+        let delivered = replay.frames.len() as u64;
+        match sent {
+            Ok(()) if follower.stream().is_some() => self.delivery.sse += delivered,
+            Ok(()) => self.delivery.websocket += delivered,
+            Err((SendError::Full, had)) => {
+                self.hub.pause(channel, &conn, had);
+            }
+            Err(_) => self.let_go(ctx, conn),
+        }
+    }
+
+    /// Forgets a follower whose connection cannot be written to any more: it leaves every
+    /// channel it followed. (Its connection's end, reported later, then finds nothing.)
+    fn let_go(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let Some(follower) = self.followers.remove(&conn) else {
+            return;
+        };
+        for channel in follower.channels() {
+            self.hub.unsubscribe(channel, &conn, ctx.now());
+        }
+        if follower.stream().is_some() {
+            self.keepalive.close();
+        }
+        self.arm_wake(ctx);
+    }
+
+    /// The head of every Server-Sent Events answer.
+    fn event_stream_head() -> Response {
+        Response::new(StatusCode::OK)
+            .header("Content-Type", "text/event-stream")
+            .header("Cache-Control", "no-store")
+            // nginx buffers proxied answers unless told not to; an event must not wait.
+            .header("X-Accel-Buffering", "no")
     }
 
     /// Answers `GET /channels/{name}` with `Accept: text/event-stream`: subscribes the
@@ -394,28 +445,21 @@ impl HubServer {
         if self.hub.get(&name).is_none() && self.hub.channel_count() >= self.config().max_channels {
             return respond_hub_error(ctx, id, HubError::TooManyChannels);
         }
-        let head = Response::new(StatusCode::OK)
-            .header("Content-Type", "text/event-stream")
-            .header("Cache-Control", "no-store")
-            // nginx buffers proxied answers unless told not to; an event must not wait.
-            .header("X-Accel-Buffering", "no");
         if request.method() == "HEAD" {
             // The head a GET would get (RFC 9110 §9.3.2), and no stream.
-            let _ = ctx.start_stream(id, &head);
+            let _ = ctx.start_stream(id, &Self::event_stream_head());
             return;
         }
         let subscription = match self.hub.subscribe(&name, conn, cursor, ctx.now()) {
             Ok(subscription) => subscription,
             Err(e) => return respond_hub_error(ctx, id, e),
         };
-        if ctx.start_stream(id, &head).is_err() {
+        if ctx.start_stream(id, &Self::event_stream_head()).is_err() {
             self.hub.unsubscribe(&name, &conn, ctx.now());
             return;
         }
-        let config = self.config();
-        let (retry, heartbeat) = (config.sse_retry, config.sse_heartbeat);
         let mut first = Vec::with_capacity(96);
-        sse::write_retry(&mut first, retry.as_millis() as u64);
+        sse::write_retry(&mut first, self.config().sse_retry.as_millis() as u64);
         let kind = if subscription.reset {
             "reset"
         } else {
@@ -429,10 +473,109 @@ impl HubServer {
             &subscription.first_frame(),
         );
         let _ = ctx.stream(id, &first);
-        self.keepalive.open(ctx.now(), heartbeat);
-        self.channel_of.insert(conn, name.clone());
+        self.keepalive.open(ctx.now(), self.config().sse_heartbeat);
+        let follower = Follower::Stream {
+            channel: name.clone(),
+            request: id,
+        };
+        self.followers.insert(conn, follower);
         self.send_replay(ctx, conn, &name, subscription.replay);
         self.arm_wake(ctx);
+    }
+
+    /// Answers `GET /events?channel=a&since=N&epoch=E&channel=b…`: Server-Sent Events of
+    /// several channels on one stream (one connection, however many rooms a page shows).
+    /// The stream is that of one channel, except that every event's data is a
+    /// `pushwire.v1` frame naming its channel (`subscribed`, `message`, `missed`) and no
+    /// event has an `id:`: one `Last-Event-ID` could not hold every channel's cursor, so
+    /// the client keeps them and reconnects with them in the query.
+    fn open_multi_stream(&mut self, ctx: &mut Context<'_>, id: RequestId, request: &Request) {
+        let config = self.config();
+        let params = match MultiParams::parse(
+            request.query(),
+            Duration::ZERO,
+            Duration::ZERO,
+            config.max_subscriptions,
+        ) {
+            Ok(params) => params,
+            Err(e) => return respond_hub_error(ctx, id, e),
+        };
+        if let Err(denied) = self.authorize_all(ctx, &request.head(), &params.channels) {
+            let _ = ctx.respond(id, denied.response());
+            return;
+        }
+        if request.method() == "HEAD" {
+            let _ = ctx.start_stream(id, &Self::event_stream_head());
+            return;
+        }
+        let conn = id.conn();
+        let mut subscriptions = Vec::with_capacity(params.channels.len());
+        for group in &params.channels {
+            match self
+                .hub
+                .subscribe(&group.name, conn, group.cursor, ctx.now())
+            {
+                Ok(subscription) => subscriptions.push(subscription),
+                Err(e) => {
+                    // All or none: let go of the channels taken so far.
+                    for done in &params.channels[..subscriptions.len()] {
+                        self.hub.unsubscribe(&done.name, &conn, ctx.now());
+                    }
+                    return respond_hub_error(ctx, id, e);
+                }
+            }
+        }
+        let channels: Box<[String]> = params.channels.into_iter().map(|g| g.name).collect();
+        if ctx.start_stream(id, &Self::event_stream_head()).is_err() {
+            for name in &channels {
+                self.hub.unsubscribe(name, &conn, ctx.now());
+            }
+            return;
+        }
+        let mut first = Vec::with_capacity(32 + 96 * channels.len());
+        sse::write_retry(&mut first, self.config().sse_retry.as_millis() as u64);
+        for (name, subscription) in channels.iter().zip(&subscriptions) {
+            let frame = mux::subscribed(
+                name,
+                subscription.epoch,
+                subscription.next,
+                subscription.reset,
+            );
+            first.extend_from_slice(&sse::data_event(&frame));
+        }
+        let _ = ctx.stream(id, &first);
+        self.keepalive.open(ctx.now(), self.config().sse_heartbeat);
+        let follower = Follower::MultiStream {
+            channels: channels.clone(),
+            request: id,
+        };
+        self.followers.insert(conn, follower);
+        for (name, subscription) in channels.iter().zip(subscriptions) {
+            self.send_replay(ctx, conn, name, subscription.replay);
+        }
+        self.arm_wake(ctx);
+    }
+
+    /// May this request subscribe to every one of `channels`? The first refusal answers.
+    fn authorize_all(
+        &self,
+        ctx: &Context<'_>,
+        head: &RequestHead<'_>,
+        channels: &[ChannelCursor],
+    ) -> Result<(), Denied> {
+        if self.authorizer.is_none() {
+            return Ok(());
+        }
+        let token = access::bearer_token(head, None)?;
+        channels.iter().try_for_each(|group| {
+            self.authorize_token(
+                ctx,
+                token.as_deref(),
+                Some(head),
+                &group.name,
+                Right::Subscribe,
+            )
+        })
     }
 
     /// The keepalive comment for every Server-Sent Events stream, when its tick is due
@@ -444,11 +587,9 @@ impl HubServer {
         }
         let mut comment = Vec::with_capacity(16);
         sse::write_comment(&mut comment, "keepalive");
-        for conn in self.channel_of.keys() {
-            if let Some(request) = ctx.streamed_request(*conn) {
-                // A full buffer has bytes on their way already: the stream is not idle.
-                let _ = ctx.stream(request, &comment);
-            }
+        for request in self.followers.values().filter_map(Follower::stream) {
+            // A full buffer has bytes on their way already: the stream is not idle.
+            let _ = ctx.stream(request, &comment);
         }
     }
 
@@ -527,7 +668,7 @@ impl HubServer {
                     Ok(PollOutcome::Parked) => {
                         let until = ctx.now() + params.timeout;
                         if ctx.park(id, until).is_ok() {
-                            self.poll_channel.insert(id, name);
+                            self.polls.insert(id, Parked::One(name));
                         } else {
                             self.hub.unpark(&name, &id, ctx.now());
                         }
@@ -547,6 +688,16 @@ impl HubServer {
     }
 }
 
+/// An accepted upgrade, until its `on_open`.
+#[derive(Debug)]
+enum Opening {
+    /// On `/channels/{name}`: the channel, the cursor, and whether the subscriber may
+    /// publish over its socket.
+    Channel(String, Cursor, bool),
+    /// On `/ws` (`pushwire.v1`), with the bearer token the upgrade carried.
+    Multiplexed(Option<String>),
+}
+
 impl Handler for HubServer {
     fn on_upgrade(
         &mut self,
@@ -556,6 +707,9 @@ impl Handler for HubServer {
     ) -> Upgrade {
         let head = request.head();
         let refuse = |e: HubError| Upgrade::Reject(Response::error(e.status(), &e.to_string()));
+        if head.path() == MULTIPLEXED_PATH {
+            return self.accept_multiplexed(conn, request);
+        }
         let name = match channel_name(head.path()) {
             Ok(name) => name.to_string(),
             Err(e) => return refuse(e),
@@ -574,7 +728,8 @@ impl Handler for HubServer {
         if self.hub.get(&name).is_none() && self.hub.channel_count() >= self.config().max_channels {
             return refuse(HubError::TooManyChannels);
         }
-        self.opening.insert(conn, (name, cursor, may_publish));
+        self.opening
+            .insert(conn, Opening::Channel(name, cursor, may_publish));
         // A browser that offers subprotocols fails the connection unless the server picks
         // one (RFC 6455 §4.1 and the WHATWG WebSocket standard): offering `pushwire` is how
         // a page asks for this protocol by name, next to entries such as a token's.
@@ -585,12 +740,19 @@ impl Handler for HubServer {
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let Some((name, cursor, may_publish)) = self.opening.remove(&conn) else {
-            return;
+        let (name, cursor, may_publish) = match self.opening.remove(&conn) {
+            Some(Opening::Channel(name, cursor, may_publish)) => (name, cursor, may_publish),
+            Some(Opening::Multiplexed(token)) => {
+                let state = Multiplexed {
+                    token,
+                    ..Multiplexed::default()
+                };
+                self.followers
+                    .insert(conn, Follower::Multiplexed(Box::new(state)));
+                return;
+            }
+            None => return,
         };
-        if !may_publish {
-            self.read_only.insert(conn);
-        }
         let subscription = match self.hub.subscribe(&name, conn, cursor, ctx.now()) {
             Ok(subscription) => subscription,
             Err(e) => {
@@ -603,20 +765,31 @@ impl Handler for HubServer {
         if cursor.since.is_some() || cursor.epoch.is_some() {
             let _ = ctx.send(conn, &Message::text(subscription.first_frame()));
         }
-        self.channel_of.insert(conn, name.clone());
+        let follower = Follower::Socket {
+            channel: name.clone(),
+            may_publish,
+        };
+        self.followers.insert(conn, follower);
         self.send_replay(ctx, conn, &name, subscription.replay);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
-        let Some(name) = self.channel_of.get(&conn).cloned() else {
-            return;
+        let name = match self.followers.get(&conn) {
+            Some(Follower::Socket {
+                channel,
+                may_publish,
+            }) => {
+                if !*may_publish {
+                    // Decided at the upgrade (see `access`): this subscriber may only listen.
+                    let why = "the credentials do not allow publishing here";
+                    let _ = ctx.close(conn, CloseCode::POLICY_VIOLATION, why);
+                    return;
+                }
+                channel.clone()
+            }
+            Some(Follower::Multiplexed(_)) => return self.on_command(ctx, conn, &message),
+            _ => return,
         };
-        if self.read_only.contains(&conn) {
-            // Decided at the upgrade (see `access`): this subscriber may only listen.
-            let why = "the credentials do not allow publishing here";
-            let _ = ctx.close(conn, CloseCode::POLICY_VIOLATION, why);
-            return;
-        }
         match message.as_text() {
             Some(text) => {
                 if let Err(e) = self.submit(ctx, &name, text.to_string(), Origin::WebSocket(conn)) {
@@ -634,19 +807,21 @@ impl Handler for HubServer {
 
     fn on_close(&mut self, ctx: &mut Context<'_>, conn: ConnId, _event: &CloseEvent<'_>) {
         self.opening.remove(&conn);
-        self.read_only.remove(&conn);
-        if let Some(name) = self.channel_of.remove(&conn) {
-            self.hub.unsubscribe(&name, &conn, ctx.now());
-            self.arm_wake(ctx);
-        }
+        self.let_go(ctx, conn);
     }
 
     fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
-        let Some(name) = self.channel_of.get(&conn).cloned() else {
+        if !self.flush_answers(ctx, conn) {
             return;
+        }
+        let channels = match self.followers.get(&conn) {
+            Some(follower) => follower.channels().to_vec(),
+            None => return,
         };
-        if let Some(replay) = self.hub.resume(&name, &conn) {
-            self.send_replay(ctx, conn, &name, replay);
+        for name in channels {
+            if let Some(replay) = self.hub.resume(&name, &conn) {
+                self.send_replay(ctx, conn, &name, replay);
+            }
         }
     }
 
@@ -668,7 +843,7 @@ impl Handler for HubServer {
         let path = request.path();
         let readable = matches!(request.method(), "GET" | "HEAD");
         match path {
-            "/" | "/healthz" | "/metrics" if !readable => {
+            "/" | "/healthz" | "/metrics" | "/poll" | "/events" if !readable => {
                 let response = error_page(StatusCode::METHOD_NOT_ALLOWED, "use GET")
                     .header("Allow", "GET, HEAD");
                 let _ = ctx.respond(id, response);
@@ -690,6 +865,18 @@ impl Handler for HubServer {
                     .body(Body::from(self.metrics(ctx)));
                 let _ = ctx.respond(id, response);
             }
+            "/poll" => self.on_multi_poll(ctx, id, &request),
+            "/events" => self.open_multi_stream(ctx, id, &request),
+            MULTIPLEXED_PATH => {
+                // RFC 9110 §15.5.22: 426 names the protocol to upgrade to.
+                let response = error_page(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "/ws is a WebSocket endpoint: upgrade with Sec-WebSocket-Protocol: pushwire.v1",
+                )
+                .header("Upgrade", "websocket")
+                .header("Connection", "Upgrade");
+                let _ = ctx.respond(id, response);
+            }
             _ if path.starts_with("/channels/") => self.on_channel_request(ctx, id, request),
             _ => respond_error(
                 ctx,
@@ -702,27 +889,20 @@ impl Handler for HubServer {
 
     fn on_park_timeout(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         // Nothing arrived within the poll's timeout.
-        if let Some(name) = self.poll_channel.remove(&id)
-            && self.hub.unpark(&name, &id, ctx.now())
-        {
+        if self.unpark(ctx, id) {
             let _ = ctx.respond(id, no_content());
             self.arm_wake(ctx);
         }
     }
 
     fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, id: RequestId) {
-        if let Some(name) = self.poll_channel.remove(&id) {
-            self.hub.unpark(&name, &id, ctx.now());
-        } else if let Some(name) = self.channel_of.remove(&id.conn()) {
+        if self.unpark(ctx, id) {
+            self.arm_wake(ctx);
+        } else if self.followers.get(&id.conn()).and_then(Follower::stream) == Some(id) {
             // Not a parked poll, so a Server-Sent Events stream: the only other request
-            // the hub leaves unanswered (its connection is kept with the WebSocket
-            // subscribers', by connection).
-            self.keepalive.close();
-            self.hub.unsubscribe(&name, &id.conn(), ctx.now());
-        } else {
-            return;
+            // the hub leaves unanswered.
+            self.let_go(ctx, id.conn());
         }
-        self.arm_wake(ctx);
     }
 }
 
@@ -766,14 +946,4 @@ fn wants_event_stream(request: &Request) -> bool {
             media.eq_ignore_ascii_case("text/event-stream")
         })
     })
-}
-
-/// A named event (`event: kind`) with an optional `id:`: the hub's kinds and ids hold
-/// no line break, so writing cannot fail.
-fn write_named_event(out: &mut Vec<u8>, kind: &str, id: Option<&str>, data: &str) {
-    let written = sse::write_event(out, Some(kind), id, data);
-    debug_assert!(
-        written.is_ok(),
-        "the hub's event names and ids are one line"
-    );
 }

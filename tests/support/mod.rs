@@ -4,11 +4,13 @@
 //!   built by hand, server frames and HTTP responses parsed from bytes;
 //! - [`memory`]: clients of an in-memory [`ServerPair`](pushwire::pair::ServerPair), for
 //!   protocol behaviour on a virtual clock;
+//! - [`event_source`]: a browser's `EventSource` of an in-memory server;
 //! - [`net`]: a real server on a thread, raw TCP and tungstenite clients, for what only
 //!   the mio driver does.
 
 #![allow(dead_code)]
 
+pub mod event_source;
 pub mod memory;
 pub mod net;
 
@@ -23,6 +25,8 @@ use pushwire::{
     CloseEvent, Config, ConnId, Context, Handler, Message, RequestId, SendError, Upgrade,
 };
 
+#[allow(unused_imports)]
+pub use event_source::*;
 #[allow(unused_imports)]
 pub use memory::*;
 #[allow(unused_imports)]
