@@ -177,12 +177,13 @@ fn longpoll_delivers_every_message_to_every_poller() {
 }
 
 #[test]
-fn fanout_over_longpoll_websocket_and_event_streams() {
+fn fanout_over_every_transport() {
     let server = TestServer::start(HubServer::new(HubConfig::default()));
     for (scheme, transport) in [
         ("http", Transport::LongPoll),
         ("ws", Transport::Ws),
         ("http", Transport::Sse),
+        ("ws", Transport::WsMux),
     ] {
         let url = format!("{scheme}://{}/channels/load-fan", server.addr);
         let mut config = brief(url, Mode::Fanout);
@@ -203,6 +204,17 @@ fn fanout_over_longpoll_websocket_and_event_streams() {
                 .load_line()
                 .ends_with(&format!(" transport={} rounds=2", transport.name()))
         );
+    }
+}
+
+#[test]
+fn ws_mux_needs_a_channel_url() {
+    let server = TestServer::start(HubServer::new(HubConfig::default()));
+    let mut config = brief(format!("ws://{}/ws", server.addr), Mode::Fanout);
+    config.transport = Some(Transport::WsMux);
+    match super::run(&config) {
+        Err(e) => assert!(e.to_string().contains("/channels/NAME"), "{e}"),
+        Ok(report) => panic!("expected a configuration error, got\n{}", report.summary()),
     }
 }
 

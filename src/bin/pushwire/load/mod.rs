@@ -58,6 +58,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use pushwire::client::WsUrl;
+use pushwire::hub::channel_name;
 
 mod engine;
 mod error;
@@ -65,6 +66,7 @@ mod event_stream;
 mod hist;
 #[cfg(test)]
 mod loopback_tests;
+mod mux;
 mod wire;
 
 use error::{ConfigError, LoadError};
@@ -101,15 +103,19 @@ pub(crate) enum Transport {
     Ws,
     /// Server-Sent Events subscribers: `GET` with `Accept: text/event-stream`.
     Sse,
+    /// `pushwire.v1` subscribers: one WebSocket each at `/ws`, subscribed to the URL's
+    /// channel by command.
+    WsMux,
 }
 
 impl Transport {
-    /// `longpoll`, `ws`, `sse`.
+    /// `longpoll`, `ws`, `sse`, `ws-mux`.
     fn name(self) -> &'static str {
         match self {
             Transport::LongPoll => "longpoll",
             Transport::Ws => "ws",
             Transport::Sse => "sse",
+            Transport::WsMux => "ws-mux",
         }
     }
 }
@@ -502,6 +508,15 @@ pub(crate) fn run_and_print(config: &LoadConfig) -> ExitCode {
 fn run(config: &LoadConfig) -> Result<Report, LoadError> {
     check(config)?;
     let target = Target::parse(&config.url)?;
+    if config.mode == Mode::Fanout
+        && config.fanout_transport() == Transport::WsMux
+        && channel_name(&target.channel_path).is_err()
+    {
+        return Err(ConfigError::MuxChannel {
+            url: config.url.clone(),
+        }
+        .into());
+    }
     // One descriptor per connection, the publisher, the poll instance, stdio and slack.
     let needed = config.conns as u64 + 16;
     if let Some(limit) = open_files_limit()
