@@ -3,16 +3,18 @@
 //
 //   node scripts/browser-test.mjs http://127.0.0.1:PORT
 //
-// Two pages in separate browser contexts join the same fresh channel: "alice" over
-// WebSocket (desktop viewport) and "bob" over long-polling (phone viewport). Each sends one
-// message, and the test also publishes one raw-text message with a plain HTTP POST. Both
-// pages must show all three messages (right sender, right transport tag, same ids on both
-// pages, no duplicates) within WAIT_MS, with no console errors. Then, if RESTART_SCRIPT
-// is set, the server is restarted (a fresh in-memory hub: ids begin again, under a new
-// epoch) while both pages stay open, three more messages are published at once, and both
-// pages must show all three — told by the reset that the stream restarted, not dropping
-// the new #1-#3 as "already seen" — and a notice saying so. Screenshots go to
-// ${ARTIFACTS:-/tmp/pushwire-artifacts}/browser-{alice,bob}.png.
+// The page runs on pushwire.js (GET /pushwire.js), its transport forced by the page's
+// select. Three pages in separate browser contexts join the same fresh channel: "alice"
+// over WebSocket (desktop viewport), "bob" over long-polling (phone viewport) and "carol"
+// over Server-Sent Events (tablet viewport). Each sends one message, and the test also
+// publishes one raw-text message with a plain HTTP POST. Every page must show all four
+// messages (right sender, right transport tag, same ids on every page, no duplicates)
+// within WAIT_MS, with no console errors. Then, if RESTART_SCRIPT is set, the server is
+// restarted (a fresh in-memory hub: ids begin again, under a new epoch) while the pages
+// stay open, three more messages are published at once, and every page must show all
+// three — told by the reset that the stream restarted, not dropping the new #1-#3 as
+// "already seen" — and a notice saying so. Screenshots go to
+// ${ARTIFACTS:-/tmp/pushwire-artifacts}/browser-{alice,bob,carol}.png.
 // playwright-core comes from scripts/browser/ (see scripts/browser-test.sh).
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
@@ -43,6 +45,7 @@ const tag = randomBytes(3).toString('hex');
 const users = [
   { name: 'alice', transport: 'websocket', text: `hello from alice ${tag}`, viewport: { width: 1024, height: 720 } },
   { name: 'bob', transport: 'longpoll', text: `hi alice, bob here ${tag} <b>&amp;</b>`, viewport: { width: 390, height: 844 } },
+  { name: 'carol', transport: 'sse', text: `carol on server-sent events ${tag}`, viewport: { width: 768, height: 900 } },
 ];
 const rawText = `plain text via curl ${tag}`;
 
@@ -110,7 +113,8 @@ async function main() {
   else if (!negotiated.echoed) failures.push(`a message over a compressed WebSocket did not come back: ${JSON.stringify(negotiated)}`);
   else log(`permessage-deflate negotiated: ${negotiated.extensions}`);
 
-  // Each user sends one message through the page (alice over the WebSocket, bob by POST).
+  // Each user sends one message through the page (alice over the WebSocket, bob and carol
+  // by POST).
   for (const u of users) {
     await u.page.getByTestId('message-input').fill(u.text);
     await u.page.getByTestId('send').click();
@@ -126,6 +130,7 @@ async function main() {
   const expected = [
     { from: 'alice', text: users[0].text },
     { from: 'bob', text: users[1].text },
+    { from: 'carol', text: users[2].text },
     { from: '?', text: rawText },
   ];
   for (const u of users) {
@@ -165,8 +170,8 @@ async function main() {
   if (RESTART_SCRIPT) await acrossARestart();
 }
 
-// The server restarts with a fresh in-memory hub while both pages stay open; messages
-// published right after must all reach both pages, whose cursors (ids 1-3 of the old
+// The server restarts with a fresh in-memory hub while the pages stay open; messages
+// published right after must all reach every page, whose cursors (ids 1-4 of the old
 // stream) would otherwise make them skip the new ids 1-3.
 async function acrossARestart() {
   restarting = true;
@@ -243,6 +248,6 @@ if (failures.length) {
   code = 1;
 } else {
   const restarted = RESTART_SCRIPT ? ', and all 3 published after a server restart' : '';
-  console.log(`[browser-test] ok: alice (websocket) and bob (longpoll) each saw all 3 messages${restarted}; no console errors`);
+  console.log(`[browser-test] ok: alice (websocket), bob (longpoll) and carol (sse) each saw all 4 messages${restarted}; no console errors`);
 }
 process.exit(code);

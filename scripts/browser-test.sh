@@ -8,7 +8,8 @@
 # file), builds the release binary, starts the server, runs scripts/browser-test.mjs and
 # exits with its status; then scripts/browser-cors.mjs, from a page of a second origin
 # against a server that allows it and one that does not; then scripts/browser-sse.mjs,
-# Chromium's EventSource across a server restart. Screenshots go to
+# Chromium's EventSource across a server restart; then scripts/browser-fallback.mjs,
+# pushwire.js falling back from WebSocket to SSE to long-poll. Screenshots go to
 # ${ARTIFACTS:-/tmp/pushwire-artifacts}.
 #
 # BROWSER_TEST_URL=http://127.0.0.1:PORT skips the build and the server and tests that one.
@@ -162,5 +163,14 @@ fi
 node scripts/browser-sse.mjs "$PWD/target/release/pushwire" || rc=$?
 if [ "$rc" != 0 ]; then
   say "EventSource browser test failed (exit $rc)"
+  exit "$rc"
+fi
+
+# --- pushwire.js falling back: WebSocket, SSE and long-poll pages (stubs block the
+# better transports) exchanging exactly once across a restart, and 8 channels on one
+# long-poll (the script starts its own server with a data directory) ---
+node scripts/browser-fallback.mjs "$PWD/target/release/pushwire" || rc=$?
+if [ "$rc" != 0 ]; then
+  say "pushwire.js fallback browser test failed (exit $rc)"
 fi
 exit "$rc"

@@ -524,6 +524,28 @@ fn root_serves_the_demo_page() {
 }
 
 #[test]
+fn pushwire_js_is_served_as_javascript_revalidated_each_time() {
+    let (mut pair, _events) = hub(16);
+    let response = get(&mut pair, "/pushwire.js");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(response.header("Cache-Control"), Some("no-cache"));
+    let script = String::from_utf8(response.body).expect("UTF-8 script");
+    assert!(script.starts_with("/*\n * pushwire.js"), "{script:.200}");
+    assert!(
+        script.contains("global.Pushwire = Pushwire;"),
+        "the global is defined"
+    );
+    assert_eq!(script, pushwire::hub::server::CLIENT_SCRIPT);
+    let response = post(&mut pair, "/pushwire.js", b"");
+    assert_hub_error(&response, 405);
+    assert_eq!(response.header("Allow"), Some("GET, HEAD"));
+}
+
+#[test]
 fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     let (mut pair, _events) = hub(16);
     assert_hub_error(&get(&mut pair, "/nowhere"), 404);

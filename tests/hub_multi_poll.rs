@@ -1,8 +1,8 @@
 //! One long-poll on several channels: `GET /poll?channel=a&since=N&channel=b…`, through
 //! `HubServer` in memory on the virtual clock — answered at once when any channel has
-//! news, parked on all of them otherwise and answered whole by the first publish, `204`
-//! at the timeout, every channel listed in its order with its `next`, resets, one budget
-//! of bytes for the answer, and a client that leaves.
+//! news, parked on all of them otherwise and answered whole by the first publish, every
+//! channel's cursor at the timeout, every channel listed in its order with its `next`,
+//! resets, one budget of bytes for the answer, and a client that leaves.
 
 mod support;
 
@@ -114,24 +114,43 @@ fn a_parked_poll_without_since_gets_what_was_published_after_it_parked() {
 }
 
 #[test]
-fn nothing_within_the_timeout_is_204_and_timeout_0_or_head_is_204_at_once() {
+fn with_no_news_by_the_timeout_or_at_once_the_answer_is_every_channels_cursor() {
     let mut pair = hub();
+    let epoch_a = publish(&mut pair, "a", "a1");
     let mut client = send_poll(&mut pair, "/poll?channel=a&channel=b&timeout=2");
     pair.advance(Duration::from_millis(1999));
     assert!(client.try_response(&mut pair).is_none());
     pair.advance(Duration::from_millis(1));
-    assert_eq!(client.response(&mut pair).status, 204);
+    // Never 204: a channel asked for "from now on" learns where now is, so nothing
+    // published before the next poll can slip past it.
+    let response = client.response(&mut pair);
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        body(&response),
+        json!({"channels":[
+            {"channel":"a","epoch":epoch_a,"messages":[],"next":1},
+            {"channel":"b","messages":[],"next":0},
+        ]})
+    );
     assert_eq!(parked(&pair), 0);
-    assert_eq!(pair.handler().inner().hub().channel_count(), 0);
+    assert_eq!(pair.handler().inner().hub().channel_count(), 1);
+    publish(&mut pair, "a", "a2");
+    let target = format!("/poll?channel=a&since=1&epoch={epoch_a}&channel=b&since=0&timeout=0");
+    let answer = body(&send_poll(&mut pair, &target).response(&mut pair));
+    assert_eq!(
+        answer["channels"][0]["messages"],
+        json!([{"id":2,"data":"a2"}])
+    );
 
-    let response = send_poll(&mut pair, "/poll?channel=a&timeout=0").response(&mut pair);
-    assert_eq!(response.status, 204);
+    let response = send_poll(&mut pair, "/poll?channel=a&since=2&timeout=0").response(&mut pair);
+    assert_eq!(response.status, 200);
+    assert_eq!(body(&response)["channels"][0]["next"], 2);
     let mut head = Client::connect(&mut pair);
     head.send(
         &mut pair,
         b"HEAD /poll?channel=a HTTP/1.1\r\nHost: t\r\n\r\n",
     );
-    assert_eq!(head.head_response(&mut pair).status, 204);
+    assert_eq!(head.head_response(&mut pair).status, 200);
     assert_eq!(parked(&pair), 0);
 }
 

@@ -4,9 +4,9 @@
 //! to last_id, within the limits, each message a record of the segment it names; the
 //! result equals a simple model of the fold and depends only on the valid records (cut
 //! to them, or regrouped into other segments: the same channels). A log made by a
-//! simulated writer (publishes, tombstones, new streams, rotations, compactions)
-//! recovers to exactly the writer's state; torn anywhere in the head, it loses only the
-//! records after the cut. Input: [mode][limits]... (see src/fuzzing/storage.rs).
+//! simulated writer (publishes of text and JSON, tombstones, new streams, rotations,
+//! compactions) recovers to exactly the writer's state, each message's kind included;
+//! torn anywhere in the head, it loses only the records after the cut. Input: [mode][limits]... (see src/fuzzing/storage.rs).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| pushwire::fuzzing::storage_recovery(data));

@@ -1,6 +1,8 @@
 //! `storage_recovery`: the on-disk log's recovery, from arbitrary bytes and from logs a
 //! simulated writer made.
 
+use crate::hub::data::DataRef;
+use crate::hub::json;
 use crate::status::Status;
 use crate::storage::model::{self, LogWriter};
 use crate::storage::record::{SEGMENT_HEADER, decode};
@@ -18,7 +20,8 @@ const MAX_BODY: [usize; 4] = [16, 40, 300, 1 << 16];
 
 /// **storage_recovery** — [`Recovery`](crate::storage::recovery::Recovery) over 1–4
 /// segments of arbitrary bytes, and over logs made by a simulated writer (publishes on
-/// four channels, tombstones, new streams, rotations, compactions) and then torn.
+/// four channels, text and JSON, tombstones, new streams, rotations, compactions) and
+/// then torn.
 ///
 /// Input: `[mode] [limits] ...`. `mode` bit 0 picks the half; `limits` gives `history`
 /// (bits 0–2, 1–8), `history_bytes` (bits 3–5, [`HISTORY_BYTES`]) and `max_body` (bits
@@ -32,9 +35,10 @@ const MAX_BODY: [usize; 4] = [16, 40, 300, 1 << 16];
 ///   `limits` is the writer's retention (`max_body` unused), `recovery` shrinks it for
 ///   the recovery (bits 0–2 the history, bits 3–4 halve the bytes), `tear` picks where
 ///   the head is cut afterwards (if `mode` bit 1). Each op byte's low 3 bits pick:
-///   0–3 publish (the next byte % 32 is the data's length, the data follows), 4 drop
-///   with a tombstone, 5 start a new stream without one, 6 rotate, 7 compact; bits 3–4
-///   pick the channel. Bits 2–7 of `mode` number the first segment.
+///   0–2 publish text, 3 publish a JSON payload (for both, the next byte % 32 is the
+///   data's length, the data follows; a JSON payload is made of it, [`json_payload`]),
+///   4 drop with a tombstone, 5 start a new stream without one, 6 rotate, 7 compact;
+///   bits 3–4 pick the channel. Bits 2–7 of `mode` number the first segment.
 ///
 /// Invariants, for any bytes: no panic; every report is consistent (`valid_len` is 0 or
 /// past the header, damage exactly where the valid prefix ends and to the end of the
@@ -45,7 +49,8 @@ const MAX_BODY: [usize; 4] = [16, 40, 300, 1 << 16];
 /// their copies agree); and it depends only on those records — cutting each segment to
 /// its valid prefix, or grouping the records into other segments, recovers the same
 /// channels with no damage. For a written log: no damage, and exactly the writer's
-/// channels, streams and retained messages (with the segment of each one's newest copy);
+/// channels, streams and retained messages (with the segment of each one's newest copy,
+/// and each message's kind, text or JSON);
 /// torn anywhere in the head, the head's valid prefix ends at the last record boundary
 /// before the cut, with a torn tail exactly when the cut is not at a boundary.
 pub fn storage_recovery(data: &[u8]) {
@@ -109,10 +114,15 @@ fn written(mode: u8, writer_limits: RecoveryLimits, mut r: Reader<'_>, seed: u64
         let op = r.u8();
         let name = NAMES[usize::from((op >> 3) & 3)];
         match op & 7 {
-            0..=3 => {
+            0..=2 => {
                 let len = usize::from(r.u8() % 32);
                 let text = String::from_utf8_lossy(r.take(len)).into_owned();
                 writer.publish(name, &text);
+            }
+            3 => {
+                let len = usize::from(r.u8() % 32);
+                let json = json_payload(r.take(len));
+                writer.publish(name, DataRef::Json(&json));
             }
             4 => writer.drop_channel(name),
             5 => writer.restart(name, "new stream"),
@@ -169,6 +179,20 @@ fn written(mode: u8, writer_limits: RecoveryLimits, mut r: Reader<'_>, seed: u64
     }
     let (_, kept_recovered) = model::recover(&kept, &limits);
     assert_eq!(torn_recovered.channels, kept_recovered.channels);
+}
+
+/// A JSON payload made of `bytes`: `{"text":"<the bytes as text>","bytes":[b, ...]}`,
+/// with a line break in it when there are bytes (JSON whitespace: it must survive too).
+fn json_payload(bytes: &[u8]) -> String {
+    let mut out = String::from("{\"text\":");
+    json::write_str(&mut out, &String::from_utf8_lossy(bytes));
+    out.push_str(",\"bytes\":[");
+    for (i, b) in bytes.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { "," });
+        out.push_str(&b.to_string());
+    }
+    out.push_str("]}");
+    out
 }
 
 /// The offsets at which the records of a valid segment end (the header's end first).

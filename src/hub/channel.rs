@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::mem::size_of;
 use std::sync::Arc;
 
+use crate::hub::data::{Data, DataRef, parse_frame};
 use crate::hub::epoch::Epoch;
 use crate::hub::json::{self, BatchMeta};
 
@@ -38,8 +39,8 @@ pub struct Message {
 }
 
 impl Message {
-    /// The message with this id and frame (`frame` must be
-    /// [`message_frame`](json::message_frame) of that id).
+    /// The message with this id and frame (`frame` must be [`DataRef::frame`] of that
+    /// id).
     pub(crate) fn new(id: u64, frame: Arc<str>) -> Self {
         Message { id, frame }
     }
@@ -55,10 +56,11 @@ impl Message {
         &self.frame
     }
 
-    /// The text that was published, decoded from the frame (the hub keeps no second
+    /// The data that was published, decoded from the frame (the hub keeps no second
     /// copy; this is for readers such as a log writer or a test, not the delivery path).
-    pub fn data(&self) -> String {
-        json::parse_message(self.frame.as_bytes())
+    /// It makes the same frame again ([`parse_frame`]).
+    pub fn data(&self) -> Data {
+        parse_frame(&self.frame)
             .map(|(_, data)| data)
             .expect("the hub wrote this frame")
     }
@@ -171,11 +173,12 @@ impl Channel {
         evicted
     }
 
-    /// Appends `data` as the next message and returns its id with the bytes it evicted.
-    pub fn publish(&mut self, data: &str) -> (u64, usize) {
+    /// Appends `data` (text, a `&str`, or a [`DataRef`]) as the next message and returns
+    /// its id with the bytes it evicted.
+    pub fn publish<'d>(&mut self, data: impl Into<DataRef<'d>>) -> (u64, usize) {
         // u64 ids cannot run out: at a billion messages a second, that takes 584 years.
         let id = self.last_id + 1;
-        let frame = Arc::from(json::message_frame(id, data));
+        let frame = Arc::from(data.into().frame(id));
         (id, self.push(Message { id, frame }))
     }
 
@@ -455,11 +458,28 @@ mod tests {
         channel.publish("say \"hi\"\n");
         let message = channel.latest().unwrap();
         assert_eq!(&**message.frame(), r#"{"id":1,"data":"say \"hi\"\n"}"#);
-        assert_eq!(message.data(), "say \"hi\"\n");
+        assert_eq!(message.data(), Data::Text("say \"hi\"\n".into()));
         assert_eq!(
             size_of::<Message>(),
             24,
             "an id and a shared frame, no data copy"
+        );
+    }
+
+    #[test]
+    fn a_json_message_keeps_its_value_as_published_and_reads_back_as_json() {
+        let mut channel = channel(4);
+        let value = "{\"user\": \"ann\",\n \"n\": [1, 2.5]}";
+        channel.publish(DataRef::Json(value));
+        let message = channel.latest().unwrap();
+        assert_eq!(
+            &**message.frame(),
+            "{\"id\":1,\"data\":{\"user\": \"ann\",\n \"n\": [1, 2.5]}}"
+        );
+        assert_eq!(message.data(), Data::Json(value.into()));
+        assert_eq!(
+            channel.bytes(),
+            retained_cost(value.len() + r#"{"id":1,"data":}"#.len())
         );
     }
 
@@ -603,10 +623,10 @@ mod tests {
                 let from = since.max(first - 1) + 1;
                 let expected: Vec<u64> = (from..=last).take(limit).collect();
                 assert_eq!(ids(&batch), expected);
-                let data: Vec<String> = batch.iter().map(Message::data).collect();
-                let model_data: Vec<String> = expected
+                let data: Vec<Data> = batch.iter().map(Message::data).collect();
+                let model_data: Vec<Data> = expected
                     .iter()
-                    .map(|&id| model[id as usize - 1].clone())
+                    .map(|&id| Data::Text(model[id as usize - 1].clone()))
                     .collect();
                 assert_eq!(data, model_data);
                 let missed = if last == 0 {

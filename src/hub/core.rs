@@ -48,6 +48,7 @@ use rand::rngs::StdRng;
 use crate::hub::HubError;
 use crate::hub::channel::{Channel, Message, Position, retained_cost};
 use crate::hub::config::HubConfig;
+use crate::hub::data::DataRef;
 use crate::hub::epoch::Epoch;
 use crate::hub::json::{self, BatchMeta};
 
@@ -107,8 +108,8 @@ pub struct Fanout<K> {
     pub id: u64,
     /// The stream it belongs to.
     pub epoch: Epoch,
-    /// The message's frame `{"id":N,"data":"..."}`: send it as a text frame to every
-    /// [`Hub::subscribers`] of the channel.
+    /// The message's frame `{"id":N,"data":"..."}` (`{"id":N,"data":<value>}` for a JSON
+    /// payload): send it as a text frame to every [`Hub::subscribers`] of the channel.
     pub frame: Arc<str>,
     /// The long-poll requests this publish completes; they are no longer parked.
     pub polls: Vec<K>,
@@ -412,16 +413,23 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     }
 
     /// Publishes `data` on `name` (creating the channel if needed) and returns what to
-    /// deliver: see [`Fanout`]. Every parked request on the channel is unparked and
+    /// deliver: see [`Fanout`]. `data` is text (a `&str`) or a [`DataRef`]: a
+    /// [`DataRef::Json`] (valid JSON: [`Data::json`](crate::hub::Data::json) checks) is
+    /// delivered as its value. Every parked request on the channel is unparked and
     /// listed in [`Fanout::polls`]; the [active subscribers](Hub::subscribers) are to be
     /// sent [`Fanout::frame`]. The same as [`prepare`](Hub::prepare) and at once
     /// [`commit`](Hub::commit): an in-memory hub has nothing to wait for.
     ///
-    /// Refused, with nothing changed: data longer than `max_message`
-    /// ([`HubError::MessageTooLarge`]), a new channel past `max_channels`, or a message
+    /// Refused, with nothing changed: data longer than `max_message` (a JSON payload's
+    /// bytes as published: [`DataRef::len`]) ([`HubError::MessageTooLarge`]), a new channel past `max_channels`, or a message
     /// that would take the hub's retained bytes past `max_retained_bytes` after its own
     /// channel's evictions ([`HubError::MemoryFull`]).
-    pub fn publish(&mut self, name: &str, data: &str, now: Instant) -> Result<Fanout<P>, HubError> {
+    pub fn publish<'d>(
+        &mut self,
+        name: &str,
+        data: impl Into<DataRef<'d>>,
+        now: Instant,
+    ) -> Result<Fanout<P>, HubError> {
         let prepared = self.prepare(name, data, now)?;
         Ok(self.commit(name, prepared, now))
     }
@@ -432,13 +440,25 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     /// readers see nothing yet. Then [`commit`](Hub::commit) it once it is stored, or
     /// [`abort`](Hub::abort) it if storing failed. Prepared messages of one channel are
     /// committed in the order prepared.
-    pub fn prepare(&mut self, name: &str, data: &str, now: Instant) -> Result<Prepared, HubError> {
+    pub fn prepare<'d>(
+        &mut self,
+        name: &str,
+        data: impl Into<DataRef<'d>>,
+        now: Instant,
+    ) -> Result<Prepared, HubError> {
+        let data = data.into();
         if data.len() > self.config.max_message {
             return Err(HubError::MessageTooLarge);
         }
+        debug_assert!(
+            !data.is_json()
+                || (json::validate(data.as_str().as_bytes(), usize::MAX).is_ok()
+                    && data.as_str().trim() == data.as_str()),
+            "a JSON payload is checked (and trimmed) before it reaches the hub"
+        );
         let existing = self.channels.get(name);
         let id = existing.map_or(0, |e| e.assigned) + 1;
-        let frame: Arc<str> = Arc::from(json::message_frame(id, data));
+        let frame: Arc<str> = Arc::from(data.frame(id));
         let cost = retained_cost(frame.len());
         // A channel's own evictions make room, counted only while nothing else of it is
         // pending (otherwise two pending messages could count the same eviction).
@@ -532,14 +552,14 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     }
 
     /// Loads a channel's stream from a log being recovered: `epoch`, and its retained
-    /// messages `(id, text)` with consecutive ids ending at the stream's last id. The
+    /// messages `(id, data)` with consecutive ids ending at the stream's last id. The
     /// channel's own limits apply as it loads (the oldest beyond them are evicted). A
     /// channel loaded twice keeps the second load.
     pub fn restore<'d>(
         &mut self,
         name: &str,
         epoch: Epoch,
-        messages: impl IntoIterator<Item = (u64, &'d str)>,
+        messages: impl IntoIterator<Item = (u64, DataRef<'d>)>,
         now: Instant,
     ) {
         if let Some(old) = self.channels.remove(name) {
@@ -552,7 +572,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
         }
         let mut log = Channel::new(epoch, self.config.history, self.config.history_bytes);
         for (id, data) in messages {
-            log.restore(Message::new(id, Arc::from(json::message_frame(id, data))));
+            log.restore(Message::new(id, Arc::from(data.frame(id))));
         }
         self.retained += log.bytes();
         let entry = Entry {

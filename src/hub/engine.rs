@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::hub::core::{Hub, Prepared};
+use crate::hub::data::Data;
 use crate::hub::epoch::Epoch;
 use crate::hub::{HubConfig, Storage};
 use crate::server::{ConnId, Handle, HandleErrorKind, RequestId};
@@ -149,7 +150,7 @@ impl Engine {
                 }
             };
             messages += channel.messages.len();
-            let loaded = channel.messages.iter().map(|m| (m.id, &*m.data));
+            let loaded = channel.messages.iter().map(|m| (m.id, m.data.borrowed()));
             hub.restore(&channel.name, epoch, loaded, now);
         }
         let report = OpenReport {
@@ -183,14 +184,15 @@ impl Engine {
         Ok((Engine::Disk(Box::new(engine)), Some(report)))
     }
 
-    /// Takes a prepared message. `Ok(Some(..))`: commit it now (memory). `Ok(None)`: it
+    /// Takes a prepared message and the data it was prepared from (moved to the log's
+    /// writer, not copied). `Ok(Some(..))`: commit it now (memory). `Ok(None)`: it
     /// waits for the log (see [`Engine::take_outcomes`]). `Err`: the log has failed; the
     /// message is handed back to be aborted.
     pub(crate) fn submit(
         &mut self,
         name: &str,
         prepared: Prepared,
-        text: String,
+        data: Data,
         origin: Origin,
     ) -> Result<Option<Prepared>, Prepared> {
         match self {
@@ -203,7 +205,7 @@ impl Engine {
                     name: name.to_string(),
                     epoch: prepared.epoch.bits(),
                     id: prepared.id,
-                    data: AppendData::Text(text),
+                    data: AppendData::Published(data),
                 });
                 disk.waiting.push_back(Waiting {
                     ticket,
@@ -286,7 +288,8 @@ impl Engine {
 
 impl DiskEngine {
     /// Hands the log a copy of every retained message (shared frames, decoded by the
-    /// writer), and of every message still waiting for the log: once written, every
+    /// writer into the data that makes them: JSON stays JSON), and of every message
+    /// still waiting for the log: once written, every
     /// older segment goes — including the ones the waiting messages' own records went to,
     /// ahead of the checkpoint.
     fn checkpoint(&mut self, hub: &Hub<RequestId, ConnId>) {
@@ -374,7 +377,7 @@ mod tests {
 
         let first = hub.prepare("c", "one", now).unwrap();
         assert!(matches!(
-            engine.submit("c", first, "one".into(), Origin::Local),
+            engine.submit("c", first, Data::Text("one".into()), Origin::Local),
             Ok(None)
         ));
         for outcome in wait_for(&mut engine, 1) {
@@ -385,13 +388,10 @@ mod tests {
         }
         // Two more handed to the log, and a checkpoint queued before they are answered:
         // their records go to the segment the checkpoint will delete.
-        for text in ["two", "three"] {
-            let prepared = hub.prepare("c", text, now).unwrap();
-            assert!(
-                engine
-                    .submit("c", prepared, text.into(), Origin::Local)
-                    .is_ok()
-            );
+        // The second is a JSON payload: the checkpoint copies it from its frame.
+        for data in [Data::Text("two".into()), Data::Json(r#"{"n":[3]}"#.into())] {
+            let prepared = hub.prepare("c", &data, now).unwrap();
+            assert!(engine.submit("c", prepared, data, Origin::Local).is_ok());
         }
         let Engine::Disk(disk) = &mut engine else {
             panic!("a disk engine")
@@ -422,10 +422,15 @@ mod tests {
         let Ok(crate::hub::PollOutcome::Ready(answer)) = batch else {
             panic!("{batch:?}")
         };
+        let frames: Vec<&str> = answer.frames.iter().map(|f| &**f).collect();
         assert_eq!(
-            answer.frames.len(),
-            3,
-            "the waiting messages survived the checkpoint"
+            frames,
+            [
+                r#"{"id":1,"data":"one"}"#,
+                r#"{"id":2,"data":"two"}"#,
+                r#"{"id":3,"data":{"n":[3]}}"#
+            ],
+            "the waiting messages survived the checkpoint, the JSON one as JSON"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

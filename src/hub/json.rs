@@ -274,7 +274,7 @@ pub fn batch_suffix(meta: BatchMeta) -> String {
 // ===== reading =====
 
 /// Where and why hub JSON could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonError {
     /// Byte offset of the problem.
     pub at: usize,

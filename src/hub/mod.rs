@@ -6,11 +6,16 @@
 //!
 //! | request | hub call | answer |
 //! |---|---|---|
-//! | `POST /channels/{name}` | [`message_text`], then [`Hub::publish`] (or [`Hub::prepare`], stored, [`Hub::commit`]) | `201`, [`Fanout::published_body`]; then every [`Fanout::polls`] gets [`Fanout::poll_body`] and every [`Hub::subscribers`] gets [`Fanout::frame`] |
+//! | `POST /channels/{name}` | [`Data::from_body`] (text, or JSON with `Content-Type: application/json`), then [`Hub::publish`] (or [`Hub::prepare`], stored, [`Hub::commit`]) | `201`, [`Fanout::published_body`]; then every [`Fanout::polls`] gets [`Fanout::poll_body`] and every [`Hub::subscribers`] gets [`Fanout::frame`] |
 //! | `GET /channels/{name}?since&epoch&limit&timeout` | [`query::PollParams::parse`], then [`Hub::poll`] | `200` at once (messages, or a reset), `204` at once (`timeout=0`, `HEAD`), or parked until a publish or [`Hub::unpark`] at the timeout (`204`) |
 //! | WebSocket `GET /channels/{name}?since&epoch` | [`Hub::subscribe`] | the [`Subscription`]'s first frame and replay, then one frame per publish |
+//! | `GET /channels/{name}` as Server-Sent Events, `GET /events?channel=…` | [`Hub::subscribe`] per channel | the first event(s) and replay, then one event per publish ([`sse`]) |
+//! | WebSocket `GET /ws` (`pushwire.v1`) | [`mux::Command::parse`], then [`Hub::subscribe`], [`Hub::unsubscribe`] or a publish per command | an answer per command ([`mux`]), then one frame per publish on each channel |
+//! | `GET /poll?channel=…` | [`query::MultiParams::parse`], then [`Hub::poll_within`] per channel | as a one-channel poll, for all the channels at once |
 //!
 //! - [`epoch`]: why ids need a stream epoch, and its text form.
+//! - [`data`]: a message's data as published: text, or a JSON payload delivered as
+//!   its value.
 //! - [`channel`]: one channel's stream ([`Channel`]): its epoch and its history, bounded
 //!   by count and bytes, and where a reader stands in it ([`Position`]).
 //! - [`core`]: the hub itself ([`Hub`]): the channels, who waits on each (so that each
@@ -27,7 +32,7 @@
 //!   parser.
 //!
 //! Every message is encoded once, when it is published: its frame `{"id":N,"data":"..."}`
-//! is the one copy kept, WebSocket subscribers are sent that text by reference
+//! (`{"id":N,"data":<value>}` for a JSON payload) is the one copy kept, WebSocket subscribers are sent that text by reference
 //! ([`Context::send_shared_text`](crate::Context::send_shared_text)), and poll answers
 //! are sent as pieces of the retained frames ([`Body::Pieces`](crate::http::Body::Pieces)).
 //! A publish that completes 10,000 parked requests builds their common body once and
@@ -43,6 +48,7 @@ pub mod access;
 pub mod channel;
 pub mod config;
 pub mod core;
+pub mod data;
 pub mod engine;
 pub mod epoch;
 mod event_streams;
@@ -58,6 +64,7 @@ pub use config::{HubConfig, Storage};
 pub use core::{
     Cursor, Dropped, Fanout, Hub, HubStats, PollAnswer, PollOutcome, Prepared, Replay, Subscription,
 };
+pub use data::{Data, DataRef};
 pub use epoch::Epoch;
 pub use query::{PollParams, channel_name};
 pub use server::{HubServer, SUBPROTOCOL};
@@ -98,6 +105,10 @@ pub enum HubError {
     TooManySubscriptions,
     /// A published body is not valid UTF-8 (400): messages are text.
     NotUtf8,
+    /// A body sent as `application/json` is not one JSON text (RFC 8259, strict, nested
+    /// at most [`json::MAX_PAYLOAD_DEPTH`] deep) (400; close 1007 over WebSocket). Says
+    /// where it stopped being JSON.
+    NotJson(json::JsonError),
     /// A message longer than [`HubConfig::max_message`] (413; close 1009 over WebSocket).
     MessageTooLarge,
     /// A new channel would pass [`HubConfig::max_channels`] (503).
@@ -128,19 +139,21 @@ impl HubError {
             | HubError::DuplicateParameter(_)
             | HubError::NoChannel
             | HubError::UngroupedParameter(_)
-            | HubError::NotUtf8 => StatusCode::BAD_REQUEST,
+            | HubError::NotUtf8
+            | HubError::NotJson(_) => StatusCode::BAD_REQUEST,
         }
     }
 
     /// The close code for a WebSocket whose message met this error (RFC 6455 §7.4.1):
     /// 1009 for a message too big, 1013 (try again later, IANA registry) for a full hub,
-    /// 1007 for text that is not UTF-8, 1011 for a failed log, 1008 (policy) otherwise.
+    /// 1007 for text that is not UTF-8 or JSON that is not JSON, 1011 for a failed log,
+    /// 1008 (policy) otherwise.
     pub fn close_code(&self) -> CloseCode {
         match self {
             HubError::StorageFailed => CloseCode::INTERNAL_ERROR,
             HubError::MessageTooLarge => CloseCode::MESSAGE_TOO_BIG,
             HubError::MemoryFull | HubError::TooManyChannels => CloseCode::TRY_AGAIN_LATER,
-            HubError::NotUtf8 => CloseCode::INVALID_PAYLOAD,
+            HubError::NotUtf8 | HubError::NotJson(_) => CloseCode::INVALID_PAYLOAD,
             _ => CloseCode::POLICY_VIOLATION,
         }
     }
@@ -170,6 +183,10 @@ impl fmt::Display for HubError {
                 "too many subscriptions: more channels than the hub's max subscriptions limit",
             ),
             HubError::NotUtf8 => f.write_str("message body must be valid utf-8"),
+            HubError::NotJson(e) => write!(
+                f,
+                "message body sent as application/json is not valid JSON: {e}"
+            ),
             HubError::MessageTooLarge => {
                 f.write_str("message too large: longer than the hub's max message size")
             }
@@ -220,6 +237,10 @@ mod tests {
             HubError::BadTimeout,
             HubError::DuplicateParameter("since"),
             HubError::NotUtf8,
+            HubError::NotJson(json::JsonError {
+                at: 3,
+                expected: "a value",
+            }),
             HubError::MessageTooLarge,
             HubError::TooManyChannels,
             HubError::MemoryFull,
@@ -244,5 +265,14 @@ mod tests {
             HubError::DuplicateParameter("timeout").to_string(),
             "timeout given more than once"
         );
+        let not_json = HubError::NotJson(json::JsonError {
+            at: 3,
+            expected: "a value",
+        });
+        assert_eq!(
+            not_json.to_string(),
+            "message body sent as application/json is not valid JSON: expected a value at byte 3"
+        );
+        assert_eq!(not_json.close_code(), CloseCode::INVALID_PAYLOAD);
     }
 }

@@ -12,12 +12,13 @@
 //! | `GET /channels/{name}?since=N&epoch=E&limit=K&timeout=S` | `200` batch, or parked until a publish, or `204` after `S` s |
 //! | `HEAD /channels/{name}?...` | the `GET`'s status and headers at once, never parked |
 //! | `GET /channels/{name}?since=N&epoch=E` + WebSocket upgrade | subscribe: `{"epoch":"E","next":C}` (when `since` or `epoch` is given), the replay, then one frame per message |
-//! | `GET /ws` + WebSocket upgrade offering `pushwire.v1` | many channels on one socket, by command ([`mux`](super::mux)): `subscribe`, `unsubscribe`, `publish` (answered by `ack`) |
+//! | `GET /ws` + WebSocket upgrade offering `pushwire.v1` | many channels on one socket, by command ([`mux`]): `subscribe`, `unsubscribe`, `publish` (answered by `ack`) |
 //! | `GET /events?channel=a&since=N&epoch=E&channel=b` | Server-Sent Events of several channels, each event naming its channel |
-//! | `GET /poll?channel=a&since=N&epoch=E&channel=b&timeout=S` | one long-poll on several channels: `{"channels":[...]}` as soon as any has news, `204` after `S` s |
+//! | `GET /poll?channel=a&since=N&epoch=E&channel=b&timeout=S` | one long-poll on several channels: `{"channels":[...]}` as soon as any has news, or after `S` s with every channel's cursor |
 //! | `GET /healthz` | `200` `ok` |
 //! | `GET /metrics` | the server's and the hub's counters in the Prometheus text format ([`super::metrics`]) |
 //! | `GET /` | the demo chat page |
+//! | `GET /pushwire.js` | the browser client ([`CLIENT_SCRIPT`]) |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,8 +30,8 @@ use super::event_streams::Keepalive;
 use super::metrics::{self, DeliveryStats};
 use super::query::{ChannelCursor, MultiParams};
 use super::{
-    Cursor, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
-    channel_name, message_text, mux, sse,
+    Cursor, Data, Fanout, Hub, HubConfig, HubError, PollOutcome, PollParams, Prepared, Replay,
+    channel_name, mux, sse,
 };
 use crate::error::SendError;
 use crate::http::{Body, Request, RequestHead, Response, StatusCode};
@@ -60,6 +61,11 @@ pub const MULTIPLEXED_PATH: &str = "/ws";
 
 /// The demo page: HTML, CSS and JavaScript in one file, embedded in the binary.
 pub const DEMO_PAGE: &str = include_str!("demo.html");
+
+/// `pushwire.js`, the browser client (WebSocket, falling back to Server-Sent Events and
+/// then to long-polling; one cursor per channel across them all), served as it is written:
+/// no build step, so what a page runs is what the repository holds.
+pub const CLIENT_SCRIPT: &str = include_str!("pushwire.js");
 
 /// The hub as a [`Handler`].
 #[derive(Debug)]
@@ -228,7 +234,20 @@ impl HubServer {
         channel: &str,
         text: &str,
     ) -> Result<u64, HubError> {
-        self.submit(ctx, channel, text.to_string(), Origin::Local)
+        self.submit(ctx, channel, Data::Text(text.to_string()), Origin::Local)
+    }
+
+    /// Publishes the JSON text `json` on `channel` as a JSON payload: delivered as its
+    /// value (`"data":{...}`), not as a string. As [`HubServer::publish`], and refused
+    /// with [`HubError::NotJson`] unless `json` is one JSON text (see [`Data::json`]).
+    pub fn publish_json(
+        &mut self,
+        ctx: &mut Context<'_>,
+        channel: &str,
+        json: &str,
+    ) -> Result<u64, HubError> {
+        let data = Data::json(json.to_string())?;
+        self.submit(ctx, channel, data, Origin::Local)
     }
 
     /// A publish from anyone: prepared, handed to the engine, and committed now or when
@@ -237,17 +256,17 @@ impl HubServer {
         &mut self,
         ctx: &mut Context<'_>,
         channel: &str,
-        text: String,
+        data: Data,
         origin: Origin,
     ) -> Result<u64, HubError> {
         let prepared = self
             .hub
-            .prepare(channel, &text, ctx.now())
+            .prepare(channel, &data, ctx.now())
             .inspect_err(|_| {
                 self.delivery.refused += 1;
             })?;
         let id = prepared.id;
-        match self.engine.submit(channel, prepared, text, origin) {
+        match self.engine.submit(channel, prepared, data, origin) {
             Ok(Some(prepared)) => self.committed(ctx, channel, prepared, origin),
             Ok(None) => {}
             Err(prepared) => {
@@ -620,12 +639,14 @@ impl HubServer {
         }
         match request.method() {
             "POST" => {
-                let text = match message_text(request.take_body()) {
-                    Ok(text) => text,
+                // Text, or a JSON payload with `Content-Type: application/json`.
+                let body = request.take_body();
+                let data = match Data::from_body(body, request.header_str("content-type")) {
+                    Ok(data) => data,
                     Err(e) => return respond_hub_error(ctx, id, e),
                 };
                 // Answered `201` when committed: now in memory, once stored with a log.
-                if let Err(e) = self.submit(ctx, &name, text, Origin::Http(id)) {
+                if let Err(e) = self.submit(ctx, &name, data, Origin::Http(id)) {
                     respond_hub_error(ctx, id, e);
                 }
             }
@@ -792,7 +813,8 @@ impl Handler for HubServer {
         };
         match message.as_text() {
             Some(text) => {
-                if let Err(e) = self.submit(ctx, &name, text.to_string(), Origin::WebSocket(conn)) {
+                let data = Data::Text(text.to_string());
+                if let Err(e) = self.submit(ctx, &name, data, Origin::WebSocket(conn)) {
                     // The publisher learns why its message was not kept: 1009 for one too
                     // big, 1013 while the hub is full (it may reconnect and try again).
                     let _ = ctx.close(conn, e.close_code(), &e.to_string());
@@ -843,7 +865,7 @@ impl Handler for HubServer {
         let path = request.path();
         let readable = matches!(request.method(), "GET" | "HEAD");
         match path {
-            "/" | "/healthz" | "/metrics" | "/poll" | "/events" if !readable => {
+            "/" | "/pushwire.js" | "/healthz" | "/metrics" | "/poll" | "/events" if !readable => {
                 let response = error_page(StatusCode::METHOD_NOT_ALLOWED, "use GET")
                     .header("Allow", "GET, HEAD");
                 let _ = ctx.respond(id, response);
@@ -853,6 +875,13 @@ impl Handler for HubServer {
                     .header("Content-Type", "text/html; charset=utf-8")
                     .header("Cache-Control", "no-cache")
                     .body(Body::Static(DEMO_PAGE.as_bytes()));
+                let _ = ctx.respond(id, response);
+            }
+            "/pushwire.js" => {
+                let response = Response::new(StatusCode::OK)
+                    .header("Content-Type", "text/javascript; charset=utf-8")
+                    .header("Cache-Control", "no-cache")
+                    .body(Body::Static(CLIENT_SCRIPT.as_bytes()));
                 let _ = ctx.respond(id, response);
             }
             "/healthz" => {
@@ -889,10 +918,8 @@ impl Handler for HubServer {
 
     fn on_park_timeout(&mut self, ctx: &mut Context<'_>, id: RequestId) {
         // Nothing arrived within the poll's timeout.
-        if self.unpark(ctx, id) {
-            let _ = ctx.respond(id, no_content());
-            self.arm_wake(ctx);
-        }
+        self.poll_timed_out(ctx, id);
+        self.arm_wake(ctx);
     }
 
     fn on_request_abandoned(&mut self, ctx: &mut Context<'_>, id: RequestId) {

@@ -47,6 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::hub::data::{Data, DataRef, parse_frame};
 use crate::storage::record::{self, Record, SEGMENT_HEADER};
 use crate::storage::recovery::{Damage, Recovered, Recovery, RecoveryLimits};
 
@@ -172,17 +173,18 @@ pub struct Append {
     pub epoch: u64,
     /// The message id.
     pub id: u64,
-    /// The text, or for a copy the frame it is retained as (the writer decodes it).
+    /// The data, or for a copy the frame it is retained as (the writer decodes it).
     pub data: AppendData,
 }
 
-/// A message's text as the writer gets it.
+/// A message's data as the writer gets it.
 #[derive(Debug, Clone)]
 pub enum AppendData {
-    /// The text itself (a new publish: its body, moved, not copied).
-    Text(String),
-    /// The hub's frame `{"id":N,"data":"..."}` (a checkpoint copy: shared with the
-    /// history; decoded on the writer thread, off the loop).
+    /// The data itself, text or JSON (a new publish: its body, moved, not copied).
+    Published(Data),
+    /// The hub's frame `{"id":N,"data":...}` (a checkpoint copy: shared with the
+    /// history; decoded on the writer thread, off the loop, into the data that makes that
+    /// frame again: [`parse_frame`]).
     Frame(Arc<str>),
 }
 
@@ -700,12 +702,16 @@ impl Writer {
     fn encode(&mut self, append: &Append, buf: &mut Vec<u8>) {
         let decoded;
         let data = match &append.data {
-            AppendData::Text(text) => text.as_str(),
+            AppendData::Published(data) => data.borrowed(),
             AppendData::Frame(frame) => {
-                decoded = crate::hub::json::parse_message(frame.as_bytes())
-                    .map(|(_, data)| data)
-                    .unwrap_or_default();
-                decoded.as_str()
+                // The hub made every frame, so it reads back; were one not to, the copy
+                // keeps its id with empty text rather than leave a hole in the stream.
+                decoded = parse_frame(frame).map(|(_, data)| data);
+                debug_assert!(decoded.is_ok(), "a frame the hub made: {frame}");
+                match &decoded {
+                    Ok(data) => data.borrowed(),
+                    Err(_) => DataRef::Text(""),
+                }
             }
         };
         let record = Record::Message {

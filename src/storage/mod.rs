@@ -37,6 +37,7 @@
 //! body, by its first byte:
 //!   1  Message   epoch: u64, id: u64, name_len: u8, name[name_len], data: the rest (UTF-8)
 //!   2  Dropped   epoch: u64, name_len: u8, name[name_len]             (nothing after)
+//!   3  Message   as 1, the data a JSON payload (one JSON text, RFC 8259, nested ≤ 64 deep)
 //! ```
 //!
 //! - A record costs 8 bytes of framing; a message's body 18 bytes more than its name
@@ -49,8 +50,14 @@
 //! - A *Dropped* record is a tombstone: the channel's stream `epoch` ended (it expired,
 //!   say), so recovery must not bring back its messages from older segments.
 //!
-//! Any other kind, a bad name, data that is not UTF-8, a body shorter than its fields or
-//! a Dropped body longer than its name is a bad record, as is a checksum mismatch.
+//! - Kind 3 is a message published as JSON (`Content-Type: application/json`), which is
+//!   delivered as its value rather than as a string; the log keeps which of the two a
+//!   message was, so it is delivered alike after a restart. Logs without JSON payloads
+//!   are unchanged, so the format version is still 1.
+//!
+//! Any other kind, a bad name, data that is not UTF-8 (or, for kind 3, not JSON), a body
+//! shorter than its fields or a Dropped body longer than its name is a bad record, as is
+//! a checksum mismatch.
 //!
 //! # The modules
 //!

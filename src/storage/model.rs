@@ -3,8 +3,8 @@
 //! of the fold, and every invariant recovery must keep for any input.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
 
+use crate::hub::data::{Data, DataRef};
 use crate::status::Status;
 use crate::storage::record::{self, Record, SEGMENT_HEADER};
 use crate::storage::recovery::{
@@ -105,9 +105,10 @@ impl LogWriter {
         }
     }
 
-    /// Publishes `data` on `name` (a valid channel name), creating the channel in a new
-    /// epoch if it does not exist; the id.
-    pub(crate) fn publish(&mut self, name: &str, data: &str) -> u64 {
+    /// Publishes `data` (text, or a [`DataRef::Json`] of valid JSON) on `name` (a valid
+    /// channel name), creating the channel in a new epoch if it does not exist; the id.
+    pub(crate) fn publish<'d>(&mut self, name: &str, data: impl Into<DataRef<'d>>) -> u64 {
+        let data = data.into();
         if !self.channels.contains_key(name) {
             let epoch = self.new_epoch();
             let channel = WriterChannel {
@@ -132,7 +133,7 @@ impl LogWriter {
         channel.bytes += data.len();
         channel.retained.push_back(RecoveredMessage {
             id,
-            data: Arc::from(data),
+            data: data.into_owned(),
             segment,
         });
         while channel.retained.len() > 1
@@ -207,12 +208,12 @@ impl LogWriter {
                 .iter()
                 .position(|m| m.id == id)
                 .expect("copied from the retained");
-            let data = Arc::clone(&channel.retained[index].data);
+            let data = channel.retained[index].data.clone();
             let segment = self.append(&Record::Message {
                 epoch,
                 id,
                 name: &name,
-                data: &data,
+                data: data.borrowed(),
             });
             self.channels.get_mut(&name).expect("exists").retained[index].segment = segment;
         }
@@ -293,11 +294,11 @@ pub(crate) fn fold(
                 }
                 let message = RecoveredMessage {
                     id,
-                    data: Arc::from(data),
+                    data: data.into_owned(),
                     segment,
                 };
                 if let Some(earlier) = stream.seen.insert(id, message)
-                    && *earlier.data != *data
+                    && earlier.data.borrowed() != data
                 {
                     return None;
                 }
@@ -339,7 +340,7 @@ pub(crate) fn recover(
 }
 
 /// A channel as (name, epoch, last_id, [(id, data)]).
-type Unplaced = (String, u64, u64, Vec<(u64, Arc<str>)>);
+type Unplaced = (String, u64, u64, Vec<(u64, Data)>);
 
 /// Channels without their messages' segments: what does not depend on how records were
 /// grouped into files.
@@ -347,11 +348,7 @@ fn without_segments(channels: &[RecoveredChannel]) -> Vec<Unplaced> {
     channels
         .iter()
         .map(|c| {
-            let messages = c
-                .messages
-                .iter()
-                .map(|m| (m.id, Arc::clone(&m.data)))
-                .collect();
+            let messages = c.messages.iter().map(|m| (m.id, m.data.clone())).collect();
             (c.name.clone(), c.epoch, c.last_id, messages)
         })
         .collect()
@@ -468,7 +465,7 @@ pub(crate) fn check(
                             epoch: channel.epoch,
                             id: message.id,
                             name,
-                            data: &message.data,
+                            data: message.data.borrowed(),
                         }
             });
             assert!(

@@ -4,9 +4,16 @@
 //! segment  = header record*
 //! header   = "pushwlog" version:u32 reserved:u32            16 bytes; version 1, reserved 0
 //! record   = len:u32 crc:u32 body[len]                       crc = CRC-32C(len ++ body)
-//! body     = 1 epoch:u64 id:u64 name_len:u8 name data        Message (data: the rest, UTF-8)
+//! body     = 1 epoch:u64 id:u64 name_len:u8 name data        Message (data: the rest, UTF-8 text)
 //!          | 2 epoch:u64 name_len:u8 name                    Dropped (nothing after the name)
+//!          | 3 epoch:u64 id:u64 name_len:u8 name data        Message with JSON data (the rest,
+//!                                                            one JSON text, RFC 8259)
 //! ```
+//!
+//! Kind 3 came with JSON payloads (issue 12 §4); the format version stayed 1, because a
+//! log without JSON payloads is byte for byte what it was, and reads as it did. A log
+//! that has kind 3 records is refused by an older build as damage (an unknown kind), not
+//! misread.
 //!
 //! Integers are little-endian. Names are 1–255 bytes of `A-Z a-z 0-9 _ . -`; epochs and
 //! ids are never 0 (the hub's epochs are nonzero tokens, its ids count from 1), so a 0 is
@@ -25,6 +32,8 @@
 
 use std::fmt;
 
+use crate::hub::data::DataRef;
+use crate::hub::json::{MAX_PAYLOAD_DEPTH, validate};
 use crate::status::Status;
 use crate::storage::crc32c::Crc32c;
 
@@ -57,15 +66,17 @@ const fn segment_header() -> [u8; 16] {
 /// Bytes of framing before each record's body: the length and the checksum.
 pub const RECORD_OVERHEAD: usize = 8;
 
-/// The kind byte of a [`Record::Message`].
+/// The kind byte of a [`Record::Message`] whose data is text.
 pub const KIND_MESSAGE: u8 = 1;
 /// The kind byte of a [`Record::Dropped`].
 pub const KIND_DROPPED: u8 = 2;
+/// The kind byte of a [`Record::Message`] whose data is a JSON payload.
+pub const KIND_JSON_MESSAGE: u8 = 3;
 
 /// The longest channel name a record can hold (its length is one byte).
 pub const MAX_NAME_LEN: usize = 255;
 
-/// Body bytes before a Message's name: kind, epoch, id, name length.
+/// Body bytes before a Message's name (either kind): kind, epoch, id, name length.
 const MESSAGE_FIXED: usize = 1 + 8 + 8 + 1;
 /// Body bytes before a Dropped record's name: kind, epoch, name length.
 const DROPPED_FIXED: usize = 1 + 8 + 1;
@@ -81,8 +92,8 @@ pub enum Record<'a> {
         id: u64,
         /// The channel.
         name: &'a str,
-        /// The message's text.
-        data: &'a str,
+        /// The message's data: text (kind 1) or a JSON payload (kind 3).
+        data: DataRef<'a>,
     },
     /// A tombstone: channel `name`'s stream `epoch` ended (the channel expired or was
     /// removed), and nothing of it is to be recovered.
@@ -149,7 +160,8 @@ pub enum RecordError {
         /// The checksum of its length and body.
         computed: u32,
     },
-    /// A kind byte that is neither [`KIND_MESSAGE`] nor [`KIND_DROPPED`].
+    /// A kind byte that is none of [`KIND_MESSAGE`], [`KIND_DROPPED`] and
+    /// [`KIND_JSON_MESSAGE`].
     BadKind(u8),
     /// The body ends before the fields its kind requires.
     ShortBody,
@@ -163,6 +175,9 @@ pub enum RecordError {
     BadName,
     /// A message's data is not valid UTF-8 (messages are text).
     NotUtf8,
+    /// A JSON message's data is not one JSON text nested at most
+    /// [`MAX_PAYLOAD_DEPTH`] deep (what the hub accepts as a JSON payload).
+    NotJson,
     /// An epoch of 0, which no stream has.
     ZeroEpoch,
     /// A message id of 0 (ids count from 1).
@@ -202,6 +217,7 @@ impl fmt::Display for RecordError {
             }
             RecordError::BadName => f.write_str("invalid channel name in record"),
             RecordError::NotUtf8 => f.write_str("message data is not UTF-8"),
+            RecordError::NotJson => f.write_str("a JSON message's data is not valid JSON"),
             RecordError::ZeroEpoch => f.write_str("record with epoch 0"),
             RecordError::ZeroId => f.write_str("message with id 0"),
             RecordError::Incomplete => f.write_str("segment ends inside a record"),
@@ -239,8 +255,8 @@ pub fn encoded_len(record: &Record<'_>) -> usize {
 /// Appends `record`, framed and checksummed, to `out`.
 ///
 /// Refuses (leaving `out` as it was) a record [`decode`] would refuse: a bad name,
-/// non-UTF-8 data cannot occur (`&str`), an epoch or id of 0, or a body too long for its
-/// 4-byte length. The caller bounds message sizes far below that; this only makes the
+/// non-UTF-8 data cannot occur (`&str`), JSON data that is not valid JSON, an epoch or
+/// id of 0, or a body too long for its 4-byte length. The caller bounds message sizes far below that; this only makes the
 /// writer unable to write a record its own reader rejects.
 pub fn encode(record: &Record<'_>, out: &mut Vec<u8>) -> Result<(), RecordError> {
     check_name(record.name().as_bytes())?;
@@ -249,6 +265,13 @@ pub fn encode(record: &Record<'_>, out: &mut Vec<u8>) -> Result<(), RecordError>
     }
     if let Record::Message { id: 0, .. } = record {
         return Err(RecordError::ZeroId);
+    }
+    if let Record::Message {
+        data: DataRef::Json(raw),
+        ..
+    } = record
+    {
+        check_json(raw.as_bytes())?;
     }
     let body_len = record.body_len();
     let len = u32::try_from(body_len).map_err(|_| RecordError::TooLong {
@@ -267,11 +290,14 @@ pub fn encode(record: &Record<'_>, out: &mut Vec<u8>) -> Result<(), RecordError>
             name,
             data,
         } => {
-            out.push(KIND_MESSAGE);
+            out.push(match data {
+                DataRef::Text(_) => KIND_MESSAGE,
+                DataRef::Json(_) => KIND_JSON_MESSAGE,
+            });
             out.extend_from_slice(&epoch.to_le_bytes());
             out.extend_from_slice(&id.to_le_bytes());
             push_name(out, name);
-            out.extend_from_slice(data.as_bytes());
+            out.extend_from_slice(data.as_str().as_bytes());
         }
         Record::Dropped { epoch, name } => {
             out.push(KIND_DROPPED);
@@ -289,7 +315,7 @@ pub fn encode(record: &Record<'_>, out: &mut Vec<u8>) -> Result<(), RecordError>
 ///
 /// In order: a length over `max_body` is refused as soon as its 4 bytes are there (the
 /// body is neither awaited nor read); then the checksum must match; then the body must
-/// be a valid Message or Dropped record.
+/// be a valid Message (text or JSON) or Dropped record.
 pub fn decode(buf: &[u8], max_body: usize) -> Result<Status<(Record<'_>, usize)>, RecordError> {
     let Some(len_bytes) = buf.first_chunk::<4>() else {
         return Ok(Status::Partial);
@@ -329,14 +355,20 @@ fn checksum(len_bytes: &[u8], body: &[u8]) -> u32 {
 fn decode_body(body: &[u8]) -> Result<Record<'_>, RecordError> {
     let (&kind, rest) = body.split_first().ok_or(RecordError::ShortBody)?;
     match kind {
-        KIND_MESSAGE => {
+        KIND_MESSAGE | KIND_JSON_MESSAGE => {
             let (epoch, rest) = take_epoch(rest)?;
             let (id, rest) = take_u64(rest)?;
             if id == 0 {
                 return Err(RecordError::ZeroId);
             }
             let (name, data) = take_name(rest)?;
-            let data = std::str::from_utf8(data).map_err(|_| RecordError::NotUtf8)?;
+            let data = if kind == KIND_JSON_MESSAGE {
+                // Checked before it becomes a frame that every subscriber parses.
+                check_json(data)?;
+                DataRef::Json(std::str::from_utf8(data).map_err(|_| RecordError::NotJson)?)
+            } else {
+                DataRef::Text(std::str::from_utf8(data).map_err(|_| RecordError::NotUtf8)?)
+            };
             Ok(Record::Message {
                 epoch,
                 id,
@@ -354,6 +386,11 @@ fn decode_body(body: &[u8]) -> Result<Record<'_>, RecordError> {
         }
         other => Err(RecordError::BadKind(other)),
     }
+}
+
+/// A JSON payload's bytes as the hub accepts them (which includes being UTF-8).
+fn check_json(data: &[u8]) -> Result<(), RecordError> {
+    validate(data, MAX_PAYLOAD_DEPTH).map_err(|_| RecordError::NotJson)
 }
 
 fn take_u64(bytes: &[u8]) -> Result<(u64, &[u8]), RecordError> {
@@ -419,7 +456,7 @@ mod tests {
             epoch: 0x0123_4567_89AB_CDEF,
             id: 42,
             name,
-            data,
+            data: DataRef::Text(data),
         }
     }
 
@@ -438,7 +475,13 @@ mod tests {
                 epoch: u64::MAX,
                 id: u64::MAX,
                 name: "x",
-                data: "{\"json\":true}",
+                data: DataRef::Text("{\"json\":true}"),
+            },
+            Record::Message {
+                epoch: 5,
+                id: 6,
+                name: "j",
+                data: DataRef::Json("{\"json\": [true, \"é\\u00e9\"]}\n"),
             },
             Record::Dropped {
                 epoch: 7,
@@ -612,6 +655,44 @@ mod tests {
         body
     }
 
+    /// A kind 3 body with this data (epoch 1, id 1, channel "a").
+    fn json_body(data: &[u8]) -> Vec<u8> {
+        let mut body = message_body(1, 1, b"a", data);
+        body[0] = KIND_JSON_MESSAGE;
+        body
+    }
+
+    #[test]
+    fn the_kind_byte_says_text_or_json_and_the_bytes_are_the_same() {
+        let text = encoded(&message("c", "[1]"));
+        let json = encoded(&Record::Message {
+            epoch: 0x0123_4567_89AB_CDEF,
+            id: 42,
+            name: "c",
+            data: DataRef::Json("[1]"),
+        });
+        assert_eq!((text[8], json[8]), (KIND_MESSAGE, KIND_JSON_MESSAGE));
+        assert_eq!(text[9..], json[9..], "the same layout after the kind");
+        // A text record is what it was before JSON payloads existed.
+        assert_eq!(
+            text,
+            framed(&message_body(0x0123_4567_89AB_CDEF, 42, b"c", b"[1]"))
+        );
+    }
+
+    #[test]
+    fn json_that_is_not_json_is_not_encoded() {
+        let mut out = b"kept".to_vec();
+        let record = Record::Message {
+            epoch: 1,
+            id: 1,
+            name: "a",
+            data: DataRef::Json("{\"a\":}"),
+        };
+        assert_eq!(encode(&record, &mut out), Err(RecordError::NotJson));
+        assert_eq!(out, b"kept");
+    }
+
     #[test]
     fn names_with_bad_bytes_are_refused() {
         for bad in [
@@ -650,7 +731,13 @@ mod tests {
         let cases: Vec<(Vec<u8>, RecordError)> = vec![
             (vec![], RecordError::ShortBody),
             (vec![0], RecordError::BadKind(0)),
-            (vec![3, 0, 0], RecordError::BadKind(3)),
+            (vec![4, 0, 0], RecordError::BadKind(4)),
+            (vec![KIND_JSON_MESSAGE, 1, 0, 0], RecordError::ShortBody),
+            (json_body(b"[1,]"), RecordError::NotJson),
+            (json_body(b""), RecordError::NotJson),
+            (json_body(b"\"\xff\""), RecordError::NotJson),
+            (json_body(br#""\ud800""#), RecordError::NotJson),
+            (json_body(&[b'['; 65]), RecordError::NotJson),
             (vec![KIND_MESSAGE, 1, 0, 0], RecordError::ShortBody),
             (
                 message_body(1, 1, b"a", b"")[..17].to_vec(),
@@ -721,7 +808,7 @@ mod tests {
             epoch: 1,
             id: 0,
             name: "a",
-            data: "",
+            data: DataRef::Text(""),
         };
         assert_eq!(encode(&zero_id, &mut Vec::new()), Err(RecordError::ZeroId));
     }

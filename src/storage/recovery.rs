@@ -57,8 +57,8 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::sync::Arc;
 
+use crate::hub::data::{Data, DataRef};
 use crate::status::Status;
 use crate::storage::record::{self, Record, RecordError, SEGMENT_HEADER};
 
@@ -144,8 +144,8 @@ pub struct RecoveredChannel {
 pub struct RecoveredMessage {
     /// Its id.
     pub id: u64,
-    /// Its text (shared, as the hub keeps it).
-    pub data: Arc<str>,
+    /// Its data: text, or a JSON payload.
+    pub data: Data,
     /// The segment holding its newest copy: were that segment reclaimed, this
     /// message must be copied forward if it is still retained.
     pub segment: u64,
@@ -176,7 +176,7 @@ struct Channel {
 
 #[derive(Debug)]
 struct Kept {
-    data: Arc<str>,
+    data: Data,
     segment: u64,
 }
 
@@ -334,23 +334,23 @@ impl Channel {
     }
 
     /// Rules 2 and 3: keep (or refresh) message `id`, then evict down to the limits.
-    fn insert(&mut self, id: u64, data: &str, segment: u64, limits: &RecoveryLimits) {
+    fn insert(&mut self, id: u64, data: DataRef<'_>, segment: u64, limits: &RecoveryLimits) {
         if id <= self.floor {
             return; // below an evicted id: it would be evicted again (nothing allocated)
         }
         match self.messages.entry(id) {
             Entry::Occupied(mut entry) => {
                 let kept = entry.get_mut();
-                if *kept.data != *data {
+                if kept.data.borrowed() != data {
                     // Not a faithful copy: the later word wins, and the sizes follow it.
                     self.bytes = self.bytes - kept.data.len() + data.len();
-                    kept.data = Arc::from(data);
+                    kept.data = data.into_owned();
                 }
                 kept.segment = segment;
             }
             Entry::Vacant(entry) => {
                 entry.insert(Kept {
-                    data: Arc::from(data),
+                    data: data.into_owned(),
                     segment,
                 });
                 self.bytes += data.len();
@@ -386,7 +386,16 @@ mod tests {
             epoch,
             id,
             name,
-            data,
+            data: DataRef::Text(data),
+        }
+    }
+
+    fn json_msg<'a>(epoch: u64, id: u64, name: &'a str, data: &'a str) -> Record<'a> {
+        Record::Message {
+            epoch,
+            id,
+            name,
+            data: DataRef::Json(data),
         }
     }
 
@@ -420,7 +429,7 @@ mod tests {
                 let messages = c
                     .messages
                     .iter()
-                    .map(|m| (m.id, &*m.data, m.segment))
+                    .map(|m| (m.id, m.data.as_str(), m.segment))
                     .collect();
                 (c.name.as_str(), c.epoch, c.last_id, messages)
             })
@@ -897,6 +906,10 @@ mod tests {
                 1 => writer.restart(name, "restarted"),
                 2 | 3 => writer.rotate(),
                 4 => writer.compact(rng.next()),
+                5 => {
+                    let json = format!("{{\"n\":[{}, \"x\"]}}", rng.below(1000));
+                    writer.publish(name, DataRef::Json(&json));
+                }
                 _ => {
                     let len = rng.below(20);
                     let data: String = (0..len)
@@ -963,5 +976,30 @@ mod tests {
             let (_, sorted) = recover(&[segment_of(&records)], &limits);
             assert_eq!(shuffled.channels, sorted.channels);
         }
+    }
+
+    #[test]
+    fn a_json_message_recovers_as_json_and_a_copy_of_the_other_kind_replaces_it() {
+        let log = segment_of(&[
+            msg(1, 1, "j", "text"),
+            json_msg(1, 2, "j", "{\"a\": [1]}"),
+            json_msg(1, 3, "j", "[3]"),
+            // Not a faithful copy of 3: the later word wins, kind and all.
+            msg(1, 3, "j", "[3]"),
+        ]);
+        let (_, recovered) = recover(&[log], &LIMITS);
+        let messages: Vec<(u64, Data)> = recovered.channels[0]
+            .messages
+            .iter()
+            .map(|m| (m.id, m.data.clone()))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                (1, Data::Text("text".into())),
+                (2, Data::Json("{\"a\": [1]}".into())),
+                (3, Data::Text("[3]".into())),
+            ]
+        );
     }
 }

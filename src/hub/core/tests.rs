@@ -368,6 +368,37 @@ fn a_message_over_the_limit_is_refused_over_every_path() {
         Some(HubError::MessageTooLarge)
     );
     assert_eq!(hub.get("a").unwrap().last_id(), 1, "nothing changed");
+    // A JSON payload counts its bytes as published, whitespace included.
+    assert!(hub.publish("a", DataRef::Json("[ 1, 222 ]"), t0()).is_ok());
+    assert_eq!(
+        hub.publish("a", DataRef::Json("[ 1, 2222 ]"), t0()).err(),
+        Some(HubError::MessageTooLarge)
+    );
+}
+
+#[test]
+fn a_json_payload_reaches_polls_and_subscribers_as_its_value() {
+    let mut hub = hub(8);
+    assert_eq!(
+        poll(&mut hub, "j", Cursor::default(), Some(1)),
+        PollOutcome::Parked
+    );
+    hub.subscribe("j", 2, Cursor::default(), t0()).unwrap();
+    let value = "{\"user\":\"ann\",\"tags\":[\"a\",null,1.5e3]}";
+    let fanout = hub.publish("j", DataRef::Json(value), t0()).unwrap();
+    let frame = format!("{{\"id\":1,\"data\":{value}}}");
+    assert_eq!(&*fanout.frame, frame);
+    let body = String::from_utf8(fanout.poll_body.unwrap().to_vec()).unwrap();
+    assert!(body.contains(&format!("\"messages\":[{frame}]")), "{body}");
+    // Text that looks like JSON stays a string.
+    let text = publish(&mut hub, "j", value);
+    assert!(
+        text.frame.starts_with("{\"id\":2,\"data\":\"{\\\"user"),
+        "{}",
+        text.frame
+    );
+    let answer = ready(poll(&mut hub, "j", since(0), None));
+    assert_eq!(&*answer.frames[0], frame);
 }
 
 #[test]
@@ -740,9 +771,28 @@ fn pending_messages_count_against_the_retained_bytes() {
 fn a_restored_stream_continues_its_ids_and_epoch() {
     let mut hub = hub(3);
     let epoch = Epoch::from_bits(77).unwrap();
-    let messages = [(5, "e"), (6, "f"), (7, "g"), (8, "h")];
+    let messages = [
+        (5, DataRef::Text("e")),
+        (6, DataRef::Text("f")),
+        (7, DataRef::Json("[7]")),
+        (8, DataRef::Text("h")),
+    ];
     hub.restore("r", epoch, messages, t0());
     let channel = hub.get("r").unwrap();
+    let frames: Vec<&str> = channel
+        .read_all(Position::After(0))
+        .iter()
+        .map(|m| &**m.frame())
+        .collect();
+    assert_eq!(
+        frames,
+        [
+            r#"{"id":6,"data":"f"}"#,
+            r#"{"id":7,"data":[7]}"#,
+            r#"{"id":8,"data":"h"}"#
+        ],
+        "JSON restored as JSON"
+    );
     assert_eq!((channel.epoch(), channel.last_id()), (epoch, 8));
     assert_eq!(
         channel.first_retained_id(),

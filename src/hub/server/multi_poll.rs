@@ -13,6 +13,12 @@
 //! one connection, not eight — browsers allow six per host, and the seventh would be its
 //! own publish.
 //!
+//! Unlike a one-channel poll, it is never answered `204`: with no news by its timeout (or
+//! at once, with `timeout=0` or `HEAD`) it gets the same list with no messages. Each
+//! channel's `epoch` and `next` are then where the client stands, so a channel asked for
+//! without `since` ("from now on") has a cursor from its first answer, and a message
+//! published between two polls cannot slip past it.
+//!
 //! A parked multi-channel poll is parked in the hub on each of its channels, under one
 //! request id. The publish that wakes it finds it among its [`Fanout::polls`]; the other
 //! channels let go of it, and its answer is read afresh from every channel's history
@@ -58,8 +64,8 @@ impl HubServer {
         self.delivery.longpoll += ctx.respond_all(&single, &response) as u64;
     }
 
-    /// `GET /poll`: answered at once if any channel has news (or needs a reset), `204` at
-    /// once with `timeout=0` or `HEAD`, else parked on every channel.
+    /// `GET /poll`: answered at once if any channel has news (or needs a reset), or with
+    /// `timeout=0` or `HEAD`; else parked on every channel.
     pub(super) fn on_multi_poll(
         &mut self,
         ctx: &mut Context<'_>,
@@ -90,11 +96,8 @@ impl HubServer {
             // Parking creates the channels it waits on: all or none.
             return respond_hub_error(ctx, id, crate::hub::HubError::TooManyChannels);
         }
-        if self.answer_multi_poll_now(ctx, id, &params.channels, request.method() == "GET") {
-            return;
-        }
-        if !wait {
-            let _ = ctx.respond(id, no_content());
+        let counted = request.method() == "GET";
+        if self.answer_multi_poll_now(ctx, id, &params.channels, counted, !wait) {
             return;
         }
         let mut groups = params.channels.into_boxed_slice();
@@ -125,20 +128,42 @@ impl HubServer {
         }
     }
 
+    /// A parked poll's timeout: a one-channel poll is answered `204`, one of several
+    /// channels with where each stands.
+    pub(super) fn poll_timed_out(&mut self, ctx: &mut Context<'_>, id: RequestId) {
+        match self.polls.remove(&id) {
+            Some(Parked::One(name)) if self.hub.unpark(&name, &id, ctx.now()) => {
+                let _ = ctx.respond(id, no_content());
+            }
+            Some(Parked::Many(groups)) if self.unpark_all(ctx, id, &groups) => {
+                self.answer_multi_poll_now(ctx, id, &groups, true, true);
+            }
+            _ => {}
+        }
+    }
+
     /// Takes a parked poll back from every channel it waits on. `true` if it was still
     /// parked (it is then the caller's to answer).
     pub(super) fn unpark(&mut self, ctx: &mut Context<'_>, id: RequestId) -> bool {
         match self.polls.remove(&id) {
             Some(Parked::One(name)) => self.hub.unpark(&name, &id, ctx.now()),
-            Some(Parked::Many(groups)) => {
-                let mut was_parked = false;
-                for group in groups.iter() {
-                    was_parked |= self.hub.unpark(&group.name, &id, ctx.now());
-                }
-                was_parked
-            }
+            Some(Parked::Many(groups)) => self.unpark_all(ctx, id, &groups),
             None => false,
         }
+    }
+
+    /// Takes `id` back from each of its channels; `true` if it was parked on any.
+    fn unpark_all(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: RequestId,
+        groups: &[ChannelCursor],
+    ) -> bool {
+        let mut was_parked = false;
+        for group in groups {
+            was_parked |= self.hub.unpark(&group.name, &id, ctx.now());
+        }
+        was_parked
     }
 
     /// A parked multi-channel poll that a publish woke: let go of its other channels, and
@@ -149,18 +174,14 @@ impl HubServer {
         id: RequestId,
         groups: &[ChannelCursor],
     ) {
-        for group in groups {
-            self.hub.unpark(&group.name, &id, ctx.now());
-        }
-        if !self.answer_multi_poll_now(ctx, id, groups, true) {
-            // Woken, so some channel had a message: it can only be gone if the channel
-            // was reset meanwhile, and that is news too. Never leave a request hanging.
-            let _ = ctx.respond(id, no_content());
-        }
+        self.unpark_all(ctx, id, groups);
+        // Woken, so some channel has a message; answered in any case, so that no
+        // request is left hanging.
+        self.answer_multi_poll_now(ctx, id, groups, true, true);
     }
 
-    /// Answers `id` with every channel's state if any has news; `false` (nothing sent)
-    /// if none has. The messages of all channels share one budget of
+    /// Answers `id` with every channel's state if any has news, or if `always`; `false`
+    /// (nothing sent) otherwise. The messages of all channels share one budget of
     /// [`max_batch_bytes`](crate::hub::HubConfig::max_batch_bytes): once it is spent, the
     /// rest are listed with no messages and their cursor as `next`, and the client's next
     /// poll gets them.
@@ -170,6 +191,7 @@ impl HubServer {
         id: RequestId,
         groups: &[ChannelCursor],
         count: bool,
+        always: bool,
     ) -> bool {
         let config = self.config();
         let (default_limit, max_limit) = (config.poll_limit, config.max_poll_limit);
@@ -212,7 +234,7 @@ impl HubServer {
                 }
             }
         }
-        if !news {
+        if !news && !always {
             return false;
         }
         pieces.push(Arc::from(&b"]}"[..]));

@@ -19,7 +19,7 @@ use crate::http::{Response, StatusCode};
 use crate::hub::access::{self, Right};
 use crate::hub::engine::Origin;
 use crate::hub::mux::{self, Command, CommandLimits, Payload, Ref};
-use crate::hub::{Cursor, HubError};
+use crate::hub::{Cursor, Data, HubError};
 use crate::message::Message;
 use crate::server::{ConnId, Context, Upgrade};
 use crate::ws::close::CloseCode;
@@ -159,10 +159,8 @@ impl HubServer {
             );
             return self.answer(ctx, conn, frame);
         }
-        let text = match data {
-            Payload::Text(text) => text.into_owned(),
-            Payload::Json(raw) => raw.to_string(),
-        };
+        // A string is text; any other value a JSON payload, delivered as that value.
+        let data = Data::from(data);
         // The `ref` waits here until the publish is committed (its `ack`) or refused.
         let key = reference.as_ref().map(|r| {
             let key = self.next_reference;
@@ -170,7 +168,7 @@ impl HubServer {
             self.references.insert(key, r.clone().into_owned());
             key
         });
-        if let Err(e) = self.submit(ctx, channel, text, Origin::Command(conn, key)) {
+        if let Err(e) = self.submit(ctx, channel, data, Origin::Command(conn, key)) {
             let reference = self.take_reference(key);
             let frame = mux::error(
                 reference.as_ref(),

@@ -67,7 +67,7 @@ fn text(name: &str, epoch: u64, id: u64, data: &str) -> Append {
         name: name.into(),
         epoch,
         id,
-        data: AppendData::Text(data.into()),
+        data: AppendData::Published(Data::Text(data.into())),
     }
 }
 
@@ -83,7 +83,7 @@ fn datas(channel: &RecoveredChannel) -> Vec<(u64, String)> {
     channel
         .messages
         .iter()
-        .map(|m| (m.id, m.data.to_string()))
+        .map(|m| (m.id, m.data.as_str().to_string()))
         .collect()
 }
 
@@ -140,7 +140,7 @@ fn a_torn_last_record_is_cut_off_and_the_log_continues_after_it() {
             epoch: 1,
             id: 4,
             name: "a",
-            data: "torn",
+            data: DataRef::Text("torn"),
         },
         &mut record,
     )
@@ -233,6 +233,52 @@ fn a_checkpoint_copy_given_as_a_frame_is_stored_as_its_text() {
     assert_eq!(
         datas(channel(&reopened.recovered, "f")),
         [(5, "say \"hi\"\n".to_string())]
+    );
+}
+
+#[test]
+fn json_messages_keep_their_kind_appended_and_copied_from_their_frames() {
+    let dir = TempDir::new("json");
+    let (mut opened, wakes) = started(options(&dir, Fsync::Always));
+    let value = "{\"user\": \"ann\",\n \"esc\": \"\\u0041\"}";
+    let json = |id: u64, data: AppendData| Append {
+        name: "j".into(),
+        epoch: 9,
+        id,
+        data,
+    };
+    opened
+        .log
+        .append(json(1, AppendData::Published(Data::Json(value.into()))));
+    opened.log.append(text("j", 9, 2, "plain"));
+    // A checkpoint copies both from their frames, plus a JSON string that is not spelled
+    // as the hub spells text.
+    let frames = [
+        DataRef::Json(value).frame(1),
+        DataRef::Text("plain").frame(2),
+        DataRef::Json(r#""\u0041""#).frame(3),
+    ];
+    let copies = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, frame)| json(i as u64 + 1, AppendData::Frame(Arc::from(frame))))
+        .collect();
+    let ticket = opened.log.checkpoint(copies);
+    wait_done(&opened.log, &wakes, ticket);
+    drop(opened);
+    let reopened = DiskLog::open(options(&dir, Fsync::Always), limits()).unwrap();
+    let data: Vec<Data> = channel(&reopened.recovered, "j")
+        .messages
+        .iter()
+        .map(|m| m.data.clone())
+        .collect();
+    assert_eq!(
+        data,
+        [
+            Data::Json(value.into()),
+            Data::Text("plain".into()),
+            Data::Json(r#""\u0041""#.into())
+        ]
     );
 }
 

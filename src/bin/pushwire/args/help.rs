@@ -57,6 +57,7 @@ Usage: pushwire serve [OPTIONS]
 
 HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
   POST /channels/NAME             publish the body (UTF-8 text); 201 {{\"id\":N,\"epoch\":\"E\"}}
+                                  (Content-Type: application/json: a JSON value, sent as it is)
   GET  /channels/NAME?since=N&epoch=E&limit=K&timeout=S
                                   long-poll; 200 {{\"epoch\":\"E\",\"messages\":[...],\"next\":M}}
                                   or 204
@@ -89,6 +90,8 @@ Options:
                                 keepalive comment [default: {heartbeat}]
       --sse-retry SECS          The reconnection delay SSE streams ask browsers for (their
                                 retry: field) [default: {retry}]
+      --max-subscriptions N     Most channels one /ws connection, /events stream or /poll
+                                request follows; past it: 429 [default: {subscriptions}]
       --data-dir DIR            Keep every channel's stream in a crash-safe log in DIR:
                                 recovered on start, ids and epochs continue
                                 [default: in memory]
@@ -170,6 +173,8 @@ Examples:
   curl -d 'hello' http://127.0.0.1:8080/channels/lobby
   curl 'http://127.0.0.1:8080/channels/lobby?since=0&timeout=10'
   curl -N -H 'Accept: text/event-stream' 'http://127.0.0.1:8080/channels/lobby?since=0'
+  curl -N 'http://127.0.0.1:8080/events?channel=lobby&since=0&channel=news'
+  curl 'http://127.0.0.1:8080/poll?channel=lobby&since=0&channel=news&timeout=10'
   pushwire client 'ws://127.0.0.1:8080/channels/lobby?since=0'
 ",
         history = hub.history,
@@ -179,6 +184,7 @@ Examples:
         ttl = fmt_secs(hub.channel_ttl),
         heartbeat = fmt_secs(hub.sse_heartbeat),
         retry = fmt_secs(hub.sse_retry),
+        subscriptions = hub.max_subscriptions,
         poll_limit = hub.poll_limit,
         max_poll_limit = hub.max_poll_limit,
         poll = fmt_secs(hub.default_poll_timeout),
@@ -537,6 +543,7 @@ mod tests {
             "head and body",
             "POST /channels/NAME             publish the body (UTF-8 text); \
              201 {\"id\":N,\"epoch\":\"E\"}",
+            "(Content-Type: application/json: a JSON value, sent as it is)",
             "GET  /channels/NAME?since=N&epoch=E&limit=K&timeout=S",
             "long-poll; 200 {\"epoch\":\"E\",\"messages\":[...],\"next\":M}",
             "subscribe: {\"epoch\":\"E\",\"next\":C} first, then each",

@@ -44,6 +44,7 @@ pub(super) enum ServerOpt {
     ChannelTtl,
     SseHeartbeat,
     SseRetry,
+    MaxSubscriptions,
     DataDir,
     Fsync,
     PollTimeout,
@@ -130,6 +131,11 @@ const OPT_SSE_RETRY: OptSpec<ServerOpt> = OptSpec {
     name: "--sse-retry",
     opt: ServerOpt::SseRetry,
     expected: Some(EXPECT_SECS),
+};
+const OPT_MAX_SUBSCRIPTIONS: OptSpec<ServerOpt> = OptSpec {
+    name: "--max-subscriptions",
+    opt: ServerOpt::MaxSubscriptions,
+    expected: Some(EXPECT_COUNT),
 };
 const OPT_DATA_DIR: OptSpec<ServerOpt> = OptSpec {
     name: "--data-dir",
@@ -256,6 +262,7 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_CHANNEL_TTL,
     OPT_SSE_HEARTBEAT,
     OPT_SSE_RETRY,
+    OPT_MAX_SUBSCRIPTIONS,
     OPT_DATA_DIR,
     OPT_FSYNC,
     OPT_POLL_TIMEOUT,
@@ -525,6 +532,11 @@ impl ServerCommand {
                     hub.sse_heartbeat = parse_secs(&value).ok_or_else(bad)?;
                 }
                 ServerOpt::SseRetry => hub.sse_retry = parse_secs(&value).ok_or_else(bad)?,
+                ServerOpt::MaxSubscriptions => {
+                    hub.max_subscriptions = parse_int(&value)
+                        .filter(|&n: &usize| n >= 1)
+                        .ok_or_else(bad)?
+                }
                 ServerOpt::DataDir => {
                     if value.is_empty() {
                         return Err(bad());
@@ -749,6 +761,7 @@ fn option_for_field(field: &'static str) -> &'static str {
         "max_retained_bytes" => "--max-retained",
         "channel_ttl" => "--channel-ttl",
         "sse_heartbeat" => "--sse-heartbeat",
+        "max_subscriptions" => "--max-subscriptions",
         "max_poll_timeout" => "--max-poll-timeout",
         // A field the command line does not set: name the field itself.
         other => other,
@@ -777,6 +790,7 @@ mod tests {
         assert_eq!(hub.max_channels, 100_000);
         assert_eq!(hub.max_retained_bytes, 256 << 20);
         assert_eq!(hub.channel_ttl, Duration::from_secs(3600));
+        assert_eq!(hub.max_subscriptions, 64);
         assert!(hub.validate().is_ok());
         assert_eq!(c.max_connections, 16 * 1024);
         assert_eq!(c.write_buffer_high_water, 1 << 20);
@@ -799,6 +813,8 @@ mod tests {
             "8MiB",
             "--channel-ttl",
             "90",
+            "--max-subscriptions",
+            "8",
             "--poll-timeout",
             "2.5",
             "--max-poll-timeout",
@@ -833,6 +849,7 @@ mod tests {
         assert_eq!(hub.max_channels, 10);
         assert_eq!(hub.max_retained_bytes, 8 << 20);
         assert_eq!(hub.channel_ttl, Duration::from_secs(90));
+        assert_eq!(hub.max_subscriptions, 8);
         assert_eq!(
             hub.max_message,
             256 << 10,
@@ -1014,6 +1031,7 @@ mod tests {
         assert_eq!(hub.history_bytes, 64 << 10);
         for bad in [
             &["--max-channels", "0"][..],
+            &["--max-subscriptions", "0"],
             &["--channel-ttl", "0"],
             &["--max-retained", "x"],
         ] {
