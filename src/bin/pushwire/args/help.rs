@@ -339,7 +339,8 @@ pub(super) fn load_help() -> String {
 Generate load against a pushwire server (or any WebSocket echo server), on one thread and
 one event loop, with a progress line on stderr once a second and a summary on stdout: a
 readable block, then one line 'LOAD mode=... conns=... size=... depth=... msgs=...
-msgs_per_s=... mb_per_s=... p50_us=... p99_us=... max_us=... errors=... mismatches=...'.
+msgs_per_s=... mb_per_s=... p50_us=... p99_us=... max_us=... errors=... mismatches=...
+connect_ms=...'.
 
 Modes:
   echo      CONNS WebSocket connections each keep DEPTH messages of SIZE bytes in flight;
@@ -349,11 +350,14 @@ Modes:
             built-in publisher POSTs --publish-rate messages/s to the same channel.
             Latency: from the publish to its delivery; a gap or a repeat in what a
             client receives is an error. URL: http://HOST:PORT/channels/NAME
-  fanout    CONNS waiters on one channel (parked long-polls, or WebSocket subscribers),
-            then one publish; per waiter, the time from the publish until its response or
-            frame has arrived in full. Repeated --rounds times; each round waits until
-            every long-poll has been written again, then 1 s (a parked request gives no
-            signal). URL: http:// or ws://HOST:PORT/channels/NAME
+  fanout    CONNS waiters on one channel (parked long-polls, WebSocket subscribers,
+            Server-Sent Events streams, or pushwire.v1 connections to /ws subscribed to
+            the channel), then one publish; per waiter, the time from the publish until
+            its response, frame or event has arrived in full. Repeated --rounds times;
+            each round waits until every long-poll has been written again (every
+            subscriber has its 101, 'event: subscribed' or 'subscribed' answer), then 1 s
+            (a parked request gives no signal). URL: http:// or
+            ws://HOST:PORT/channels/NAME
 
 Use a channel nobody else publishes to: message ids and contents are checked.
 
@@ -376,7 +380,9 @@ Options:
                                 characters) [default: binary]
       --publish-rate R          Publishes per second (longpoll) [default: {rate}]
       --rounds K                Publishes timed (fanout) [default: {rounds}]
-      --transport T             How fan-out waiters wait: longpoll or ws [default: by the
+      --transport T             How fan-out waiters wait: longpoll, ws, sse (GET with
+                                Accept: text/event-stream) or ws-mux (GET /ws with
+                                pushwire.v1, then a subscribe command) [default: by the
                                 URL's scheme, ws:// for ws]
       --connect-concurrency N   Most connections opening at once [default: {conc}]
   -h, --help                    Print help
@@ -402,6 +408,8 @@ Examples:
   pushwire load http://127.0.0.1:8080/channels/bench --mode longpoll --conns 1000
   pushwire load http://127.0.0.1:8080/channels/fan --mode fanout --conns 10000
   pushwire load ws://127.0.0.1:8080/channels/fan --mode fanout --conns 10000
+  pushwire load http://127.0.0.1:8080/channels/fan --mode fanout --transport sse
+  pushwire load http://127.0.0.1:8080/channels/fan --mode fanout --transport ws-mux
 ",
         conns = d.conns,
         size = d.size,

@@ -37,7 +37,7 @@ const EXPECT_LOAD_SECS: &str =
 const EXPECT_WARMUP: &str = "a number of seconds from 0 to 86400 (one day), e.g. 1 or 0.5";
 const EXPECT_RATE: &str = "messages per second, above 0 and at most 1000000, e.g. 100 or 0.5";
 const EXPECT_ROUNDS: &str = "a number of rounds from 1 to 1000";
-const EXPECT_TRANSPORT: &str = "longpoll or ws";
+const EXPECT_TRANSPORT: &str = "longpoll, ws, sse or ws-mux";
 const EXPECT_CONCURRENCY: &str = "a number of connections from 1 to 1000000";
 const EXPECT_LOAD_URL: &str = "expected ws://host[:port]/path or http://host[:port]/channels/NAME";
 /// Longest `--secs` and `--warmup` (the load generator's limit).
@@ -192,6 +192,8 @@ pub(super) fn parse_load(mut args: impl Iterator<Item = String>) -> Result<Comma
                 config.transport = Some(match value.as_str() {
                     "longpoll" => Transport::LongPoll,
                     "ws" => Transport::Ws,
+                    "sse" => Transport::Sse,
+                    "ws-mux" => Transport::WsMux,
                     _ => return Err(bad()),
                 })
             }
@@ -383,6 +385,21 @@ mod tests {
         );
         let c = load(&["ws://h:1/channels/a", "--mode", "fanout"]);
         assert_eq!(c.fanout_transport(), Transport::Ws);
+        let c = load(&[
+            "http://h:1/channels/a",
+            "--mode",
+            "fanout",
+            "--transport=sse",
+        ]);
+        assert_eq!(c.fanout_transport(), Transport::Sse);
+        let c = load(&[
+            "ws://h:1/channels/a",
+            "--mode",
+            "fanout",
+            "--transport",
+            "ws-mux",
+        ]);
+        assert_eq!(c.fanout_transport(), Transport::WsMux);
     }
 
     #[test]

@@ -11,12 +11,17 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::error::{ConnError, LoadError, SetupError, body_text};
+use super::event_stream::EventStreamReader;
+use super::mux::{ServerFrame, parse_server_frame};
 use super::wire::{
     EchoEvent, EchoVerifier, HttpReader, HttpResponse, MessageReader, Pattern, WsMessage,
     message_body, parse_body,
 };
 use super::{ErrorLog, Histogram, LoadConfig, Mode, Report, Round, Target, Transport};
 use pushwire::hub::json::{parse_batch, parse_message, parse_published, parse_subscribed};
+use pushwire::hub::mux::{self, Command};
+use pushwire::hub::sse::{Event, EventId};
+use pushwire::hub::{Epoch, channel_name};
 use pushwire::status::Status;
 use pushwire::ws::client_handshake::ClientHandshake;
 use pushwire::ws::frame::{OpCode, write_frame};
@@ -40,10 +45,16 @@ const REPARK: Duration = Duration::from_secs(10);
 const ROUND: Duration = Duration::from_secs(10);
 /// `timeout=` of long-polls (seconds): the server holds them this long before a 204.
 const POLL_TIMEOUT: u32 = 30;
-/// Largest subscriber message accepted.
+/// Largest subscriber message accepted (a WebSocket message, or an event stream's line
+/// or event).
 const MAX_FRAME_MESSAGE: usize = 1 << 20;
+/// Most content bytes one event stream may carry over a run (a fan-out round is one
+/// event per stream, plus a keepalive comment every 15 s).
+const MAX_EVENT_STREAM: usize = 1 << 30;
 /// Size of the shared read buffer.
 const READ_BUFFER: usize = 256 * 1024;
+/// Where the hub serves `pushwire.v1` (many channels over one WebSocket).
+const MUX_PATH: &str = "/ws";
 
 pub(super) fn run(config: &LoadConfig, target: Target) -> Result<Report, LoadError> {
     let mut engine = Engine::new(config, target)?;
@@ -75,16 +86,38 @@ struct Conn {
 }
 
 enum Proto {
-    /// A WebSocket opening handshake; then an echo connection or a subscriber.
+    /// A WebSocket opening handshake; then what `then` says.
     Handshake {
         hs: ClientHandshake,
         buf: Vec<u8>,
-        echo: bool,
+        then: AfterHandshake,
     },
     Echo(EchoConn),
     Subscriber(Subscriber),
+    Streamer(Streamer),
     Poller(Poller),
     Publisher(Publisher),
+}
+
+/// What a WebSocket connection is for once it is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterHandshake {
+    /// Echo load.
+    Echo,
+    /// A subscriber of the URL's channel (`/channels/NAME`), open at its 101.
+    Subscriber,
+    /// A `pushwire.v1` connection at [`MUX_PATH`] that subscribes to the URL's channel,
+    /// open at its `subscribed` answer.
+    Mux,
+}
+
+/// How a subscriber's frames are shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubscriberWire {
+    /// One channel per connection: `{"epoch":...}` first, then `{"id":N,"data":...}`.
+    Channel,
+    /// `pushwire.v1`: every frame a typed object naming its channel.
+    Mux,
 }
 
 struct EchoConn {
@@ -96,6 +129,16 @@ struct EchoConn {
 
 struct Subscriber {
     reader: MessageReader,
+    wire: SubscriberWire,
+    /// Fan-out rounds received.
+    rounds: u32,
+}
+
+/// A Server-Sent Events subscriber: one `GET` whose answer is the channel's stream.
+struct Streamer {
+    reader: EventStreamReader,
+    /// The events of the last read, handed out (kept for its allocation).
+    events: Vec<Event>,
     /// Fan-out rounds received.
     rounds: u32,
 }
@@ -161,8 +204,12 @@ struct Engine<'c> {
     /// Connections opening now, and opened so far.
     opening: usize,
     opened: usize,
+    /// How long [`Engine::connect_all`] took.
+    connect_time: Duration,
     /// Index of the publisher connection (longpoll, fanout).
     publisher: usize,
+    /// The URL's channel name, which `pushwire.v1` subscribers subscribe to.
+    mux_channel: String,
     /// The channel's last id before the run, from the setup request.
     base_id: Option<u64>,
     /// The channel's epoch: from the setup request, or the first publish if the channel
@@ -196,6 +243,10 @@ fn ns(d: Duration) -> u64 {
 
 impl<'c> Engine<'c> {
     fn new(cfg: &'c LoadConfig, target: Target) -> Result<Self, LoadError> {
+        // `run` checked it is a channel's path when the transport needs the name.
+        let mux_channel = channel_name(&target.channel_path)
+            .unwrap_or_default()
+            .to_string();
         let start = Instant::now();
         let limit = match cfg.mode {
             Mode::Echo | Mode::LongPoll => cfg.warmup + cfg.secs + Duration::from_secs(30),
@@ -225,7 +276,9 @@ impl<'c> Engine<'c> {
             rounds: Vec::new(),
             opening: 0,
             opened: 0,
+            connect_time: Duration::ZERO,
             publisher: cfg.conns,
+            mux_channel,
             base_id: None,
             epoch: None,
             setup_since: 0,
@@ -264,6 +317,7 @@ impl<'c> Engine<'c> {
             transport: (self.cfg.mode == Mode::Fanout).then(|| self.cfg.fanout_transport()),
             conns: self.cfg.conns,
             connected: self.opened,
+            connect_time: self.connect_time,
             size: self.cfg.size,
             depth: if self.cfg.mode == Mode::Echo {
                 self.cfg.depth
@@ -463,13 +517,21 @@ impl<'c> Engine<'c> {
     /// What a connection sends once its TCP connection is up.
     fn on_connected(&mut self, conn: &mut Conn) {
         match &mut conn.proto {
-            Proto::Handshake { hs, .. } => {
-                hs.write_request(&mut conn.out, &self.target.host, &self.target.path, None);
+            Proto::Handshake { hs, then, .. } => {
+                let path = match then {
+                    AfterHandshake::Mux => MUX_PATH,
+                    AfterHandshake::Echo | AfterHandshake::Subscriber => &self.target.path,
+                };
+                hs.write_request(&mut conn.out, &self.target.host, path, None);
             }
             Proto::Poller(p) => {
                 write_poll(&mut conn.out, &self.target, p.since, p.epoch.as_deref());
                 p.outstanding = true;
                 p.written = false;
+            }
+            Proto::Streamer(_) => {
+                let since = self.base_id.unwrap_or(0);
+                write_stream_request(&mut conn.out, &self.target, since, self.epoch.as_deref());
             }
             Proto::Publisher(p) => {
                 write_setup_poll(&mut conn.out, &self.target, 0);
@@ -489,30 +551,41 @@ impl<'c> Engine<'c> {
             ..
         } = conn;
         match proto {
-            Proto::Handshake { hs, buf, echo } => {
+            Proto::Handshake { hs, buf, then } => {
                 buf.extend_from_slice(data);
-                let (len, _) = match hs.handle_response(buf) {
+                let (len, accepted) = match hs.handle_response(buf) {
                     Ok(Status::Complete(done)) => done,
                     Ok(Status::Partial) => return Ok(true),
                     Err(e) => return Err(ConnError::Handshake(e)),
                 };
                 let rest = buf.split_off(len);
-                *proto = if *echo {
-                    Proto::Echo(EchoConn {
-                        verifier: EchoVerifier::default(),
-                        inflight: VecDeque::new(),
-                        next_seq: 0,
-                    })
-                } else {
+                let then = *then;
+                let subscriber = |wire| {
                     Proto::Subscriber(Subscriber {
                         reader: MessageReader::default(),
+                        wire,
                         rounds: 0,
                     })
                 };
-                if *opening {
-                    *opening = false;
-                    self.opening -= 1;
-                    self.opened += 1;
+                *proto = match then {
+                    AfterHandshake::Echo => Proto::Echo(EchoConn {
+                        verifier: EchoVerifier::default(),
+                        inflight: VecDeque::new(),
+                        next_seq: 0,
+                    }),
+                    AfterHandshake::Subscriber => subscriber(SubscriberWire::Channel),
+                    AfterHandshake::Mux => {
+                        if accepted.protocol.as_deref() != Some(mux::SUBPROTOCOL) {
+                            return Err(ConnError::Subprotocol(accepted.protocol));
+                        }
+                        self.write_subscribe(out);
+                        subscriber(SubscriberWire::Mux)
+                    }
+                };
+                // A multiplexed subscriber is open once the hub has answered its
+                // subscribe; the others, now.
+                if then != AfterHandshake::Mux {
+                    self.now_open(opening);
                 }
                 if let Proto::Echo(e) = proto
                     && self.sending
@@ -526,7 +599,8 @@ impl<'c> Engine<'c> {
                 }
             }
             Proto::Echo(e) => self.on_echo_bytes(e, out, *closing, data),
-            Proto::Subscriber(s) => self.on_subscriber_bytes(s, out, *closing, data),
+            Proto::Subscriber(s) => self.on_subscriber_bytes(s, out, opening, *closing, data),
+            Proto::Streamer(s) => self.on_stream_bytes(s, opening, data),
             Proto::Poller(p) => {
                 let mut pos = 0;
                 while pos < data.len() {
@@ -635,7 +709,7 @@ impl<'c> Engine<'c> {
             Proto::Handshake {
                 hs: ClientHandshake::new(nonce, &[]),
                 buf: Vec::new(),
-                echo: true,
+                then: AfterHandshake::Echo,
             }
         });
 
@@ -732,7 +806,8 @@ impl<'c> Engine<'c> {
     /// [`CONNECT_PHASE`].
     fn connect_all(&mut self, n: usize, mut make: impl FnMut(&mut Self) -> Proto) {
         self.phase = "connect".into();
-        let deadline = Instant::now() + CONNECT_PHASE;
+        let started = Instant::now();
+        let deadline = started + CONNECT_PHASE;
         let mut next = 0;
         loop {
             while next < n && self.opening < self.cfg.connect_concurrency {
@@ -767,6 +842,7 @@ impl<'c> Engine<'c> {
             }
             self.turn(Duration::from_millis(10));
         }
+        self.connect_time = started.elapsed();
     }
 
     // ===== the publisher =====
@@ -1109,6 +1185,7 @@ impl<'c> Engine<'c> {
         &mut self,
         s: &mut Subscriber,
         out: &mut Vec<u8>,
+        opening: &mut bool,
         closing: bool,
         data: &[u8],
     ) -> Result<bool, ConnError> {
@@ -1124,41 +1201,9 @@ impl<'c> Engine<'c> {
                         self.mismatch("a subscriber received a binary message");
                         continue;
                     }
-                    if payload.starts_with(b"{\"epoch\":") {
-                        // The subscription's first frame: which stream, and from where.
-                        match parse_subscribed(&payload) {
-                            Ok(first) if first.reset => {
-                                self.mismatch("a subscription was reset");
-                            }
-                            Ok(first) => self.same_epoch(first.epoch, "a subscription"),
-                            Err(e) => self.mismatch(format!("a subscription's first frame: {e}")),
-                        }
-                        continue;
-                    }
-                    let (id, text) = match parse_message(&payload) {
-                        Ok(m) => m,
-                        Err(e) => {
-                            self.mismatch(format!("a subscriber's frame: {e}"));
-                            continue;
-                        }
-                    };
-                    match parse_body(&text, self.cfg.size) {
-                        Ok((t, seq)) => {
-                            let want = self.base_id.unwrap_or(0) + 1 + seq;
-                            if id != want {
-                                self.mismatch(format!("message {seq} arrived with id {id}"));
-                            }
-                            let mut got = u64::from(s.rounds);
-                            self.fanout_receipt(
-                                &mut got,
-                                seq,
-                                now.saturating_sub(t),
-                                payload.len() as u64,
-                                now,
-                            );
-                            s.rounds = got as u32;
-                        }
-                        Err(e) => self.mismatch(format!("a subscriber's message: {e}")),
+                    match s.wire {
+                        SubscriberWire::Channel => self.on_channel_frame(s, &payload, now),
+                        SubscriberWire::Mux => self.on_mux_frame(s, opening, &payload, now),
                     }
                 }
                 Some(WsMessage::Ping(payload)) => pong(out, &payload, &mut self.rng),
@@ -1171,6 +1216,183 @@ impl<'c> Engine<'c> {
                     };
                 }
             }
+        }
+    }
+
+    /// A frame of a one-channel subscription: `{"epoch":...}` first, then messages.
+    fn on_channel_frame(&mut self, s: &mut Subscriber, payload: &[u8], now: u64) {
+        if payload.starts_with(b"{\"epoch\":") {
+            // The subscription's first frame: which stream, and from where.
+            match parse_subscribed(payload) {
+                Ok(first) if first.reset => self.mismatch("a subscription was reset"),
+                Ok(first) => self.same_epoch(first.epoch, "a subscription"),
+                Err(e) => self.mismatch(format!("a subscription's first frame: {e}")),
+            }
+            return;
+        }
+        match parse_message(payload) {
+            Ok((id, text)) => self.delivered(&mut s.rounds, id, &text, payload.len(), now),
+            Err(e) => self.mismatch(format!("a subscriber's frame: {e}")),
+        }
+    }
+
+    /// A `pushwire.v1` frame (docs/transports-design.md §2): the answer to the subscribe
+    /// (which makes the connection open), then the channel's messages.
+    fn on_mux_frame(&mut self, s: &mut Subscriber, opening: &mut bool, payload: &[u8], now: u64) {
+        let Ok(text) = std::str::from_utf8(payload) else {
+            return self.mismatch("a pushwire.v1 frame is not UTF-8");
+        };
+        let frame = match parse_server_frame(text) {
+            Ok(frame) => frame,
+            Err(e) => return self.mismatch(e),
+        };
+        let ours = |channel: &str| channel == self.mux_channel;
+        match frame {
+            ServerFrame::Subscribed { channel, .. } | ServerFrame::Message { channel, .. }
+                if !ours(&channel) =>
+            {
+                self.mismatch(format!("a pushwire.v1 frame for channel {channel:?}"));
+            }
+            ServerFrame::Subscribed { reset: true, .. } => {
+                self.mismatch("a pushwire.v1 subscription was reset");
+            }
+            ServerFrame::Subscribed { epoch, next, .. } => {
+                let base = self.base_id.unwrap_or(0);
+                if next != base {
+                    self.mismatch(format!(
+                        "a pushwire.v1 subscription starts at {next}, the channel's last id \
+                         was {base}"
+                    ));
+                }
+                self.same_epoch(epoch, "a pushwire.v1 subscription");
+                self.now_open(opening);
+            }
+            ServerFrame::Message { id, data, .. } => {
+                self.delivered(&mut s.rounds, id, &data, payload.len(), now);
+            }
+            ServerFrame::Missed { missed, .. } => {
+                self.errors
+                    .add("pushwire.v1 reports missed messages", missed);
+            }
+            ServerFrame::Error { status, error } => {
+                self.errors
+                    .add(format!("pushwire.v1 error {status}: {error}"), 1);
+            }
+            ServerFrame::Other(kind) => {
+                self.mismatch(format!("a pushwire.v1 frame of type {kind:?}"));
+            }
+        }
+    }
+
+    /// A subscriber received message `id` with content `text` (`bytes` on the wire):
+    /// it must be one this run published, with the id its publish got, in its round.
+    fn delivered(&mut self, rounds: &mut u32, id: u64, text: &str, bytes: usize, now: u64) {
+        match parse_body(text, self.cfg.size) {
+            Ok((t, seq)) => {
+                let want = self.base_id.unwrap_or(0) + 1 + seq;
+                if id != want {
+                    self.mismatch(format!("message {seq} arrived with id {id}"));
+                }
+                let mut got = u64::from(*rounds);
+                self.fanout_receipt(&mut got, seq, now.saturating_sub(t), bytes as u64, now);
+                *rounds = got as u32;
+            }
+            Err(e) => self.mismatch(format!("a subscriber's message: {e}")),
+        }
+    }
+
+    /// Connection `opening` is open now (its 101, or its subscription's answer).
+    fn now_open(&mut self, opening: &mut bool) {
+        if *opening {
+            *opening = false;
+            self.opening -= 1;
+            self.opened += 1;
+        }
+    }
+
+    /// Queues the `pushwire.v1` subscribe to the run's channel, from the setup's cursor,
+    /// as a masked text frame.
+    fn write_subscribe(&mut self, out: &mut Vec<u8>) {
+        let command = Command::Subscribe {
+            channel: self.mux_channel.as_str().into(),
+            since: Some(self.base_id.unwrap_or(0)),
+            epoch: self.epoch.as_deref().and_then(Epoch::parse),
+            reference: None,
+        };
+        let mut text = String::new();
+        command.write(&mut text);
+        let key = self.rng.next_u32().to_ne_bytes();
+        write_frame(out, true, OpCode::Text, text.as_bytes(), Some(key));
+    }
+
+    /// Bytes on an event stream: every event they complete is taken (those before a
+    /// broken part of the stream too), then the stream's error, if any, ends it.
+    fn on_stream_bytes(
+        &mut self,
+        s: &mut Streamer,
+        opening: &mut bool,
+        data: &[u8],
+    ) -> Result<bool, ConnError> {
+        let mut events = std::mem::take(&mut s.events);
+        let read = s.reader.feed(data, &mut events);
+        let now = self.now_ns();
+        for event in events.drain(..) {
+            self.on_stream_event(s, opening, event, now);
+        }
+        s.events = events;
+        read.map_err(ConnError::Stream)?;
+        Ok(true)
+    }
+
+    /// One event of a subscriber's stream (docs/transports-design.md §1). Its `id` field
+    /// (`E:N`, the cursor a reconnect sends back) must name the same stream and message
+    /// as its data.
+    fn on_stream_event(&mut self, s: &mut Streamer, opening: &mut bool, event: Event, now: u64) {
+        match event.event_type() {
+            "subscribed" => {
+                match parse_subscribed(event.data().as_bytes()) {
+                    Ok(first) => {
+                        if !same_cursor(event.last_event_id(), &first.epoch, first.next) {
+                            self.mismatch(format!(
+                                "a stream's subscribed event has id {:?} for next {} of {}",
+                                event.last_event_id(),
+                                first.next,
+                                first.epoch
+                            ));
+                        }
+                        if first.next != self.base_id.unwrap_or(0) {
+                            self.mismatch(format!(
+                                "a stream subscribed at {}, the channel's last id was {}",
+                                first.next,
+                                self.base_id.unwrap_or(0)
+                            ));
+                        }
+                        self.same_epoch(first.epoch, "a stream's subscribed event");
+                    }
+                    Err(e) => self.mismatch(format!("a stream's subscribed event: {e}")),
+                }
+                // Subscribed (the hub has it, as a WebSocket subscriber after its 101).
+                self.now_open(opening);
+            }
+            "message" => {
+                let (id, text) = match parse_message(event.data().as_bytes()) {
+                    Ok(m) => m,
+                    Err(e) => return self.mismatch(format!("a stream's message event: {e}")),
+                };
+                let epoch = self.epoch.clone().unwrap_or_default();
+                if !same_cursor(event.last_event_id(), &epoch, id) {
+                    self.mismatch(format!(
+                        "message {id} arrived with event id {:?} (the stream is {epoch})",
+                        event.last_event_id()
+                    ));
+                }
+                self.delivered(&mut s.rounds, id, &text, event.data().len(), now);
+            }
+            "reset" => self.mismatch("a stream was reset"),
+            "missed" => self
+                .errors
+                .add("an event stream reports missed messages", 1),
+            other => self.mismatch(format!("a stream sent an event of type {other:?}")),
         }
     }
 
@@ -1209,8 +1431,24 @@ impl<'c> Engine<'c> {
                 Proto::Handshake {
                     hs: ClientHandshake::new(nonce, &[]),
                     buf: Vec::new(),
-                    echo: false,
+                    then: AfterHandshake::Subscriber,
                 }
+            }),
+            Transport::WsMux => self.connect_all(n, |engine| {
+                let mut nonce = [0u8; 16];
+                engine.rng.fill_bytes(&mut nonce);
+                Proto::Handshake {
+                    hs: ClientHandshake::new(nonce, &[mux::SUBPROTOCOL]),
+                    buf: Vec::new(),
+                    then: AfterHandshake::Mux,
+                }
+            }),
+            Transport::Sse => self.connect_all(n, |_| {
+                Proto::Streamer(Streamer {
+                    reader: EventStreamReader::new(MAX_FRAME_MESSAGE, MAX_EVENT_STREAM),
+                    events: Vec::new(),
+                    rounds: 0,
+                })
             }),
         }
         let mut quiet_since = Instant::now();
@@ -1280,6 +1518,7 @@ impl<'c> Engine<'c> {
                 let behind = self.conns[id].as_ref().is_some_and(|c| match &c.proto {
                     Proto::Poller(p) => p.next_seq <= u64::from(index),
                     Proto::Subscriber(s) => s.rounds <= index,
+                    Proto::Streamer(s) => s.rounds <= index,
                     _ => true,
                 });
                 if behind && let Some(conn) = self.conns[id].take() {
@@ -1307,7 +1546,7 @@ impl<'c> Engine<'c> {
         self.turn_until(Instant::now() + CLOSE_WAIT, |engine| {
             engine.publisher_idle()
         });
-        if transport == Transport::Ws {
+        if matches!(transport, Transport::Ws | Transport::WsMux) {
             self.start_closing(n);
         }
         self.close_all();
@@ -1371,6 +1610,26 @@ fn write_setup_poll(out: &mut Vec<u8>, target: &Target, since: u64) {
         "GET {}?since={since}&timeout=0&limit=1000 HTTP/1.1\r\nHost: {}\r\n\r\n",
         target.channel_path, target.host
     );
+}
+
+/// An event stream's request: what a browser's `EventSource` sends, with the cursor of
+/// the setup so that the stream starts exactly after the history the run found.
+fn write_stream_request(out: &mut Vec<u8>, target: &Target, since: u64, epoch: Option<&str>) {
+    let _ = write!(out, "GET {}?since={since}", target.channel_path);
+    if let Some(epoch) = epoch {
+        let _ = write!(out, "&epoch={epoch}");
+    }
+    let _ = write!(
+        out,
+        " HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
+        target.host
+    );
+}
+
+/// Does an event's id field (`E:N`) name stream `epoch` and message `id`? Read with the
+/// hub's own strict reader: the one spelling a reconnect would send back.
+fn same_cursor(event_id: &str, epoch: &str, id: u64) -> bool {
+    EventId::parse(event_id).is_some_and(|at| at.epoch.text().as_str() == epoch && at.id == id)
 }
 
 fn write_poll(out: &mut Vec<u8>, target: &Target, since: u64, epoch: Option<&str>) {

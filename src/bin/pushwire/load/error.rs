@@ -12,6 +12,7 @@ use pushwire::hub::json::JsonError;
 use pushwire::ws::client_handshake::ClientHandshakeError;
 
 use super::Mode;
+use super::event_stream::StreamError;
 use super::wire::{FrameError, ResponseError};
 
 /// Why a run could not start (problems during a run are counted in the report).
@@ -104,6 +105,12 @@ pub(super) enum ConfigError {
         /// The host, without brackets.
         host: String,
     },
+    /// `pushwire.v1` subscribers need a channel to subscribe to: the URL's path must be
+    /// `/channels/NAME`.
+    MuxChannel {
+        /// The URL as given.
+        url: String,
+    },
     /// A count that must be at least 1 is 0; the field's name.
     Zero(&'static str),
     /// `publish_rate` is not above 0 and at most 1,000,000.
@@ -132,6 +139,11 @@ impl fmt::Display for ConfigError {
             ConfigError::Url { url, error } => write!(f, "{url:?}: {error}"),
             ConfigError::Resolve { host, error } => write!(f, "cannot resolve {host}: {error}"),
             ConfigError::NoAddress { host } => write!(f, "{host} has no address"),
+            ConfigError::MuxChannel { url } => write!(
+                f,
+                "{url:?}: --transport ws-mux subscribes to the URL's channel, so its path \
+                 must be /channels/NAME"
+            ),
             ConfigError::Zero(field) => write!(f, "{field} must be at least 1"),
             ConfigError::PublishRate => {
                 f.write_str("publish_rate must be above 0 and at most 1000000")
@@ -211,10 +223,14 @@ pub(super) enum ConnError {
     ServerClosed,
     /// The server refused the WebSocket handshake.
     Handshake(ClientHandshakeError),
+    /// A `/ws` handshake that did not select `pushwire.v1` (what it selected, if any).
+    Subprotocol(Option<String>),
     /// The server's frames cannot be read.
     Frames(FrameError),
     /// The server's HTTP responses cannot be read.
     Response(ResponseError),
+    /// A subscriber's event stream cannot be read, or was refused or ended.
+    Stream(StreamError),
     /// The server sent a Close we had not asked for; its payload.
     WebSocketClosed(Vec<u8>),
     /// A long-poll was answered with a status other than 200 or 204.
@@ -248,8 +264,18 @@ impl fmt::Display for ConnError {
             ConnError::WriteZero => f.write_str("write: the connection accepts no more bytes"),
             ConnError::ServerClosed => f.write_str("the server closed the connection"),
             ConnError::Handshake(e) => write!(f, "handshake: {e}"),
+            ConnError::Subprotocol(Some(p)) => {
+                write!(
+                    f,
+                    "handshake: the server chose subprotocol {p:?}, not pushwire.v1"
+                )
+            }
+            ConnError::Subprotocol(None) => {
+                f.write_str("handshake: the server chose no subprotocol, not pushwire.v1")
+            }
             ConnError::Frames(e) => write!(f, "{e}"),
             ConnError::Response(e) => write!(f, "{e}"),
+            ConnError::Stream(e) => write!(f, "{e}"),
             ConnError::WebSocketClosed(payload) => write!(
                 f,
                 "the server closed the WebSocket: {}",

@@ -177,13 +177,19 @@ fn longpoll_delivers_every_message_to_every_poller() {
 }
 
 #[test]
-fn fanout_over_longpoll_and_websocket() {
+fn fanout_over_every_transport() {
     let server = TestServer::start(HubServer::new(HubConfig::default()));
-    for (scheme, transport) in [("http", Transport::LongPoll), ("ws", Transport::Ws)] {
+    for (scheme, transport) in [
+        ("http", Transport::LongPoll),
+        ("ws", Transport::Ws),
+        ("http", Transport::Sse),
+        ("ws", Transport::WsMux),
+    ] {
         let url = format!("{scheme}://{}/channels/load-fan", server.addr);
         let mut config = brief(url, Mode::Fanout);
         config.rounds = 2;
         config.conns = 20;
+        config.transport = Some(transport);
         let report = run(&config);
         assert_clean(&report);
         assert_eq!(report.transport, Some(transport));
@@ -198,6 +204,17 @@ fn fanout_over_longpoll_and_websocket() {
                 .load_line()
                 .ends_with(&format!(" transport={} rounds=2", transport.name()))
         );
+    }
+}
+
+#[test]
+fn ws_mux_needs_a_channel_url() {
+    let server = TestServer::start(HubServer::new(HubConfig::default()));
+    let mut config = brief(format!("ws://{}/ws", server.addr), Mode::Fanout);
+    config.transport = Some(Transport::WsMux);
+    match super::run(&config) {
+        Err(e) => assert!(e.to_string().contains("/channels/NAME"), "{e}"),
+        Ok(report) => panic!("expected a configuration error, got\n{}", report.summary()),
     }
 }
 

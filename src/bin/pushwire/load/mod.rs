@@ -17,10 +17,11 @@
 //!   monotonic clock, which the receivers share: latency is receipt time minus `T`.
 //!   Every poller must see every sequence number once, in order; a gap, a repeat, or a
 //!   `"missed"` is an error.
-//! - **fanout**: `conns` waiters on one channel — parked long-polls, or WebSocket
-//!   subscribers ([`Transport`]) — then ONE publish, and per waiter the time from the
-//!   publish's last byte leaving us until its response (or frame) has been received in
-//!   full. Repeated `rounds` times, re-parking between rounds. A parked long-poll gives no
+//! - **fanout**: `conns` waiters on one channel — parked long-polls, WebSocket
+//!   subscribers, or Server-Sent Events streams ([`Transport`]) — then ONE publish, and per
+//!   waiter the time from the publish until its response (frame, event) has been received
+//!   in full. Repeated `rounds` times, re-parking between rounds. A subscriber is ready at
+//!   its 101 (WebSocket) or its `event: subscribed` (SSE); a parked long-poll gives no
 //!   signal, so each round waits a settle time of 1 s after the last request was written.
 //!
 //! The channel should be one nobody else publishes to: messages are checked against the
@@ -57,12 +58,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use pushwire::client::WsUrl;
+use pushwire::hub::channel_name;
 
 mod engine;
 mod error;
+mod event_stream;
 mod hist;
 #[cfg(test)]
 mod loopback_tests;
+mod mux;
 mod wire;
 
 use error::{ConfigError, LoadError};
@@ -97,14 +101,21 @@ pub(crate) enum Transport {
     LongPoll,
     /// WebSocket subscribers.
     Ws,
+    /// Server-Sent Events subscribers: `GET` with `Accept: text/event-stream`.
+    Sse,
+    /// `pushwire.v1` subscribers: one WebSocket each at `/ws`, subscribed to the URL's
+    /// channel by command.
+    WsMux,
 }
 
 impl Transport {
-    /// `longpoll`, `ws`.
+    /// `longpoll`, `ws`, `sse`, `ws-mux`.
     fn name(self) -> &'static str {
         match self {
             Transport::LongPoll => "longpoll",
             Transport::Ws => "ws",
+            Transport::Sse => "sse",
+            Transport::WsMux => "ws-mux",
         }
     }
 }
@@ -197,6 +208,9 @@ struct Report {
     conns: usize,
     /// Connections that opened.
     connected: usize,
+    /// How long opening them took: from the first connect until the last one was open
+    /// (its 101, its `event: subscribed`, or its first long-poll written) or given up.
+    connect_time: Duration,
     /// Message size (see [`LoadConfig::size`]).
     size: usize,
     /// Depth (echo).
@@ -242,12 +256,12 @@ impl Report {
 
     /// The machine-readable line:
     /// `LOAD mode=... conns=... size=... depth=... msgs=... msgs_per_s=... mb_per_s=...
-    /// p50_us=... p99_us=... max_us=... errors=... mismatches=...`, then for fan-out
-    /// `transport=... rounds=...`.
+    /// p50_us=... p99_us=... max_us=... errors=... mismatches=... connect_ms=...`, then for
+    /// fan-out `transport=... rounds=...`.
     fn load_line(&self) -> String {
         let mut line = format!(
             "LOAD mode={} conns={} size={} depth={} msgs={} msgs_per_s={:.0} mb_per_s={:.3} \
-             p50_us={} p99_us={} max_us={} errors={} mismatches={}",
+             p50_us={} p99_us={} max_us={} errors={} mismatches={} connect_ms={}",
             self.mode.name(),
             self.conns,
             self.size,
@@ -260,6 +274,7 @@ impl Report {
             us(self.latency.max()),
             self.errors,
             self.mismatches,
+            self.connect_time.as_millis(),
         );
         if let Some(t) = self.transport {
             line.push_str(&format!(
@@ -279,8 +294,10 @@ impl Report {
             (mode, _) => mode.name().to_string(),
         };
         s.push_str(&format!(
-            "pushwire load: {what}, {} of {} connections opened\n",
-            self.connected, self.conns
+            "pushwire load: {what}, {} of {} connections opened in {}\n",
+            self.connected,
+            self.conns,
+            fmt_ns(self.connect_time.as_nanos() as u64)
         ));
         match self.mode {
             Mode::Echo => s.push_str(&format!(
@@ -491,6 +508,15 @@ pub(crate) fn run_and_print(config: &LoadConfig) -> ExitCode {
 fn run(config: &LoadConfig) -> Result<Report, LoadError> {
     check(config)?;
     let target = Target::parse(&config.url)?;
+    if config.mode == Mode::Fanout
+        && config.fanout_transport() == Transport::WsMux
+        && channel_name(&target.channel_path).is_err()
+    {
+        return Err(ConfigError::MuxChannel {
+            url: config.url.clone(),
+        }
+        .into());
+    }
     // One descriptor per connection, the publisher, the poll instance, stdio and slack.
     let needed = config.conns as u64 + 16;
     if let Some(limit) = open_files_limit()
@@ -600,6 +626,7 @@ mod tests {
             transport: None,
             conns: 4,
             connected: 4,
+            connect_time: Duration::from_millis(12),
             size: 20,
             depth: 2,
             msgs: 1000,
@@ -616,7 +643,7 @@ mod tests {
         assert_eq!(
             report.load_line(),
             "LOAD mode=echo conns=4 size=20 depth=2 msgs=1000 msgs_per_s=2000 mb_per_s=0.040 \
-             p50_us=40 p99_us=60 max_us=60 errors=0 mismatches=0"
+             p50_us=40 p99_us=60 max_us=60 errors=0 mismatches=0 connect_ms=12"
         );
         assert!(
             report

@@ -1,6 +1,6 @@
 //! The load generator's sans-IO pieces: the echo payloads and their incremental verifier,
-//! a WebSocket frame reader for the client side, an HTTP/1.1 response reader, and the
-//! hub's JSON (batches, frames, and the bodies the load generator publishes).
+//! a WebSocket frame reader for the client side, HTTP/1.1 response heads and a reader of
+//! `Content-Length` responses, and the bodies the load generator publishes.
 
 use std::fmt;
 
@@ -456,8 +456,11 @@ pub(super) enum ResponseError {
     ContentLength(String),
     /// Two `Content-Length` headers that disagree.
     ConflictingContentLength,
-    /// A `Transfer-Encoding` header: only `Content-Length` bodies are read.
+    /// A `Transfer-Encoding` whose last coding is not `chunked`: where the body ends
+    /// cannot be told.
     TransferEncoding(String),
+    /// A chunked answer where a `Content-Length` one was expected (long-polls, publishes).
+    Chunked,
     /// A body above [`MAX_BODY`] bytes.
     BodyTooLarge(usize),
     /// A status that has a body, without a `Content-Length`.
@@ -475,15 +478,73 @@ impl fmt::Display for ResponseError {
             ResponseError::ConflictingContentLength => {
                 f.write_str("conflicting content-length headers")
             }
-            ResponseError::TransferEncoding(value) => write!(
-                f,
-                "transfer-encoding {value:?} is not supported (only content-length bodies)"
-            ),
+            ResponseError::TransferEncoding(value) => {
+                write!(f, "transfer-encoding {value:?} does not end in chunked")
+            }
+            ResponseError::Chunked => {
+                f.write_str("chunked response where a content-length was expected")
+            }
             ResponseError::BodyTooLarge(n) => write!(f, "response body of {n} bytes is too large"),
             ResponseError::NoContentLength(status) => {
                 write!(f, "{status} response without content-length")
             }
         }
+    }
+}
+
+/// How a response's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ResponseFraming {
+    /// 1xx, 204 and 304 answers have none (item 1).
+    Bodiless,
+    /// `Transfer-Encoding` ending in `chunked` (item 4; it wins over a `Content-Length`).
+    Chunked,
+    /// `Content-Length` bytes (item 6).
+    Length(usize),
+    /// Neither: the body runs until the server closes (item 8), as an HTTP/1.0 event
+    /// stream does.
+    UntilClose,
+}
+
+/// What the load generator needs of a response head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ResponseHead {
+    pub(super) status: u16,
+    pub(super) framing: ResponseFraming,
+    /// `Connection: close`, or HTTP/1.0: the server closes after this response.
+    pub(super) close: bool,
+    /// The `Content-Type` value, as sent.
+    pub(super) content_type: Option<String>,
+}
+
+/// Collects a response head until its blank line, however the bytes arrive, and parses
+/// it. Bytes after the blank line are left to the caller (they are the body).
+#[derive(Debug, Default)]
+pub(super) struct HeadReader {
+    head: Vec<u8>,
+}
+
+impl HeadReader {
+    /// Consumes bytes from `data` until the head is complete (returned with the count
+    /// consumed, which stops at the blank line) or `data` is used up (`None`).
+    pub(super) fn feed(
+        &mut self,
+        data: &[u8],
+    ) -> Result<(usize, Option<ResponseHead>), ResponseError> {
+        let before = self.head.len();
+        // Search from 3 bytes back, in case the blank line straddles two reads.
+        let from = before.saturating_sub(3);
+        self.head.extend_from_slice(data);
+        let Some(at) = self.head[from..].windows(4).position(|w| w == b"\r\n\r\n") else {
+            if self.head.len() > MAX_HEAD {
+                return Err(ResponseError::HeadTooLong);
+            }
+            return Ok((data.len(), None));
+        };
+        let end = from + at + 4;
+        let head = parse_head(&self.head[..end - 4]);
+        self.head.clear();
+        Ok((end - before, Some(head?)))
     }
 }
 
@@ -500,7 +561,7 @@ pub(super) struct HttpResponse {
 /// after the other on a keep-alive connection.
 #[derive(Debug, Default)]
 pub(super) struct HttpReader {
-    head: Vec<u8>,
+    head: HeadReader,
     /// Reading a body: the response so far and the bytes still to come.
     body: Option<(HttpResponse, usize)>,
 }
@@ -522,24 +583,20 @@ impl HttpReader {
             }
             return Ok((n, None));
         }
-        let before = self.head.len();
-        // Search from 3 bytes back, in case the blank line straddles two reads.
-        let from = before.saturating_sub(3);
-        self.head.extend_from_slice(data);
-        let Some(at) = self.head[from..].windows(4).position(|w| w == b"\r\n\r\n") else {
-            if self.head.len() > MAX_HEAD {
-                return Err(ResponseError::HeadTooLong);
-            }
-            return Ok((data.len(), None));
+        let (consumed, head) = self.head.feed(data)?;
+        let Some(head) = head else {
+            return Ok((consumed, None));
         };
-        let end = from + at + 4;
-        let consumed = end - before;
-        let (status, length, close) = parse_head(&self.head[..end - 4])?;
-        self.head.clear();
+        let length = match head.framing {
+            ResponseFraming::Bodiless => 0,
+            ResponseFraming::Length(n) => n,
+            ResponseFraming::Chunked => return Err(ResponseError::Chunked),
+            ResponseFraming::UntilClose => return Err(ResponseError::NoContentLength(head.status)),
+        };
         let response = HttpResponse {
-            status,
+            status: head.status,
             body: Vec::with_capacity(length.min(1 << 20)),
-            close,
+            close: head.close,
         };
         if length == 0 {
             return Ok((consumed, Some(response)));
@@ -550,9 +607,8 @@ impl HttpReader {
     }
 }
 
-/// Status, body length and `Connection: close` of a response head (without its blank
-/// line).
-fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), ResponseError> {
+/// Reads a response head (without its blank line).
+fn parse_head(head: &[u8]) -> Result<ResponseHead, ResponseError> {
     let text = std::str::from_utf8(head).map_err(|_| ResponseError::HeadNotUtf8)?;
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap_or("");
@@ -563,7 +619,9 @@ fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), ResponseError> {
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| ResponseError::StatusLine(status_line.to_string()))?;
     let mut length: Option<usize> = None;
+    let mut chunked = false;
     let mut close = status_line.starts_with("HTTP/1.0");
+    let mut content_type = None;
     for line in lines {
         let (name, value) = line
             .split_once(':')
@@ -578,21 +636,34 @@ fn parse_head(head: &[u8]) -> Result<(u16, usize, bool), ResponseError> {
             }
             length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(ResponseError::TransferEncoding(value.to_string()));
+            // RFC 9112 §6.3 item 4: only a final `chunked` tells where the body ends.
+            let last = value.rsplit(',').next().unwrap_or("").trim();
+            if !last.eq_ignore_ascii_case("chunked") {
+                return Err(ResponseError::TransferEncoding(value.to_string()));
+            }
+            chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
             close |= value
                 .split(',')
                 .any(|t| t.trim().eq_ignore_ascii_case("close"));
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.to_string());
         }
     }
     let bodiless = (100..200).contains(&status) || status == 204 || status == 304;
-    let length = match (bodiless, length) {
-        (true, _) => 0,
-        (false, Some(n)) if n > MAX_BODY => return Err(ResponseError::BodyTooLarge(n)),
-        (false, Some(n)) => n,
-        (false, None) => return Err(ResponseError::NoContentLength(status)),
+    let framing = match (bodiless, chunked, length) {
+        (true, _, _) => ResponseFraming::Bodiless,
+        (false, true, _) => ResponseFraming::Chunked,
+        (false, false, Some(n)) if n > MAX_BODY => return Err(ResponseError::BodyTooLarge(n)),
+        (false, false, Some(n)) => ResponseFraming::Length(n),
+        (false, false, None) => ResponseFraming::UntilClose,
     };
-    Ok((status, length, close))
+    Ok(ResponseHead {
+        status,
+        framing,
+        close,
+        content_type,
+    })
 }
 
 // ===== the load generator's own message bodies =====
@@ -932,7 +1003,11 @@ mod tests {
             ),
             (
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-                ResponseError::TransferEncoding("chunked".into()),
+                ResponseError::Chunked,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                ResponseError::TransferEncoding("chunked, gzip".into()),
             ),
             (
                 b"SPDY 200\r\n\r\n",
