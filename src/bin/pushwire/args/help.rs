@@ -46,8 +46,9 @@ pub(super) fn serve_help() -> String {
     };
     format!(
         "\
-Serve the pub/sub hub: channels over HTTP long-polling, plain polling and WebSocket, one
-message history per channel, and a demo chat page at /.
+Serve the pub/sub hub: channels over HTTP long-polling, plain polling, Server-Sent Events
+and WebSocket, one message history per channel, a browser client at /pushwire.js and a
+demo chat page at /.
 
 'pushwire' with no arguments runs this with every default. Its limits and timeouts are
 the library defaults, but for a 64 KiB message limit (not the larger ones of
@@ -64,6 +65,17 @@ HTTP API (NAME: 1 to 128 of A-Z a-z 0-9 _ . -):
   GET  /channels/NAME?since=N&epoch=E (WebSocket)
                                   subscribe: {{\"epoch\":\"E\",\"next\":C}} first, then each
                                   message as {{\"id\":N,\"data\":\"...\"}}
+  GET  /channels/NAME?since=N&epoch=E (Accept: text/event-stream)
+                                  Server-Sent Events: each message with id: E:N, so a
+                                  browser resumes with Last-Event-ID
+  GET  /ws (WebSocket, subprotocol pushwire.v1)
+                                  many channels on one socket, by JSON commands:
+                                  subscribe, unsubscribe, publish (answered by ack)
+  GET  /events?channel=A&since=N&epoch=E&channel=B...
+                                  Server-Sent Events of several channels
+  GET  /poll?channel=A&since=N&epoch=E&channel=B...&timeout=S
+                                  one long-poll on several channels: {{\"channels\":[...]}}
+  GET  /pushwire.js               the browser client (WebSocket, then SSE, then long-poll)
   GET  /healthz                   200 ok
   GET  /metrics                   counters in the Prometheus text format
   GET  /                          the demo chat page
