@@ -121,6 +121,23 @@ pub struct Config {
     /// On graceful shutdown, time allowed for peers to answer the server's Close (1001)
     /// before the remaining connections are dropped. Default 5 s.
     pub shutdown_timeout: Duration,
+
+    // ===== Outbound connections =====
+    /// Time an outbound connection ([`Context::connect`](crate::Context::connect)) may
+    /// take to be established before it is given up and reported
+    /// ([`DisconnectReason::TimedOut`](crate::DisconnectReason::TimedOut)). Default 10 s.
+    /// The kernel's own limit is minutes (SYN retries); a handler waiting for its Redis
+    /// should learn much sooner that it is unreachable, and retry.
+    pub connect_timeout: Duration,
+    /// Most bytes an outbound connection keeps received and unconsumed by
+    /// [`Handler::on_bytes`](crate::Handler::on_bytes). Default 16 MiB. A handler that
+    /// parses whole replies in place consumes nothing until a reply is complete, so the
+    /// connection's input grows past the read buffer (doubling) to hold the largest reply
+    /// it waits for; at this size it can never complete, and the connection is closed
+    /// ([`DisconnectReason::InputLimit`](crate::DisconnectReason::InputLimit)). It bounds
+    /// the memory a peer's reply can take. Never less than `read_buffer_size`.
+    pub max_outbound_input: usize,
+
     /// Write every HTTP head and every frame, as it crosses the wire, to [`log`](Self::log)
     /// (see [`trace`](crate::trace)). Default `false`. For learning and debugging: it is
     /// slow.
@@ -161,6 +178,8 @@ impl Default for Config {
             max_connections: 16 * 1024,
             command_queue_capacity: 64 * 1024,
             shutdown_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            max_outbound_input: 16 << 20,
             trace: false,
             access_log: crate::log::AccessLog::Off,
             log: crate::log::Log::default(),
@@ -249,6 +268,9 @@ impl Config {
         }
         if self.command_queue_capacity == 0 {
             return fail("command_queue_capacity", "must be at least 1");
+        }
+        if self.connect_timeout.is_zero() {
+            return fail("connect_timeout", "must be longer than zero");
         }
         Ok(())
     }

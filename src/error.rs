@@ -99,6 +99,27 @@ impl From<UsageError> for SendError {
     }
 }
 
+/// Why [`Context::connect`](crate::Context::connect) did not begin a connection. Failures
+/// of the connect itself (refused, unreachable, timed out) come later, as
+/// [`Handler::on_disconnected`](crate::Handler::on_disconnected): the connect is
+/// non-blocking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// Graceful shutdown has begun: no new connections, in either direction.
+    ShuttingDown,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::ShuttingDown => f.write_str("the server is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
 /// The protocol core's refusal, seen from the server: the same conditions, among the
 /// server's own (`Gone`, `Full`).
 impl From<crate::ws::SendError> for SendError {

@@ -131,11 +131,12 @@ pub mod trace;
 pub mod ws;
 
 pub use config::Config;
-pub use error::{SendError, UsageError};
+pub use error::{ConnectError, SendError, UsageError};
 pub use http::{Request, Response, StatusCode};
 pub use message::Message;
 pub use server::{
-    ConnId, Context, Handle, HandleError, HandleErrorKind, Handler, RequestId, Server, Upgrade,
+    ConnId, Context, DisconnectReason, Handle, HandleError, HandleErrorKind, Handler, RequestId,
+    Server, Upgrade,
 };
 pub use status::Status;
 pub use ws::connection::{CloseEvent, CloseKind};

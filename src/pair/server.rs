@@ -14,7 +14,7 @@ use crate::message::Message;
 use crate::server::core::Core;
 use crate::server::transport::Transport;
 use crate::server::{
-    Commands, ConnId, ConnectionCounts, Handle, Handler, Stats, Wake, command_channel,
+    Commands, ConnId, ConnectionCounts, Context, Handle, Handler, Stats, Wake, command_channel,
 };
 use crate::status::Status;
 use crate::ws::client_handshake::{ClientHandshake, ClientHandshakeError};
@@ -26,7 +26,8 @@ use crate::ws::permessage_deflate::Agreement;
 /// (a handler that keeps sending to itself forever, say).
 const MAX_TURNS: usize = 100_000;
 
-/// One client of a [`ServerPair`].
+/// One client of a [`ServerPair`] — or, for an outbound connection the server opened
+/// ([`ServerPair::take_connects`]), the fake server at its other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer(usize);
 
@@ -93,6 +94,8 @@ struct Wires {
     by_conn: HashMap<ConnId, usize>,
     /// Bytes moved, events delivered: when a turn changes none of it, the pair is quiet.
     progress: u64,
+    /// Outbound connects the server began and the test has not taken yet.
+    connects: Vec<(Peer, SocketAddr)>,
 }
 
 /// One client's connection.
@@ -116,6 +119,10 @@ struct Wire {
     server_fin: bool,
     /// The server closed the connection (or refused it).
     closed: bool,
+    /// An outbound connect the test has not answered yet: nothing moves.
+    connecting: bool,
+    /// The peer's side failed (a reset): the server's reads and writes fail.
+    reset: bool,
     /// The most bytes one of the server's writes moved (what its output buffer held).
     largest_write: usize,
     /// A WebSocket client speaking on this connection, if there is one.
@@ -144,6 +151,9 @@ struct WsClient {
 impl Transport for Wires {
     fn read(&mut self, id: ConnId, buf: &mut [u8]) -> io::Result<usize> {
         let wire = self.wire(id)?;
+        if wire.reset {
+            return Err(io::ErrorKind::ConnectionReset.into());
+        }
         if wire.to_server.is_empty() {
             if wire.client_fin {
                 wire.eof_read = true;
@@ -160,6 +170,9 @@ impl Transport for Wires {
 
     fn write(&mut self, id: ConnId, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let wire = self.wire(id)?;
+        if wire.reset {
+            return Err(io::ErrorKind::ConnectionReset.into());
+        }
         if wire.server_fin {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
@@ -184,6 +197,19 @@ impl Transport for Wires {
 
     fn shutdown_write(&mut self, id: ConnId) -> io::Result<()> {
         self.wire(id)?.server_fin = true;
+        self.progress += 1;
+        Ok(())
+    }
+
+    fn connect(&mut self, id: ConnId, addr: SocketAddr) -> io::Result<()> {
+        let index = self.peers.len();
+        self.peers.push(Wire {
+            conn: Some(id),
+            connecting: true,
+            ..Wire::default()
+        });
+        self.by_conn.insert(id, index);
+        self.connects.push((Peer(index), addr));
         self.progress += 1;
         Ok(())
     }
@@ -345,6 +371,13 @@ impl<H: Handler> ServerPair<H> {
         self.run();
     }
 
+    /// `peer`'s side of the connection fails, as a reset does: the server's next read or
+    /// write on it fails (`ConnectionReset`); the server runs until quiet.
+    pub fn reset(&mut self, peer: Peer) {
+        self.wires.peers[peer.0].reset = true;
+        self.run();
+    }
+
     /// Has the server half-closed `peer`'s connection (its FIN)?
     pub fn server_finished(&self, peer: Peer) -> bool {
         let wire = &self.wires.peers[peer.0];
@@ -354,6 +387,60 @@ impl<H: Handler> ServerPair<H> {
     /// Has the server closed `peer`'s connection (or refused it)?
     pub fn is_closed(&self, peer: Peer) -> bool {
         self.wires.peers[peer.0].closed
+    }
+
+    // ===== outbound connections =====
+
+    /// The outbound connects the server began ([`Context::connect`]) since the last
+    /// call, oldest first: each is a [`Peer`] — the fake server at the other end, with the
+    /// address it was asked for — whose connect waits for an answer:
+    /// [`accept_connect`](Self::accept_connect) or [`refuse_connect`](Self::refuse_connect)
+    /// (or time, [`Config::connect_timeout`](crate::Config::connect_timeout)). Once
+    /// accepted it is like any client: [`send`](Self::send) what the server should
+    /// receive, [`received`](Self::received) what it wrote, [`finish`](Self::finish),
+    /// [`reset`](Self::reset), [`set_read_limit`](Self::set_read_limit).
+    pub fn take_connects(&mut self) -> Vec<(Peer, SocketAddr)> {
+        std::mem::take(&mut self.wires.connects)
+    }
+
+    /// `peer` accepts the server's connect: it is established
+    /// ([`Handler::on_connected`]); the server runs until quiet.
+    pub fn accept_connect(&mut self, peer: Peer) {
+        let wire = &mut self.wires.peers[peer.0];
+        if let (true, Some(id)) = (std::mem::take(&mut wire.connecting), wire.conn) {
+            self.core.connected(id, &mut self.handler);
+        }
+        self.run();
+    }
+
+    /// `peer` refuses the server's connect (nothing listens there:
+    /// `ConnectionRefused`); the server runs until quiet.
+    pub fn refuse_connect(&mut self, peer: Peer) {
+        let wire = &mut self.wires.peers[peer.0];
+        if let (true, Some(id)) = (std::mem::take(&mut wire.connecting), wire.conn) {
+            self.core
+                .connect_failed(id, io::ErrorKind::ConnectionRefused, &mut self.handler);
+        }
+        self.run();
+    }
+
+    /// Is `peer`'s connect (an outbound connection's) still waiting for an answer?
+    pub fn is_connecting(&self, peer: Peer) -> bool {
+        let wire = &self.wires.peers[peer.0];
+        wire.connecting && !wire.closed
+    }
+
+    /// Runs `act` with the handler and a [`Context`], as a callback of the loop would
+    /// (to connect, send or close from a test), then the server until quiet.
+    pub fn with_context<R>(&mut self, act: impl FnOnce(&mut H, &mut Context<'_>) -> R) -> R {
+        let result = act(
+            &mut self.handler,
+            &mut Context {
+                core: &mut self.core,
+            },
+        );
+        self.run();
+        result
     }
 
     // ===== WebSocket clients =====
@@ -522,14 +609,15 @@ impl<H: Handler> ServerPair<H> {
             self.core.set_now(self.now, wall);
             for index in 0..self.wires.peers.len() {
                 let wire = &mut self.wires.peers[index];
-                let Some(id) = wire.conn else {
+                let Some(id) = wire.conn.filter(|_| !wire.connecting) else {
                     continue;
                 };
                 if std::mem::take(&mut wire.unblocked) {
                     self.core.write_to(id, &mut self.wires, &mut self.handler);
                 }
                 let wire = &self.wires.peers[index];
-                let readable = !wire.to_server.is_empty() || (wire.client_fin && !wire.eof_read);
+                let readable =
+                    !wire.to_server.is_empty() || (wire.client_fin && !wire.eof_read) || wire.reset;
                 if readable {
                     self.core
                         .read_from(id, &mut self.wires, &mut self.handler, true);

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::input::InputBuffer;
+use super::outbound::OutboundState;
 use super::output::OutputBuffer;
 use crate::session::Session;
 use crate::ws::connection::WsConnection;
@@ -20,6 +21,11 @@ pub(crate) enum Protocol {
     /// sending avoids a TCP reset that could destroy our last bytes in flight
     /// (RFC 6455 §7.1.1: the server closes the TCP connection first).
     Closing { deadline: Instant },
+    /// A connection the handler opened ([`Context::connect`](crate::Context::connect)):
+    /// its bytes are the handler's, unparsed (see [`outbound`](super::outbound)). Not an
+    /// HTTP client: no request or idle deadline, not drained by graceful shutdown (only
+    /// closed at its end), not counted against `max_connections`.
+    Outbound(OutboundState),
 }
 
 /// Flags of a connection, each a fact the core acts on.
@@ -63,8 +69,13 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(session: Session) -> Conn {
+        Conn::with(Protocol::Http(session))
+    }
+
+    /// A connection that speaks `protocol` from the start.
+    pub(crate) fn with(protocol: Protocol) -> Conn {
         Conn {
-            protocol: Protocol::Http(session),
+            protocol,
             input: InputBuffer::default(),
             output: OutputBuffer::default(),
             timer_at: None,
@@ -78,7 +89,22 @@ impl Conn {
             Protocol::Http(session) => session.poll_timeout(),
             Protocol::WebSocket(ws) => ws.poll_timeout(),
             Protocol::Closing { deadline } => Some(*deadline),
+            Protocol::Outbound(OutboundState::Connecting { deadline }) => Some(*deadline),
+            Protocol::Outbound(OutboundState::Open) => None,
         }
+    }
+
+    /// An outbound connection whose connect is not answered yet: nothing moves.
+    pub(crate) fn is_connecting(&self) -> bool {
+        matches!(
+            self.protocol,
+            Protocol::Outbound(OutboundState::Connecting { .. })
+        )
+    }
+
+    /// An outbound connection, connecting or open (not one that began closing).
+    pub(crate) fn is_outbound(&self) -> bool {
+        matches!(self.protocol, Protocol::Outbound(_))
     }
 
     pub(crate) fn is_closing(&self) -> bool {

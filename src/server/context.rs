@@ -1,5 +1,6 @@
 //! [`Context`]: what a [`Handler`](crate::Handler) can do from inside its callbacks.
 
+use core::net::SocketAddr;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -10,7 +11,7 @@ use super::ids::{ConnId, RequestId};
 use super::output::SHARE_MIN;
 use super::stats::{ConnectionCounts, Stats};
 use crate::config::Config;
-use crate::error::SendError;
+use crate::error::{ConnectError, SendError};
 use crate::http::{Body, Response};
 use crate::message::{Message, MessagePart};
 use crate::ws::close::CloseCode;
@@ -215,6 +216,8 @@ impl Context<'_> {
     /// Starts the closing handshake with `code` and `reason` (at most 123 bytes). The
     /// handler's `on_close` follows when the peer answers or `close_timeout` passes. An
     /// HTTP connection has no closing handshake: it closes once its output is flushed.
+    /// An outbound connection closes as with [`close_outbound`](Self::close_outbound)
+    /// (code and reason are a WebSocket's: not sent).
     pub fn close(&mut self, conn: ConnId, code: CloseCode, reason: &str) -> Result<(), SendError> {
         let now = self.core.now();
         let (protocol, out) = self.core.sendable(conn, false)?;
@@ -225,6 +228,7 @@ impl Context<'_> {
                 self.core.begin_closing(conn);
                 Ok(())
             }
+            Protocol::Outbound(_) => self.core.close_outbound(conn),
         }
     }
 
@@ -394,6 +398,53 @@ impl Context<'_> {
         self.core.answer_complete(request.conn(), None);
         self.core.answered(request.conn());
         Ok(())
+    }
+
+    // ===== outbound connections =====
+
+    /// Opens a TCP connection to `addr` from the server's loop, without waiting: the
+    /// connect is issued at the end of this turn, and its outcome arrives later as
+    /// [`Handler::on_connected`](crate::Handler::on_connected) or
+    /// [`Handler::on_disconnected`](crate::Handler::on_disconnected)
+    /// ([`ConnectFailed`](crate::DisconnectReason::ConnectFailed),
+    /// [`TimedOut`](crate::DisconnectReason::TimedOut) after
+    /// [`Config::connect_timeout`]). Bytes may be queued with
+    /// [`send_bytes`](Self::send_bytes) at once; they leave once it is established. What
+    /// the peer sends reaches [`Handler::on_bytes`](crate::Handler::on_bytes).
+    ///
+    /// The connection has its own [`ConnId`] (never another's), the server's buffers and
+    /// write high-water mark, but no HTTP rules: no request or idle deadline, not counted
+    /// against [`Config::max_connections`], and left open by graceful shutdown until the
+    /// clients are gone, then closed. Fails only while shutting down.
+    pub fn connect(&mut self, addr: SocketAddr) -> Result<ConnId, ConnectError> {
+        self.core.connect(addr)
+    }
+
+    /// Queues `bytes` to the outbound connection `conn`, to be written as they are —
+    /// at the end of the turn with everything else queued, or once it is established if
+    /// it is still connecting. Fails with [`SendError::Full`] while its unsent output is
+    /// at or above [`Config::write_buffer_high_water`] (nothing is queued;
+    /// [`Handler::on_drained`](crate::Handler::on_drained) follows once the peer has
+    /// read), `NotOpen` if `conn` is not an outbound connection (or is closing), `Gone`
+    /// if it has ended.
+    pub fn send_bytes(&mut self, conn: ConnId, bytes: &[u8]) -> Result<(), SendError> {
+        self.core.send_bytes(conn, bytes)
+    }
+
+    /// Closes the outbound connection `conn`: what is queued is still written, then our
+    /// FIN (a connection still connecting is dropped at once). Nothing more is read from
+    /// it or handed to the handler. [`Handler::on_disconnected`](crate::Handler::on_disconnected)
+    /// follows, with [`Closed`](crate::DisconnectReason::Closed), later in this turn
+    /// (never from inside this call). Fails with `NotOpen` if `conn` is not an open or
+    /// connecting outbound connection, `Gone` if it has ended.
+    pub fn close_outbound(&mut self, conn: ConnId) -> Result<(), SendError> {
+        self.core.close_outbound(conn)
+    }
+
+    /// `true` if `conn` is an established outbound connection (not connecting, not
+    /// closing).
+    pub fn is_connected(&self, conn: ConnId) -> bool {
+        self.core.is_connected(conn)
     }
 
     /// Begins graceful shutdown: no new connections, every WebSocket is closed with 1001

@@ -11,7 +11,7 @@
 //! once, for every driver.
 
 use std::collections::HashMap;
-use std::io::IoSlice;
+use std::io::{ErrorKind, IoSlice};
 // An address is a value, not a socket: `core::net` has the types and no IO.
 use core::net::SocketAddr;
 use std::sync::Arc;
@@ -24,13 +24,14 @@ use super::handle::{Command, Commands};
 use super::handler::{Handler, Upgrade};
 use super::ids::{ConnId, RequestId};
 use super::input::ReadPool;
+use super::outbound::{DisconnectReason, OutboundState};
 use super::output::{BufferPool, MAX_IOVECS, OutputBuffer, SHARE_MIN};
 use super::slab::Slab;
 use super::stats::{ConnectionCounts, Stats};
 use super::timers::Timers;
 use super::transport::Transport;
 use crate::config::{Config, ConfigError, WsLimits};
-use crate::error::SendError;
+use crate::error::{ConnectError, SendError};
 use crate::http::StatusCode;
 use crate::log::{Level, Log};
 use crate::session::{
@@ -72,6 +73,15 @@ pub(crate) struct Core {
     ready: Vec<ConnId>,
     /// Connections removed since the driver last asked: their sockets are to be closed.
     closed: Vec<ConnId>,
+    /// Outbound connections whose connect the driver is to begin at the end of the turn:
+    /// the core has no sockets, so [`Context::connect`] only records them.
+    connects: Vec<(ConnId, SocketAddr)>,
+    /// `on_disconnected` owed for outbound connections the handler closed (told in the
+    /// same turn, never from inside the handler's own call).
+    disconnects: Vec<(ConnId, DisconnectReason)>,
+    /// Connections in the table that are outbound (connecting or open): they do not count
+    /// against `max_connections`, and graceful shutdown does not wait for them.
+    outbound: usize,
     out_pool: BufferPool,
     read_pool: ReadPool,
     /// Compression scratch, lent to one connection's message at a time.
@@ -210,6 +220,9 @@ impl Core {
             dirty: Vec::new(),
             ready: Vec::new(),
             closed: Vec::new(),
+            connects: Vec::new(),
+            disconnects: Vec::new(),
+            outbound: 0,
             out_pool: BufferPool::default(),
             read_pool: ReadPool::new(config.read_buffer_size),
             codec_pools: CodecPools::default(),
@@ -292,6 +305,10 @@ impl Core {
                 Protocol::WebSocket(ws) if ws.is_open() => &mut counts.websocket_open,
                 Protocol::WebSocket(_) => &mut counts.websocket_closing,
                 Protocol::Closing { .. } => &mut counts.closing,
+                Protocol::Outbound(OutboundState::Connecting { .. }) => {
+                    &mut counts.outbound_connecting
+                }
+                Protocol::Outbound(OutboundState::Open) => &mut counts.outbound_open,
             };
             *count += 1;
         }
@@ -317,7 +334,8 @@ impl Core {
             self.stats.refused_shutting_down += 1;
             return None;
         }
-        if self.conns.len() >= self.config.max_connections {
+        // Outbound connections are the handler's own: they take no client's place.
+        if self.conns.len() - self.outbound >= self.config.max_connections {
             self.stats.refused_full += 1;
             return None;
         }
@@ -338,8 +356,14 @@ impl Core {
     }
 
     /// Drops a connection now, telling the handler what it loses: an open WebSocket's
-    /// `on_close` (1006), an unanswered request's `on_request_abandoned`.
-    pub(crate) fn remove(&mut self, id: ConnId, handler: &mut impl Handler) {
+    /// `on_close` (1006), an unanswered request's `on_request_abandoned`, an outbound
+    /// connection's `on_disconnected` with `reason` (which only they hear).
+    pub(crate) fn remove(
+        &mut self,
+        id: ConnId,
+        reason: DisconnectReason,
+        handler: &mut impl Handler,
+    ) {
         let Some(mut conn) = self.detach(id) else {
             return;
         };
@@ -358,12 +382,145 @@ impl Core {
                 }
             }
             Protocol::Closing { .. } => {}
+            Protocol::Outbound(_) => {
+                handler.on_disconnected(&mut Context { core: self }, id, reason);
+            }
         }
     }
 
     /// The socket failed (a write error, a reset): nothing more can be sent or received.
-    fn broken(&mut self, id: ConnId, handler: &mut impl Handler) {
-        self.remove(id, handler);
+    fn broken(&mut self, id: ConnId, error: ErrorKind, handler: &mut impl Handler) {
+        self.remove(id, DisconnectReason::Broken(error), handler);
+    }
+
+    // ===== outbound connections =====
+
+    /// A new outbound connection to `addr` (see [`Context::connect`]): in the table at
+    /// once, connected by the driver at the end of the turn.
+    pub(crate) fn connect(&mut self, addr: SocketAddr) -> Result<ConnId, ConnectError> {
+        if self.is_shutting_down() {
+            return Err(ConnectError::ShuttingDown);
+        }
+        let deadline = self.now + self.config.connect_timeout;
+        let connecting = Protocol::Outbound(OutboundState::Connecting { deadline });
+        let id = self.conns.insert_with(|_| Conn::with(connecting));
+        self.outbound += 1;
+        let conn = self.conns.get_mut(id).expect("just inserted");
+        // At the end of the turn, its connect deadline goes into the timer heap.
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
+        self.connects.push((id, addr));
+        Ok(id)
+    }
+
+    /// The driver established `id`'s connection: bytes queued meanwhile leave, and the
+    /// handler hears `on_connected`.
+    pub(crate) fn connected(&mut self, id: ConnId, handler: &mut impl Handler) {
+        let Some(conn) = self.conns.get_mut(id).filter(|c| c.is_connecting()) else {
+            return;
+        };
+        conn.protocol = Protocol::Outbound(OutboundState::Open);
+        mark_dirty(&mut self.dirty, &mut conn.flags, id);
+        // Read once whatever the readiness event said: the peer may speak first, and
+        // bytes that came with the connect raise no edge of their own.
+        mark_ready(&mut self.ready, &mut conn.flags, id);
+        self.trace_note(id, "connected");
+        handler.on_connected(&mut Context { core: self }, id);
+    }
+
+    /// The driver's connect of `id` failed with `error`.
+    pub(crate) fn connect_failed(
+        &mut self,
+        id: ConnId,
+        error: ErrorKind,
+        handler: &mut impl Handler,
+    ) {
+        if self.conns.get(id).is_some_and(Conn::is_connecting) {
+            self.remove(id, DisconnectReason::ConnectFailed(error), handler);
+        }
+    }
+
+    /// Queues `bytes` for outbound connection `id` (see [`Context::send_bytes`]).
+    pub(crate) fn send_bytes(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), SendError> {
+        let high_water = self.config.write_buffer_high_water;
+        let conn = self.conns.get_mut(id).ok_or(SendError::Gone)?;
+        if !conn.is_outbound() {
+            return Err(SendError::NotOpen);
+        }
+        refuse_if_full(&conn.output, &mut conn.flags, high_water)?;
+        if !bytes.is_empty() {
+            mark_dirty(&mut self.dirty, &mut conn.flags, id);
+            conn.output
+                .writer_with_room(&mut self.out_pool, bytes.len())
+                .extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    /// Closes outbound connection `id` (see [`Context::close_outbound`]): an open one
+    /// flushes what is queued and half-closes, as every connection does; a connecting
+    /// one is dropped. `on_disconnected` follows in this turn.
+    pub(crate) fn close_outbound(&mut self, id: ConnId) -> Result<(), SendError> {
+        let conn = self.conns.get(id).ok_or(SendError::Gone)?;
+        if !conn.is_outbound() {
+            return Err(SendError::NotOpen);
+        }
+        if conn.is_connecting() {
+            self.detach(id);
+        } else {
+            self.begin_closing(id);
+        }
+        self.disconnects.push((id, DisconnectReason::Closed));
+        Ok(())
+    }
+
+    /// Is `id` an established outbound connection?
+    pub(crate) fn is_connected(&self, id: ConnId) -> bool {
+        matches!(
+            self.conns.get(id).map(|c| &c.protocol),
+            Some(Protocol::Outbound(OutboundState::Open))
+        )
+    }
+
+    /// The most an outbound connection keeps unconsumed: never less than a read buffer.
+    fn outbound_input_limit(&self) -> usize {
+        self.config
+            .max_outbound_input
+            .max(self.config.read_buffer_size)
+    }
+
+    /// Hands the connects the handler asked for to the transport; a connect that fails at
+    /// once is reported at once. Returns `false` if there were none.
+    fn start_connects(
+        &mut self,
+        transport: &mut impl Transport,
+        handler: &mut impl Handler,
+    ) -> bool {
+        if self.connects.is_empty() {
+            return false;
+        }
+        for (id, addr) in std::mem::take(&mut self.connects) {
+            // Closed by the handler before its connect began: nothing to do.
+            if !self.conns.get(id).is_some_and(Conn::is_connecting) {
+                continue;
+            }
+            self.trace_note(id, "connecting");
+            if let Err(e) = transport.connect(id, addr) {
+                self.connect_failed(id, e.kind(), handler);
+            }
+        }
+        true
+    }
+
+    /// Tells the handler of the outbound connections it closed. Returns `false` if there
+    /// were none.
+    fn report_disconnects(&mut self, handler: &mut impl Handler) -> bool {
+        if self.disconnects.is_empty() {
+            return false;
+        }
+        for (id, reason) in std::mem::take(&mut self.disconnects) {
+            handler.on_disconnected(&mut Context { core: self }, id, reason);
+        }
+        true
     }
 
     // ===== input =====
@@ -378,7 +535,10 @@ impl Core {
             && !conn.flags.peer_eof
             && match &conn.protocol {
                 Protocol::Http(session) => session.wants_input(conn.input.len()),
-                Protocol::WebSocket(_) | Protocol::Closing { .. } => true,
+                Protocol::WebSocket(_)
+                | Protocol::Closing { .. }
+                | Protocol::Outbound(OutboundState::Open) => true,
+                Protocol::Outbound(OutboundState::Connecting { .. }) => false,
             };
         conn.flags.read_stopped = !wants;
         wants
@@ -386,7 +546,10 @@ impl Core {
 
     /// Room to read `id`'s next bytes into (see [`InputBuffer::space`](super::input)).
     fn read_space(&mut self, id: ConnId) -> &mut [u8] {
+        let limit = self.outbound_input_limit();
         match self.conns.get_mut(id) {
+            // Its handler may wait, consuming nothing, for a reply larger than a buffer.
+            Some(conn) if conn.is_outbound() => conn.input.space_up_to(&mut self.read_pool, limit),
             Some(conn) => conn.input.space(&mut self.read_pool),
             None => &mut [],
         }
@@ -471,6 +634,10 @@ impl Core {
                 }
             }
             Protocol::Closing { .. } => {}
+            // The peer is done with us: whatever we queued has no one to answer it.
+            Protocol::Outbound(_) => {
+                return self.remove(id, DisconnectReason::PeerClosed, handler);
+            }
         }
         self.finish_if_done(id);
     }
@@ -511,6 +678,10 @@ impl Core {
                 }
                 Protocol::WebSocket(_) => {
                     stop = self.feed_websocket(id, &mut input, handler, budget, stop_to_flush);
+                    break;
+                }
+                Protocol::Outbound(_) => {
+                    stop = self.feed_outbound(id, &mut input, handler, budget);
                     break;
                 }
                 Protocol::Http(_) if *budget == 0 && !input.is_empty() => {
@@ -559,6 +730,17 @@ impl Core {
                 input.release(&mut self.read_pool);
                 return Stop::Done;
             }
+        }
+        let limit = self.outbound_input_limit();
+        if let Some(conn) = self.conns.get(id)
+            && conn.is_outbound()
+            && stop == Stop::Done
+            && !conn.flags.paused
+            && conn.input.len() >= limit
+        {
+            // The handler saw all of it and took none: what it waits for cannot fit.
+            self.remove(id, DisconnectReason::InputLimit, handler);
+            return Stop::Done;
         }
         if stop == Stop::Budget {
             self.mark_ready(id);
@@ -710,6 +892,48 @@ impl Core {
         stop
     }
 
+    /// Lends an outbound connection's input to [`Handler::on_bytes`] until the handler
+    /// consumes nothing more (it waits for more bytes) or all of it. The same
+    /// backpressure as a WebSocket's: once the connection's unsent output reaches the
+    /// high-water mark, nothing more is handed over and it is not read (its peer is not
+    /// reading what we send) until it has drained to half.
+    fn feed_outbound(
+        &mut self,
+        id: ConnId,
+        input: &mut super::input::InputBuffer,
+        handler: &mut impl Handler,
+        budget: &mut usize,
+    ) -> Stop {
+        let high_water = self.config.write_buffer_high_water;
+        while !input.is_empty() {
+            let Some(conn) = self.conns.get_mut(id) else {
+                return Stop::Done;
+            };
+            if !matches!(conn.protocol, Protocol::Outbound(OutboundState::Open)) {
+                input.clear(); // closed by the handler: nothing after that is looked at
+                break;
+            }
+            if *budget == 0 {
+                return Stop::Budget;
+            }
+            if conn.output.pending() >= high_water {
+                conn.flags.paused = true;
+                break;
+            }
+            let bytes = input.unconsumed();
+            let offered = bytes.len();
+            let used = handler
+                .on_bytes(&mut Context { core: self }, id, bytes)
+                .min(offered);
+            input.consume(used);
+            *budget = budget.saturating_sub(used);
+            if used == 0 {
+                break;
+            }
+        }
+        Stop::Done
+    }
+
     // ===== output =====
 
     /// `n` bytes of `id`'s output were written: backpressure may lift, a refused sender
@@ -836,9 +1060,9 @@ impl Core {
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => {
+                Err(e) => {
                     // A reset: nothing more will come, and nothing can be sent.
-                    return self.broken(id, handler);
+                    return self.broken(id, e.kind(), handler);
                 }
             }
         }
@@ -860,6 +1084,8 @@ impl Core {
         handler: &mut impl Handler,
     ) {
         let flags_before = match self.conns.get(id) {
+            // Its bytes wait until the connection is established.
+            Some(conn) if conn.is_connecting() => return,
             Some(conn) => (conn.flags.paused, conn.flags.write_blocked),
             None => return,
         };
@@ -874,14 +1100,14 @@ impl Core {
                 break;
             }
             match transport.write(id, &slices[..count]) {
-                Ok(0) => return self.broken(id, handler),
+                Ok(0) => return self.broken(id, ErrorKind::WriteZero, handler),
                 Ok(n) => self.sent(id, n, handler),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     conn.flags.write_blocked = true;
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return self.broken(id, handler),
+                Err(e) => return self.broken(id, e.kind(), handler),
             }
         }
         if self.fin_due(id) {
@@ -890,7 +1116,7 @@ impl Core {
             // avoids a reset that could discard our final bytes.
             match transport.shutdown_write(id) {
                 Ok(()) => self.fin_sent(id),
-                Err(_) => return self.broken(id, handler),
+                Err(e) => return self.broken(id, e.kind(), handler),
             }
         }
         // Writing changes what the connection wants only through backpressure (paused)
@@ -937,11 +1163,18 @@ impl Core {
         self.handle_timeouts(handler);
         let stopped = self.drive_shutdown(handler);
         // Writing can mark more connections (a removal calls on_close, which may send),
-        // so loop until the list stays empty.
-        while self.take_dirty(&mut ids) {
+        // and any callback may connect or close an outbound connection: loop until
+        // nothing is left to do.
+        loop {
+            let connected = self.start_connects(transport, handler);
+            let reported = self.report_disconnects(handler);
+            let dirty = self.take_dirty(&mut ids);
             for id in ids.drain(..) {
                 self.write_to(id, transport, handler);
                 self.end_turn(id);
+            }
+            if !(connected || reported || dirty) {
+                break;
             }
         }
         self.take_closed(&mut ids);
@@ -1078,12 +1311,18 @@ impl Core {
                     if let Some(close) = ws.handle_timeout(now, out) {
                         // Timeouts mean the peer is unresponsive: drop TCP now.
                         self.ws_ended(id, &close);
-                        self.remove(id, handler);
+                        self.remove(id, DisconnectReason::TimedOut, handler);
                         handler.on_close(&mut Context { core: self }, id, &close);
                     }
                 }
-                Protocol::Closing { deadline } if now >= *deadline => self.remove(id, handler),
+                Protocol::Closing { deadline } if now >= *deadline => {
+                    self.remove(id, DisconnectReason::TimedOut, handler)
+                }
                 Protocol::Closing { .. } => {}
+                Protocol::Outbound(OutboundState::Connecting { deadline }) if now >= *deadline => {
+                    self.remove(id, DisconnectReason::TimedOut, handler)
+                }
+                Protocol::Outbound(_) => {}
             }
         }
     }
@@ -1131,6 +1370,9 @@ impl Core {
                 // (completely) answered.
                 self.stats.requests_unanswered += 1;
             }
+            if conn.is_outbound() {
+                self.outbound -= 1;
+            }
             conn.protocol = Protocol::Closing { deadline };
             conn.flags.paused = false;
             conn.input.clear();
@@ -1151,6 +1393,7 @@ impl Core {
             Protocol::Http(session) => session.is_closed(),
             Protocol::WebSocket(ws) => ws.is_closed(),
             Protocol::Closing { .. } => true,
+            Protocol::Outbound(_) => false,
         };
         if !finished {
             return;
@@ -1173,6 +1416,9 @@ impl Core {
     /// their pools. What the handler is owed is the caller's business.
     fn detach(&mut self, id: ConnId) -> Option<Conn> {
         let mut conn = self.conns.remove(id)?;
+        if conn.is_outbound() {
+            self.outbound -= 1;
+        }
         self.closed.push(id);
         if let Some(book) = &mut self.access {
             let pending = conn.output.pending();
@@ -1197,7 +1443,9 @@ impl Core {
     /// Moves graceful shutdown on; returns `true` once it is over. The first call says
     /// goodbye to everyone: WebSockets get Close 1001, connections between requests close,
     /// parked requests are due now (the handler answers them, 204 by default) and their
-    /// connections close after the answer.
+    /// connections close after the answer. Outbound connections stay as they are — an
+    /// answer may be waiting for a reply on one — until every client is gone (or the
+    /// deadline passes), and are closed last (`on_disconnected`, `ShutDown`).
     fn drive_shutdown(&mut self, handler: &mut impl Handler) -> bool {
         let Some(deadline) = self.shutdown_deadline else {
             return false;
@@ -1205,7 +1453,7 @@ impl Core {
         if !self.shutdown_started {
             self.shutdown_started = true;
             for id in self.conns.ids() {
-                let Some(conn) = self.conns.get_mut(id) else {
+                let Some(conn) = self.conns.get_mut(id).filter(|c| !c.is_outbound()) else {
                     continue;
                 };
                 mark_dirty(&mut self.dirty, &mut conn.flags, id);
@@ -1227,7 +1475,7 @@ impl Core {
                         }
                         self.finish_if_done(id);
                     }
-                    Protocol::Closing { .. } => {}
+                    Protocol::Closing { .. } | Protocol::Outbound(_) => {}
                 }
             }
         }
@@ -1239,12 +1487,12 @@ impl Core {
                 && conn.flags.write_shut
                 && conn.output.pending() == 0
             {
-                self.remove(id, handler);
+                self.remove(id, DisconnectReason::ShutDown, handler);
             }
         }
-        if self.conns.is_empty() || self.now >= deadline {
+        if self.conns.len() == self.outbound || self.now >= deadline {
             for id in self.conns.ids() {
-                self.remove(id, handler);
+                self.remove(id, DisconnectReason::ShutDown, handler);
             }
             return true;
         }

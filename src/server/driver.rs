@@ -6,11 +6,14 @@
 //!    core's earliest deadline is due;
 //! 2. accepts new connections until `WouldBlock`;
 //! 3. hands each readiness event to the core, which reads the connection through this
-//!    driver's [`Transport`] (its socket table) and runs the protocol and the handler;
+//!    driver's [`Transport`] (its socket table) and runs the protocol and the handler —
+//!    for an outbound connection still connecting, the event first says whether the
+//!    connect succeeded;
 //! 4. lets the core finish the turn ([`Core::turn`](super::core::Core::turn)): commands
-//!    from other threads, due timers, and every connection's output — all frames queued
-//!    during the turn leave in one `write` (or `writev`), large output as soon as it is
-//!    queued — and the FINs and closes it asks for.
+//!    from other threads, due timers, the outbound connects the handler asked for, and
+//!    every connection's output — all frames queued during the turn leave in one `write`
+//!    (or `writev`), large output as soon as it is queued — and the FINs and closes it
+//!    asks for.
 //!
 //! Interest follows what the core wants: a connection is registered for reading while it
 //! wants input (a connection paused by backpressure is not even woken by a flooding
@@ -64,6 +67,18 @@ struct Socket {
     stream: TcpStream,
     /// What it is registered for.
     interest: Interest,
+    /// An outbound connect under way: registered for writing until it is answered (see
+    /// [`Sockets::connect_outcome`]).
+    connecting: bool,
+}
+
+/// How an outbound connect stands after a readiness event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnectOutcome {
+    /// Not answered yet (the event was spurious): wait for the next.
+    Pending,
+    Connected,
+    Failed(io::ErrorKind),
 }
 
 /// The driver's side of the [`Transport`]: its sockets, by slot index, and the poller
@@ -87,6 +102,62 @@ impl Sockets {
     fn id_at(&self, index: usize) -> Option<ConnId> {
         self.slots.get(index)?.as_ref().map(|s| s.id)
     }
+
+    /// Puts `stream` in `id`'s slot, registered for `interest`.
+    fn insert(
+        &mut self,
+        id: ConnId,
+        mut stream: TcpStream,
+        interest: Interest,
+        connecting: bool,
+    ) -> io::Result<()> {
+        // Small frames must not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let token = Token(id.index() as usize + FIRST_CONN_TOKEN);
+        self.poll
+            .registry()
+            .register(&mut stream, token, interest)?;
+        let index = id.index() as usize;
+        if self.slots.len() <= index {
+            self.slots.resize_with(index + 1, || None);
+        }
+        self.slots[index] = Some(Socket {
+            id,
+            stream,
+            interest,
+            connecting,
+        });
+        Ok(())
+    }
+
+    /// Is `id` an outbound connect under way?
+    fn is_connecting(&mut self, id: ConnId) -> bool {
+        self.get(id).is_ok_and(|s| s.connecting)
+    }
+
+    /// After a readiness event on a connect under way, as mio's `TcpStream::connect`
+    /// says to tell: a pending socket error is a failed connect; otherwise a peer
+    /// address means it is established, and `NotConnected` (or `EINPROGRESS`) that it is
+    /// not answered yet.
+    fn connect_outcome(&mut self, id: ConnId) -> ConnectOutcome {
+        let Ok(socket) = self.get(id) else {
+            return ConnectOutcome::Pending;
+        };
+        let outcome = match socket.stream.take_error() {
+            Ok(Some(e)) | Err(e) => ConnectOutcome::Failed(e.kind()),
+            Ok(None) => match socket.stream.peer_addr() {
+                Ok(_) => ConnectOutcome::Connected,
+                // EINPROGRESS is 115 on Linux; std names it only as `InProgress` (unstable).
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => ConnectOutcome::Pending,
+                Err(e) if e.raw_os_error() == Some(115) => ConnectOutcome::Pending,
+                Err(e) => ConnectOutcome::Failed(e.kind()),
+            },
+        };
+        if outcome == ConnectOutcome::Connected {
+            socket.connecting = false;
+        }
+        outcome
+    }
 }
 
 impl Transport for Sockets {
@@ -104,6 +175,12 @@ impl Transport for Sockets {
 
     fn shutdown_write(&mut self, id: ConnId) -> io::Result<()> {
         self.get(id)?.stream.shutdown(Shutdown::Write)
+    }
+
+    fn connect(&mut self, id: ConnId, addr: SocketAddr) -> io::Result<()> {
+        let stream = TcpStream::connect(addr)?;
+        // Writable says the connect was answered; readable, that the peer spoke or left.
+        self.insert(id, stream, Interest::READABLE | Interest::WRITABLE, true)
     }
 
     fn close(&mut self, id: ConnId) {
@@ -126,6 +203,9 @@ impl Transport for Sockets {
         else {
             return;
         };
+        if socket.connecting {
+            return; // writability is how the connect's answer comes
+        }
         let current = socket.interest;
         let desired = match (read, write) {
             (true, true) => Interest::READABLE | Interest::WRITABLE,
@@ -357,6 +437,17 @@ impl Server {
                     let Some(id) = self.sockets.id_at(t - FIRST_CONN_TOKEN) else {
                         continue;
                     };
+                    if self.sockets.is_connecting(id) {
+                        match self.sockets.connect_outcome(id) {
+                            ConnectOutcome::Pending => continue,
+                            ConnectOutcome::Failed(error) => {
+                                self.core.connect_failed(id, error, handler);
+                                continue;
+                            }
+                            // On to the reads and writes the same event allows.
+                            ConnectOutcome::Connected => self.core.connected(id, handler),
+                        }
+                    }
                     if writable {
                         self.core.write_to(id, &mut self.sockets, handler);
                     }
@@ -431,30 +522,15 @@ impl Server {
         }
     }
 
-    fn add_socket(&mut self, id: ConnId, mut stream: TcpStream) {
-        // Small frames must not wait for Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
-        let token = Token(id.index() as usize + FIRST_CONN_TOKEN);
+    fn add_socket(&mut self, id: ConnId, stream: TcpStream) {
         if self
             .sockets
-            .poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE)
+            .insert(id, stream, Interest::READABLE, false)
             .is_err()
         {
             self.core.remove_quietly(id);
             return;
         }
-        let index = id.index() as usize;
-        let slots = &mut self.sockets.slots;
-        if slots.len() <= index {
-            slots.resize_with(index + 1, || None);
-        }
-        slots[index] = Some(Socket {
-            id,
-            stream,
-            interest: Interest::READABLE,
-        });
         self.core.trace_note(id, "accepted");
     }
 

@@ -2,6 +2,7 @@
 
 use super::context::Context;
 use super::ids::{ConnId, RequestId};
+use super::outbound::DisconnectReason;
 use crate::error::SendError;
 use crate::http::{Request, Response, StatusCode};
 use crate::message::{Message, MessagePart};
@@ -114,9 +115,45 @@ pub trait Handler {
     }
 
     /// A connection that refused a send with [`SendError::Full`] has worked its backlog
-    /// down to half the high-water mark: sending may resume. Default: nothing.
+    /// down to half the high-water mark: sending may resume. A WebSocket, a streamed
+    /// answer or an outbound connection alike. Default: nothing.
     fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
         let _ = (ctx, conn);
+    }
+
+    /// The outbound connection `conn` ([`Context::connect`]) is established. Bytes queued
+    /// with [`Context::send_bytes`] while it was connecting are on their way. Default:
+    /// nothing.
+    fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        let _ = (ctx, conn);
+    }
+
+    /// Bytes arrived on the outbound connection `conn`: `bytes` is everything received
+    /// and not yet consumed, lent from the connection's read buffer (no copy). Parse it in
+    /// place and return how many bytes, from the front, are done with; the rest stays
+    /// buffered, and the next call offers it again with what arrives after it. While the
+    /// return is more than zero and bytes are left, the call is repeated at once, so a
+    /// handler may take one reply per call. Returning 0 waits for more bytes; the buffer
+    /// grows to hold an unfinished reply up to
+    /// [`Config::max_outbound_input`](crate::Config::max_outbound_input), where the
+    /// connection is closed ([`DisconnectReason::InputLimit`]). A return past
+    /// `bytes.len()` counts as `bytes.len()`.
+    ///
+    /// Not called while the connection's unsent output is at its write-buffer high-water
+    /// mark (the peer is not reading ours; it is not read either until it has). Default:
+    /// consume and discard everything.
+    fn on_bytes(&mut self, ctx: &mut Context<'_>, conn: ConnId, bytes: &[u8]) -> usize {
+        let _ = (ctx, conn);
+        bytes.len()
+    }
+
+    /// The outbound connection `conn` is over, for `reason`: its connect failed or timed
+    /// out, the peer closed it or it broke, the handler closed it
+    /// ([`Context::close_outbound`]; then in the same turn, after the call), or the
+    /// server shut down. Called exactly once for every id [`Context::connect`] returned;
+    /// sends to `conn` fail with `Gone` or `NotOpen` from now on. Default: nothing.
+    fn on_disconnected(&mut self, ctx: &mut Context<'_>, conn: ConnId, reason: DisconnectReason) {
+        let _ = (ctx, conn, reason);
     }
 
     /// The instant asked for with [`Context::wake_at`] has come. Default: nothing.

@@ -98,10 +98,20 @@ impl InputBuffer {
 
     /// Room to read into, after the unconsumed bytes. A resting connection gets a read
     /// buffer from `pool` (its few unconsumed bytes are moved into it); one with less
-    /// than half its buffer left is compacted. Empty only if the unconsumed bytes fill the whole read buffer, which the
-    /// server prevents by not reading a connection whose input it is not consuming.
+    /// than half its buffer left is compacted. Empty only if the unconsumed bytes fill the
+    /// whole read buffer, which the server prevents by not reading a connection whose
+    /// input it is not consuming.
     pub(crate) fn space(&mut self, pool: &mut ReadPool) -> &mut [u8] {
-        if self.buf.len() != pool.size {
+        self.space_up_to(pool, 0)
+    }
+
+    /// [`space`](Self::space), except that unconsumed bytes filling the buffer make it
+    /// grow — doubling, up to `limit` bytes — instead of leaving no room: an outbound
+    /// connection's handler parses whole replies in place, and waits, consuming nothing,
+    /// for a reply larger than a read buffer. Empty once the unconsumed bytes reach
+    /// `limit` (or the read buffer's size, if that is larger).
+    pub(crate) fn space_up_to(&mut self, pool: &mut ReadPool, limit: usize) -> &mut [u8] {
+        if self.buf.len() < pool.size {
             let mut big = pool.take();
             let len = self.len();
             big[..len].copy_from_slice(self.unconsumed());
@@ -117,6 +127,13 @@ impl InputBuffer {
             self.end -= self.start;
             self.start = 0;
         }
+        if self.end == self.buf.len() && self.buf.len() < limit {
+            // Full of unconsumed bytes (so `start` is 0: a buffer with consumed bytes at
+            // its front was compacted above). A grown buffer is never pooled.
+            let mut bigger = vec![0; (self.buf.len() * 2).min(limit)];
+            bigger[..self.end].copy_from_slice(&self.buf[..self.end]);
+            pool.give(std::mem::replace(&mut self.buf, bigger));
+        }
         &mut self.buf[self.end..]
     }
 
@@ -128,10 +145,18 @@ impl InputBuffer {
 
     /// The connection is not being read for now. Its read buffer goes back to `pool`,
     /// unless `keep` (paused by backpressure); unconsumed bytes move into a buffer of
-    /// their own size first.
+    /// their own size first. A grown buffer ([`space_up_to`](Self::space_up_to)) is
+    /// dropped once empty and otherwise kept: its bytes are a large reply in the making,
+    /// and moving them would cost as much as the reply.
     pub(crate) fn rest(&mut self, pool: &mut ReadPool, keep: bool) {
-        if self.buf.len() != pool.size || keep {
+        if self.buf.len() < pool.size || keep {
             return; // resting already, or holding its bytes on purpose
+        }
+        if self.buf.len() > pool.size {
+            if self.is_empty() {
+                self.buf = Vec::new();
+            }
+            return;
         }
         if self.is_empty() {
             pool.give(std::mem::take(&mut self.buf));
@@ -190,6 +215,45 @@ mod tests {
         input.rest(&mut pool, false);
         assert_eq!(input.buf.capacity(), 0);
         assert!(input.is_empty());
+    }
+
+    #[test]
+    fn a_full_buffer_grows_up_to_its_limit_and_shrinks_back_when_consumed() {
+        let mut pool = ReadPool::new(8);
+        let mut input = InputBuffer::default();
+        input.space_up_to(&mut pool, 20)[..8].copy_from_slice(b"abcdefgh");
+        input.filled(8);
+        // Nothing consumed, nothing left to read into: the buffer doubles, bytes kept.
+        assert_eq!(input.space_up_to(&mut pool, 20).len(), 8);
+        assert_eq!(input.unconsumed(), b"abcdefgh");
+        assert_eq!(pool.free.len(), 1, "the pooled buffer went back");
+        input.filled(8);
+        // Doubling stops at the limit, then there is no room at all.
+        assert_eq!(input.space_up_to(&mut pool, 20).len(), 4);
+        input.filled(4);
+        assert!(input.space_up_to(&mut pool, 20).is_empty());
+        assert_eq!(input.len(), 20);
+        // Resting keeps a grown buffer's bytes where they are, and drops it once empty.
+        input.rest(&mut pool, false);
+        assert_eq!(input.buf.len(), 20);
+        input.consume(20);
+        input.rest(&mut pool, false);
+        assert_eq!(input.buf.capacity(), 0);
+        assert_eq!(
+            input.space_up_to(&mut pool, 20).len(),
+            8,
+            "a pooled one again"
+        );
+    }
+
+    #[test]
+    fn without_a_limit_a_full_buffer_leaves_no_room() {
+        let mut pool = ReadPool::new(8);
+        let mut input = InputBuffer::default();
+        input.space(&mut pool);
+        input.filled(8);
+        assert!(input.space(&mut pool).is_empty());
+        assert_eq!(input.buf.len(), 8);
     }
 
     #[test]

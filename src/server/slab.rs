@@ -45,11 +45,6 @@ impl<T> Slab<T> {
         self.len
     }
 
-    /// `true` when nothing is stored.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Stores `make(id)` and returns its id.
     pub(crate) fn insert_with(&mut self, make: impl FnOnce(ConnId) -> T) -> ConnId {
         let index = match self.free.pop() {

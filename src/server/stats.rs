@@ -284,6 +284,11 @@ pub struct ConnectionCounts {
     pub websocket_closing: usize,
     /// Finished with its protocol: the last bytes being flushed, the peer's FIN awaited.
     pub closing: usize,
+    /// Outbound ([`Context::connect`](crate::Context::connect)), its connect not yet
+    /// answered.
+    pub outbound_connecting: usize,
+    /// Outbound, established.
+    pub outbound_open: usize,
 }
 
 impl ConnectionCounts {
@@ -297,6 +302,8 @@ impl ConnectionCounts {
             + self.websocket_open
             + self.websocket_closing
             + self.closing
+            + self.outbound_connecting
+            + self.outbound_open
     }
 }
 

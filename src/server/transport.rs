@@ -8,6 +8,7 @@
 //!
 //! [`Core::turn`]: super::core::Core::turn
 
+use core::net::SocketAddr;
 use std::io::{self, IoSlice};
 
 use super::ids::ConnId;
@@ -24,6 +25,13 @@ pub(crate) trait Transport {
 
     /// Half-closes `id`: our FIN, after everything written.
     fn shutdown_write(&mut self, id: ConnId) -> io::Result<()>;
+
+    /// Begins connecting `id` to `addr` without waiting (an outbound connection, see
+    /// [`outbound`](super::outbound)). An error is a connect that failed at once; success
+    /// means it is under way, and the driver tells the core how it ended
+    /// ([`Core::connected`](super::core::Core::connected) or
+    /// [`Core::connect_failed`](super::core::Core::connect_failed)).
+    fn connect(&mut self, id: ConnId, addr: SocketAddr) -> io::Result<()>;
 
     /// The core is done with `id`: close it.
     fn close(&mut self, id: ConnId);
