@@ -7,7 +7,9 @@
 //! - [`hub`]: the hub in memory, and publishing to it;
 //! - [`event_source`]: a browser's `EventSource` of an in-memory server;
 //! - [`net`]: a real server on a thread, raw TCP and tungstenite clients, for what only
-//!   the mio driver does.
+//!   the mio driver does;
+//! - [`redis`]: a real `redis-server` child process, and a blocking client independent of
+//!   the library's RESP code.
 
 #![allow(dead_code)]
 
@@ -15,6 +17,7 @@ pub mod event_source;
 pub mod hub;
 pub mod memory;
 pub mod net;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -35,6 +38,8 @@ pub use hub::*;
 pub use memory::*;
 #[allow(unused_imports)]
 pub use net::*;
+#[allow(unused_imports)]
+pub use redis::*;
 
 /// Upper bound for anything a loopback test waits for. Generous: the tests run on loaded
 /// machines.
