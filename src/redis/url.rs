@@ -26,8 +26,9 @@
 //! both write `***` in its place, so a URL can go into logs and error messages. No
 //! [`UrlError`] repeats any part of the text it refused, for the same reason.
 
+// `core::net`: addresses only, no sockets (`std::net` is the drivers', tests/layout.rs).
+use core::net::Ipv6Addr;
 use std::fmt;
-use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 /// A parsed `redis://` URL.
