@@ -87,7 +87,9 @@
 //! message waits before it is shown in [`hub::engine`] — the durable log of [`storage`],
 //! whose format and recovery are sans-IO too, and whose writer thread is
 //! [`storage::disk`]. Who may publish and subscribe is [`auth`]'s: access tokens naming
-//! channels, rights and an expiry, signed with HMAC-SHA1. Every limit is a field of
+//! channels, rights and an expiry, signed with HMAC-SHA1. The Redis engine (several
+//! nodes, one set of channels; in progress) begins with [`redis`]: RESP2 commands and an
+//! incremental reply parser, and the `redis://` URL. Every limit is a field of
 //! [`Config`], with its default and reason. `docs/rfc6455.md` maps every requirement of
 //! RFC 6455 that binds a server, and the RFC 9112 framing rules, to the code that
 //! enforces it and the test that proves it.
@@ -121,6 +123,7 @@ pub mod hub;
 pub mod log;
 pub mod message;
 pub mod pair;
+pub mod redis;
 pub mod server;
 pub mod session;
 pub mod status;

@@ -33,6 +33,7 @@
 //! sse:                             [mode: u8] ([limit: u8] when mode is odd) [bytes ...]
 //! json:                            the bytes themselves (a JSON text)
 //! mux_command:                     [config: u8] [command text ...]
+//! resp_reply:                      [mode: u8] [a reply stream, or replies described ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -53,9 +54,10 @@
 //! `deflate::compress`), `inflate.rs` (`inflate`: the decoder of
 //! `deflate::inflate`), `compressed.rs` (`ws_deflate`: connections that negotiated
 //! permessage-deflate), `sse.rs` (`sse`: the Server-Sent Events encoder and parser of
-//! `hub::sse`) and `json.rs` (`json`: the strict JSON reader against serde_json;
-//! `mux_command`: the `pushwire.v1` commands). This file holds what they share: the input reader, a PRNG,
-//! split schedules, and [`TARGETS`].
+//! `hub::sse`), `json.rs` (`json`: the strict JSON reader against serde_json;
+//! `mux_command`: the `pushwire.v1` commands) and `resp.rs` (`resp_reply`: the RESP2
+//! reply parser of `redis::resp` against a reference reading). This file holds what
+//! they share: the input reader, a PRNG, split schedules, and [`TARGETS`].
 
 mod compress;
 mod compressed;
@@ -67,6 +69,7 @@ mod hub;
 mod inflate;
 mod json;
 mod pair;
+mod resp;
 #[cfg(test)]
 mod seeds;
 mod session;
@@ -84,6 +87,7 @@ pub use hub::hub_ops;
 pub use inflate::{Reference, ReferenceDecoder, inflate, inflate_against};
 pub use json::{JsonReference, REFERENCE_DEPTH, json, json_against, mux_command};
 pub use pair::pair_roundtrip;
+pub use resp::resp_reply;
 pub use session::session;
 pub use sse::sse;
 pub use storage::storage_recovery;
@@ -225,4 +229,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sse", sse),
     ("json", json),
     ("mux_command", mux_command),
+    ("resp_reply", resp_reply),
 ];
