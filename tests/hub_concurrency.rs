@@ -428,16 +428,7 @@ impl SseReader {
     /// bytes that arrive next.
     fn next_events(&mut self) -> Vec<pushwire::hub::sse::Event> {
         loop {
-            let mut body = Vec::new();
-            while let Some(line) = self.framed.windows(2).position(|w| w == b"\r\n") {
-                let size = std::str::from_utf8(&self.framed[..line]).unwrap();
-                let size = usize::from_str_radix(size, 16).expect("a chunk size");
-                if self.framed.len() < line + 2 + size + 2 {
-                    break;
-                }
-                body.extend_from_slice(&self.framed[line + 2..line + 2 + size]);
-                self.framed.drain(..line + 4 + size);
-            }
+            let body = unchunk(&mut self.framed);
             let mut events = Vec::new();
             self.parser
                 .push(&body, &mut events)

@@ -20,19 +20,6 @@ fn data(events: &[Event]) -> Vec<Value> {
     events.iter().map(|e| parse_json(e.data())).collect()
 }
 
-fn messages(frames: &[Value]) -> Vec<(String, u64)> {
-    frames
-        .iter()
-        .filter(|f| f["type"] == "message")
-        .map(|f| {
-            (
-                f["channel"].as_str().unwrap().to_string(),
-                f["id"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn one_stream_carries_several_channels_each_event_naming_its_channel() {
     let mut pair = hub();
@@ -59,7 +46,7 @@ fn one_stream_carries_several_channels_each_event_naming_its_channel() {
     publish_epoch(&mut pair, "c", "not followed");
     publish_epoch(&mut pair, "a", "a3");
     let live = data(&source.events(&mut pair));
-    assert_eq!(messages(&live), [("b".into(), 2), ("a".into(), 3)]);
+    assert_eq!(channel_messages(&live), [("b".into(), 2), ("a".into(), 3)]);
     assert_eq!(live[0]["data"], "b2\nsecond line");
 }
 
@@ -71,14 +58,14 @@ fn a_reconnect_with_the_cursors_in_the_query_misses_nothing_and_repeats_nothing(
         publish_epoch(&mut pair, "b", &format!("b{i}"));
     }
     let mut source = Source::open(&mut pair, "/events?channel=a&since=0&channel=b&since=0", "");
-    let got = messages(&data(&source.events(&mut pair)));
+    let got = channel_messages(&data(&source.events(&mut pair)));
     assert_eq!(got.len(), 6);
     source.client.finish(&mut pair);
     publish_epoch(&mut pair, "a", "a4");
     publish_epoch(&mut pair, "b", "b4");
     // The client kept the last id of each channel, and asks from there.
     let mut again = Source::open(&mut pair, "/events?channel=b&since=3&channel=a&since=3", "");
-    let got = messages(&data(&again.events(&mut pair)));
+    let got = channel_messages(&data(&again.events(&mut pair)));
     assert_eq!(got, [("b".into(), 4), ("a".into(), 4)]);
 }
 
@@ -108,7 +95,7 @@ fn a_reset_and_a_gap_are_announced_per_channel() {
         ]
     );
     assert_eq!(
-        messages(&frames),
+        channel_messages(&frames),
         [
             ("a".into(), 4),
             ("a".into(), 5),
@@ -161,7 +148,7 @@ fn a_reader_that_stops_reading_is_resumed_on_every_channel_without_loss_or_dupli
     }
     assert_eq!(pair.handler().inner().hub().stats().paused_subscribers, 2);
     pair.set_read_limit(source.client.peer, None);
-    let got = messages(&data(&source.events(&mut pair)));
+    let got = channel_messages(&data(&source.events(&mut pair)));
     for channel in ["a", "b"] {
         let ids: Vec<u64> = got
             .iter()

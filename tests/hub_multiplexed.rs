@@ -64,20 +64,6 @@ impl Mux {
     }
 }
 
-/// The `(channel, id)` of every message frame.
-fn messages(frames: &[Value]) -> Vec<(String, u64)> {
-    frames
-        .iter()
-        .filter(|f| f["type"] == "message")
-        .map(|f| {
-            (
-                f["channel"].as_str().unwrap().to_string(),
-                f["id"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn the_upgrade_must_offer_pushwire_v1_and_gets_it_selected() {
     let mut pair = hub();
@@ -136,7 +122,7 @@ fn one_socket_follows_several_channels_and_every_message_names_its_channel() {
     publish(&mut pair, "a", "a3");
     let frames = mux.frames(&mut pair);
     assert_eq!(
-        messages(&frames),
+        channel_messages(&frames),
         [("b".into(), 2), ("a".into(), 2), ("a".into(), 3)]
     );
     assert_eq!(frames[0]["data"], "b2");
@@ -261,7 +247,7 @@ fn unsubscribing_stops_the_channel_and_the_channel_can_be_taken_again_from_a_cur
     let mut mux = Mux::connect(&mut pair);
     mux.ask(&mut pair, json!({"type":"subscribe","channel":"a"}));
     publish(&mut pair, "a", "1");
-    assert_eq!(messages(&mux.frames(&mut pair)), [("a".into(), 1)]);
+    assert_eq!(channel_messages(&mux.frames(&mut pair)), [("a".into(), 1)]);
     let answer = mux.ask(&mut pair, json!({"type":"unsubscribe","channel":"a"}));
     assert_eq!(answer, [json!({"type":"unsubscribed","channel":"a"})]);
     publish(&mut pair, "a", "2");
@@ -272,15 +258,18 @@ fn unsubscribing_stops_the_channel_and_the_channel_can_be_taken_again_from_a_cur
         &mut pair,
         json!({"type":"subscribe","channel":"a","since":1}),
     );
-    assert_eq!(messages(&answer), [("a".into(), 2), ("a".into(), 3)]);
+    assert_eq!(
+        channel_messages(&answer),
+        [("a".into(), 2), ("a".into(), 3)]
+    );
     // Subscribing again while subscribed starts over from the new cursor, once.
     let answer = mux.ask(
         &mut pair,
         json!({"type":"subscribe","channel":"a","since":2}),
     );
-    assert_eq!(messages(&answer), [("a".into(), 3)]);
+    assert_eq!(channel_messages(&answer), [("a".into(), 3)]);
     publish(&mut pair, "a", "4");
-    assert_eq!(messages(&mux.frames(&mut pair)), [("a".into(), 4)]);
+    assert_eq!(channel_messages(&mux.frames(&mut pair)), [("a".into(), 4)]);
     assert_eq!(pair.handler().inner().hub().subscriber_count("a"), 1);
 }
 
@@ -306,7 +295,10 @@ fn a_cursor_from_another_stream_gets_a_reset_and_evicted_messages_are_counted() 
     assert_eq!(answer[0]["reset"], true);
     assert_eq!(answer[0]["next"], 0);
     assert_eq!(answer[1], json!({"type":"missed","channel":"a","missed":2}));
-    assert_eq!(messages(&answer[2..]), [("a".into(), 3), ("a".into(), 4)]);
+    assert_eq!(
+        channel_messages(&answer[2..]),
+        [("a".into(), 3), ("a".into(), 4)]
+    );
 }
 
 #[test]
@@ -378,7 +370,7 @@ fn a_reader_that_stops_reading_is_paused_per_channel_and_resumed_without_loss_or
     pair.set_read_limit(mux.client.peer, None);
     let frames = mux.frames(&mut pair);
     for channel in ["a", "b"] {
-        let ids: Vec<u64> = messages(&frames)
+        let ids: Vec<u64> = channel_messages(&frames)
             .into_iter()
             .filter(|(c, _)| c == channel)
             .map(|(_, id)| id)
@@ -453,7 +445,7 @@ fn each_command_is_judged_by_the_token_the_upgrade_carried() {
         json!({"type":"publish","channel":"chat.1","data":"hi","ref":3}),
     );
     assert_eq!(answer[0]["type"], "ack");
-    assert_eq!(messages(&answer[1..]), [("chat.1".into(), 1)]);
+    assert_eq!(channel_messages(&answer[1..]), [("chat.1".into(), 1)]);
     assert_eq!(
         pair.handler()
             .inner()

@@ -48,18 +48,7 @@ impl Source {
             self.head = Some(head);
         }
         self.framed.append(&mut self.raw);
-        // Remove the chunked framing of every complete chunk.
-        let mut body = Vec::new();
-        while let Some(line) = self.framed.windows(2).position(|w| w == b"\r\n") {
-            let size = std::str::from_utf8(&self.framed[..line]).unwrap();
-            let size = usize::from_str_radix(size, 16).expect("a chunk size");
-            if self.framed.len() < line + 2 + size + 2 {
-                break;
-            }
-            body.extend_from_slice(&self.framed[line + 2..line + 2 + size]);
-            assert_eq!(&self.framed[line + 2 + size..line + 4 + size], b"\r\n");
-            self.framed.drain(..line + 4 + size);
-        }
+        let body = unchunk(&mut self.framed);
         let mut events = Vec::new();
         self.parser
             .push(&body, &mut events)
@@ -71,4 +60,22 @@ impl Source {
     pub fn head(&self) -> &HttpResponse {
         self.head.as_ref().expect("the response head")
     }
+}
+
+/// The data of every complete chunk at the front of `framed` (RFC 9112 §7.1), removed from
+/// it; a partial chunk stays for the next call. Chunk extensions and trailers are not
+/// used by the server and not accepted here.
+pub fn unchunk(framed: &mut Vec<u8>) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(line) = framed.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&framed[..line]).unwrap();
+        let size = usize::from_str_radix(size, 16).expect("a chunk size");
+        if framed.len() < line + 2 + size + 2 {
+            break;
+        }
+        body.extend_from_slice(&framed[line + 2..line + 2 + size]);
+        assert_eq!(&framed[line + 2 + size..line + 4 + size], b"\r\n");
+        framed.drain(..line + 4 + size);
+    }
+    body
 }

@@ -41,3 +41,17 @@ pub fn publish_epoch(pair: &mut HubPair, channel: &str, data: &str) -> String {
         .expect("an epoch")
         .to_string()
 }
+
+/// The `(channel, id)` of every `pushwire.v1` message frame among `frames`.
+pub fn channel_messages(frames: &[Value]) -> Vec<(String, u64)> {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "message")
+        .map(|f| {
+            (
+                f["channel"].as_str().unwrap().to_string(),
+                f["id"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
