@@ -208,6 +208,18 @@ impl Channel {
         self.push(message);
     }
 
+    /// Makes `last` the stream's last id, if it is beyond the last message retained: the
+    /// messages up to it are gone (a mirror loaded from a store that no longer holds
+    /// them), and what is retained is dropped too, since retained ids are consecutive and
+    /// end at the last id. A reader behind is told what it missed.
+    pub(crate) fn skip_to(&mut self, last: u64) {
+        if last > self.last_id {
+            self.messages.clear();
+            self.bytes = 0;
+            self.last_id = last;
+        }
+    }
+
     /// The id of the newest message published; 0 when nothing ever was.
     pub fn last_id(&self) -> u64 {
         self.last_id

@@ -306,6 +306,8 @@ pub struct Hub<P, S = P> {
     /// when it comes due (lazy deletion, as the server's timers do). At most one entry
     /// per channel.
     expiry: BinaryHeap<Reverse<(Instant, String)>>,
+    /// The channels are mirrors of streams kept elsewhere (Redis): see [`mirror`].
+    mirroring: bool,
     /// What it has counted. INVARIANT: the gauges (`parked`, `active_subscribers`,
     /// `paused_subscribers`) are the sums of the channels' waiter sets.
     stats: HubStats,
@@ -352,6 +354,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             pending_bytes: 0,
             rng,
             expiry: BinaryHeap::new(),
+            mirroring: false,
             stats: HubStats::default(),
         }
     }
@@ -391,6 +394,12 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     fn entry(&mut self, name: &str, now: Instant) -> Result<&mut Entry<P, S>, HubError> {
         // Look up before inserting so the common case allocates no `String`.
         if !self.channels.contains_key(name) {
+            if self.mirroring {
+                // A mirror is made by `load_mirror` from its stream's state; a reader that
+                // reaches the hub before that has come too early (the server waits for
+                // the load), and is told to try again rather than given a made-up stream.
+                return Err(HubError::EngineUnavailable);
+            }
             if self.channels.len() >= self.config.max_channels {
                 return Err(HubError::TooManyChannels);
             }
@@ -484,7 +493,6 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
     /// Makes a [prepared](Hub::prepare) message visible: appends it to its channel's
     /// history and returns what to deliver, as [`publish`](Hub::publish) does.
     pub fn commit(&mut self, name: &str, prepared: Prepared, now: Instant) -> Fanout<P> {
-        let ttl = self.config.channel_ttl;
         let Prepared {
             id,
             epoch,
@@ -496,11 +504,27 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             .get_mut(name)
             .expect("a prepared message's channel exists until it is committed or aborted");
         debug_assert_eq!(entry.log.epoch(), epoch);
+        entry.pending -= 1;
+        self.pending_bytes -= cost;
+        self.append(name, Message::new(id, frame), now)
+    }
+
+    /// Appends `message` (the channel's next id) to the existing channel `name`, unparks
+    /// every parked request, and returns what to deliver.
+    fn append(&mut self, name: &str, message: Message, now: Instant) -> Fanout<P> {
+        let ttl = self.config.channel_ttl;
+        let entry = self
+            .channels
+            .get_mut(name)
+            .expect("a message is appended to a channel that exists");
+        let (id, epoch) = (message.id(), entry.log.epoch());
+        let frame = Arc::clone(message.frame());
+        let cost = retained_cost(frame.len());
         let retained_before = entry.log.len();
-        let freed = entry.log.push(Message::new(id, Arc::clone(&frame)));
+        let freed = entry.log.push(message);
+        entry.assigned = entry.assigned.max(id);
         self.stats.published += 1;
         self.stats.evicted += (retained_before + 1 - entry.log.len()) as u64;
-        entry.pending -= 1;
         entry.last_active = now;
         let polls: Vec<P> = match entry.waiters.as_mut() {
             Some(waiters) => waiters.parked.drain().collect(),
@@ -512,7 +536,6 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
         }
         let queue = entry.waiters.is_none() && !entry.expiry_queued;
         entry.expiry_queued |= queue;
-        self.pending_bytes -= cost;
         self.retained = self.retained - freed + cost;
         if queue {
             self.expiry.push(Reverse((now + ttl, name.to_owned())));
@@ -546,7 +569,11 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
         };
         entry.pending -= 1;
         entry.assigned = entry.log.last_id();
-        if entry.pending == 0 && entry.log.last_id() == 0 && entry.waiters.is_none() {
+        if entry.pending == 0
+            && entry.log.last_id() == 0
+            && entry.waiters.is_none()
+            && !self.mirroring
+        {
             self.channels.remove(name);
         }
     }
@@ -821,7 +848,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             return;
         }
         entry.waiters = None;
-        if entry.log.last_id() == 0 && entry.pending == 0 {
+        if entry.log.last_id() == 0 && entry.pending == 0 && !self.mirroring {
             self.channels.remove(name);
             return;
         }
@@ -893,6 +920,8 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
 
 /// Channels [`Hub::expire`] looks at in one call.
 pub const EXPIRE_BATCH: usize = 1024;
+
+pub mod mirror;
 
 #[cfg(test)]
 mod tests;

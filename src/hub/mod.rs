@@ -61,6 +61,7 @@ pub mod sse;
 
 pub use channel::{Batch, Channel, Message, Position};
 pub use config::{HubConfig, Storage};
+pub use core::mirror::{Applied, MirrorChange, Rewound};
 pub use core::{
     Cursor, Dropped, Fanout, Hub, HubStats, PollAnswer, PollOutcome, Prepared, Replay, Subscription,
 };
@@ -119,6 +120,9 @@ pub enum HubError {
     /// The durable log cannot be written (503; close 1011 over WebSocket): the message
     /// was not kept. The server's log says why.
     StorageFailed,
+    /// The Redis engine is not connected, or not caught up with a channel yet (503; close
+    /// 1013 over WebSocket): nothing was published or read. Try again later.
+    EngineUnavailable,
 }
 
 impl HubError {
@@ -128,7 +132,9 @@ impl HubError {
         match self {
             HubError::NotChannelPath => StatusCode::NOT_FOUND,
             HubError::MessageTooLarge => StatusCode::CONTENT_TOO_LARGE,
-            HubError::TooManyChannels | HubError::StorageFailed => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::TooManyChannels | HubError::StorageFailed | HubError::EngineUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             HubError::MemoryFull => StatusCode::INSUFFICIENT_STORAGE,
             HubError::TooManySubscriptions => StatusCode::TOO_MANY_REQUESTS,
             HubError::BadChannelName
@@ -152,7 +158,9 @@ impl HubError {
         match self {
             HubError::StorageFailed => CloseCode::INTERNAL_ERROR,
             HubError::MessageTooLarge => CloseCode::MESSAGE_TOO_BIG,
-            HubError::MemoryFull | HubError::TooManyChannels => CloseCode::TRY_AGAIN_LATER,
+            HubError::MemoryFull | HubError::TooManyChannels | HubError::EngineUnavailable => {
+                CloseCode::TRY_AGAIN_LATER
+            }
             HubError::NotUtf8 | HubError::NotJson(_) => CloseCode::INVALID_PAYLOAD,
             _ => CloseCode::POLICY_VIOLATION,
         }
@@ -199,6 +207,9 @@ impl fmt::Display for HubError {
             HubError::StorageFailed => {
                 f.write_str("the message log cannot be written: the message was not kept")
             }
+            HubError::EngineUnavailable => f.write_str(
+                "the Redis engine is not connected (or not caught up with this channel yet); try again later",
+            ),
         }
     }
 }
@@ -245,6 +256,7 @@ mod tests {
             HubError::TooManyChannels,
             HubError::MemoryFull,
             HubError::StorageFailed,
+            HubError::EngineUnavailable,
             HubError::NoChannel,
             HubError::UngroupedParameter("since"),
             HubError::TooManySubscriptions,
@@ -253,7 +265,9 @@ mod tests {
                 HubError::NotChannelPath => 404,
                 HubError::TooManySubscriptions => 429,
                 HubError::MessageTooLarge => 413,
-                HubError::TooManyChannels | HubError::StorageFailed => 503,
+                HubError::TooManyChannels
+                | HubError::StorageFailed
+                | HubError::EngineUnavailable => 503,
                 HubError::MemoryFull => 507,
                 _ => 400,
             };
