@@ -1,13 +1,16 @@
-//! The publish script (`src/redis/publish.lua`, docs/redis-design.md) against a real
-//! `redis-server`, driven by the test support's blocking client — not the library's RESP
-//! code, so that the two are checked against each other rather than against themselves.
+//! The publish and read scripts (`src/redis/publish.lua`, `src/redis/read.lua`,
+//! docs/redis-design.md) against a real `redis-server`, driven by the test support's
+//! blocking client — not the library's RESP code, so that the two are checked against each
+//! other rather than against themselves.
 //!
 //! What it proves: ids 1, 2, 3 … per channel, whatever the number of publishers; the epoch
-//! is chosen once per stream, and a Redis that lost its data begins a new one; the log keeps
-//! the newest messages within the count and byte limits, under entry ids `0-N`, so a range
-//! read gives the messages after a cursor; the pub/sub message is
-//! `<epoch><kind><id> <data>`, binary-safe; `NOSCRIPT` after `SCRIPT FLUSH`; bad arguments
-//! are refused before anything is written.
+//! is chosen once per stream, and a Redis that lost its data begins a new one; the log
+//! keeps the newest messages within the count and byte limits, under entry ids `0-N`; the
+//! read script answers a stream's epoch, last id and newest entries after a cursor, begins
+//! a stream nobody published to (its epoch is then the one publishes keep) and lets it
+//! expire while it stays empty; the pub/sub message is `<epoch><kind><id> <data>`,
+//! binary-safe; `NOSCRIPT` after `SCRIPT FLUSH`; bad arguments are refused before anything
+//! is written.
 //!
 //! Each test starts its own server (skipped, with a printed line, where `redis-server` is
 //! not installed; a failure under `CI=true`).
@@ -22,6 +25,7 @@ use sha1::{Digest, Sha1};
 use support::*;
 
 const SCRIPT: &str = include_str!("../src/redis/publish.lua");
+const READ_SCRIPT: &str = include_str!("../src/redis/read.lua");
 
 /// Two valid candidate epochs (11 URL-safe base64 characters).
 const EPOCH_A: &str = "mG3b0hJ0xq8";
@@ -42,12 +46,17 @@ fn pubsub_channel(channel: &str) -> String {
     format!("{PREFIX}{{{channel}}}")
 }
 
-/// The script's SHA-1, as `SCRIPT LOAD` must answer it.
-fn script_sha() -> String {
-    Sha1::digest(SCRIPT.as_bytes())
+/// A script's SHA-1, as `SCRIPT LOAD` must answer it.
+fn sha1_hex(script: &str) -> String {
+    Sha1::digest(script.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The publish script's SHA-1.
+fn script_sha() -> String {
+    sha1_hex(SCRIPT)
 }
 
 /// `SCRIPT LOAD`, checked against the SHA-1 computed here.
@@ -549,65 +558,193 @@ fn a_subscriber_of_another_channel_receives_nothing() {
 
 // ===== reading history =====
 
+// ===== the read script =====
+
+/// `SCRIPT LOAD` of read.lua, checked against its SHA-1.
+fn load_read(client: &mut RedisClient) -> String {
+    let sha = client
+        .call(["SCRIPT", "LOAD", READ_SCRIPT])
+        .text()
+        .to_string();
+    assert_eq!(
+        sha,
+        sha1_hex(READ_SCRIPT),
+        "SCRIPT LOAD answers read.lua's SHA-1"
+    );
+    sha
+}
+
+/// One read: `(epoch, last, ids newest first, data newest first)`, or the error text.
+fn read(
+    client: &mut RedisClient,
+    sha: &str,
+    channel: &str,
+    after: &str,
+    count: &str,
+    candidate: &str,
+    ttl_ms: &str,
+) -> Result<(String, i64, Vec<u64>, Vec<Vec<u8>>), String> {
+    let reply = client.call([
+        "EVALSHA",
+        sha,
+        "2",
+        &meta_key(channel),
+        &log_key(channel),
+        after,
+        count,
+        candidate,
+        ttl_ms,
+    ]);
+    if let Reply::Error(text) = &reply {
+        return Err(text.clone());
+    }
+    match reply.array() {
+        [epoch, last, found] => {
+            let found = entries(found);
+            Ok((
+                epoch.text().to_string(),
+                last.integer(),
+                found.iter().map(|e| e.id[2..].parse().unwrap()).collect(),
+                found.into_iter().map(|e| e.data).collect(),
+            ))
+        }
+        _ => panic!("expected {{epoch, last, entries}}, got {reply}"),
+    }
+}
+
 #[test]
-fn xrange_from_0_dash_cursor_plus_1_reads_the_messages_after_a_cursor() {
+fn a_read_gives_the_newest_entries_after_a_cursor_newest_first_with_the_last_id() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
     let mut client = redis.client();
-    let sha = load(&mut client);
+    let (sha, read_sha) = (load(&mut client), load_read(&mut client));
     for i in 1..=7 {
         Publish::text("hist", format!("m{i}"))
             .limits(5, 1 << 20)
             .send(&mut client, &sha);
     }
-    // Retained: 3..=7. The read the design gives, in one transaction, so that the meta
-    // and the entries belong to one stream: MULTI, HMGET, XRANGE, EXEC.
-    let read = |client: &mut RedisClient, since: u64, count: u64| {
-        client.call(["MULTI"]).expect_ok();
-        let queued = [
-            client.call(["HMGET", &meta_key("hist"), "epoch", "last"]),
-            client.call([
-                "XRANGE",
-                &log_key("hist"),
-                &format!("0-{}", since + 1),
-                "+",
-                "COUNT",
-                &count.to_string(),
-            ]),
-        ];
-        for reply in queued {
-            assert_eq!(reply, Reply::Status("QUEUED".into()));
-        }
-        let exec = client.call(["EXEC"]);
-        match exec.array() {
-            [meta, range] => {
-                let [epoch, last] = meta.array() else {
-                    panic!("HMGET: {meta}")
-                };
-                let ids: Vec<u64> = entries(range)
-                    .iter()
-                    .map(|e| e.id[2..].parse().unwrap())
-                    .collect();
-                (epoch.text().to_string(), last.text().to_string(), ids)
-            }
-            _ => panic!("EXEC: {exec}"),
-        }
+    // Retained: 3..=7.
+    let at = |client: &mut RedisClient, after: u64, count: u64| {
+        read(
+            client,
+            &read_sha,
+            "hist",
+            &after.to_string(),
+            &count.to_string(),
+            EPOCH_B,
+            "60000",
+        )
+        .unwrap()
     };
-    let (epoch, last, ids) = read(&mut client, 4, 100);
-    assert_eq!((epoch.as_str(), last.as_str()), (EPOCH_A, "7"));
-    assert_eq!(ids, [5, 6, 7], "after cursor 4");
-    assert_eq!(read(&mut client, 4, 2).2, [5, 6], "COUNT pages");
-    assert_eq!(read(&mut client, 6, 100).2, [7]);
+    let (epoch, last, ids, data) = at(&mut client, 4, 100);
+    assert_eq!(
+        (epoch.as_str(), last),
+        (EPOCH_A, 7),
+        "the stream's, not the candidate"
+    );
+    assert_eq!(ids, [7, 6, 5], "after cursor 4, newest first");
+    assert_eq!(data[0], b"m7");
+    assert_eq!(at(&mut client, 0, 2).2, [7, 6], "COUNT keeps the newest");
+    assert_eq!(
+        at(&mut client, 0, 100).2,
+        [7, 6, 5, 4, 3],
+        "from the oldest retained"
+    );
     assert!(
-        read(&mut client, 7, 100).2.is_empty(),
+        at(&mut client, 7, 100).2.is_empty(),
         "nothing after the last"
     );
-    // A cursor before the retained history: the read starts at the oldest kept, and
-    // `missed` is first id read - since - 1 = 3 - 0 - 1.
-    let (_, _, ids) = read(&mut client, 0, 100);
-    assert_eq!(ids, [3, 4, 5, 6, 7]);
-    assert_eq!(ids[0] - 1, 2, "2 missed");
+    assert_eq!(
+        client.call(["PTTL", &meta_key("hist")]),
+        Reply::Integer(-1),
+        "a stream with messages never expires"
+    );
+}
+
+#[test]
+fn a_read_begins_a_stream_nobody_published_to_and_its_epoch_is_the_one_publishes_keep() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut client = redis.client();
+    let (sha, read_sha) = (load(&mut client), load_read(&mut client));
+    let first = read(&mut client, &read_sha, "quiet", "0", "10", EPOCH_B, "60000").unwrap();
+    assert_eq!(first, (EPOCH_B.to_string(), 0, vec![], vec![]));
+    // Another node's read, with another candidate, finds the stream begun.
+    let again = read(&mut client, &read_sha, "quiet", "0", "10", EPOCH_A, "60000").unwrap();
+    assert_eq!(again.0, EPOCH_B);
+    // Begun by a read, it expires unless a publish comes: each read starts the time again.
+    let pttl = client.call(["PTTL", &meta_key("quiet")]).integer();
+    assert!(0 < pttl && pttl <= 60_000, "PTTL {pttl}");
+    // The first publish keeps the read's epoch (not its own candidate), takes id 1, and
+    // keeps the stream for good.
+    let published = Publish::text("quiet", "hi")
+        .candidate(EPOCH_A)
+        .send(&mut client, &sha);
+    assert_eq!(published, (1, EPOCH_B.to_string()));
+    assert_eq!(
+        client.call(["PTTL", &meta_key("quiet")]),
+        Reply::Integer(-1)
+    );
+}
+
+#[test]
+fn an_empty_stream_begun_by_a_read_expires_and_the_next_one_has_a_new_epoch() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut client = redis.client();
+    let read_sha = load_read(&mut client);
+    read(&mut client, &read_sha, "brief", "0", "10", EPOCH_A, "1").unwrap();
+    // Redis expires a key when it is looked at after its time: 1 ms is soon gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while client.call(["EXISTS", &meta_key("brief")]) != Reply::Integer(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the empty stream never expired"
+        );
+        thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let after = read(&mut client, &read_sha, "brief", "0", "10", EPOCH_B, "60000").unwrap();
+    assert_eq!(
+        after.0, EPOCH_B,
+        "a new stream: readers of the old one get the reset"
+    );
+}
+
+#[test]
+fn bad_read_arguments_are_refused_before_anything_is_written() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut client = redis.client();
+    let read_sha = load_read(&mut client);
+    for (what, after, count, candidate, ttl) in [
+        ("after -1", "-1", "10", EPOCH_A, "1000"),
+        ("after 1.5", "1.5", "10", EPOCH_A, "1000"),
+        ("count 0", "0", "0", EPOCH_A, "1000"),
+        ("a short candidate", "0", "10", "short", "1000"),
+        ("ttl 0", "0", "10", EPOCH_A, "0"),
+        ("ttl not a number", "0", "10", EPOCH_A, "soon"),
+    ] {
+        let e = read(
+            &mut client,
+            &read_sha,
+            "strict",
+            after,
+            count,
+            candidate,
+            ttl,
+        )
+        .unwrap_err();
+        assert!(e.starts_with("ERR pushwire read:"), "{what}: {e}");
+        assert_eq!(
+            client.call(["EXISTS", &meta_key("strict")]),
+            Reply::Integer(0),
+            "{what}: nothing written"
+        );
+    }
 }
 
 // ===== errors =====

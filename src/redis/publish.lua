@@ -48,13 +48,19 @@ local function decimal(n)
 end
 
 -- 1. The stream's epoch. Missing means a new channel, or a Redis that lost the channel
--- (FLUSHALL, a new empty server, an evicted key): the candidate begins a new stream, and a
--- log left from the lost one is dropped so that its entries cannot mix into the new one.
-local epoch = redis.call('HGET', meta, 'epoch')
+-- (FLUSHALL, a new empty server, an evicted key, an empty stream that expired): the
+-- candidate begins a new stream, and a log left from the lost one is dropped so that its
+-- entries cannot mix into the new one.
+local state = redis.call('HMGET', meta, 'epoch', 'last')
+local epoch = state[1]
 if not epoch then
   epoch = candidate
   redis.call('HSET', meta, 'epoch', epoch, 'last', 0, 'bytes', 0)
   redis.call('DEL', log)
+elseif state[2] == '0' then
+  -- Begun by a read (read.lua), which lets an empty stream expire: with a message in
+  -- it, the stream is kept.
+  redis.call('PERSIST', meta)
 end
 
 -- 2. The next id, and 3. the entry, under its explicit id 0-id: entry ids are then message
