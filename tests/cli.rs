@@ -71,6 +71,50 @@ fn bad_option_values_exit_2_naming_the_option() {
     }
 }
 
+#[test]
+fn redis_options_are_refused_with_the_reason_before_the_server_starts() {
+    for (args, says) in [
+        (
+            &["serve", "--redis", "http://127.0.0.1:6379"][..],
+            "redis://",
+        ),
+        (&["serve", "--redis", "rediss://127.0.0.1:6379"], "TLS"),
+        (&["serve", "--redis", "redis://127.0.0.1:99999"], "port"),
+        (&["serve", "--redis", "redis://127.0.0.1/x"], "database"),
+        (
+            &[
+                "serve",
+                "--redis",
+                "redis://127.0.0.1",
+                "--data-dir",
+                "/tmp/x",
+            ],
+            "cannot be used with '--data-dir'",
+        ),
+        (&["serve", "--redis-prefix", "app:"], "needs '--redis'"),
+        (
+            &[
+                "serve",
+                "--redis",
+                "redis://127.0.0.1",
+                "--redis-prefix",
+                "a b",
+            ],
+            "--redis-prefix",
+        ),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    // A URL that may hold a password is never repeated.
+    let out = run(&["serve", "--redis", "redis://:hunter2@127.0.0.1:6379/x"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("invalid --redis URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
 /// Kills the child when dropped, so a failing test leaves no server behind.
 struct Running(Child);
 

@@ -74,6 +74,10 @@ pub enum Storage {
     /// start, ids and epochs continue, and with [`Fsync::Always`](crate::storage::disk::Fsync)
     /// a message acknowledged with `201` survives a crash and a power loss.
     Disk(LogOptions),
+    /// In Redis, shared by every node that uses the same server and key prefix
+    /// ([`crate::hub::engine::redis`]): a message published on one node reaches the
+    /// subscribers of all, under ids Redis gives, and any node resumes any cursor.
+    Redis(crate::hub::engine::RedisOptions),
 }
 
 impl Default for HubConfig {

@@ -27,10 +27,18 @@ use crate::server::{ConnId, Handle, HandleErrorKind, RequestId};
 use crate::storage::disk::{Append, AppendData, DiskLog, LogOptions, StorageError};
 use crate::storage::recovery::RecoveryLimits;
 
+pub mod redis;
+
+pub use redis::{RedisEngine, RedisOptions, RedisStats};
+
 /// The [`Handle::notify`] token the log's writer wakes the loop with. A handler that
 /// wraps [`HubServer`](crate::hub::HubServer) and uses `on_notify` itself must pass this
 /// token on.
 pub const LOG_TOKEN: u64 = u64::MAX - 0x6c6f67; // "log"
+
+/// The [`Handle::notify`] token that starts the Redis engine's connections once the loop
+/// runs. Like [`LOG_TOKEN`], a wrapping handler must pass it on.
+pub const REDIS_TOKEN: u64 = u64::MAX - 0x726564; // "red"
 
 /// Who published a message that waits for its engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +85,9 @@ pub enum Engine {
     Memory,
     /// The durable log.
     Disk(Box<DiskEngine>),
+    /// Redis, shared with other nodes: the hub's channels are mirrors of its streams
+    /// ([`redis`]).
+    Redis(Box<RedisEngine>),
 }
 
 /// The durable log as the hub's engine.
@@ -124,6 +135,18 @@ impl Engine {
         let options = match &config.storage {
             Storage::Memory => return Ok((Engine::Memory, None)),
             Storage::Disk(options) => options.clone(),
+            Storage::Redis(options) => {
+                let addr =
+                    crate::redis::resolve(&options.url).map_err(|error| StorageError::Io {
+                        action: format!("resolving the Redis host {}", options.url.host()),
+                        error,
+                    })?;
+                let engine = RedisEngine::new(options.clone(), addr, config);
+                hub.set_mirroring(true);
+                // The connections are made by the loop, once it runs.
+                let _ = handle.notify(REDIS_TOKEN);
+                return Ok((Engine::Redis(Box::new(engine)), None));
+            }
         };
         let segment_bytes = options.segment_bytes;
         let limits = RecoveryLimits {
@@ -197,6 +220,9 @@ impl Engine {
     ) -> Result<Option<Prepared>, Prepared> {
         match self {
             Engine::Memory => Ok(Some(prepared)),
+            // Not reached: the server sends a publish to Redis itself, unprepared (the ids
+            // are Redis's to give).
+            Engine::Redis(_) => Err(prepared),
             Engine::Disk(disk) => {
                 if disk.failed.is_some() {
                     return Err(prepared);
@@ -272,7 +298,7 @@ impl Engine {
     /// The log's options, if it has one.
     pub fn log_options(&self) -> Option<&LogOptions> {
         match self {
-            Engine::Memory => None,
+            Engine::Memory | Engine::Redis(_) => None,
             Engine::Disk(disk) => Some(disk.log.options()),
         }
     }
@@ -280,7 +306,7 @@ impl Engine {
     /// Writes and syncs what is queued and marks the log closed cleanly.
     pub(crate) fn close(&mut self) -> Result<(), StorageError> {
         match self {
-            Engine::Memory => Ok(()),
+            Engine::Memory | Engine::Redis(_) => Ok(()),
             Engine::Disk(disk) => disk.log.close(),
         }
     }

@@ -15,7 +15,7 @@
 //! | `GET /ws` + WebSocket upgrade offering `pushwire.v1` | many channels on one socket, by command ([`mux`]): `subscribe`, `unsubscribe`, `publish` (answered by `ack`) |
 //! | `GET /events?channel=a&since=N&epoch=E&channel=b` | Server-Sent Events of several channels, each event naming its channel |
 //! | `GET /poll?channel=a&since=N&epoch=E&channel=b&timeout=S` | one long-poll on several channels: `{"channels":[...]}` as soon as any has news, or after `S` s with every channel's cursor |
-//! | `GET /healthz` | `200` `ok` |
+//! | `GET /healthz` | `200` `ok`; with the Redis engine, `503` while Redis is not connected |
 //! | `GET /metrics` | the server's and the hub's counters in the Prometheus text format ([`super::metrics`]) |
 //! | `GET /` | the demo chat page |
 //! | `GET /pushwire.js` | the browser client ([`CLIENT_SCRIPT`]) |
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::access::{self, AccessRequest, Authorizer, Denied, Right};
-use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome};
+use super::engine::{Engine, LOG_TOKEN, OpenReport, Origin, Outcome, REDIS_TOKEN};
 use super::event_streams::Keepalive;
 use super::metrics::{self, DeliveryStats};
 use super::query::{ChannelCursor, MultiParams};
@@ -38,17 +38,19 @@ use crate::http::{Body, Request, RequestHead, Response, StatusCode};
 use crate::log::Level;
 use crate::message::Message;
 use crate::server::Handle;
-use crate::server::{ConnId, Context, Handler, RequestId, Upgrade};
+use crate::server::{ConnId, Context, DisconnectReason, Handler, RequestId, Upgrade};
 use crate::storage::disk::StorageError;
 use crate::ws::close::CloseCode;
 use crate::ws::connection::CloseEvent;
 use crate::ws::handshake::UpgradeRequest;
 
 mod followers;
+mod mirrored;
 mod multi_poll;
 mod multiplexed;
 
 use followers::{Follower, Multiplexed, Rendered, write_named_event};
+use mirrored::{Admission, Deferred};
 use multi_poll::Parked;
 
 /// The WebSocket subprotocol of a channel subscription (`Sec-WebSocket-Protocol:
@@ -95,6 +97,9 @@ pub struct HubServer {
     delivery: DeliveryStats,
     /// When the Server-Sent Events streams get their keepalive comment.
     keepalive: Keepalive,
+    /// With the Redis engine: the readers waiting for a channel's mirror to load, by
+    /// channel ([`mirrored`]).
+    waiting: HashMap<String, Vec<Deferred>>,
 }
 
 impl HubServer {
@@ -138,6 +143,7 @@ impl HubServer {
             comma: Arc::from(&b","[..]),
             delivery: DeliveryStats::default(),
             keepalive: Keepalive::default(),
+            waiting: HashMap::new(),
         }
     }
 
@@ -226,7 +232,9 @@ impl HubServer {
 
     /// Publishes `text` on `channel` and delivers it to everyone waiting there — at once
     /// in memory, once stored with a durable log. Returns the id the message has (or
-    /// will have, once stored), or why the hub refused it. Call it from any callback (e.g.
+    /// will have, once stored), or why the hub refused it. With the Redis engine the id
+    /// is Redis's to give, later: this returns 0 once the publish is on its way, and the
+    /// message is delivered, here and on every node, when Redis has stored it. Call it from any callback (e.g.
     /// [`Handler::on_notify`] when your program produces messages itself).
     pub fn publish(
         &mut self,
@@ -259,6 +267,24 @@ impl HubServer {
         data: Data,
         origin: Origin,
     ) -> Result<u64, HubError> {
+        if let Engine::Redis(redis) = &mut self.engine {
+            // Redis gives the id (its script), and the message is delivered when it comes
+            // back over pub/sub: nothing is prepared here.
+            if data.len() > self.hub.config().max_message {
+                self.delivery.refused += 1;
+                return Err(HubError::MessageTooLarge);
+            }
+            return match redis.publish(ctx, channel, data, origin) {
+                Ok(()) => {
+                    self.arm_wake(ctx); // the reply's deadline
+                    Ok(0)
+                }
+                Err(e) => {
+                    self.delivery.refused += 1;
+                    Err(e)
+                }
+            };
+        }
         let prepared = self
             .hub
             .prepare(channel, &data, ctx.now())
@@ -287,20 +313,60 @@ impl HubServer {
         origin: Origin,
     ) {
         let fanout = self.hub.commit(channel, prepared, ctx.now());
+        self.answer_published(ctx, origin, channel, fanout.id, fanout.epoch);
+        self.deliver(ctx, channel, &fanout);
+        self.arm_wake(ctx);
+    }
+
+    /// Tells a publisher its message is kept, as message `id` of stream `epoch`.
+    fn answer_published(
+        &mut self,
+        ctx: &mut Context<'_>,
+        origin: Origin,
+        channel: &str,
+        id: u64,
+        epoch: super::Epoch,
+    ) {
         match origin {
             Origin::Http(request) => {
-                let body = Body::from(fanout.published_body());
+                let body = Body::from(super::json::published(id, epoch));
                 let _ = ctx.respond(request, json_response(StatusCode::CREATED, body));
             }
             Origin::Command(conn, reference) => {
                 let reference = self.take_reference(reference);
-                let ack = mux::ack(reference.as_ref(), channel, fanout.id, fanout.epoch);
+                let ack = mux::ack(reference.as_ref(), channel, id, epoch);
                 self.answer(ctx, conn, ack);
             }
             Origin::WebSocket(_) | Origin::Local => {}
         }
-        self.deliver(ctx, channel, &fanout);
-        self.arm_wake(ctx);
+    }
+
+    /// Tells a publisher its message was not kept, and why.
+    fn refuse_published(
+        &mut self,
+        ctx: &mut Context<'_>,
+        origin: Origin,
+        channel: &str,
+        e: HubError,
+    ) {
+        self.delivery.refused += 1;
+        match origin {
+            Origin::Http(request) => respond_hub_error(ctx, request, e),
+            Origin::WebSocket(conn) => {
+                let _ = ctx.close(conn, e.close_code(), &e.to_string());
+            }
+            Origin::Command(conn, reference) => {
+                let reference = self.take_reference(reference);
+                let frame = mux::error(
+                    reference.as_ref(),
+                    Some(channel),
+                    e.status(),
+                    &e.to_string(),
+                );
+                self.answer(ctx, conn, frame);
+            }
+            Origin::Local => {}
+        }
     }
 
     /// The log's writer reported: commit what it stored, in order; refuse what it could
@@ -317,25 +383,7 @@ impl HubServer {
                 Outcome::Stored(w) => self.committed(ctx, &w.name, w.prepared, w.origin),
                 Outcome::Failed(w) => {
                     self.hub.abort(&w.name, w.prepared);
-                    self.delivery.refused += 1;
-                    let e = HubError::StorageFailed;
-                    match w.origin {
-                        Origin::Http(request) => respond_hub_error(ctx, request, e),
-                        Origin::WebSocket(conn) => {
-                            let _ = ctx.close(conn, e.close_code(), &e.to_string());
-                        }
-                        Origin::Command(conn, reference) => {
-                            let reference = self.take_reference(reference);
-                            let frame = mux::error(
-                                reference.as_ref(),
-                                Some(&w.name),
-                                e.status(),
-                                &e.to_string(),
-                            );
-                            self.answer(ctx, conn, frame);
-                        }
-                        Origin::Local => {}
-                    }
+                    self.refuse_published(ctx, w.origin, &w.name, HubError::StorageFailed);
                 }
             }
         }
@@ -408,6 +456,35 @@ impl HubServer {
             }
             Err(_) => self.let_go(ctx, conn),
         }
+    }
+
+    /// Subscribes the WebSocket follower `conn` of `/channels/{name}`: where it stands
+    /// first (when it named a cursor), then the replay. Nothing if it is gone (closed
+    /// while its subscription waited for the channel's mirror).
+    pub(super) fn subscribe_socket(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnId,
+        name: &str,
+        cursor: Cursor,
+    ) {
+        if !matches!(self.followers.get(&conn), Some(Follower::Socket { .. })) {
+            return;
+        }
+        let subscription = match self.hub.subscribe(name, conn, cursor, ctx.now()) {
+            Ok(subscription) => subscription,
+            Err(e) => {
+                self.followers.remove(&conn);
+                let _ = ctx.close(conn, e.close_code(), &e.to_string());
+                return;
+            }
+        };
+        // A subscriber that names a cursor (`since`, `epoch`) is told where it stands
+        // first; one that asks only for what comes next gets just that, as it always did.
+        if cursor.since.is_some() || cursor.epoch.is_some() {
+            let _ = ctx.send(conn, &Message::text(subscription.first_frame()));
+        }
+        self.send_replay(ctx, conn, name, subscription.replay);
     }
 
     /// Forgets a follower whose connection cannot be written to any more: it leaves every
@@ -508,10 +585,16 @@ impl HubServer {
     /// `pushwire.v1` frame naming its channel (`subscribed`, `message`, `missed`) and no
     /// event has an `id:`: one `Last-Event-ID` could not hold every channel's cursor, so
     /// the client keeps them and reconnects with them in the query.
-    fn open_multi_stream(&mut self, ctx: &mut Context<'_>, id: RequestId, request: &Request) {
-        let Some(params) = self.multi_channel_request(ctx, id, request) else {
+    fn open_multi_stream(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
+        let Some(params) = self.multi_channel_request(ctx, id, &request) else {
             return;
         };
+        let names = params.channels.iter().map(|g| g.name.as_str());
+        match self.admit(ctx, names) {
+            Admission::Go => {}
+            Admission::Wait(on) => return self.defer(on, Deferred::Request(id, request)),
+            Admission::Refuse(e) => return respond_hub_error(ctx, id, e),
+        }
         if request.method() == "HEAD" {
             let _ = ctx.start_stream(id, &Self::event_stream_head());
             return;
@@ -639,7 +722,11 @@ impl HubServer {
     /// Makes sure the loop wakes us when the next idle channel is due to expire, or the
     /// Server-Sent Events keepalive is due, whichever comes first.
     fn arm_wake(&self, ctx: &mut Context<'_>) {
-        let due = [self.hub.next_expiry(), self.keepalive.next_tick()];
+        let engine = match &self.engine {
+            Engine::Redis(redis) => redis.next_wake(),
+            _ => None,
+        };
+        let due = [self.hub.next_expiry(), self.keepalive.next_tick(), engine];
         if let Some(at) = due.into_iter().flatten().min() {
             ctx.wake_at(at);
         }
@@ -660,6 +747,14 @@ impl HubServer {
         {
             let _ = ctx.respond(id, denied.response());
             return;
+        }
+        if matches!(request.method(), "GET" | "HEAD") {
+            // With the Redis engine, a channel is read from its mirror, loaded first.
+            match self.admit(ctx, [name.as_str()]) {
+                Admission::Go => {}
+                Admission::Wait(on) => return self.defer(on, Deferred::Request(id, request)),
+                Admission::Refuse(e) => return respond_hub_error(ctx, id, e),
+            }
         }
         match request.method() {
             "POST" => {
@@ -798,24 +893,21 @@ impl Handler for HubServer {
             }
             None => return,
         };
-        let subscription = match self.hub.subscribe(&name, conn, cursor, ctx.now()) {
-            Ok(subscription) => subscription,
-            Err(e) => {
-                let _ = ctx.close(conn, e.close_code(), &e.to_string());
-                return;
-            }
-        };
-        // A subscriber that names a cursor (`since`, `epoch`) is told where it stands
-        // first; one that asks only for what comes next gets just that, as it always did.
-        if cursor.since.is_some() || cursor.epoch.is_some() {
-            let _ = ctx.send(conn, &Message::text(subscription.first_frame()));
-        }
+        // A follower from now on, so that what it publishes is handled whether or not its
+        // subscription must wait for the channel's mirror (the Redis engine).
         let follower = Follower::Socket {
             channel: name.as_str().into(),
             may_publish,
         };
         self.followers.insert(conn, follower);
-        self.send_replay(ctx, conn, &name, subscription.replay);
+        match self.admit(ctx, [name.as_str()]) {
+            Admission::Go => self.subscribe_socket(ctx, conn, &name, cursor),
+            Admission::Wait(on) => self.defer(on, Deferred::Socket { conn, name, cursor }),
+            Admission::Refuse(e) => {
+                self.followers.remove(&conn);
+                let _ = ctx.close(conn, e.close_code(), &e.to_string());
+            }
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_>, conn: ConnId, message: Message<'_>) {
@@ -857,6 +949,11 @@ impl Handler for HubServer {
     }
 
     fn on_drained(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        if let Engine::Redis(redis) = &mut self.engine
+            && redis.owns(conn)
+        {
+            return redis.on_drained(ctx);
+        }
         if !self.flush_answers(ctx, conn) {
             return;
         }
@@ -873,7 +970,13 @@ impl Handler for HubServer {
 
     fn on_wake(&mut self, ctx: &mut Context<'_>) {
         for dropped in self.hub.expire(ctx.now()) {
-            self.engine.dropped(&dropped.name, dropped.epoch);
+            match &mut self.engine {
+                Engine::Redis(redis) => redis.dropped(ctx, &dropped.name),
+                engine => engine.dropped(&dropped.name, dropped.epoch),
+            }
+        }
+        if let Engine::Redis(redis) = &mut self.engine {
+            redis.on_wake(ctx);
         }
         self.keep_streams_alive(ctx);
         self.arm_wake(ctx);
@@ -882,7 +985,39 @@ impl Handler for HubServer {
     fn on_notify(&mut self, ctx: &mut Context<'_>, token: u64) {
         if token == LOG_TOKEN {
             self.on_log_progress(ctx);
+        } else if token == REDIS_TOKEN
+            && let Engine::Redis(redis) = &mut self.engine
+        {
+            redis.on_wake(ctx);
+            self.arm_wake(ctx);
         }
+    }
+
+    fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
+        if let Engine::Redis(redis) = &mut self.engine {
+            redis.on_connected(ctx, &mut self.hub, conn);
+            self.arm_wake(ctx);
+        }
+    }
+
+    fn on_bytes(&mut self, ctx: &mut Context<'_>, conn: ConnId, bytes: &[u8]) -> usize {
+        let Engine::Redis(redis) = &mut self.engine else {
+            return bytes.len();
+        };
+        let mut effects = Vec::new();
+        let consumed = redis.on_bytes(ctx, &mut self.hub, conn, bytes, &mut effects);
+        self.run_effects(ctx, effects);
+        consumed
+    }
+
+    fn on_disconnected(&mut self, ctx: &mut Context<'_>, conn: ConnId, reason: DisconnectReason) {
+        let Engine::Redis(redis) = &mut self.engine else {
+            return;
+        };
+        let mut effects = Vec::new();
+        redis.on_disconnected(ctx, conn, reason, &mut effects);
+        self.run_effects(ctx, effects);
+        self.arm_wake(ctx);
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
@@ -909,7 +1044,17 @@ impl Handler for HubServer {
                 let _ = ctx.respond(id, response);
             }
             "/healthz" => {
-                let _ = ctx.respond(id, Response::text(StatusCode::OK, "ok"));
+                // With the Redis engine, a node that cannot reach Redis cannot publish or
+                // open new channels: a load balancer should send new clients elsewhere
+                // (the clients it holds keep being served from its mirrors).
+                let response = match &mut self.engine {
+                    Engine::Redis(redis) if !redis.is_connected() => {
+                        Response::text(StatusCode::SERVICE_UNAVAILABLE, "redis: not connected\n")
+                            .header("Cache-Control", "no-store")
+                    }
+                    _ => Response::text(StatusCode::OK, "ok"),
+                };
+                let _ = ctx.respond(id, response);
             }
             "/metrics" => {
                 let response = Response::new(StatusCode::OK)
@@ -918,8 +1063,8 @@ impl Handler for HubServer {
                     .body(Body::from(self.metrics(ctx)));
                 let _ = ctx.respond(id, response);
             }
-            "/poll" => self.on_multi_poll(ctx, id, &request),
-            "/events" => self.open_multi_stream(ctx, id, &request),
+            "/poll" => self.on_multi_poll(ctx, id, request),
+            "/events" => self.open_multi_stream(ctx, id, request),
             MULTIPLEXED_PATH => {
                 // RFC 9110 §15.5.22: 426 names the protocol to upgrade to.
                 let response = error_page(

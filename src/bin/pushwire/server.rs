@@ -32,6 +32,7 @@ pub(crate) fn serve(
     let storage = match &hub.storage {
         Storage::Memory => "in memory (lost when the process ends)".to_string(),
         Storage::Disk(log) => format!("in {} (fsync {})", log.dir.display(), log.fsync.name()),
+        Storage::Redis(redis) => format!("in Redis at {} (keys {}*)", redis.url, redis.prefix),
     };
     // Recovery reads the log before the loop runs.
     let mut handler = match HubServer::open(hub, server.handle()) {

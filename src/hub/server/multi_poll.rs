@@ -27,6 +27,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::mirrored::{Admission, Deferred};
 use super::{HubServer, json_response, no_content, respond_hub_error};
 use crate::http::{Body, Request, StatusCode};
 use crate::hub::json::{self, BatchMeta};
@@ -66,15 +67,16 @@ impl HubServer {
 
     /// `GET /poll`: answered at once if any channel has news (or needs a reset), or with
     /// `timeout=0` or `HEAD`; else parked on every channel.
-    pub(super) fn on_multi_poll(
-        &mut self,
-        ctx: &mut Context<'_>,
-        id: RequestId,
-        request: &Request,
-    ) {
-        let Some(params) = self.multi_channel_request(ctx, id, request) else {
+    pub(super) fn on_multi_poll(&mut self, ctx: &mut Context<'_>, id: RequestId, request: Request) {
+        let Some(params) = self.multi_channel_request(ctx, id, &request) else {
             return;
         };
+        let names = params.channels.iter().map(|g| g.name.as_str());
+        match self.admit(ctx, names) {
+            Admission::Go => {}
+            Admission::Wait(on) => return self.defer(on, Deferred::Request(id, request)),
+            Admission::Refuse(e) => return respond_hub_error(ctx, id, e),
+        }
         let new_channels = params
             .channels
             .iter()
@@ -142,7 +144,7 @@ impl HubServer {
     }
 
     /// Takes `id` back from each of its channels; `true` if it was parked on any.
-    fn unpark_all(
+    pub(super) fn unpark_all(
         &mut self,
         ctx: &mut Context<'_>,
         id: RequestId,
@@ -174,7 +176,7 @@ impl HubServer {
     /// [`max_batch_bytes`](crate::hub::HubConfig::max_batch_bytes): once it is spent, the
     /// rest are listed with no messages and their cursor as `next`, and the client's next
     /// poll gets them.
-    fn answer_multi_poll_now(
+    pub(super) fn answer_multi_poll_now(
         &mut self,
         ctx: &mut Context<'_>,
         id: RequestId,

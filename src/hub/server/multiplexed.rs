@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 
 use super::followers::{Follower, MAX_QUEUED_ANSWERS};
+use super::mirrored::{Admission, Deferred};
 use super::{HubServer, Opening};
 use crate::http::{Response, StatusCode};
 use crate::hub::access::{self, Right};
@@ -78,6 +79,7 @@ impl HubServer {
                 self.subscribe_command(ctx, conn, &channel, cursor, reference.as_ref());
             }
             Ok(Command::Unsubscribe { channel, .. }) => {
+                self.forget_deferred_subscribe(conn, &channel);
                 self.hub.unsubscribe(&channel, &conn, ctx.now());
                 if let Some(Follower::Multiplexed(state)) = self.followers.get_mut(&conn) {
                     state.channels.retain(|c| **c != *channel);
@@ -93,7 +95,7 @@ impl HubServer {
         }
     }
 
-    fn subscribe_command(
+    pub(super) fn subscribe_command(
         &mut self,
         ctx: &mut Context<'_>,
         conn: ConnId,
@@ -116,6 +118,22 @@ impl HubServer {
             let e = HubError::TooManySubscriptions;
             let frame = refuse(e.status(), &e.to_string());
             return self.answer(ctx, conn, frame);
+        }
+        match self.admit(ctx, [channel]) {
+            Admission::Go => {}
+            Admission::Wait(on) => {
+                let deferred = Deferred::Subscribe {
+                    conn,
+                    channel: channel.to_string(),
+                    cursor,
+                    reference: reference.map(|r| r.clone().into_owned()),
+                };
+                return self.defer(on, deferred);
+            }
+            Admission::Refuse(e) => {
+                let frame = refuse(e.status(), &e.to_string());
+                return self.answer(ctx, conn, frame);
+            }
         }
         // Subscribing again starts the channel over from the new cursor.
         let subscription = match self.hub.subscribe(channel, conn, cursor, ctx.now()) {

@@ -72,6 +72,8 @@ pub(super) enum ErrorKind {
     MissingArgument { what: &'static str },
     /// A URL that is not a `ws://` URL pushwire can connect to.
     BadUrl { url: String, reason: String },
+    /// `--redis`'s URL is malformed. The text is not repeated: it may hold a password.
+    BadRedisUrl { reason: String },
     /// `option`'s value is above `limit`'s, which it must not exceed. The values are as
     /// given; `limit_value` is the default, formatted, when `limit` was not given.
     Exceeds {
@@ -104,6 +106,12 @@ pub(super) enum ErrorKind {
         option: &'static str,
         value: String,
         requires: &'static str,
+    },
+    /// Two options that cannot be used together.
+    Conflicts {
+        option: &'static str,
+        with: &'static str,
+        why: &'static str,
     },
     /// `pushwire token`: more patterns of one right than a token may hold.
     TooManyPatterns { option: &'static str, max: usize },
@@ -142,6 +150,7 @@ impl fmt::Display for CliError {
             }
             ErrorKind::MissingArgument { what } => write!(f, "error: missing {what}")?,
             ErrorKind::BadUrl { url, reason } => write!(f, "error: invalid URL '{url}': {reason}")?,
+            ErrorKind::BadRedisUrl { reason } => write!(f, "error: invalid --redis URL: {reason}")?,
             ErrorKind::Exceeds {
                 option,
                 value,
@@ -181,6 +190,9 @@ impl fmt::Display for CliError {
                 value,
                 requires,
             } => write!(f, "error: '{option} {value}' needs '{requires}'")?,
+            ErrorKind::Conflicts { option, with, why } => {
+                write!(f, "error: '{option}' cannot be used with '{with}': {why}")?
+            }
             ErrorKind::TooManyPatterns { option, max } => write!(
                 f,
                 "error: more than {max} '{option}' patterns: a token holds at most {max} of each right"

@@ -112,6 +112,11 @@ Options:
                                 after fdatasync (survives kill -9 and power loss); batch,
                                 after write, synced every 100 ms; never, after write
                                 (survives kill -9 only) [default: always]
+      --redis URL               Keep the streams in Redis, shared with every node that uses
+                                the same server and prefix: redis://[[user]:password@]
+                                host[:port][/db] (no TLS) [default: in memory]
+      --redis-prefix PREFIX     Prefix of every Redis key and pub/sub channel
+                                [default: pushwire:]
       --poll-timeout SECS       How long a long-poll without timeout= is held before 204;
                                 at most --max-poll-timeout [default: {poll}, or
                                 --max-poll-timeout if that is smaller]

@@ -8,8 +8,10 @@ use pushwire::Config;
 use pushwire::deflate::WindowBits;
 use pushwire::deflate::compress::Level;
 use pushwire::http::origin::AllowedOrigins;
+use pushwire::hub::engine::RedisOptions;
 use pushwire::hub::{HubConfig, Storage};
 use pushwire::log::AccessLog;
+use pushwire::redis::RedisUrl;
 use pushwire::storage::disk::{Fsync, LogOptions};
 use pushwire::ws::compression::Compression;
 use pushwire::ws::permessage_deflate::DeflateConfig;
@@ -46,6 +48,8 @@ pub(super) enum ServerOpt {
     SseRetry,
     MaxSubscriptions,
     DataDir,
+    Redis,
+    RedisPrefix,
     Fsync,
     PollTimeout,
     MaxPollTimeout,
@@ -141,6 +145,18 @@ const OPT_DATA_DIR: OptSpec<ServerOpt> = OptSpec {
     name: "--data-dir",
     opt: ServerOpt::DataDir,
     expected: Some(EXPECT_DIR),
+};
+const OPT_REDIS: OptSpec<ServerOpt> = OptSpec {
+    name: "--redis",
+    opt: ServerOpt::Redis,
+    expected: Some(
+        "a URL redis://[[user]:password@]host[:port][/db], e.g. redis://127.0.0.1:6379/0",
+    ),
+};
+const OPT_REDIS_PREFIX: OptSpec<ServerOpt> = OptSpec {
+    name: "--redis-prefix",
+    opt: ServerOpt::RedisPrefix,
+    expected: Some("a key prefix of printable characters, e.g. pushwire:"),
 };
 const OPT_FSYNC: OptSpec<ServerOpt> = OptSpec {
     name: "--fsync",
@@ -265,6 +281,8 @@ pub(super) const SERVE_OPTIONS: &[OptSpec<ServerOpt>] = &[
     OPT_MAX_SUBSCRIPTIONS,
     OPT_DATA_DIR,
     OPT_FSYNC,
+    OPT_REDIS,
+    OPT_REDIS_PREFIX,
     OPT_POLL_TIMEOUT,
     OPT_MAX_POLL_TIMEOUT,
     OPT_MAX_BODY,
@@ -486,6 +504,8 @@ impl ServerCommand {
         let mut body_given = false;
         let mut data_dir: Option<String> = None;
         let mut fsync: Option<(Fsync, String)> = None;
+        let mut redis: Option<RedisUrl> = None;
+        let mut redis_prefix: Option<String> = None;
         // The values as given, for error messages.
         let mut poll_given: Option<String> = None;
         let mut max_poll_given: Option<String> = None;
@@ -544,6 +564,19 @@ impl ServerCommand {
                     data_dir = Some(value);
                 }
                 ServerOpt::Fsync => fsync = Some((Fsync::parse(&value).ok_or_else(bad)?, value)),
+                ServerOpt::Redis => {
+                    let url = RedisUrl::parse(&value).map_err(|e| {
+                        let reason = e.to_string();
+                        err(usage, ErrorKind::BadRedisUrl { reason })
+                    })?;
+                    redis = Some(url);
+                }
+                ServerOpt::RedisPrefix => {
+                    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                        return Err(bad());
+                    }
+                    redis_prefix = Some(value);
+                }
                 ServerOpt::PollTimeout => {
                     hub.default_poll_timeout = parse_secs(&value).ok_or_else(bad)?;
                     poll_given = Some(value);
@@ -696,6 +729,39 @@ impl ServerCommand {
                 ));
             }
             (None, None) => {}
+        }
+        match (redis, redis_prefix, &hub.storage) {
+            (Some(_), _, Storage::Disk(_)) => {
+                return Err(err(
+                    usage,
+                    ErrorKind::Conflicts {
+                        option: OPT_REDIS.name,
+                        with: OPT_DATA_DIR.name,
+                        why: "Redis keeps the streams: a node has no log of its own",
+                    },
+                ));
+            }
+            (Some(url), prefix, _) => {
+                let mut options = RedisOptions::new(url);
+                if let Some(prefix) = prefix {
+                    options.prefix = prefix;
+                }
+                hub.storage = Storage::Redis(options);
+                // A history read must fit in what an outbound connection may buffer.
+                let reply = pushwire::hub::engine::redis::reply_limits(&hub).max_reply_bytes;
+                config.max_outbound_input = config.max_outbound_input.max(reply);
+            }
+            (None, Some(value), _) => {
+                return Err(err(
+                    usage,
+                    ErrorKind::Requires {
+                        option: OPT_REDIS_PREFIX.name,
+                        value,
+                        requires: OPT_REDIS.name,
+                    },
+                ));
+            }
+            (None, None, _) => {}
         }
         if usage == Usage::Serve {
             // One message size limit for the hub over both transports: a WebSocket
