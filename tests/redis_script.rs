@@ -574,7 +574,10 @@ fn load_read(client: &mut RedisClient) -> String {
     sha
 }
 
-/// One read: `(epoch, last, ids newest first, data newest first)`, or the error text.
+/// What the read script answered: `(epoch, last, ids newest first, data newest first)`.
+type Read = (String, i64, Vec<u64>, Vec<Vec<u8>>);
+
+/// One read, or the error text.
 fn read(
     client: &mut RedisClient,
     sha: &str,
@@ -583,7 +586,7 @@ fn read(
     count: &str,
     candidate: &str,
     ttl_ms: &str,
-) -> Result<(String, i64, Vec<u64>, Vec<Vec<u8>>), String> {
+) -> Result<Read, String> {
     let reply = client.call([
         "EVALSHA",
         sha,
