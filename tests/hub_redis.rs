@@ -166,6 +166,24 @@ fn a_message_published_on_one_node_reaches_every_transport_of_the_other() {
     );
     assert_eq!(batch["epoch"], epoch.as_str());
     assert_eq!(batch["next"], 2);
+
+    // B's /metrics tells what its engine did.
+    let metrics = http_get(b, "/metrics").body_text();
+    for line in [
+        "pushwire_redis_connected 1\n",
+        "pushwire_redis_mirrors 1\n",
+        "pushwire_redis_messages_received_total 2\n",
+    ] {
+        assert!(
+            metrics.contains(line),
+            "{line:?} in B's metrics:\n{metrics}"
+        );
+    }
+    let metrics = http_get(a, "/metrics").body_text();
+    assert!(
+        metrics.contains("pushwire_redis_publishes_total{outcome=\"stored\"} 2\n"),
+        "{metrics}"
+    );
 }
 
 #[test]

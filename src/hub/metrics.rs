@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::core::HubStats;
+use super::engine::RedisStats;
 use crate::server::{ConnectionCounts, Stats};
 use crate::ws::compression::CompressionStats;
 
@@ -57,6 +58,8 @@ pub struct Snapshot<'a> {
     pub channels: usize,
     /// Bytes the channels' histories retain (as counted against `max_retained_bytes`).
     pub retained_bytes: usize,
+    /// With the Redis engine: its counters, and whether it is connected.
+    pub redis: Option<(RedisStats, bool)>,
 }
 
 /// Appends the exposition of `s` to `out`.
@@ -265,6 +268,47 @@ pub fn render(s: &Snapshot<'_>, out: &mut String) {
     ] {
         w.sample("pushwire_subscribers", &[("state", state)], n as u64);
     }
+
+    if let Some((redis, connected)) = s.redis {
+        render_redis(&mut w, &redis, connected);
+    }
+}
+
+/// The Redis engine's families: only with that engine.
+fn render_redis(w: &mut Writer<'_>, redis: &RedisStats, connected: bool) {
+    w.gauge(
+        "pushwire_redis_connected",
+        "1 while both connections to Redis are open and answering, else 0 (publishes get 503).",
+        u64::from(connected),
+    );
+    w.family(
+        "pushwire_redis_publishes_total",
+        "counter",
+        "Publishes sent to Redis, by outcome: stored (answered with its id), refused (Redis down, not answering, out of memory, or the connection lost before the answer).",
+    );
+    for (outcome, n) in [("stored", redis.published), ("refused", redis.refused)] {
+        w.sample("pushwire_redis_publishes_total", &[("outcome", outcome)], n);
+    }
+    w.counter(
+        "pushwire_redis_messages_received_total",
+        "Messages that arrived over Redis pub/sub, for the channels this node mirrors.",
+        redis.received,
+    );
+    w.counter(
+        "pushwire_redis_history_reads_total",
+        "Reads of a channel's stream from Redis: a mirror loaded, a gap or a new epoch caught up.",
+        redis.history_reads,
+    );
+    w.counter(
+        "pushwire_redis_reconnects_total",
+        "Connections to Redis made after the first ones (either connection).",
+        redis.reconnects,
+    );
+    w.gauge(
+        "pushwire_redis_mirrors",
+        "Channels this node mirrors (subscribed to in Redis, loaded or loading).",
+        redis.mirrors,
+    );
 }
 
 /// `d` in seconds, as few digits as it needs (`0.00005`, `1`, `2.5`).
@@ -366,6 +410,7 @@ mod tests {
             },
             channels: 2,
             retained_bytes: 512,
+            redis: None,
         }
     }
 
@@ -393,6 +438,42 @@ mod tests {
         server.record_turn(Duration::from_micros(40));
         server.record_turn(Duration::from_millis(3));
         assert_eq!(rendered(&server), include_str!("metrics_golden.txt"));
+    }
+
+    #[test]
+    fn the_redis_engine_adds_its_families_and_only_with_that_engine() {
+        let server = Stats::default();
+        let plain = rendered(&server);
+        assert!(!plain.contains("pushwire_redis_"));
+        let mut with_redis = snapshot(&server);
+        with_redis.redis = Some((
+            RedisStats {
+                published: 5,
+                refused: 2,
+                received: 9,
+                history_reads: 3,
+                reconnects: 1,
+                mirrors: 4,
+            },
+            true,
+        ));
+        let mut out = String::new();
+        render(&with_redis, &mut out);
+        for line in [
+            "pushwire_redis_connected 1\n",
+            "pushwire_redis_publishes_total{outcome=\"stored\"} 5\n",
+            "pushwire_redis_publishes_total{outcome=\"refused\"} 2\n",
+            "pushwire_redis_messages_received_total 9\n",
+            "pushwire_redis_history_reads_total 3\n",
+            "pushwire_redis_reconnects_total 1\n",
+            "pushwire_redis_mirrors 4\n",
+        ] {
+            assert!(out.contains(line), "{line:?} in:\n{out}");
+        }
+        assert!(
+            out.starts_with(&plain),
+            "the families come after every other"
+        );
     }
 
     #[test]

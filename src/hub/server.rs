@@ -220,6 +220,10 @@ impl HubServer {
             delivery: self.delivery,
             channels: self.hub.channel_count(),
             retained_bytes: self.hub.retained_bytes(),
+            redis: match &self.engine {
+                Engine::Redis(redis) => Some((redis.stats(), redis.is_connected())),
+                _ => None,
+            },
         };
         let mut out = String::with_capacity(4096);
         metrics::render(&snapshot, &mut out);
