@@ -402,6 +402,10 @@ Options:
                                 pushwire.v1, then a subscribe command) [default: by the
                                 URL's scheme, ws:// for ws]
       --connect-concurrency N   Most connections opening at once [default: {conc}]
+      --node HOST:PORT          Another node serving the same channels (pushwire serve
+                                --redis; repeatable): clients and waiters are spread
+                                round robin over the URL's node and these, the publisher
+                                stays on the URL's (longpoll, fanout)
   -h, --help                    Print help
   -V, --version                 Print version
 
@@ -427,6 +431,7 @@ Examples:
   pushwire load ws://127.0.0.1:8080/channels/fan --mode fanout --conns 10000
   pushwire load http://127.0.0.1:8080/channels/fan --mode fanout --transport sse
   pushwire load http://127.0.0.1:8080/channels/fan --mode fanout --transport ws-mux
+  pushwire load ws://127.0.0.1:8081/channels/fan --mode fanout --node 127.0.0.1:8082
 ",
         conns = d.conns,
         size = d.size,

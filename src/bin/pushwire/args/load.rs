@@ -25,6 +25,7 @@ pub(super) enum LoadOpt {
     Rounds,
     Transport,
     ConnectConcurrency,
+    Node,
 }
 
 const EXPECT_MODE: &str = "echo, longpoll or fanout";
@@ -39,6 +40,7 @@ const EXPECT_RATE: &str = "messages per second, above 0 and at most 1000000, e.g
 const EXPECT_ROUNDS: &str = "a number of rounds from 1 to 1000";
 const EXPECT_TRANSPORT: &str = "longpoll, ws, sse or ws-mux";
 const EXPECT_CONCURRENCY: &str = "a number of connections from 1 to 1000000";
+const EXPECT_NODE: &str = "an address HOST:PORT, e.g. 127.0.0.1:8081";
 const EXPECT_LOAD_URL: &str = "expected ws://host[:port]/path or http://host[:port]/channels/NAME";
 /// Longest `--secs` and `--warmup` (the load generator's limit).
 const LOAD_MAX_SECS: u64 = 24 * 60 * 60;
@@ -99,6 +101,11 @@ pub(super) const LOAD_OPTIONS: &[OptSpec<LoadOpt>] = &[
         opt: LoadOpt::ConnectConcurrency,
         expected: Some(EXPECT_CONCURRENCY),
     },
+    OptSpec {
+        name: "--node",
+        opt: LoadOpt::Node,
+        expected: Some(EXPECT_NODE),
+    },
 ];
 
 impl LoadOpt {
@@ -111,6 +118,7 @@ impl LoadOpt {
             }
             LoadOpt::PublishRate => Some((&[Mode::LongPoll], "longpoll")),
             LoadOpt::Rounds | LoadOpt::Transport => Some((&[Mode::Fanout], "fanout")),
+            LoadOpt::Node => Some((&[Mode::LongPoll, Mode::Fanout], "longpoll or fanout")),
             _ => None,
         }
     }
@@ -198,6 +206,13 @@ pub(super) fn parse_load(mut args: impl Iterator<Item = String>) -> Result<Comma
                 })
             }
             LoadOpt::ConnectConcurrency => config.connect_concurrency = count(1_000_000)? as usize,
+            LoadOpt::Node => {
+                let addr = value.parse().ok().or_else(|| {
+                    use std::net::ToSocketAddrs;
+                    value.to_socket_addrs().ok()?.next()
+                });
+                config.nodes.push(addr.ok_or_else(bad)?);
+            }
         }
         if !given.iter().any(|g| g.name == spec.name) {
             given.push(spec);
@@ -400,6 +415,20 @@ mod tests {
             "ws-mux",
         ]);
         assert_eq!(c.fanout_transport(), Transport::WsMux);
+        let c = load(&[
+            "ws://h:1/channels/a",
+            "--mode",
+            "fanout",
+            "--node",
+            "127.0.0.1:8082",
+            "--node=[::1]:8083",
+        ]);
+        let nodes: Vec<String> = c.nodes.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            nodes,
+            ["127.0.0.1:8082", "[::1]:8083"],
+            "every --node, in order"
+        );
     }
 
     #[test]
@@ -429,6 +458,7 @@ mod tests {
             (&["--publish-rate", "1e3"], "--publish-rate"),
             (&["--rounds", "0"], "--rounds"),
             (&["--transport", "udp"], "--transport"),
+            (&["--node", "nowhere"], "--node"),
         ] {
             let mut all = vec!["http://127.0.0.1:1/channels/a"];
             all.extend_from_slice(args);

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -484,7 +485,7 @@ impl<'c> Engine<'c> {
     fn open(&mut self, id: usize, proto: Proto, counted: bool) -> Result<(), ConnError> {
         /// EMFILE on Linux: this process has no file descriptor left.
         const EMFILE: i32 = 24;
-        let mut stream = TcpStream::connect(self.target.addr).map_err(|e| {
+        let mut stream = TcpStream::connect(self.node_of(id)).map_err(|e| {
             if e.raw_os_error() == Some(EMFILE) {
                 ConnError::OpenFileLimit(e)
             } else {
@@ -512,6 +513,17 @@ impl<'c> Engine<'c> {
             proto,
         });
         Ok(())
+    }
+
+    /// The node connection `id` goes to: the publisher to the URL's, the others round
+    /// robin over the URL's node and `--node`s.
+    fn node_of(&self, id: usize) -> SocketAddr {
+        let n = id % (self.cfg.nodes.len() + 1);
+        if id == self.publisher || n == 0 {
+            self.target.addr
+        } else {
+            self.cfg.nodes[n - 1]
+        }
     }
 
     /// What a connection sends once its TCP connection is up.

@@ -150,6 +150,10 @@ pub(crate) struct LoadConfig {
     /// Most connections opening (TCP connect plus handshake or first request) at once.
     /// Default 256.
     pub(crate) connect_concurrency: usize,
+    /// More nodes serving the URL's channels (the Redis engine): the clients and waiters
+    /// are spread over the URL's node and these, round robin; the publisher stays on the
+    /// URL's node. Empty by default.
+    pub(crate) nodes: Vec<SocketAddr>,
     /// Print a progress line on stderr once a second.
     pub(crate) progress: bool,
 }
@@ -170,6 +174,7 @@ impl LoadConfig {
             rounds: 5,
             transport: None,
             connect_concurrency: 256,
+            nodes: Vec::new(),
             progress: false,
         }
     }
