@@ -350,18 +350,6 @@ fn check_channel(name: &str, channel: &str, got: &[(u64, String)]) {
     }
 }
 
-/// A `pushwire.v1` WebSocket.
-fn mux_connect(addr: SocketAddr) -> WsClient {
-    use tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "pushwire.v1".parse().unwrap());
-    let (ws, response) = tungstenite::client::client(request, Patient(tcp(addr))).unwrap();
-    assert_eq!(response.status(), 101);
-    ws
-}
-
 /// Reads `pushwire.v1` frames into `seen` until `channels` are complete; acks (for a
 /// publisher) are returned by their `ref`.
 fn mux_collect(ws: &mut WsClient, channels: &[&str], deadline: Instant) -> (Seen, Vec<Value>) {
@@ -398,80 +386,34 @@ fn mux_subscribe(ws: &mut WsClient, channels: &[&str]) {
     }
 }
 
-/// A Server-Sent Events stream read off a socket: the chunked framing undone, the
-/// events parsed as a browser parses them.
-struct SseReader {
-    client: RawClient,
-    framed: Vec<u8>,
-    parser: pushwire::hub::sse::EventStreamParser,
-}
-
-impl SseReader {
-    /// Opens `target` and reads the head: the stream is subscribed once it is there.
-    fn open(addr: SocketAddr, target: &str) -> SseReader {
-        let mut client = RawClient::connect(addr);
-        let request =
-            format!("GET {target} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
-        client.send(request.as_bytes());
-        let head = client.read_response_head();
-        assert_eq!(head.status, 200, "{head:?}");
-        assert_eq!(head.header("Content-Type"), Some("text/event-stream"));
-        let framed = client.buffered().to_vec();
-        SseReader {
-            client,
-            framed,
-            parser: pushwire::hub::sse::EventStreamParser::new(1 << 20),
+/// Reads `reader` until `channels` are complete. `named`: the events are `pushwire.v1`
+/// frames naming their channel (`/events`); else they are one channel's.
+fn sse_collect(reader: &mut SseReader, channels: &[&str], named: bool, deadline: Instant) -> Seen {
+    let mut seen = Seen::new();
+    while !complete(&seen, channels) {
+        assert!(Instant::now() < deadline, "SSE subscriber at the deadline");
+        for event in reader.next_events() {
+            let data = json(event.data().as_bytes());
+            let channel = if named {
+                match data["type"].as_str().unwrap() {
+                    "message" => data["channel"].as_str().unwrap().to_string(),
+                    "subscribed" => continue,
+                    other => panic!("unexpected {other}: {data}"),
+                }
+            } else {
+                match event.event_type() {
+                    "message" => channels[0].to_string(),
+                    "subscribed" => continue,
+                    other => panic!("unexpected {other}: {data}"),
+                }
+            };
+            seen.entry(channel).or_default().push((
+                data["id"].as_u64().unwrap(),
+                data["data"].as_str().unwrap().to_string(),
+            ));
         }
     }
-
-    /// The next events: those complete in what was read already, else those of the
-    /// bytes that arrive next.
-    fn next_events(&mut self) -> Vec<pushwire::hub::sse::Event> {
-        loop {
-            let body = unchunk(&mut self.framed);
-            let mut events = Vec::new();
-            self.parser
-                .push(&body, &mut events)
-                .expect("a valid stream");
-            if !events.is_empty() {
-                return events;
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = read_patiently(&mut self.client.stream, &mut chunk).expect("read");
-            assert!(n > 0, "the stream ended");
-            self.framed.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    /// Reads until `channels` are complete. `named`: the events are `pushwire.v1`
-    /// frames naming their channel (`/events`); else they are one channel's.
-    fn collect(&mut self, channels: &[&str], named: bool, deadline: Instant) -> Seen {
-        let mut seen = Seen::new();
-        while !complete(&seen, channels) {
-            assert!(Instant::now() < deadline, "SSE subscriber at the deadline");
-            for event in self.next_events() {
-                let data = json(event.data().as_bytes());
-                let channel = if named {
-                    match data["type"].as_str().unwrap() {
-                        "message" => data["channel"].as_str().unwrap().to_string(),
-                        "subscribed" => continue,
-                        other => panic!("unexpected {other}: {data}"),
-                    }
-                } else {
-                    match event.event_type() {
-                        "message" => channels[0].to_string(),
-                        "subscribed" => continue,
-                        other => panic!("unexpected {other}: {data}"),
-                    }
-                };
-                seen.entry(channel).or_default().push((
-                    data["id"].as_u64().unwrap(),
-                    data["data"].as_str().unwrap().to_string(),
-                ));
-            }
-        }
-        seen
-    }
+    seen
 }
 
 /// Long-polls `channels` (one channel: `/channels/{name}`; several: `/poll`) from
@@ -611,11 +553,11 @@ fn three_channels_over_every_transport_reach_every_subscriber_once_in_order() {
     }));
     let mut sse = SseReader::open(addr, "/channels/c1");
     subscribers.push(spawn_seen("sse-c1", &["c1"], move || {
-        sse.collect(&["c1"], false, deadline)
+        sse_collect(&mut sse, &["c1"], false, deadline)
     }));
     let mut events = SseReader::open(addr, "/events?channel=c0&channel=c1&channel=c2");
     subscribers.push(spawn_seen("sse-events", &CHANNELS, move || {
-        events.collect(&CHANNELS, true, deadline)
+        sse_collect(&mut events, &CHANNELS, true, deadline)
     }));
     subscribers.push(spawn_seen("poll-c2", &["c2"], move || {
         poll_collect(addr, &["c2"], deadline)

@@ -706,3 +706,86 @@ fn publishes_and_reads_go_on_after_the_script_cache_is_flushed() {
     let batch = poll_on(&mut client, "/channels/fresh?since=0&timeout=0").unwrap();
     assert_eq!(messages(&batch), [(1, "first".to_string())]);
 }
+
+#[test]
+fn many_channel_readers_on_one_node_wait_for_their_mirrors_and_get_the_other_nodes_messages() {
+    let Some(cluster) = Cluster::start(Persistence::None, 2, &[]) else {
+        return;
+    };
+    let (a, b) = (cluster.addr(0), cluster.addr(1));
+    // On B, before anything exists anywhere: each reader's channels are loaded from Redis
+    // while it waits. A one-channel event stream, a stream of two, a pushwire.v1 socket
+    // subscribed to two, a held poll on two.
+    let mut sse = SseReader::open(b, "/channels/red?since=0");
+    let mut events = SseReader::open(b, "/events?channel=red&since=0&channel=blue&since=0");
+    let mut mux = mux_connect(b);
+    for channel in ["red", "blue"] {
+        let command = format!(r#"{{"type":"subscribe","channel":"{channel}","since":0}}"#);
+        mux.send(tungstenite::Message::text(command)).unwrap();
+    }
+    for _ in 0..2 {
+        let frame = next_frame(&mut mux);
+        assert_eq!(frame["type"], "subscribed", "{frame}");
+    }
+    let held = thread::spawn(move || {
+        let mut client = RawClient::connect(b);
+        poll_on(
+            &mut client,
+            "/poll?channel=red&since=0&channel=blue&since=0&timeout=10",
+        )
+    });
+    thread::sleep(Duration::from_millis(200));
+
+    publish_on(a, "red", "r1");
+    publish_on(a, "blue", "b1");
+
+    // The one-channel stream: its `subscribed`, then red's message.
+    let mut got = Vec::new();
+    while got.is_empty() {
+        for event in sse.next_events() {
+            if event.event_type() == "message" {
+                got.push(
+                    parse_json(event.data())["data"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    assert_eq!(got, ["r1"]);
+    // The stream of two, and the socket: each channel's message once, naming its channel.
+    let mut named = BTreeSet::new();
+    while named.len() < 2 {
+        for event in events.next_events() {
+            let frame = parse_json(event.data());
+            if frame["type"] == "message" {
+                named.insert((
+                    frame["channel"].as_str().unwrap().to_string(),
+                    frame["id"].as_u64().unwrap(),
+                ));
+            }
+        }
+    }
+    let expected: BTreeSet<(String, u64)> =
+        [("blue".to_string(), 1), ("red".to_string(), 1)].into();
+    assert_eq!(named, expected, "the /events stream");
+    let mut over_mux = BTreeSet::new();
+    while over_mux.len() < 2 {
+        let frame = next_frame(&mut mux);
+        assert_eq!(frame["type"], "message", "{frame}");
+        over_mux.insert((
+            frame["channel"].as_str().unwrap().to_string(),
+            frame["id"].as_u64().unwrap(),
+        ));
+    }
+    assert_eq!(over_mux, expected, "the pushwire.v1 socket");
+    let answer = held.join().unwrap().expect("the held /poll is answered");
+    let channels = answer["channels"].as_array().expect("channels");
+    assert!(
+        channels
+            .iter()
+            .any(|c| c["channel"] == "red" && c["messages"][0]["data"] == "r1"),
+        "{answer}"
+    );
+}

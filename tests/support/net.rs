@@ -445,6 +445,66 @@ pub fn http_post(addr: SocketAddr, target: &str, body: &[u8]) -> HttpResponse {
     RawClient::connect(addr).post(target, body)
 }
 
+// ===== hub followers over sockets =====
+
+/// A `pushwire.v1` WebSocket.
+pub fn mux_connect(addr: SocketAddr) -> WsClient {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "pushwire.v1".parse().unwrap());
+    let (ws, response) = tungstenite::client::client(request, Patient(tcp(addr))).unwrap();
+    assert_eq!(response.status(), 101);
+    ws
+}
+
+/// A Server-Sent Events stream read off a socket: the chunked framing undone, the
+/// events parsed as a browser parses them.
+pub struct SseReader {
+    client: RawClient,
+    framed: Vec<u8>,
+    parser: pushwire::hub::sse::EventStreamParser,
+}
+
+impl SseReader {
+    /// Opens `target` and reads the head: the stream is subscribed once it is there.
+    pub fn open(addr: SocketAddr, target: &str) -> SseReader {
+        let mut client = RawClient::connect(addr);
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+        client.send(request.as_bytes());
+        let head = client.read_response_head();
+        assert_eq!(head.status, 200, "{head:?}");
+        assert_eq!(head.header("Content-Type"), Some("text/event-stream"));
+        let framed = client.buffered().to_vec();
+        SseReader {
+            client,
+            framed,
+            parser: pushwire::hub::sse::EventStreamParser::new(1 << 20),
+        }
+    }
+
+    /// The next events: those complete in what was read already, else those of the
+    /// bytes that arrive next.
+    pub fn next_events(&mut self) -> Vec<pushwire::hub::sse::Event> {
+        loop {
+            let body = super::event_source::unchunk(&mut self.framed);
+            let mut events = Vec::new();
+            self.parser
+                .push(&body, &mut events)
+                .expect("a valid stream");
+            if !events.is_empty() {
+                return events;
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = read_patiently(&mut self.client.stream, &mut chunk).expect("read");
+            assert!(n > 0, "the stream ended");
+            self.framed.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
 // ===== the binary =====
 
 /// A `pushwire serve` child process, killed (SIGKILL) and reaped when dropped, so a
