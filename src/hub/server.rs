@@ -345,15 +345,15 @@ impl HubServer {
         }
     }
 
-    /// Tells a publisher its message was not kept, and why.
-    fn refuse_published(
+    /// Tells a publisher its message was not kept, and why. (Counting the refusal is the
+    /// caller's: [`HubServer::submit`] counts what it refuses at once.)
+    pub(super) fn refuse_published(
         &mut self,
         ctx: &mut Context<'_>,
         origin: Origin,
         channel: &str,
         e: HubError,
     ) {
-        self.delivery.refused += 1;
         match origin {
             Origin::Http(request) => respond_hub_error(ctx, request, e),
             Origin::WebSocket(conn) => {
@@ -387,6 +387,7 @@ impl HubServer {
                 Outcome::Stored(w) => self.committed(ctx, &w.name, w.prepared, w.origin),
                 Outcome::Failed(w) => {
                     self.hub.abort(&w.name, w.prepared);
+                    self.delivery.refused += 1;
                     self.refuse_published(ctx, w.origin, &w.name, HubError::StorageFailed);
                 }
             }

@@ -1,7 +1,8 @@
 //! What the two Redis connections share: the opening commands, the output buffer, and
 //! the errors that end a connection.
 //!
-//! A connection to Redis begins with `AUTH` (when the URL has a password) and `SELECT`
+//! Both are a [`Wire`]: the reply parser within its limits, the output, and the state
+//! every connection has (connected, failed). A connection to Redis begins with `AUTH` (when the URL has a password) and `SELECT`
 //! (when it names a database other than 0), pipelined ahead of everything the caller
 //! queues: Redis answers in order, so the first replies are theirs. Either refused (a wrong
 //! password, a database that does not exist) ends the connection with
@@ -10,8 +11,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use super::resp::{Command, Reply, RespError};
+use super::resp::{Command, Reply, ReplyLimits, ReplyParser, RespError};
 use super::url::RedisUrl;
+use crate::status::Status;
 
 /// Why a connection to Redis cannot go on. The connection is closed; the engine opens a
 /// new one.
@@ -140,5 +142,97 @@ impl Output {
             self.bytes.drain(..self.sent);
             self.sent = 0;
         }
+    }
+}
+
+/// What each connection is made of: its output, its reply parser and limits, its opening
+/// commands, and whether it is connected or failed.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    limits: ReplyLimits,
+    parser: ReplyParser,
+    opening: Opening,
+    output: Output,
+    connected: bool,
+    failed: Option<LinkError>,
+}
+
+impl Wire {
+    /// A connection to `url`: its `AUTH` and `SELECT` queued first.
+    pub(crate) fn new(url: &RedisUrl, limits: ReplyLimits) -> Wire {
+        let mut output = Output::default();
+        let opening = Opening::write(url, output.buf());
+        Wire {
+            limits,
+            parser: ReplyParser::new(),
+            opening,
+            output,
+            connected: false,
+            failed: None,
+        }
+    }
+
+    pub(crate) fn connected(&mut self) {
+        self.connected = true;
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.connected && !self.opening.is_pending() && self.failed.is_none()
+    }
+
+    pub(crate) fn error(&self) -> Option<&LinkError> {
+        self.failed.as_ref()
+    }
+
+    /// Where commands are appended.
+    pub(crate) fn out(&mut self) -> &mut Vec<u8> {
+        self.output.buf()
+    }
+
+    pub(crate) fn output(&self) -> &[u8] {
+        self.output.pending()
+    }
+
+    pub(crate) fn output_sent(&mut self, n: usize) {
+        self.output.sent(n);
+    }
+
+    pub(crate) fn take_output(&mut self) -> Vec<u8> {
+        self.output.take()
+    }
+
+    /// Reads every complete reply in `input`: the opening commands' are checked here,
+    /// every later one goes to `on_reply`, which may end the connection. Returns how many
+    /// bytes were consumed; an error is kept, and returned by every later call.
+    pub(crate) fn read(
+        &mut self,
+        input: &[u8],
+        mut on_reply: impl FnMut(Reply<'_>) -> Result<(), LinkError>,
+    ) -> Result<usize, LinkError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let mut consumed = 0;
+        loop {
+            let (reply, n) = match self.parser.parse(&input[consumed..], &self.limits) {
+                Ok(Status::Complete(done)) => done,
+                Ok(Status::Partial) => return Ok(consumed),
+                Err(e) => return Err(self.fail(e.into())),
+            };
+            consumed += n;
+            let handled = if self.opening.is_pending() {
+                self.opening.on_reply(&reply)
+            } else {
+                on_reply(reply)
+            };
+            if let Err(e) = handled {
+                return Err(self.fail(e));
+            }
+        }
+    }
+
+    fn fail(&mut self, e: LinkError) -> LinkError {
+        self.failed = Some(e.clone());
+        e
     }
 }

@@ -35,61 +35,48 @@
 
 use std::collections::VecDeque;
 
-use super::connection::{LinkError, Opening, Output};
-use super::resp::{Command, Reply, ReplyLimits, ReplyParser};
+use super::connection::{LinkError, Wire};
+use super::resp::{Command, Reply, ReplyLimits};
 use super::url::RedisUrl;
-use crate::status::Status;
 
 /// One commands connection's state (see the module docs). `T` is what each command's
 /// reply is for.
 #[derive(Debug)]
 pub struct Link<T> {
-    limits: ReplyLimits,
-    parser: ReplyParser,
-    opening: Opening,
+    wire: Wire,
     /// One per command sent after the opening ones, in order.
     awaited: VecDeque<T>,
-    output: Output,
-    connected: bool,
-    failed: Option<LinkError>,
 }
 
 impl<T> Link<T> {
     /// A link for `url`: its `AUTH` and `SELECT` are queued first. Replies are read within
     /// `limits`.
     pub fn new(url: &RedisUrl, limits: ReplyLimits) -> Self {
-        let mut output = Output::default();
-        let opening = Opening::write(url, output.buf());
         Link {
-            limits,
-            parser: ReplyParser::new(),
-            opening,
+            wire: Wire::new(url, limits),
             awaited: VecDeque::new(),
-            output,
-            connected: false,
-            failed: None,
         }
     }
 
     /// The TCP connection is established.
     pub fn connected(&mut self) {
-        self.connected = true;
+        self.wire.connected();
     }
 
     /// Connected, and the opening commands answered `+OK`.
     pub fn is_ready(&self) -> bool {
-        self.connected && !self.opening.is_pending() && self.failed.is_none()
+        self.wire.is_ready()
     }
 
     /// Why the link failed, once it has: it reads nothing more.
     pub fn error(&self) -> Option<&LinkError> {
-        self.failed.as_ref()
+        self.wire.error()
     }
 
     /// Begins a command whose reply is for `tag`; add its arguments to the [`Command`].
     pub fn command(&mut self, tag: T, name: &str) -> Command<'_> {
         self.awaited.push_back(tag);
-        Command::new(self.output.buf(), name)
+        Command::new(self.wire.out(), name)
     }
 
     /// Queues `commands`, already encoded, and one tag for each command in them, in order.
@@ -97,28 +84,28 @@ impl<T> Link<T> {
     /// tags otherwise.
     pub fn request(&mut self, tags: impl IntoIterator<Item = T>, commands: &[u8]) {
         self.awaited.extend(tags);
-        self.output.buf().extend_from_slice(commands);
+        self.wire.out().extend_from_slice(commands);
     }
 
     /// The bytes to write to the connection.
     pub fn output(&self) -> &[u8] {
-        self.output.pending()
+        self.wire.output()
     }
 
     /// `n` bytes from the front of [`output`](Self::output) were written.
     pub fn output_sent(&mut self, n: usize) {
-        self.output.sent(n);
+        self.wire.output_sent(n);
     }
 
     /// Takes all of [`output`](Self::output) at once.
     pub fn take_output(&mut self) -> Vec<u8> {
-        self.output.take()
+        self.wire.take_output()
     }
 
     /// Bytes queued and not written: what the caller watches to refuse new work while
     /// Redis is not reading.
     pub fn queued_bytes(&self) -> usize {
-        self.output.pending().len()
+        self.wire.output().len()
     }
 
     /// Commands sent (or queued) whose replies have not come.
@@ -136,33 +123,14 @@ impl<T> Link<T> {
         input: &[u8],
         mut on_reply: impl FnMut(T, Reply<'_>),
     ) -> Result<usize, LinkError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut consumed = 0;
-        loop {
-            let (reply, n) = match self.parser.parse(&input[consumed..], &self.limits) {
-                Ok(Status::Complete(done)) => done,
-                Ok(Status::Partial) => return Ok(consumed),
-                Err(e) => return Err(self.fail(e.into())),
-            };
-            consumed += n;
-            if self.opening.is_pending() {
-                if let Err(e) = self.opening.on_reply(&reply) {
-                    return Err(self.fail(e));
-                }
-                continue;
-            }
-            let Some(tag) = self.awaited.pop_front() else {
-                return Err(self.fail(LinkError::Unexpected("a reply no command asked for")));
-            };
+        let awaited = &mut self.awaited;
+        self.wire.read(input, |reply| {
+            let tag = awaited
+                .pop_front()
+                .ok_or(LinkError::Unexpected("a reply no command asked for"))?;
             on_reply(tag, reply);
-        }
-    }
-
-    fn fail(&mut self, e: LinkError) -> LinkError {
-        self.failed = Some(e.clone());
-        e
+            Ok(())
+        })
     }
 
     /// The connection ended: the tags whose replies will never come, oldest first.

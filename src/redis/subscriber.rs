@@ -12,10 +12,9 @@
 //! Sans-IO, like the link: [`output`](Subscriber::output) goes to the socket, what is read
 //! goes to [`handle_bytes`](Subscriber::handle_bytes).
 
-use super::connection::{LinkError, Opening, Output};
-use super::resp::{Command, Reply, ReplyLimits, ReplyParser};
+use super::connection::{LinkError, Wire};
+use super::resp::{Command, Reply, ReplyLimits};
 use super::url::RedisUrl;
-use crate::status::Status;
 
 /// What the subscriptions connection heard; the byte slices borrow the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,12 +72,7 @@ pub enum SubscriberEvent<'a> {
 /// One subscriptions connection's state (see the module docs).
 #[derive(Debug)]
 pub struct Subscriber {
-    limits: ReplyLimits,
-    parser: ReplyParser,
-    opening: Opening,
-    output: Output,
-    connected: bool,
-    failed: Option<LinkError>,
+    wire: Wire,
 }
 
 impl Subscriber {
@@ -86,31 +80,24 @@ impl Subscriber {
     /// matters even here: Redis pub/sub ignores the database, but a wrong number must be
     /// refused the same way on both connections.)
     pub fn new(url: &RedisUrl, limits: ReplyLimits) -> Self {
-        let mut output = Output::default();
-        let opening = Opening::write(url, output.buf());
         Subscriber {
-            limits,
-            parser: ReplyParser::new(),
-            opening,
-            output,
-            connected: false,
-            failed: None,
+            wire: Wire::new(url, limits),
         }
     }
 
     /// The TCP connection is established.
     pub fn connected(&mut self) {
-        self.connected = true;
+        self.wire.connected();
     }
 
     /// Connected, and the opening commands answered `+OK`.
     pub fn is_ready(&self) -> bool {
-        self.connected && !self.opening.is_pending() && self.failed.is_none()
+        self.wire.is_ready()
     }
 
     /// Why it failed, once it has.
     pub fn error(&self) -> Option<&LinkError> {
-        self.failed.as_ref()
+        self.wire.error()
     }
 
     /// Queues `SUBSCRIBE` of `channels` (nothing if there are none).
@@ -137,14 +124,14 @@ impl Subscriber {
     /// Queues a `PING`, answered with [`SubscriberEvent::Pong`]: the one other command
     /// subscriber mode takes, to learn that the connection still carries.
     pub fn ping(&mut self) {
-        Command::new(self.output.buf(), "PING").finish();
+        Command::new(self.wire.out(), "PING").finish();
     }
 
     fn write(&mut self, name: &str, args: &[&[u8]]) {
         if args.is_empty() {
             return;
         }
-        let mut command = Command::new(self.output.buf(), name);
+        let mut command = Command::new(self.wire.out(), name);
         for arg in args {
             command.arg(arg);
         }
@@ -153,22 +140,22 @@ impl Subscriber {
 
     /// The bytes to write to the connection.
     pub fn output(&self) -> &[u8] {
-        self.output.pending()
+        self.wire.output()
     }
 
     /// `n` bytes from the front of [`output`](Self::output) were written.
     pub fn output_sent(&mut self, n: usize) {
-        self.output.sent(n);
+        self.wire.output_sent(n);
     }
 
     /// Takes all of [`output`](Self::output) at once.
     pub fn take_output(&mut self) -> Vec<u8> {
-        self.output.take()
+        self.wire.take_output()
     }
 
     /// Bytes queued and not written.
     pub fn queued_bytes(&self) -> usize {
-        self.output.pending().len()
+        self.wire.output().len()
     }
 
     /// Reads every complete reply in `input` into events for `on_event`, and returns how
@@ -180,33 +167,10 @@ impl Subscriber {
         input: &[u8],
         mut on_event: impl FnMut(SubscriberEvent<'_>),
     ) -> Result<usize, LinkError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut consumed = 0;
-        loop {
-            let (reply, n) = match self.parser.parse(&input[consumed..], &self.limits) {
-                Ok(Status::Complete(done)) => done,
-                Ok(Status::Partial) => return Ok(consumed),
-                Err(e) => return Err(self.fail(e.into())),
-            };
-            consumed += n;
-            if self.opening.is_pending() {
-                if let Err(e) = self.opening.on_reply(&reply) {
-                    return Err(self.fail(e));
-                }
-                continue;
-            }
-            match read_event(&reply) {
-                Ok(event) => on_event(event),
-                Err(e) => return Err(self.fail(e)),
-            }
-        }
-    }
-
-    fn fail(&mut self, e: LinkError) -> LinkError {
-        self.failed = Some(e.clone());
-        e
+        self.wire.read(input, |reply| {
+            on_event(read_event(&reply)?);
+            Ok(())
+        })
     }
 
     /// The connection ended: every subscription ended with it.

@@ -53,7 +53,7 @@ use crate::hub::epoch::Epoch;
 use crate::hub::{Fanout, HubConfig, HubError};
 use crate::log::Level;
 use crate::redis::stream::{self, History, Keys, Publish, Published, Read, Script, Send};
-use crate::redis::{Link, RedisUrl, Reply, ReplyLimits, Subscriber, SubscriberEvent};
+use crate::redis::{Link, LinkError, RedisUrl, Reply, ReplyLimits, Subscriber, SubscriberEvent};
 use crate::server::{ConnId, Context, DisconnectReason, RequestId};
 
 /// The limits of the replies the engine reads, for the hub's settings: a history read
@@ -409,42 +409,17 @@ impl RedisEngine {
             return;
         }
         let now = ctx.now();
-        if let Connection::Down { retry_at, attempts } = self.commands
-            && retry_at.is_none_or(|at| at <= now)
-        {
-            self.commands = match ctx.connect(self.addr) {
-                Ok(conn) => Connection::Up {
-                    conn,
-                    machine: Link::new(&self.options.url, self.limits),
-                    established: false,
-                    awaiting: None,
-                    heard: now,
-                    attempts,
-                },
-                Err(_) => Connection::Down {
-                    retry_at: Some(now + self.backoff(attempts)),
-                    attempts: attempts + 1,
-                },
-            };
-        }
-        if let Connection::Down { retry_at, attempts } = self.subscriptions
-            && retry_at.is_none_or(|at| at <= now)
-        {
-            self.subscriptions = match ctx.connect(self.addr) {
-                Ok(conn) => Connection::Up {
-                    conn,
-                    machine: Subscriber::new(&self.options.url, self.limits),
-                    established: false,
-                    awaiting: None,
-                    heard: now,
-                    attempts,
-                },
-                Err(_) => Connection::Down {
-                    retry_at: Some(now + self.backoff(attempts)),
-                    attempts: attempts + 1,
-                },
-            };
-        }
+        let (url, limits) = (&self.options.url, self.limits);
+        connect_if_due(&mut self.commands, ctx, self.addr, &mut self.rng, || {
+            Link::new(url, limits)
+        });
+        connect_if_due(
+            &mut self.subscriptions,
+            ctx,
+            self.addr,
+            &mut self.rng,
+            || Subscriber::new(url, limits),
+        );
         self.check_silence(ctx, now);
     }
 
@@ -506,14 +481,6 @@ impl RedisEngine {
             Connection::Down { retry_at, .. } => *retry_at,
         };
         [commands, subscriptions].into_iter().flatten().min()
-    }
-
-    /// The delay before attempt `attempts + 1`: doubling from 100 ms to 5 s, jittered.
-    fn backoff(&mut self, attempts: u32) -> Duration {
-        let full = FIRST_RETRY
-            .saturating_mul(1u32 << attempts.min(16))
-            .min(LAST_RETRY);
-        full.mul_f64(self.rng.random_range(0.5..=1.0))
     }
 
     /// An outbound connection of the engine is established.
@@ -605,16 +572,7 @@ impl RedisEngine {
             for done in done {
                 self.on_done(ctx, hub, done, effects);
             }
-            match read {
-                Ok(n) => {
-                    self.pump(ctx, hub);
-                    n
-                }
-                Err(e) => {
-                    self.fail_connection(ctx, conn, "commands", &e);
-                    bytes.len()
-                }
-            }
+            self.after_read(ctx, hub, conn, "commands", read, bytes.len())
         } else if self.subscriptions.conn() == Some(conn) {
             let Connection::Up {
                 machine,
@@ -637,18 +595,32 @@ impl RedisEngine {
             for h in heard {
                 self.on_heard(ctx, hub, h, effects);
             }
-            match read {
-                Ok(n) => {
-                    self.pump(ctx, hub);
-                    n
-                }
-                Err(e) => {
-                    self.fail_connection(ctx, conn, "subscriptions", &e);
-                    bytes.len()
-                }
-            }
+            self.after_read(ctx, hub, conn, "subscriptions", read, bytes.len())
         } else {
             bytes.len()
+        }
+    }
+
+    /// After a read of `len` bytes: what it needs sent, and what was consumed; a read
+    /// that failed closes its connection (it reconnects) and counts as all consumed.
+    fn after_read(
+        &mut self,
+        ctx: &mut Context<'_>,
+        hub: &mut Hub<RequestId, ConnId>,
+        conn: ConnId,
+        which: &str,
+        read: Result<usize, LinkError>,
+        len: usize,
+    ) -> usize {
+        match read {
+            Ok(n) => {
+                self.pump(ctx, hub);
+                n
+            }
+            Err(e) => {
+                self.fail_connection(ctx, conn, which, &e);
+                len
+            }
         }
     }
 
@@ -679,7 +651,7 @@ impl RedisEngine {
         let now = ctx.now();
         if self.commands.conn() == Some(conn) {
             let attempts = self.commands.failed_attempts();
-            let retry_at = Some(now + self.backoff(attempts));
+            let retry_at = Some(now + backoff(&mut self.rng, attempts));
             let old = std::mem::replace(
                 &mut self.commands,
                 Connection::Down {
@@ -720,7 +692,7 @@ impl RedisEngine {
                 }
             );
             self.subscriptions = Connection::Down {
-                retry_at: Some(now + self.backoff(attempts)),
+                retry_at: Some(now + backoff(&mut self.rng, attempts)),
                 attempts: attempts + 1,
             };
             // Messages may be lost from here until subscribed again: every mirror
@@ -1278,6 +1250,47 @@ impl<M> Connection<M> {
             Connection::Up { attempts, .. } | Connection::Down { attempts, .. } => *attempts,
         }
     }
+}
+
+/// The delay before attempt `attempts + 1`: doubling from 100 ms to 5 s, each jittered
+/// to ½–1 of itself so that nodes that lost Redis together do not come back in step.
+fn backoff(rng: &mut StdRng, attempts: u32) -> Duration {
+    let full = FIRST_RETRY
+        .saturating_mul(1u32 << attempts.min(16))
+        .min(LAST_RETRY);
+    full.mul_f64(rng.random_range(0.5..=1.0))
+}
+
+/// Opens `slot`'s connection if it is down and its retry is due: a new `make()` machine
+/// on it, or, if the connect cannot even be issued, the next retry after a backoff.
+fn connect_if_due<M>(
+    slot: &mut Connection<M>,
+    ctx: &mut Context<'_>,
+    addr: SocketAddr,
+    rng: &mut StdRng,
+    make: impl FnOnce() -> M,
+) {
+    let now = ctx.now();
+    let Connection::Down { retry_at, attempts } = *slot else {
+        return;
+    };
+    if retry_at.is_some_and(|at| at > now) {
+        return;
+    }
+    *slot = match ctx.connect(addr) {
+        Ok(conn) => Connection::Up {
+            conn,
+            machine: make(),
+            established: false,
+            awaiting: None,
+            heard: now,
+            attempts,
+        },
+        Err(_) => Connection::Down {
+            retry_at: Some(now + backoff(rng, attempts)),
+            attempts: attempts + 1,
+        },
+    };
 }
 
 /// Reads a reply on the commands connection into what its tag asked for.

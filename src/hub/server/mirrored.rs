@@ -108,7 +108,10 @@ impl HubServer {
                     Ok(published) => {
                         self.answer_published(ctx, origin, &name, published.id, published.epoch)
                     }
-                    Err(e) => self.refuse_published(ctx, origin, &name, e),
+                    Err(e) => {
+                        self.delivery.refused += 1;
+                        self.refuse_published(ctx, origin, &name, e)
+                    }
                 },
                 Effect::Deliver { name, fanout } => self.deliver(ctx, &name, &fanout),
                 Effect::Rewound { name, rewound } => self.rewind(ctx, &name, rewound),

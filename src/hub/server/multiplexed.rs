@@ -186,15 +186,9 @@ impl HubServer {
             self.references.insert(key, r.clone().into_owned());
             key
         });
-        if let Err(e) = self.submit(ctx, channel, data, Origin::Command(conn, key)) {
-            let reference = self.take_reference(key);
-            let frame = mux::error(
-                reference.as_ref(),
-                Some(channel),
-                e.status(),
-                &e.to_string(),
-            );
-            self.answer(ctx, conn, frame);
+        let origin = Origin::Command(conn, key);
+        if let Err(e) = self.submit(ctx, channel, data, origin) {
+            self.refuse_published(ctx, origin, channel, e);
         }
     }
 
