@@ -789,3 +789,50 @@ fn many_channel_readers_on_one_node_wait_for_their_mirrors_and_get_the_other_nod
         "{answer}"
     );
 }
+
+#[test]
+fn a_busy_redis_refuses_publishes_and_new_readers_with_503_until_it_serves_again() {
+    let Some(cluster) = Cluster::start(Persistence::None, 1, &[]) else {
+        return;
+    };
+    let a = cluster.addr(0);
+    assert_eq!(publish_on(a, "busy", "one").0, 1);
+    let mut admin = cluster.redis.client();
+    // Past 100 ms a running script makes Redis answer every other command `-BUSY`.
+    admin
+        .call(["CONFIG", "SET", "lua-time-limit", "100"])
+        .expect_ok();
+    let mut runner = cluster.redis.client();
+    runner
+        .send(["EVAL", "while true do end", "0"])
+        .expect("send the endless script");
+    thread::sleep(Duration::from_millis(300));
+
+    let refused = http_post(a, "/channels/busy", b"two");
+    assert_eq!(refused.status, 503, "{}", refused.body_text());
+    // A reader of a channel not mirrored yet is refused too, at once: Redis cannot load
+    // it (its SUBSCRIBE and read are answered BUSY; the node reconnects with backoff).
+    let started = Instant::now();
+    let mut client = RawClient::connect(a);
+    let response = client.get("/channels/later?since=0&timeout=0");
+    assert_eq!(response.status, 503, "{}", response.body_text());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refused, not held"
+    );
+    // Once Redis serves again, so does the node, from where the stream was.
+    let killed = cluster.redis.client().call(["SCRIPT", "KILL"]);
+    assert_eq!(killed, Reply::Status("OK".into()), "{killed}");
+    cluster.wait_ready(0);
+    let deadline = Instant::now() + TIMEOUT;
+    let mut client = RawClient::connect(a);
+    while client.get("/channels/later?since=0&timeout=0").status != 204 {
+        assert!(Instant::now() < deadline, "the channel never opened again");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        publish_on(a, "busy", "three").0,
+        2,
+        "only the stored publishes took ids"
+    );
+}

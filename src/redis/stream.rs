@@ -233,6 +233,16 @@ pub fn is_oom(reply: &Reply<'_>) -> bool {
     reply.error_kind() == Some(b"OOM")
 }
 
+/// Is `reply` an error Redis gives while it cannot serve for now — `LOADING` (a restarted
+/// server reading its data), `BUSY` (a script running too long), `MASTERDOWN`,
+/// `TRYAGAIN` — after which the same command may succeed later?
+pub fn is_transient(reply: &Reply<'_>) -> bool {
+    matches!(
+        reply.error_kind(),
+        Some(b"LOADING" | b"BUSY" | b"MASTERDOWN" | b"TRYAGAIN")
+    )
+}
+
 /// Why a reply could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -555,6 +565,15 @@ mod tests {
         );
         assert!(with_reply(b"-NOSCRIPT No matching script\r\n", is_noscript));
         assert!(with_reply(b"-OOM command not allowed\r\n", is_oom));
+        assert!(with_reply(
+            b"-LOADING Redis is loading the dataset in memory\r\n",
+            is_transient
+        ));
+        assert!(!with_reply(
+            b"-WRONGTYPE Operation against a key\r\n",
+            is_transient
+        ));
+        assert!(!with_reply(b"+OK\r\n", is_transient));
     }
 
     #[test]

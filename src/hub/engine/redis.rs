@@ -177,6 +177,10 @@ enum Connection<M> {
         awaiting: Option<Instant>,
         /// When bytes last arrived (or it was opened).
         heard: Instant,
+        /// It served: the opening commands answered (and, for commands, the scripts
+        /// loaded). Until then a failure continues the backoff of the attempts before it,
+        /// so a Redis that refuses `AUTH` or answers `LOADING` is not retried every 100 ms.
+        ready: bool,
         /// Failed attempts before this one (the backoff goes on from there if it fails
         /// before it is established).
         attempts: u32,
@@ -268,8 +272,17 @@ enum Tag {
 enum Done {
     ScriptLoaded(Result<(), String>),
     Published(Box<Publishing>, PublishReply),
-    /// `None`: `NOSCRIPT`.
-    History(Reading, Option<Result<History, String>>),
+    History(Reading, ReadReply),
+    /// Redis cannot serve for now (`LOADING` after a restart, `BUSY`): the connection is
+    /// closed and opened again after a backoff, rather than retried at once.
+    Transient(String),
+}
+
+#[derive(Debug)]
+enum ReadReply {
+    Read(History),
+    NoScript,
+    Failed(String),
 }
 
 #[derive(Debug)]
@@ -592,6 +605,9 @@ impl RedisEngine {
                     heard.push(h);
                 }
             });
+            if machine.is_ready() {
+                self.subscriptions.set_ready();
+            }
             for h in heard {
                 self.on_heard(ctx, hub, h, effects);
             }
@@ -651,6 +667,7 @@ impl RedisEngine {
         let now = ctx.now();
         if self.commands.conn() == Some(conn) {
             let attempts = self.commands.failed_attempts();
+            let was_ready = self.commands.is_ready();
             let retry_at = Some(now + backoff(&mut self.rng, attempts));
             let old = std::mem::replace(
                 &mut self.commands,
@@ -659,16 +676,11 @@ impl RedisEngine {
                     attempts: attempts + 1,
                 },
             );
-            if let Connection::Up {
-                machine,
-                established,
-                ..
-            } = old
-            {
+            if let Connection::Up { machine, .. } = old {
                 for tag in machine.disconnected() {
                     self.lost(tag, effects);
                 }
-                if established && !self.stopped {
+                if was_ready && !self.stopped {
                     let line = format!(
                         "pushwire hub: Redis commands connection lost ({reason}): reconnecting"
                     );
@@ -676,7 +688,7 @@ impl RedisEngine {
                 } else if attempts == 0 && !self.stopped {
                     // Once per outage, not once per attempt.
                     let line = format!(
-                        "pushwire hub: cannot connect to Redis at {} ({reason}): retrying",
+                        "pushwire hub: cannot use Redis at {} ({reason}): retrying",
                         self.options.url
                     );
                     ctx.config().log.write(Level::Warn, &line);
@@ -684,13 +696,7 @@ impl RedisEngine {
             }
         } else if self.subscriptions.conn() == Some(conn) {
             let attempts = self.subscriptions.failed_attempts();
-            let was_established = matches!(
-                self.subscriptions,
-                Connection::Up {
-                    established: true,
-                    ..
-                }
-            );
+            let was_ready = self.subscriptions.is_ready();
             self.subscriptions = Connection::Down {
                 retry_at: Some(now + backoff(&mut self.rng, attempts)),
                 attempts: attempts + 1,
@@ -710,7 +716,7 @@ impl RedisEngine {
                     effects.push(Effect::Failed { name });
                 }
             }
-            if was_established && !self.stopped {
+            if was_ready && !self.stopped {
                 let line = format!(
                     "pushwire hub: Redis subscriptions connection lost ({reason}): reconnecting"
                 );
@@ -980,15 +986,30 @@ impl RedisEngine {
         effects: &mut Vec<Effect>,
     ) {
         match done {
-            Done::ScriptLoaded(Ok(())) => self.scripts_loaded += 1,
+            Done::ScriptLoaded(Ok(())) => {
+                self.scripts_loaded += 1;
+                if self.scripts_loaded == Script::ALL.len() {
+                    self.commands.set_ready();
+                }
+            }
             Done::ScriptLoaded(Err(why)) => {
-                let line = format!("pushwire hub: Redis refused a command: {why}");
-                ctx.config().log.write(Level::Warn, &line);
+                // Nothing works without the scripts: the connection is opened again, with
+                // the backoff, until Redis takes them.
+                if let Some(conn) = self.commands.conn() {
+                    let why = format!("SCRIPT LOAD refused: {why}");
+                    self.fail_connection(ctx, conn, "commands", &why);
+                }
+            }
+            Done::Transient(why) => {
+                if let Some(conn) = self.commands.conn() {
+                    let why = format!("Redis cannot serve now: {why}");
+                    self.fail_connection(ctx, conn, "commands", &why);
+                }
             }
             Done::Published(publishing, reply) => {
                 self.on_published(ctx, publishing, reply, effects)
             }
-            Done::History(reading, None) if !reading.retried => {
+            Done::History(reading, ReadReply::NoScript) if !reading.retried => {
                 // As for a publish: the script again, itself.
                 let after = match self.mirrors.get(&reading.name).map(|m| &m.state) {
                     Some(MirrorState::Reading { after, .. }) => *after,
@@ -997,8 +1018,12 @@ impl RedisEngine {
                 self.send_read(&reading.name, after, true);
                 self.flush(ctx);
             }
-            Done::History(reading, read) => {
-                let read = read.unwrap_or_else(|| Err("NOSCRIPT after EVAL".to_string()));
+            Done::History(reading, reply) => {
+                let read = match reply {
+                    ReadReply::Read(history) => Ok(history),
+                    ReadReply::NoScript => Err("NOSCRIPT after EVAL".to_string()),
+                    ReadReply::Failed(why) => Err(why),
+                };
                 self.on_history(ctx, hub, reading.name, read, effects)
             }
         }
@@ -1072,11 +1097,10 @@ impl RedisEngine {
                 let line = format!("pushwire hub: reading channel {name} from Redis failed: {why}");
                 ctx.config().log.write(Level::Warn, &line);
                 if mirror.loaded {
-                    // Read again: the next message or reconnect would find the gap anyway.
-                    mirror.state = MirrorState::Stale {
-                        buffered: Buffered::default(),
-                        from_start: false,
-                    };
+                    // Not read again at once (the same error would come back as fast as
+                    // Redis answers): the mirror goes on from what it holds, and the next
+                    // message that does not follow it, or a reconnect, reads it again.
+                    mirror.state = MirrorState::Live;
                 } else {
                     self.mirrors.remove(&name);
                     self.unsubscribe(&name);
@@ -1241,13 +1265,21 @@ impl<M> Connection<M> {
         )
     }
 
-    /// Attempts that failed in a row before now: none once a connection was established.
+    /// Attempts that failed in a row before now: none once a connection served.
     fn failed_attempts(&self) -> u32 {
         match self {
-            Connection::Up {
-                established: true, ..
-            } => 0,
+            Connection::Up { ready: true, .. } => 0,
             Connection::Up { attempts, .. } | Connection::Down { attempts, .. } => *attempts,
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(self, Connection::Up { ready: true, .. })
+    }
+
+    fn set_ready(&mut self) {
+        if let Connection::Up { ready, .. } = self {
+            *ready = true;
         }
     }
 }
@@ -1284,6 +1316,7 @@ fn connect_if_due<M>(
             established: false,
             awaiting: None,
             heard: now,
+            ready: false,
             attempts,
         },
         Err(_) => Connection::Down {
@@ -1295,13 +1328,22 @@ fn connect_if_due<M>(
 
 /// Reads a reply on the commands connection into what its tag asked for.
 fn read_reply(tag: Tag, reply: &Reply<'_>) -> Done {
+    if stream::is_transient(reply) && !matches!(tag, Tag::Publish(_)) {
+        return Done::Transient(describe(reply));
+    }
     match tag {
         Tag::ScriptLoad(script) => Done::ScriptLoaded(
             stream::parse_script_loaded(reply, script).map_err(|e| e.to_string()),
         ),
         Tag::History(reading) => {
-            let read = (!stream::is_noscript(reply))
-                .then(|| stream::parse_history(reply).map_err(|e| e.to_string()));
+            let read = if stream::is_noscript(reply) {
+                ReadReply::NoScript
+            } else {
+                match stream::parse_history(reply) {
+                    Ok(history) => ReadReply::Read(history),
+                    Err(e) => ReadReply::Failed(e.to_string()),
+                }
+            };
             Done::History(reading, read)
         }
         Tag::Publish(publishing) => {
