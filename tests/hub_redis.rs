@@ -836,3 +836,63 @@ fn a_busy_redis_refuses_publishes_and_new_readers_with_503_until_it_serves_again
         "only the stored publishes took ids"
     );
 }
+
+#[test]
+fn a_flood_of_channel_names_is_bounded_by_max_channels_and_gone_from_node_and_redis_after_the_ttl()
+{
+    let args = ["--max-channels", "200", "--channel-ttl", "1"];
+    let Some(cluster) = Cluster::start(Persistence::None, 1, &args) else {
+        return;
+    };
+    let a = cluster.addr(0);
+    let mut client = RawClient::connect(a);
+    let (mut opened, mut refused) = (0, 0);
+    for i in 0..400 {
+        let response = client.get(&format!("/channels/flood-{i}?since=0&timeout=0"));
+        match response.status {
+            204 => opened += 1,
+            503 => refused += 1,
+            other => panic!("flood-{i}: {other} {}", response.body_text()),
+        }
+    }
+    assert_eq!(
+        (opened, refused),
+        (200, 200),
+        "max_channels mirrors, the rest refused"
+    );
+    let mut admin = cluster.redis.client();
+    let subscribed = |admin: &mut RedisClient| {
+        admin
+            .call(["PUBSUB", "CHANNELS", "pushwire:*"])
+            .array()
+            .len()
+    };
+    assert_eq!(subscribed(&mut admin), 200);
+    let keys = admin.call(["KEYS", "pushwire:*"]).array().len();
+    assert_eq!(
+        keys, 200,
+        "one empty stream per mirrored name, nothing for the refused"
+    );
+    let ttl = admin.call(["PTTL", "pushwire:{flood-0}:meta"]).integer();
+    assert!(
+        0 < ttl && ttl <= 1000,
+        "an empty stream expires: PTTL {ttl}"
+    );
+
+    // After the TTL, the node lets go of every mirror and Redis of every empty stream.
+    let deadline = Instant::now() + TIMEOUT;
+    while subscribed(&mut admin) > 0 || !admin.call(["KEYS", "pushwire:*"]).array().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the flood's channels never went away"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = http_get(a, "/metrics").body_text();
+    assert!(metrics.contains("pushwire_redis_mirrors 0\n"), "{metrics}");
+    // And a name of the flood opens again.
+    assert_eq!(
+        client.get("/channels/flood-399?since=0&timeout=0").status,
+        204
+    );
+}
