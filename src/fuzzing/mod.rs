@@ -34,6 +34,7 @@
 //! json:                            the bytes themselves (a JSON text)
 //! mux_command:                     [config: u8] [command text ...]
 //! resp_reply:                      [mode: u8] [a reply stream, or replies described ...]
+//! redis_link:                      [mode: u8] [commands: u8] [what Redis sends ...]
 //! ```
 //!
 //! An op byte drives one step of the driver: its low nibble picks the size of the next
@@ -55,8 +56,9 @@
 //! `deflate::inflate`), `compressed.rs` (`ws_deflate`: connections that negotiated
 //! permessage-deflate), `sse.rs` (`sse`: the Server-Sent Events encoder and parser of
 //! `hub::sse`), `json.rs` (`json`: the strict JSON reader against serde_json;
-//! `mux_command`: the `pushwire.v1` commands) and `resp.rs` (`resp_reply`: the RESP2
-//! reply parser of `redis::resp` against a reference reading). This file holds what
+//! `mux_command`: the `pushwire.v1` commands), `resp.rs` (`resp_reply`: the RESP2
+//! reply parser of `redis::resp` against a reference reading) and `redis_link.rs`
+//! (`redis_link`: the two Redis connections, `redis::Link` and `redis::Subscriber`). This file holds what
 //! they share: the input reader, a PRNG, split schedules, and [`TARGETS`].
 
 mod compress;
@@ -69,6 +71,7 @@ mod hub;
 mod inflate;
 mod json;
 mod pair;
+mod redis_link;
 mod resp;
 #[cfg(test)]
 mod seeds;
@@ -87,6 +90,7 @@ pub use hub::hub_ops;
 pub use inflate::{Reference, ReferenceDecoder, inflate, inflate_against};
 pub use json::{JsonReference, REFERENCE_DEPTH, json, json_against, mux_command};
 pub use pair::pair_roundtrip;
+pub use redis_link::redis_link;
 pub use resp::resp_reply;
 pub use session::session;
 pub use sse::sse;
@@ -230,4 +234,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("json", json),
     ("mux_command", mux_command),
     ("resp_reply", resp_reply),
+    ("redis_link", redis_link),
 ];
