@@ -37,7 +37,7 @@
 //! (100 ms doubling to 5 s, each delay jittered to ½–1 of itself, so that nodes do not
 //! come back in step).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 // `core::net`: the address type only; the one name lookup is `redis::resolve`'s.
 use core::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -333,6 +333,9 @@ pub struct RedisEngine {
     subscriptions: Connection<Subscriber>,
     /// Every channel followed, loaded or loading.
     mirrors: HashMap<String, Mirror>,
+    /// The mirrors that need a `SUBSCRIBE` or a read (Unsubscribed or Stale): what
+    /// [`pump`](Self::pump) looks at, so that a message costs nothing per other mirror.
+    dirty: HashSet<String>,
     /// Channels whose waiting readers are being refused (between [`Effect::Failed`] and
     /// [`RedisEngine::refusal_done`]).
     refusing: Option<String>,
@@ -370,6 +373,7 @@ impl RedisEngine {
                 attempts: 0,
             },
             mirrors: HashMap::new(),
+            dirty: HashSet::new(),
             refusing: None,
             rng,
             stopped: false,
@@ -521,7 +525,7 @@ impl RedisEngine {
             stream::write_script_loads(&mut loads);
             machine.request(Script::ALL.map(Tag::ScriptLoad), &loads);
             // Every mirror whose read was lost with the old connection reads again.
-            for mirror in self.mirrors.values_mut() {
+            for (name, mirror) in self.mirrors.iter_mut() {
                 if let MirrorState::Reading { buffered, after } = &mut mirror.state {
                     let buffered = std::mem::take(buffered);
                     let from_start = *after == 0;
@@ -529,6 +533,7 @@ impl RedisEngine {
                         buffered,
                         from_start,
                     };
+                    self.dirty.insert(name.clone());
                 }
             }
         }
@@ -710,6 +715,7 @@ impl RedisEngine {
                 if loaded {
                     if let Some(mirror) = self.mirrors.get_mut(&name) {
                         mirror.state = MirrorState::Unsubscribed;
+                        self.dirty.insert(name);
                     }
                 } else {
                     self.mirrors.remove(&name);
@@ -748,6 +754,7 @@ impl RedisEngine {
                                 buffered,
                                 from_start,
                             };
+                            self.dirty.insert(name);
                         }
                     } else {
                         self.mirrors.remove(&name);
@@ -867,6 +874,7 @@ impl RedisEngine {
                 loaded: false,
             },
         );
+        self.dirty.insert(name.to_string());
         self.pump(ctx, hub);
         Gate::Wait
     }
@@ -904,36 +912,47 @@ impl RedisEngine {
 
     /// Sends what each mirror needs (subscriptions, reads), then writes both outputs.
     fn pump(&mut self, ctx: &mut Context<'_>, hub: &mut Hub<RequestId, ConnId>) {
-        if let Some(subscriber) = self.subscriptions.established() {
-            let mut names = Vec::new();
-            for (name, mirror) in self.mirrors.iter_mut() {
-                if matches!(mirror.state, MirrorState::Unsubscribed) {
-                    mirror.state = MirrorState::Subscribing;
-                    names.push(Keys::new(&self.options.prefix, name));
+        if !self.dirty.is_empty() {
+            let subscribing = self.subscriptions.established().is_some();
+            let reading = self.commands.established().is_some();
+            let mut subscribe = Vec::new();
+            let mut reads = Vec::new();
+            // What cannot go yet (its connection is down) stays for the next pump.
+            let mut waiting = HashSet::new();
+            for name in std::mem::take(&mut self.dirty) {
+                let Some(mirror) = self.mirrors.get_mut(&name) else {
+                    continue; // let go of since
+                };
+                match &mut mirror.state {
+                    MirrorState::Unsubscribed if subscribing => {
+                        mirror.state = MirrorState::Subscribing;
+                        subscribe.push(Keys::new(&self.options.prefix, &name));
+                    }
+                    MirrorState::Stale {
+                        buffered,
+                        from_start,
+                    } if reading => {
+                        let after = match hub.get(&name) {
+                            Some(channel) if !*from_start => channel.last_id(),
+                            _ => 0,
+                        };
+                        let buffered = std::mem::take(buffered);
+                        mirror.state = MirrorState::Reading { buffered, after };
+                        reads.push((name, after));
+                    }
+                    MirrorState::Unsubscribed | MirrorState::Stale { .. } => {
+                        waiting.insert(name);
+                    }
+                    MirrorState::Subscribing | MirrorState::Reading { .. } | MirrorState::Live => {}
                 }
             }
-            for batch in names.chunks(SUBSCRIBE_BATCH) {
-                let channels: Vec<&[u8]> = batch.iter().map(|k| k.pubsub().as_bytes()).collect();
-                subscriber.subscribe(&channels);
-            }
-        }
-        if self.commands.established().is_some() {
-            let mut reads = Vec::new();
-            for (name, mirror) in self.mirrors.iter_mut() {
-                let MirrorState::Stale {
-                    buffered,
-                    from_start,
-                } = &mut mirror.state
-                else {
-                    continue;
-                };
-                let after = match hub.get(name) {
-                    Some(channel) if !*from_start => channel.last_id(),
-                    _ => 0,
-                };
-                let buffered = std::mem::take(buffered);
-                mirror.state = MirrorState::Reading { buffered, after };
-                reads.push((name.clone(), after));
+            self.dirty = waiting;
+            if let Some(subscriber) = self.subscriptions.established() {
+                for batch in subscribe.chunks(SUBSCRIBE_BATCH) {
+                    let channels: Vec<&[u8]> =
+                        batch.iter().map(|k| k.pubsub().as_bytes()).collect();
+                    subscriber.subscribe(&channels);
+                }
             }
             for (name, after) in reads {
                 self.send_read(&name, after, false);
@@ -1119,6 +1138,7 @@ impl RedisEngine {
                 buffered,
                 from_start: true,
             };
+            self.dirty.insert(name);
             return;
         }
         let entries = history
@@ -1204,6 +1224,7 @@ impl RedisEngine {
                 buffered: Buffered::default(),
                 from_start,
             };
+            self.dirty.insert(name.to_string());
         }
     }
 
@@ -1223,6 +1244,7 @@ impl RedisEngine {
                         buffered: Buffered::default(),
                         from_start: false,
                     };
+                    self.dirty.insert(name);
                 }
             }
             Heard::Message(name, epoch, id, data) => {
