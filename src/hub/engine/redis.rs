@@ -76,6 +76,20 @@ pub fn reply_limits(config: &HubConfig) -> ReplyLimits {
 }
 
 /// Where the Redis engine connects, and under which key prefix it keeps its streams.
+///
+/// ```
+/// use pushwire::hub::engine::{RedisOptions, redis::reply_limits};
+/// use pushwire::hub::{HubConfig, Storage};
+/// use pushwire::redis::RedisUrl;
+///
+/// let mut hub = HubConfig::default();
+/// hub.storage = Storage::Redis(RedisOptions::new(RedisUrl::parse("redis://127.0.0.1:6379/0")?));
+/// // The server must take in a whole history read on its outbound connections.
+/// let mut config = pushwire::Config::default();
+/// config.max_outbound_input = config.max_outbound_input.max(reply_limits(&hub).max_reply_bytes);
+/// // Then `HubServer::open(hub, server.handle())` and run the server with `config`.
+/// # Ok::<(), pushwire::redis::UrlError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisOptions {
     /// `redis://[[user]:password@]host[:port][/db]`. A host name is resolved once, when
