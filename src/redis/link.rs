@@ -27,7 +27,7 @@
 //! let read = link.handle_bytes(b"$2\r\nhi\r\n:7\r\n", |tag, reply| {
 //!     replies.push((tag, format!("{reply:?}")))
 //! });
-//! assert_eq!(read, Ok(13));
+//! assert_eq!(read, Ok(12));
 //! assert_eq!(replies[0].0, "greeting");
 //! assert_eq!(replies[1].0, "counter");
 //! # Ok::<(), pushwire::redis::UrlError>(())
