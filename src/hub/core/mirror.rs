@@ -222,7 +222,7 @@ impl<P: Eq + Hash, S: Eq + Hash + Clone> Hub<P, S> {
             expiry_queued: true,
             pending: 0,
         };
-        self.channels.insert(name.to_owned(), Box::new(entry));
+        self.add_channel(name, entry);
         self.expiry.push(std::cmp::Reverse((
             now + self.config.channel_ttl,
             name.to_owned(),

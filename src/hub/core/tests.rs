@@ -821,3 +821,55 @@ fn a_crowd_of_channels_expires_a_batch_at_a_time_and_the_queue_shrinks() {
     assert_eq!((hub.channel_count(), hub.retained_bytes()), (0, 0));
     assert!(hub.expiry.capacity() < 100, "{}", hub.expiry.capacity());
 }
+
+#[test]
+fn a_drained_flood_of_channels_leaves_a_fresh_table_with_the_survivors_intact() {
+    let mut hub = hub(8);
+    let ttl = hub.config().channel_ttl;
+    let flood = 2 * TABLE_REMAKE_MIN;
+    for i in 0..flood {
+        hub.publish(&format!("f{i}"), "x", t0()).unwrap();
+    }
+    // Survivors: one kept alive by a later publish, one by a subscriber.
+    let kept = hub.publish("f1", "again", t0() + ttl / 2).unwrap();
+    hub.subscribe("f2", 7, since(0), t0()).unwrap();
+    assert_eq!(hub.channels_high_water, flood);
+    let later = t0() + ttl;
+    while !hub.expire(later).is_empty() {}
+    assert_eq!(hub.channel_count(), 2);
+    assert_eq!(hub.channels_high_water, 2, "the table was made anew");
+    let room = channel_table::<u32, u32>(hub.config()).capacity();
+    assert_eq!(hub.channels.capacity(), room, "with the room it was given");
+    // Everything about the survivors is as it was.
+    let f1 = hub.get("f1").unwrap();
+    assert_eq!((f1.epoch(), f1.last_id(), f1.len()), (kept.epoch, 2, 2));
+    assert_eq!(hub.subscribers("f2").collect::<Vec<_>>(), [&7]);
+    assert_eq!(publish(&mut hub, "f2", "y").id, 2);
+    assert_eq!(
+        hub.retained_bytes(),
+        hub.streams().map(|(_, c)| c.bytes()).sum::<usize>()
+    );
+    // A table that never held many is left alone.
+    let mut small = self::hub(8);
+    for i in 0..TABLE_REMAKE_MIN - 1 {
+        small.publish(&format!("s{i}"), "x", t0()).unwrap();
+    }
+    while !small.expire(later).is_empty() {}
+    assert_eq!(small.channels_high_water, TABLE_REMAKE_MIN - 1);
+}
+
+#[test]
+fn a_flood_of_waiters_that_leave_also_leaves_a_fresh_table() {
+    let mut hub = hub(8);
+    let flood = 2 * TABLE_REMAKE_MIN as u32;
+    for key in 0..flood {
+        let outcome = hub.poll(&format!("w{key}"), Cursor::default(), 100, Some(key), t0());
+        assert_eq!(outcome.unwrap(), PollOutcome::Parked);
+    }
+    for key in 0..flood {
+        assert!(hub.unpark(&format!("w{key}"), &key, t0()));
+    }
+    assert_eq!(hub.channel_count(), 0, "never published to: forgotten");
+    // Made anew when an eighth were left; the rest left the fresh one.
+    assert_eq!(hub.channels_high_water, flood as usize / 8);
+}
