@@ -35,6 +35,14 @@ fn exit_code(serve: &mut ServeProcess, limit: Duration) -> Option<i32> {
     }
 }
 
+/// Everything an exited server wrote to its standard error.
+fn stderr_of(serve: &mut ServeProcess) -> String {
+    let mut said = String::new();
+    let stderr = serve.child.stderr.as_mut().expect("stderr is piped");
+    std::io::Read::read_to_string(stderr, &mut said).unwrap();
+    said
+}
+
 #[test]
 fn sigterm_closes_websockets_with_1001_answers_parked_polls_and_exits_0() {
     let mut serve = spawn_serve(&[]);
@@ -101,13 +109,21 @@ fn a_durable_log_is_closed_cleanly_on_sigterm_even_with_fsync_never() {
     assert_eq!(exit_code(&mut serve, Duration::from_secs(10)), Some(0));
     let state = std::fs::read_to_string(dir.join("state")).expect("a state file");
     assert!(state.contains("state clean"), "{state}");
+    let said = stderr_of(&mut serve);
+    assert!(said.contains("began a new message log"), "{said}");
 
-    let serve = spawn_serve(&args);
+    let mut serve = spawn_serve(&args);
     let response = http_get(serve.addr, "/channels/kept?since=0&timeout=0");
     let body = String::from_utf8(response.body).unwrap();
     assert!(body.contains(r#""id":20,"data":"m20""#), "{body}");
     assert!(body.contains(r#""id":1,"data":"m1""#), "{body}");
-    serve.kill9();
+    signal(&serve, "TERM");
+    assert_eq!(exit_code(&mut serve, Duration::from_secs(10)), Some(0));
+    let said = stderr_of(&mut serve);
+    assert!(
+        said.contains("recovered 1 channels, 20 messages") && said.contains("closed cleanly"),
+        "{said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -118,6 +118,8 @@ pub struct OpenReport {
     pub damaged: usize,
     /// The last run ended cleanly.
     pub clean: bool,
+    /// There was no log yet: this run began it (and `clean` is false).
+    pub fresh: bool,
     /// Every stream was given a new epoch (an unclean end and a reboot with a policy
     /// that acknowledges before syncing).
     pub new_epochs: bool,
@@ -188,6 +190,7 @@ impl Engine {
                 .filter(|(_, d)| matches!(d, crate::storage::recovery::Damage::Corrupt { .. }))
                 .count(),
             clean: opened.clean,
+            fresh: opened.fresh,
             new_epochs,
         };
         let mut log = opened.log;

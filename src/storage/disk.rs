@@ -225,6 +225,9 @@ pub struct Opened {
     pub truncated: u64,
     /// The log was closed cleanly last time.
     pub clean: bool,
+    /// The directory held no log yet (no state and no segment): this run begins it, so
+    /// `clean` is false without anything having gone wrong.
+    pub fresh: bool,
     /// The last run ended uncleanly and the machine rebooted since, with a policy that
     /// acknowledges before syncing: acknowledged records may be gone, so every stream
     /// should begin a new epoch (the hub does, and checkpoints at once).
@@ -306,7 +309,9 @@ impl DiskLog {
 
         let (was_clean, last_boot) = read_state(&dir);
         let boot_id = boot_id();
-        let rebooted = last_boot.is_none_or(|last| last != boot_id || boot_id.is_empty());
+        let rebooted = last_boot
+            .as_ref()
+            .is_none_or(|last| last != &boot_id || boot_id.is_empty());
         let lost_unsynced =
             !was_clean && rebooted && options.fsync != Fsync::Always && has_segments(&dir)?;
 
@@ -316,6 +321,7 @@ impl DiskLog {
             .filter_map(|entry| entry.file_name().to_str().and_then(parse_segment_name))
             .collect();
         numbers.sort_unstable();
+        let fresh = last_boot.is_none() && numbers.is_empty();
 
         let mut recovery = Recovery::new(limits);
         let mut segments = Vec::with_capacity(numbers.len());
@@ -378,6 +384,7 @@ impl DiskLog {
             segments: numbers.len(),
             truncated,
             clean: was_clean,
+            fresh,
             lost_unsynced,
             opened_at: Instant::now(),
         })

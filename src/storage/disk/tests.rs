@@ -94,6 +94,7 @@ fn an_empty_directory_opens_to_nothing_and_is_created() {
     assert!(opened.recovered.channels.is_empty());
     assert_eq!((opened.segments, opened.truncated), (0, 0));
     assert!(!opened.clean, "never closed");
+    assert!(opened.fresh, "a new log, not a damaged one");
     assert!(!opened.lost_unsynced, "nothing to lose");
     assert!(dir.0.join("lock").exists() && dir.0.join("state").exists());
 }
@@ -116,6 +117,7 @@ fn appended_messages_are_done_in_order_and_recovered_after_a_clean_close() {
 
         let reopened = DiskLog::open(options(&dir, fsync), limits()).unwrap();
         assert!(reopened.clean, "{fsync:?}: closed cleanly");
+        assert!(!reopened.fresh);
         let room = channel(&reopened.recovered, "room");
         assert_eq!((room.epoch, room.last_id), (7, 50));
         assert_eq!(datas(room)[0], (1, "m1".to_string()));
@@ -318,7 +320,7 @@ fn an_unclean_end_before_a_reboot_is_reported_unless_every_write_was_synced() {
     ] {
         fs::write(dir.0.join("state"), crashed).unwrap();
         let reopened = DiskLog::open(options(&dir, fsync), limits()).unwrap();
-        assert!(!reopened.clean);
+        assert!(!reopened.clean && !reopened.fresh);
         assert_eq!(reopened.lost_unsynced, lost, "{fsync:?}");
     }
     // A crash of the process alone (the same boot): the kernel still had every write.
