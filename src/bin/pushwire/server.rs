@@ -37,8 +37,7 @@ pub(crate) fn serve(
     // Recovery reads the log before the loop runs.
     let mut handler = match HubServer::open(hub, server.handle()) {
         Ok((handler, report)) => {
-            if let Some(r) = report.as_ref().filter(|r| r.fresh) {
-                debug_assert_eq!(r.segments, 0);
+            if report.as_ref().is_some_and(|r| r.fresh) {
                 eprintln!("pushwire serve: began a new message log (the directory held none)");
             } else if let Some(r) = report {
                 let state = if r.clean {
