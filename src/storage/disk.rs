@@ -312,15 +312,14 @@ impl DiskLog {
         let rebooted = last_boot
             .as_ref()
             .is_none_or(|last| last != &boot_id || boot_id.is_empty());
-        let lost_unsynced =
-            !was_clean && rebooted && options.fsync != Fsync::Always && has_segments(&dir)?;
-
         let mut numbers: Vec<u64> = fs::read_dir(&dir)
             .map_err(StorageError::io("listing the log directory"))?
             .filter_map(|entry| entry.ok())
             .filter_map(|entry| entry.file_name().to_str().and_then(parse_segment_name))
             .collect();
         numbers.sort_unstable();
+        let lost_unsynced =
+            !was_clean && rebooted && options.fsync != Fsync::Always && !numbers.is_empty();
         let fresh = last_boot.is_none() && numbers.is_empty();
 
         let mut recovery = Recovery::new(limits);
@@ -507,18 +506,6 @@ impl Drop for DiskLog {
     fn drop(&mut self) {
         let _ = self.close();
     }
-}
-
-fn has_segments(dir: &Path) -> Result<bool, StorageError> {
-    Ok(fs::read_dir(dir)
-        .map_err(StorageError::io("listing the log directory"))?
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(parse_segment_name)
-                .is_some()
-        }))
 }
 
 /// `(closed cleanly, boot id)` from `DIR/state`; `(false, None)` if there is none.
